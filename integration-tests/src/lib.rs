@@ -1,0 +1,63 @@
+//! Helpers of the end-to-end tests: where the real servers are (started by
+//! `scripts/*.sh`, see `make test`) and how to start the services in-process
+//! against them.
+
+pub mod registry;
+
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use featurestore_metastore::{EtcdConfig, EtcdStore, MetadataStore};
+
+/// The etcd the tests use: `FS_ETCD_ENDPOINT` or the scripts' default.
+pub fn etcd_endpoint() -> String {
+    std::env::var("FS_ETCD_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:2379".into())
+}
+
+pub fn etcd_config() -> EtcdConfig {
+    EtcdConfig {
+        endpoints: vec![etcd_endpoint()],
+        request_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(1),
+    }
+}
+
+/// A client of the test etcd; fails the test with a hint when etcd is down.
+pub async fn etcd_store() -> Arc<EtcdStore> {
+    let store = EtcdStore::connect(&etcd_config())
+        .await
+        .expect("etcd client");
+    if let Err(e) = store.current_revision().await {
+        panic!(
+            "etcd is not reachable at {} ({e}): run `make infra-up` or `make test`",
+            etcd_endpoint()
+        );
+    }
+    Arc::new(store)
+}
+
+/// The same, as a trait object.
+pub async fn metadata_store() -> Arc<dyn MetadataStore> {
+    etcd_store().await
+}
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name)
+}
+
+/// Runs `scripts/etcd.sh <action>` (stop, start, restart), for fault tests.
+pub fn etcd_ctl(action: &str) {
+    let status = std::process::Command::new("bash")
+        .arg(script("etcd.sh"))
+        .arg(action)
+        .status()
+        .expect("run etcd.sh");
+    assert!(status.success(), "etcd.sh {action} failed");
+}
+
+/// A unique name for per-test namespaces (projects, key prefixes).
+pub fn unique_name(base: &str) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("{base}_{}", &id[..12])
+}

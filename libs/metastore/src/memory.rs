@@ -1,0 +1,190 @@
+//! An in-memory [`MetadataStore`] with etcd's semantics: one global revision
+//! per transaction, compare-and-set on `mod_revision`, a history that watches
+//! replay from any uncompacted revision.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
+
+use crate::{
+    Condition, KeyValue, Listing, MetadataStore, MetastoreError, Op, Result, Revision, WatchEvent,
+    WatchStream, etcd::stop_after_error,
+};
+
+/// Events kept for live watchers that are behind; a watcher further behind
+/// than this is ended with [`MetastoreError::Unavailable`] and must re-list.
+const LIVE_BUFFER: usize = 4096;
+
+#[derive(Default)]
+struct State {
+    data: BTreeMap<String, KeyValue>,
+    revision: Revision,
+    compacted: Revision,
+    history: Vec<WatchEvent>,
+}
+
+/// In-memory metadata store. Cloning shares the same data.
+#[derive(Clone)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+    events: broadcast::Sender<Arc<Vec<WatchEvent>>>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        let (events, _) = broadcast::channel(LIVE_BUFFER);
+        Self {
+            state: Arc::new(Mutex::new(State {
+                revision: 1,
+                ..State::default()
+            })),
+            events,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave partial writes: every
+        // mutation below is applied after all checks.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl MetadataStore for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
+        Ok(self.lock().data.get(key).cloned())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Listing> {
+        let state = self.lock();
+        Ok(Listing {
+            kvs: state
+                .data
+                .range(prefix.to_string()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .map(|(_, v)| v.clone())
+                .collect(),
+            revision: state.revision,
+        })
+    }
+
+    async fn txn(&self, conditions: Vec<Condition>, ops: Vec<Op>) -> Result<Revision> {
+        let mut state = self.lock();
+        for condition in &conditions {
+            let Condition::ModRevision { key, revision } = condition;
+            let current = state.data.get(key).map(|kv| kv.mod_revision).unwrap_or(0);
+            if current != *revision {
+                return Err(MetastoreError::Conflict);
+            }
+        }
+        if ops.is_empty() {
+            return Ok(state.revision);
+        }
+        let revision = state.revision + 1;
+        let mut events = Vec::with_capacity(ops.len());
+        for op in ops {
+            match op {
+                Op::Put { key, value } => {
+                    let create_revision = state
+                        .data
+                        .get(&key)
+                        .map(|kv| kv.create_revision)
+                        .unwrap_or(revision);
+                    let kv = KeyValue {
+                        key: key.clone(),
+                        value,
+                        create_revision,
+                        mod_revision: revision,
+                    };
+                    state.data.insert(key, kv.clone());
+                    events.push(WatchEvent::Put(kv));
+                }
+                Op::Delete { key } => {
+                    if state.data.remove(&key).is_some() {
+                        events.push(WatchEvent::Delete {
+                            key,
+                            mod_revision: revision,
+                        });
+                    }
+                }
+            }
+        }
+        state.revision = revision;
+        state.history.extend(events.iter().cloned());
+        // No receivers is fine: nobody is watching.
+        let _ = self.events.send(Arc::new(events));
+        Ok(revision)
+    }
+
+    async fn watch(&self, prefix: &str, start_revision: Revision) -> Result<WatchStream> {
+        let state = self.lock();
+        if start_revision > 0 && start_revision <= state.compacted {
+            return Err(MetastoreError::Compacted {
+                compact_revision: state.compacted + 1,
+            });
+        }
+        let prefix = prefix.to_string();
+        let replay: Vec<Result<WatchEvent>> = state
+            .history
+            .iter()
+            .filter(|e| e.revision() >= start_revision && e.key().starts_with(&prefix))
+            .cloned()
+            .map(Ok)
+            .collect();
+        // Subscribed while holding the lock: nothing is missed between the
+        // replay and the live events.
+        let live = BroadcastStream::new(self.events.subscribe());
+        drop(state);
+        let live = live.flat_map(move |batch| {
+            let items: Vec<Result<WatchEvent>> = match batch {
+                Ok(events) => events
+                    .iter()
+                    .filter(|e| e.revision() >= start_revision && e.key().starts_with(&prefix))
+                    .cloned()
+                    .map(Ok)
+                    .collect(),
+                Err(BroadcastStreamRecvError::Lagged(n)) => vec![Err(MetastoreError::Unavailable(
+                    format!("watcher fell {n} transactions behind"),
+                ))],
+            };
+            futures::stream::iter(items)
+        });
+        Ok(stop_after_error(futures::stream::iter(replay).chain(live)))
+    }
+
+    async fn current_revision(&self) -> Result<Revision> {
+        Ok(self.lock().revision)
+    }
+
+    async fn compact(&self, revision: Revision) -> Result<()> {
+        let mut state = self.lock();
+        if revision > state.revision {
+            return Err(MetastoreError::Internal(format!(
+                "cannot compact to future revision {revision} (current {})",
+                state.revision
+            )));
+        }
+        state.compacted = state.compacted.max(revision - 1);
+        let keep_from = state.compacted;
+        state.history.retain(|e| e.revision() > keep_from);
+        Ok(())
+    }
+}
