@@ -1,1 +1,16 @@
+//! The catalog as the services see it.
+//!
+//! - [`Keyspace`]: where each catalog object lives in the metadata store
+//!   (`<root>/<project>/feature_groups/<name>/<version>`, ...).
+//! - [`Catalog`]: an immutable snapshot of every object at one revision.
+//! - [`CatalogCache`]: keeps a current [`Catalog`] fed by a watch (list at a
+//!   revision, watch from the next, re-list after compaction or a store
+//!   outage), so hot paths never call the registry or etcd.
 
+mod cache;
+mod keyspace;
+mod snapshot;
+
+pub use cache::{CatalogCache, CatalogCacheError};
+pub use keyspace::{CatalogKey, CatalogObject, Keyspace};
+pub use snapshot::Catalog;

@@ -1,0 +1,228 @@
+//! The layout of catalog objects in the metadata store. Values are the
+//! protobuf encoding of the object.
+//!
+//! ```text
+//! <root>/_projects/<project>                               Project
+//! <root>/<project>/entities/<name>                         Entity
+//! <root>/<project>/feature_groups/<name>/<version:010>      FeatureGroup
+//! <root>/<project>/feature_views/<name>/<version:010>      FeatureView
+//! <root>/<project>/_structure                              bumped by every change that
+//!                                                          adds or removes references
+//! ```
+//!
+//! Names are validated (`^[a-z][a-z0-9_]{0,47}$`), so they never contain `/`
+//! and never start with `_`; versions are zero-padded so keys sort by version.
+
+use featurestore_proto::v1::{Entity, FeatureGroup, FeatureView, Project};
+use prost::Message;
+
+/// Key builder and parser for one root prefix (default `/featurestore/v1`;
+/// tests use their own roots to run side by side).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyspace {
+    root: String,
+}
+
+/// What a key names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogKey {
+    Project {
+        name: String,
+    },
+    Entity {
+        project: String,
+        name: String,
+    },
+    FeatureGroup {
+        project: String,
+        name: String,
+        version: u32,
+    },
+    FeatureView {
+        project: String,
+        name: String,
+        version: u32,
+    },
+    /// Bookkeeping keys such as `_structure`.
+    Internal,
+}
+
+/// A decoded catalog object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CatalogObject {
+    Project(Project),
+    Entity(Entity),
+    FeatureGroup(FeatureGroup),
+    FeatureView(FeatureView),
+}
+
+pub const DEFAULT_ROOT: &str = "/featurestore/v1";
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Self::new(DEFAULT_ROOT)
+    }
+}
+
+impl Keyspace {
+    pub fn new(root: &str) -> Self {
+        Self {
+            root: root.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// Everything of the catalog.
+    pub fn root_prefix(&self) -> String {
+        format!("{}/", self.root)
+    }
+
+    pub fn projects_prefix(&self) -> String {
+        format!("{}/_projects/", self.root)
+    }
+
+    pub fn project(&self, name: &str) -> String {
+        format!("{}/_projects/{name}", self.root)
+    }
+
+    /// Every object inside a project (not the project itself).
+    pub fn project_prefix(&self, project: &str) -> String {
+        format!("{}/{project}/", self.root)
+    }
+
+    pub fn structure(&self, project: &str) -> String {
+        format!("{}/{project}/_structure", self.root)
+    }
+
+    pub fn entities_prefix(&self, project: &str) -> String {
+        format!("{}/{project}/entities/", self.root)
+    }
+
+    pub fn entity(&self, project: &str, name: &str) -> String {
+        format!("{}/{project}/entities/{name}", self.root)
+    }
+
+    pub fn groups_prefix(&self, project: &str) -> String {
+        format!("{}/{project}/feature_groups/", self.root)
+    }
+
+    pub fn group_versions_prefix(&self, project: &str, name: &str) -> String {
+        format!("{}/{project}/feature_groups/{name}/", self.root)
+    }
+
+    pub fn group(&self, project: &str, name: &str, version: u32) -> String {
+        format!(
+            "{}/{project}/feature_groups/{name}/{version:010}",
+            self.root
+        )
+    }
+
+    pub fn views_prefix(&self, project: &str) -> String {
+        format!("{}/{project}/feature_views/", self.root)
+    }
+
+    pub fn view_versions_prefix(&self, project: &str, name: &str) -> String {
+        format!("{}/{project}/feature_views/{name}/", self.root)
+    }
+
+    pub fn view(&self, project: &str, name: &str, version: u32) -> String {
+        format!("{}/{project}/feature_views/{name}/{version:010}", self.root)
+    }
+
+    /// What `key` names, or `None` when it is outside this keyspace or
+    /// malformed.
+    pub fn parse(&self, key: &str) -> Option<CatalogKey> {
+        let rest = key.strip_prefix(&self.root)?.strip_prefix('/')?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        let version = |v: &str| v.parse::<u32>().ok();
+        Some(match parts.as_slice() {
+            ["_projects", name] => CatalogKey::Project {
+                name: (*name).into(),
+            },
+            [project, "entities", name] => CatalogKey::Entity {
+                project: (*project).into(),
+                name: (*name).into(),
+            },
+            [project, "feature_groups", name, v] => CatalogKey::FeatureGroup {
+                project: (*project).into(),
+                name: (*name).into(),
+                version: version(v)?,
+            },
+            [project, "feature_views", name, v] => CatalogKey::FeatureView {
+                project: (*project).into(),
+                name: (*name).into(),
+                version: version(v)?,
+            },
+            [_, "_structure"] => CatalogKey::Internal,
+            _ => return None,
+        })
+    }
+
+    /// Decodes the object stored under `key`, or `None` for internal keys.
+    pub fn decode(&self, key: &str, value: &[u8]) -> Result<Option<CatalogObject>, String> {
+        let parsed = self
+            .parse(key)
+            .ok_or_else(|| format!("unexpected catalog key {key:?}"))?;
+        let err = |e: prost::DecodeError| format!("cannot decode {key:?}: {e}");
+        Ok(Some(match parsed {
+            CatalogKey::Project { .. } => {
+                CatalogObject::Project(Project::decode(value).map_err(err)?)
+            }
+            CatalogKey::Entity { .. } => CatalogObject::Entity(Entity::decode(value).map_err(err)?),
+            CatalogKey::FeatureGroup { .. } => {
+                CatalogObject::FeatureGroup(FeatureGroup::decode(value).map_err(err)?)
+            }
+            CatalogKey::FeatureView { .. } => {
+                CatalogObject::FeatureView(FeatureView::decode(value).map_err(err)?)
+            }
+            CatalogKey::Internal => return Ok(None),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip() {
+        let ks = Keyspace::new("/fs/");
+        let cases = [
+            (
+                ks.project("shop"),
+                CatalogKey::Project {
+                    name: "shop".into(),
+                },
+            ),
+            (
+                ks.entity("shop", "customer"),
+                CatalogKey::Entity {
+                    project: "shop".into(),
+                    name: "customer".into(),
+                },
+            ),
+            (
+                ks.group("shop", "orders", 12),
+                CatalogKey::FeatureGroup {
+                    project: "shop".into(),
+                    name: "orders".into(),
+                    version: 12,
+                },
+            ),
+            (
+                ks.view("shop", "fraud", 1),
+                CatalogKey::FeatureView {
+                    project: "shop".into(),
+                    name: "fraud".into(),
+                    version: 1,
+                },
+            ),
+            (ks.structure("shop"), CatalogKey::Internal),
+        ];
+        for (key, parsed) in cases {
+            assert_eq!(ks.parse(&key), Some(parsed), "{key}");
+        }
+        assert_eq!(ks.group("p", "g", 2), "/fs/p/feature_groups/g/0000000002");
+        assert_eq!(ks.parse("/other/_projects/x"), None);
+        assert_eq!(ks.parse("/fs/p/feature_groups/g/notanumber"), None);
+    }
+}
