@@ -1,0 +1,180 @@
+//! The gRPC server every service runs: its own services plus gRPC health
+//! and reflection (v1 and v1alpha, so grpcurl works), behind the shared
+//! tower layers (request timeout, global concurrency limit, load shedding),
+//! drained gracefully on shutdown.
+
+use std::{convert::Infallible, time::Duration};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{
+    Status,
+    service::{Routes, RoutesBuilder},
+    transport::Server,
+};
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tower::{
+    BoxError, ServiceBuilder,
+    limit::GlobalConcurrencyLimitLayer,
+    load_shed::{LoadShedLayer, error::Overloaded},
+    util::{MapErrLayer, option_layer},
+};
+
+use crate::{ServerConfig, shutdown::Shutdown};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("reflection: {0}")]
+    Reflection(String),
+    #[error("grpc server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Builds and runs a service's gRPC server.
+pub struct GrpcServer {
+    config: ServerConfig,
+    health: HealthReporter,
+    routes: RoutesBuilder,
+    descriptor_sets: Vec<&'static [u8]>,
+}
+
+impl std::fmt::Debug for GrpcServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcServer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GrpcServer {
+    pub fn new(config: ServerConfig) -> Self {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let mut routes = RoutesBuilder::default();
+        routes.add_service(health_service);
+        Self {
+            config,
+            health,
+            routes,
+            descriptor_sets: vec![
+                featurestore_proto::v1::FILE_DESCRIPTOR_SET,
+                tonic_health::pb::FILE_DESCRIPTOR_SET,
+            ],
+        }
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The health reporter, for services that report their own status.
+    pub fn health(&self) -> HealthReporter {
+        self.health.clone()
+    }
+
+    /// Adds a gRPC service (a generated `*Server`).
+    pub fn add_service<S>(&mut self, service: S) -> &mut Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Binds the configured address.
+    pub async fn bind(&self) -> Result<TcpListener, ServerError> {
+        let addr = self.config.listen_addr;
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })
+    }
+
+    /// Serves on `listener` until `shutdown` is cancelled, then stops
+    /// accepting, reports NOT_SERVING and lets in-flight requests finish for
+    /// up to `shutdown_grace`.
+    pub async fn serve(
+        mut self,
+        listener: TcpListener,
+        shutdown: Shutdown,
+    ) -> Result<(), ServerError> {
+        let reflection = || {
+            self.descriptor_sets
+                .iter()
+                .fold(tonic_reflection::server::Builder::configure(), |b, set| {
+                    b.register_encoded_file_descriptor_set(set)
+                })
+        };
+        let v1 = reflection()
+            .build_v1()
+            .map_err(|e| ServerError::Reflection(e.to_string()))?;
+        let v1alpha = reflection()
+            .build_v1alpha()
+            .map_err(|e| ServerError::Reflection(e.to_string()))?;
+        self.routes.add_service(v1).add_service(v1alpha);
+        let routes: Routes = self.routes.routes();
+        let local_addr = listener.local_addr().ok();
+        let layers = ServiceBuilder::new()
+            .layer(MapErrLayer::new(
+                overload_to_status as fn(BoxError) -> BoxError,
+            ))
+            .layer(option_layer(self.config.load_shed.then(LoadShedLayer::new)))
+            .layer(MapErrLayer::new(infallible as fn(Infallible) -> BoxError))
+            .layer(GlobalConcurrencyLimitLayer::new(
+                self.config.concurrency_limit,
+            ))
+            .into_inner();
+        let health = self.health.clone();
+        health.set_service_status("", ServingStatus::Serving).await;
+        tracing::info!(addr = ?local_addr, "serving grpc");
+        let drained = shutdown.clone();
+        let server = Server::builder()
+            .timeout(self.config.request_timeout)
+            .tcp_nodelay(true)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .layer(layers)
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                drained.cancelled().await;
+                health
+                    .set_service_status("", ServingStatus::NotServing)
+                    .await;
+            });
+        let grace = self.config.shutdown_grace;
+        tokio::select! {
+            result = server => result?,
+            _ = async { shutdown.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(?grace, "requests still running after the grace period; stopping anyway");
+            }
+        }
+        tracing::info!("grpc server stopped");
+        Ok(())
+    }
+}
+
+/// Load shedding answers UNAVAILABLE (retryable) rather than UNKNOWN.
+fn overload_to_status(err: BoxError) -> BoxError {
+    if err.is::<Overloaded>() {
+        Box::new(Status::unavailable(
+            "server overloaded: too many requests in flight; retry with backoff",
+        ))
+    } else {
+        err
+    }
+}
+
+fn infallible(never: Infallible) -> BoxError {
+    match never {}
+}
