@@ -12,5 +12,5 @@ mod keyspace;
 mod snapshot;
 
 pub use cache::{CatalogCache, CatalogCacheError};
-pub use keyspace::{CatalogKey, CatalogObject, Keyspace};
+pub use keyspace::{CatalogKey, CatalogObject, DEFAULT_ROOT, Keyspace};
 pub use snapshot::Catalog;

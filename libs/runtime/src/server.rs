@@ -35,6 +35,14 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
 }
 
+/// Binds a service's listen address, with an error that names it (a port
+/// already taken is the common case).
+pub async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind { addr, source })
+}
+
 /// Builds and runs a service's gRPC server.
 pub struct GrpcServer {
     config: ServerConfig,
@@ -92,14 +100,6 @@ impl GrpcServer {
     {
         self.routes.add_service(service);
         self
-    }
-
-    /// Binds the configured address.
-    pub async fn bind(&self) -> Result<TcpListener, ServerError> {
-        let addr = self.config.listen_addr;
-        TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })
     }
 
     /// Serves on `listener` until `shutdown` is cancelled, then stops

@@ -1,0 +1,97 @@
+//! Registry configuration (see `config/registry.example.toml`).
+
+use std::{net::SocketAddr, time::Duration};
+
+use featurestore_metastore::EtcdConfig;
+use featurestore_runtime::{ServerConfig, TelemetryConfig, Validate};
+use serde::{Deserialize, Serialize};
+
+/// Default gRPC port of the registry.
+pub const DEFAULT_PORT: u16 = 50051;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistryConfig {
+    pub server: ServerConfig,
+    pub telemetry: TelemetryConfig,
+    pub etcd: EtcdSettings,
+    /// Kafka partitions of a group that does not ask for a number.
+    pub default_partitions: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EtcdSettings {
+    pub endpoints: Vec<String>,
+    /// Prefix of every catalog key.
+    pub root: String,
+    /// Upper bound of each etcd call; keep it below `server.request_timeout`
+    /// so an etcd outage is answered with UNAVAILABLE, not a deadline.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+}
+
+impl Default for EtcdSettings {
+    fn default() -> Self {
+        Self {
+            endpoints: vec!["http://127.0.0.1:2379".into()],
+            root: featurestore_catalog::DEFAULT_ROOT.into(),
+            request_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl EtcdSettings {
+    pub fn client_config(&self) -> EtcdConfig {
+        EtcdConfig {
+            endpoints: self.endpoints.clone(),
+            request_timeout: self.request_timeout,
+            connect_timeout: self.connect_timeout,
+        }
+    }
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig {
+                listen_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+                ..ServerConfig::default()
+            },
+            telemetry: TelemetryConfig::default(),
+            etcd: EtcdSettings::default(),
+            default_partitions: 8,
+        }
+    }
+}
+
+impl Validate for RegistryConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.server.validate()?;
+        self.telemetry.validate()?;
+        if self.etcd.endpoints.is_empty() {
+            return Err("etcd.endpoints must name at least one etcd member".into());
+        }
+        if !self.etcd.root.starts_with('/') {
+            return Err(format!(
+                "etcd.root {:?} must start with '/'",
+                self.etcd.root
+            ));
+        }
+        if self.etcd.request_timeout >= self.server.request_timeout {
+            return Err("etcd.request_timeout must be below server.request_timeout".into());
+        }
+        if self.default_partitions == 0
+            || self.default_partitions > featurestore_domain::schema::MAX_PARTITIONS
+        {
+            return Err(format!(
+                "default_partitions must be in 1..={}",
+                featurestore_domain::schema::MAX_PARTITIONS
+            ));
+        }
+        Ok(())
+    }
+}

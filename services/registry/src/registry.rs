@@ -1,0 +1,108 @@
+//! The registry's operations over the metadata store. Each write is one
+//! etcd transaction guarded by `mod_revision` conditions, so a concurrent
+//! change never gets overwritten silently and nothing is half-written.
+//!
+//! Writes that add or remove references between objects (creating an
+//! entity, group or view; deleting a project, entity or group) also compare
+//! and bump the project's `_structure` key, which makes "delete refused
+//! while in use" exact under concurrency.
+
+use std::sync::Arc;
+
+use featurestore_catalog::Keyspace;
+use featurestore_metastore::{MetadataStore, Revision};
+use featurestore_proto::v1::{Entity, FeatureGroup, FeatureView, ObjectMeta, Project};
+
+use crate::store::{CatalogStore, Stored, now_micros};
+
+mod entities;
+mod groups;
+pub use groups::GroupFilter;
+pub use search::FeatureQuery;
+mod projects;
+mod search;
+mod views;
+
+/// The catalog's writer.
+#[derive(Clone)]
+pub struct Registry {
+    pub(crate) catalog: CatalogStore,
+    pub(crate) default_partitions: u32,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn MetadataStore>, keys: Keyspace, default_partitions: u32) -> Self {
+        Self {
+            catalog: CatalogStore::new(store, keys),
+            default_partitions,
+        }
+    }
+
+    pub fn keyspace(&self) -> &Keyspace {
+        &self.catalog.keys
+    }
+
+    pub fn metadata_store(&self) -> Arc<dyn MetadataStore> {
+        self.catalog.store.clone()
+    }
+}
+
+/// Catalog objects carry an [`ObjectMeta`].
+pub(crate) trait HasMeta {
+    fn meta_mut(&mut self) -> &mut Option<ObjectMeta>;
+
+    /// Sets creation and update times for a new object.
+    fn stamp_created(&mut self) {
+        let now = now_micros();
+        *self.meta_mut() = Some(ObjectMeta {
+            create_time_micros: now,
+            update_time_micros: now,
+            revision: 0,
+        });
+    }
+
+    /// Keeps the creation time of `previous`, sets the update time.
+    fn stamp_updated(&mut self, previous: Option<&ObjectMeta>) {
+        let now = now_micros();
+        *self.meta_mut() = Some(ObjectMeta {
+            create_time_micros: previous.map(|m| m.create_time_micros).unwrap_or(now),
+            update_time_micros: now,
+            revision: 0,
+        });
+    }
+
+    /// The object as returned to clients: with the revision it is stored at
+    /// (stored bytes cannot know their own revision).
+    fn at_revision(mut self, revision: Revision) -> Self
+    where
+        Self: Sized,
+    {
+        self.meta_mut()
+            .get_or_insert_with(ObjectMeta::default)
+            .revision = revision;
+        self
+    }
+}
+
+macro_rules! has_meta {
+    ($($t:ty),*) => {
+        $(impl HasMeta for $t {
+            fn meta_mut(&mut self) -> &mut Option<ObjectMeta> {
+                &mut self.meta
+            }
+        })*
+    };
+}
+has_meta!(Project, Entity, FeatureGroup, FeatureView);
+
+impl<T: HasMeta> Stored<T> {
+    pub(crate) fn into_response(self) -> T {
+        self.object.at_revision(self.revision)
+    }
+}

@@ -1,0 +1,302 @@
+use std::collections::HashMap;
+
+use featurestore_domain::{
+    schema::{check_in_place_update, normalize_feature_group},
+    validate_name,
+};
+use featurestore_metastore::{Condition, Op};
+use featurestore_proto::v1::{FeatureGroup, FeatureView};
+use prost::Message;
+
+use super::{HasMeta, Registry};
+use crate::{
+    error::{RegistryError, Result},
+    pagination::paginate,
+    store::{Stored, check_expected, retry_on_conflict},
+};
+
+/// Filters of [`Registry::list_feature_groups`].
+#[derive(Debug, Default, Clone)]
+pub struct GroupFilter {
+    pub name_prefix: String,
+    pub entity: String,
+    pub owner: String,
+    pub tags: HashMap<String, String>,
+    pub latest_only: bool,
+}
+
+impl GroupFilter {
+    fn matches(&self, g: &FeatureGroup) -> bool {
+        g.name.starts_with(&self.name_prefix)
+            && (self.entity.is_empty() || g.entity == self.entity)
+            && (self.owner.is_empty() || g.owner == self.owner)
+            && self.tags.iter().all(|(k, v)| g.tags.get(k) == Some(v))
+    }
+}
+
+fn group_label(g: &FeatureGroup) -> String {
+    format!("{}@{}", g.name, g.version)
+}
+
+impl Registry {
+    /// Every stored version of a group, oldest first.
+    pub(crate) async fn group_versions(
+        &self,
+        project: &str,
+        name: &str,
+    ) -> Result<Vec<Stored<FeatureGroup>>> {
+        self.catalog
+            .list(&self.catalog.keys.group_versions_prefix(project, name))
+            .await
+    }
+
+    /// A group version; 0 = the latest.
+    pub(crate) async fn group(
+        &self,
+        project: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<Stored<FeatureGroup>> {
+        let found = if version == 0 {
+            self.group_versions(project, name).await?.pop()
+        } else {
+            self.catalog
+                .get(&self.catalog.keys.group(project, name, version))
+                .await?
+        };
+        found.ok_or_else(|| {
+            let which = if version == 0 {
+                String::new()
+            } else {
+                format!(" version {version}")
+            };
+            RegistryError::NotFound(format!(
+                "feature group {name:?}{which} in project {project:?}"
+            ))
+        })
+    }
+
+    /// Creates version 1 of a new group, or version N+1 of an existing one
+    /// (the way to make a breaking change).
+    pub async fn create_feature_group(&self, group: FeatureGroup) -> Result<FeatureGroup> {
+        validate_name("feature_group.project", &group.project)?;
+        validate_name("feature_group.name", &group.name)?;
+        validate_name("feature_group.entity", &group.entity)?;
+        retry_on_conflict("create feature group", || async {
+            let mut group = group.clone();
+            let project = self.project(&group.project).await?;
+            let entity = self.catalog
+                .get(&self.catalog.keys.entity(&group.project, &group.entity))
+                .await?
+                .ok_or_else(|| RegistryError::NotFound(format!(
+                    "feature_group.entity: entity {:?} in project {:?}",
+                    group.entity, group.project
+                )))?;
+            let latest = self
+                .group_versions(&group.project, &group.name)
+                .await?
+                .last()
+                .map(|g| g.object.version)
+                .unwrap_or(0);
+            group.version = match (group.version, latest) {
+                (0 | 1, 0) => 1,
+                (0, latest) => {
+                    return Err(RegistryError::AlreadyExists(format!(
+                        "feature group {:?} (latest version {latest}); update it in place, or create version {} for a breaking change",
+                        group.name,
+                        latest + 1
+                    )));
+                }
+                (v, latest) if v <= latest => {
+                    return Err(RegistryError::AlreadyExists(format!(
+                        "feature group {:?} version {v}",
+                        group.name
+                    )));
+                }
+                (v, latest) if v != latest + 1 => {
+                    return Err(RegistryError::invalid(
+                        "feature_group.version",
+                        format!("the next version of {:?} is {}, not {v}", group.name, latest + 1),
+                    ));
+                }
+                (v, _) => v,
+            };
+            normalize_feature_group(&mut group, &entity.object, self.default_partitions)?;
+            group.stamp_created();
+            let key = self.catalog.keys.group(&group.project, &group.name, group.version);
+            let structure = self.catalog.structure_revision(&group.project).await?;
+            let (guard, bump) = self.catalog.structure_guard(&group.project, structure);
+            let revision = self
+                .catalog
+                .commit(
+                    vec![
+                        Condition::at(self.catalog.keys.project(&group.project), project.revision),
+                        Condition::at(
+                            self.catalog.keys.entity(&group.project, &group.entity),
+                            entity.revision,
+                        ),
+                        Condition::absent(&key),
+                        guard,
+                    ],
+                    vec![Op::put(&key, group.encode_to_vec()), bump],
+                )
+                .await?;
+            Ok(group.at_revision(revision))
+        })
+        .await
+    }
+
+    pub async fn get_feature_group(
+        &self,
+        project: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<FeatureGroup> {
+        validate_name("project", project)?;
+        validate_name("name", name)?;
+        Ok(self.group(project, name, version).await?.into_response())
+    }
+
+    pub async fn list_feature_groups(
+        &self,
+        project: &str,
+        filter: &GroupFilter,
+        page_size: u32,
+        token: &str,
+    ) -> Result<(Vec<FeatureGroup>, String)> {
+        validate_name("project", project)?;
+        self.project(project).await?;
+        let all = self
+            .catalog
+            .list::<FeatureGroup>(&self.catalog.keys.groups_prefix(project))
+            .await?;
+        let mut selected: Vec<Stored<FeatureGroup>> = Vec::with_capacity(all.len());
+        for g in all {
+            if filter.latest_only
+                && selected
+                    .last()
+                    .is_some_and(|prev| prev.object.name == g.object.name)
+            {
+                selected.pop();
+            }
+            selected.push(g);
+        }
+        let matching = selected.into_iter().filter(|g| filter.matches(&g.object));
+        let (page, next) = paginate(
+            matching,
+            |g| format!("{}/{:010}", g.object.name, g.object.version),
+            page_size,
+            token,
+        );
+        Ok((page.into_iter().map(Stored::into_response).collect(), next))
+    }
+
+    /// Applies compatible changes to an existing version in place; a
+    /// breaking change is FAILED_PRECONDITION (it needs a new version).
+    pub async fn update_feature_group(
+        &self,
+        desired: FeatureGroup,
+        expected_revision: i64,
+    ) -> Result<FeatureGroup> {
+        validate_name("feature_group.project", &desired.project)?;
+        validate_name("feature_group.name", &desired.name)?;
+        let stored = self
+            .group(&desired.project, &desired.name, desired.version)
+            .await?;
+        let label = group_label(&stored.object);
+        check_expected(
+            &format!("feature group {label}"),
+            expected_revision,
+            stored.revision,
+        )?;
+        let old = &stored.object;
+        let mut new = desired;
+        new.version = old.version;
+        if new.entity.is_empty() {
+            new.entity = old.entity.clone();
+        }
+        if new.primary_key.is_empty() {
+            new.primary_key = old.primary_key.clone();
+        }
+        if new.event_time_column.is_empty() {
+            new.event_time_column = old.event_time_column.clone();
+        }
+        if new.partitions == 0 {
+            new.partitions = old.partitions;
+        }
+        check_in_place_update(old, &new)?;
+        let entity = self.entity(&new.project, &new.entity).await?;
+        normalize_feature_group(&mut new, &entity.object, self.default_partitions)?;
+        new.meta = old.meta;
+        if new == *old {
+            return Ok(stored.into_response());
+        }
+        new.stamp_updated(old.meta.as_ref());
+        let key = self
+            .catalog
+            .keys
+            .group(&new.project, &new.name, new.version);
+        match self
+            .catalog
+            .commit(
+                vec![Condition::at(&key, stored.revision)],
+                vec![Op::put(&key, new.encode_to_vec())],
+            )
+            .await
+        {
+            Ok(revision) => Ok(new.at_revision(revision)),
+            Err(e) if e.is_conflict() => Err(RegistryError::Aborted(format!(
+                "feature group {label} was changed concurrently; re-read and retry"
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Refused while a feature view uses this version.
+    pub async fn delete_feature_group(
+        &self,
+        project: &str,
+        name: &str,
+        version: u32,
+        expected_revision: i64,
+    ) -> Result<i64> {
+        validate_name("project", project)?;
+        validate_name("name", name)?;
+        if version == 0 {
+            return Err(RegistryError::invalid(
+                "version",
+                "name the version to delete (versions are deleted one at a time)",
+            ));
+        }
+        retry_on_conflict("delete feature group", || async {
+            let group = self.group(project, name, version).await?;
+            check_expected(&format!("feature group {name}@{version}"), expected_revision, group.revision)?;
+            let structure = self.catalog.structure_revision(project).await?;
+            let users: Vec<String> = self
+                .catalog
+                .list::<FeatureView>(&self.catalog.keys.views_prefix(project))
+                .await?
+                .into_iter()
+                .filter(|v| {
+                    v.object
+                        .selections
+                        .iter()
+                        .any(|s| s.group == name && s.group_version == version)
+                })
+                .map(|v| format!("{}@{}", v.object.name, v.object.version))
+                .collect();
+            if !users.is_empty() {
+                return Err(RegistryError::FailedPrecondition(format!(
+                    "feature group {name}@{version} is used by feature view(s) {}; delete them first",
+                    users.join(", ")
+                )));
+            }
+            let key = self.catalog.keys.group(project, name, version);
+            let (guard, bump) = self.catalog.structure_guard(project, structure);
+            self.catalog
+                .commit(vec![Condition::at(&key, group.revision), guard], vec![Op::delete(key), bump])
+                .await
+        })
+        .await
+    }
+}

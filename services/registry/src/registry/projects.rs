@@ -1,0 +1,104 @@
+use featurestore_domain::schema::validate_project;
+use featurestore_metastore::Condition;
+use featurestore_proto::v1::Project;
+use prost::Message;
+
+use super::{HasMeta, Registry};
+use crate::{
+    error::{RegistryError, Result},
+    pagination::paginate,
+    store::{Stored, check_expected, retry_on_conflict},
+};
+
+impl Registry {
+    pub(crate) async fn project(&self, name: &str) -> Result<Stored<Project>> {
+        self.catalog
+            .get(&self.catalog.keys.project(name))
+            .await?
+            .ok_or_else(|| RegistryError::NotFound(format!("project {name:?}")))
+    }
+
+    pub async fn create_project(&self, mut project: Project) -> Result<Project> {
+        validate_project(&project)?;
+        project.stamp_created();
+        let key = self.catalog.keys.project(&project.name);
+        let result = self
+            .catalog
+            .commit(
+                vec![Condition::absent(&key)],
+                vec![featurestore_metastore::Op::put(
+                    &key,
+                    project.encode_to_vec(),
+                )],
+            )
+            .await;
+        match result {
+            Ok(revision) => Ok(project.at_revision(revision)),
+            Err(e) if e.is_conflict() => Err(RegistryError::AlreadyExists(format!(
+                "project {:?}",
+                project.name
+            ))),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn get_project(&self, name: &str) -> Result<Project> {
+        featurestore_domain::validate_name("name", name)?;
+        Ok(self.project(name).await?.into_response())
+    }
+
+    pub async fn list_projects(
+        &self,
+        page_size: u32,
+        token: &str,
+    ) -> Result<(Vec<Project>, String)> {
+        let all = self
+            .catalog
+            .list::<Project>(&self.catalog.keys.projects_prefix())
+            .await?;
+        let (page, next) = paginate(all, |p| p.object.name.clone(), page_size, token);
+        Ok((page.into_iter().map(Stored::into_response).collect(), next))
+    }
+
+    /// Refused while the project holds any entity, group or view.
+    pub async fn delete_project(&self, name: &str, expected_revision: i64) -> Result<i64> {
+        featurestore_domain::validate_name("name", name)?;
+        retry_on_conflict("delete project", || async {
+            let project = self.project(name).await?;
+            check_expected(&format!("project {name:?}"), expected_revision, project.revision)?;
+            let structure = self.catalog.structure_revision(name).await?;
+            let listing = self
+                .catalog
+                .store
+                .list(&self.catalog.keys.project_prefix(name))
+                .await?;
+            let objects: Vec<&str> = listing
+                .kvs
+                .iter()
+                .filter(|kv| !kv.key.ends_with("/_structure"))
+                .map(|kv| kv.key.as_str())
+                .collect();
+            if !objects.is_empty() {
+                return Err(RegistryError::FailedPrecondition(format!(
+                    "project {name:?} still holds {} object(s) (entities, feature groups, views); delete them first",
+                    objects.len()
+                )));
+            }
+            let key = self.catalog.keys.project(name);
+            let structure_key = self.catalog.keys.structure(name);
+            self.catalog
+                .commit(
+                    vec![
+                        Condition::at(&key, project.revision),
+                        Condition::at(&structure_key, structure),
+                    ],
+                    vec![
+                        featurestore_metastore::Op::delete(key),
+                        featurestore_metastore::Op::delete(structure_key),
+                    ],
+                )
+                .await
+        })
+        .await
+    }
+}

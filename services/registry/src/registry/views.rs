@@ -1,0 +1,205 @@
+use featurestore_domain::{schema::resolve_feature_view, validate_name};
+use featurestore_metastore::{Condition, Op};
+use featurestore_proto::v1::{FeatureGroup, FeatureView};
+use prost::Message;
+
+use super::{HasMeta, Registry};
+use crate::{
+    error::{RegistryError, Result},
+    pagination::paginate,
+    store::{Stored, check_expected, retry_on_conflict},
+};
+
+impl Registry {
+    async fn view_versions(&self, project: &str, name: &str) -> Result<Vec<Stored<FeatureView>>> {
+        self.catalog
+            .list(&self.catalog.keys.view_versions_prefix(project, name))
+            .await
+    }
+
+    async fn view(&self, project: &str, name: &str, version: u32) -> Result<Stored<FeatureView>> {
+        let found = if version == 0 {
+            self.view_versions(project, name).await?.pop()
+        } else {
+            self.catalog
+                .get(&self.catalog.keys.view(project, name, version))
+                .await?
+        };
+        found.ok_or_else(|| {
+            let which = if version == 0 {
+                String::new()
+            } else {
+                format!(" version {version}")
+            };
+            RegistryError::NotFound(format!(
+                "feature view {name:?}{which} in project {project:?}"
+            ))
+        })
+    }
+
+    /// Creates version 1 of a new view or version N+1 of an existing one.
+    /// Every referenced group, feature and key must exist and join.
+    pub async fn create_feature_view(&self, view: FeatureView) -> Result<FeatureView> {
+        validate_name("feature_view.project", &view.project)?;
+        validate_name("feature_view.name", &view.name)?;
+        for (i, selection) in view.selections.iter().enumerate() {
+            validate_name(
+                &format!("feature_view.selections[{i}].group"),
+                &selection.group,
+            )?;
+        }
+        retry_on_conflict("create feature view", || async {
+            let mut view = view.clone();
+            let project = self.project(&view.project).await?;
+            let mut groups: Vec<Stored<FeatureGroup>> = Vec::with_capacity(view.selections.len());
+            for (i, selection) in view.selections.iter().enumerate() {
+                let group = self
+                    .group(&view.project, &selection.group, selection.group_version)
+                    .await
+                    .map_err(|e| match e {
+                        RegistryError::NotFound(what) => {
+                            RegistryError::NotFound(format!("feature_view.selections[{i}].group: {what}"))
+                        }
+                        other => other,
+                    })?;
+                groups.push(group);
+            }
+            let resolved: Vec<FeatureGroup> = groups.iter().map(|g| g.object.clone()).collect();
+            resolve_feature_view(&mut view, &resolved)?;
+            let latest = self
+                .view_versions(&view.project, &view.name)
+                .await?
+                .last()
+                .map(|v| v.object.version)
+                .unwrap_or(0);
+            view.version = match (view.version, latest) {
+                (0 | 1, 0) => 1,
+                (0, latest) => {
+                    return Err(RegistryError::AlreadyExists(format!(
+                        "feature view {:?} (latest version {latest}); views are immutable: create version {}",
+                        view.name,
+                        latest + 1
+                    )));
+                }
+                (v, latest) if v <= latest => {
+                    return Err(RegistryError::AlreadyExists(format!("feature view {:?} version {v}", view.name)));
+                }
+                (v, latest) if v != latest + 1 => {
+                    return Err(RegistryError::invalid(
+                        "feature_view.version",
+                        format!("the next version of {:?} is {}, not {v}", view.name, latest + 1),
+                    ));
+                }
+                (v, _) => v,
+            };
+            view.stamp_created();
+            let key = self.catalog.keys.view(&view.project, &view.name, view.version);
+            let structure = self.catalog.structure_revision(&view.project).await?;
+            let (guard, bump) = self.catalog.structure_guard(&view.project, structure);
+            let mut conditions = vec![
+                Condition::at(self.catalog.keys.project(&view.project), project.revision),
+                Condition::absent(&key),
+                guard,
+            ];
+            for g in &groups {
+                conditions.push(Condition::at(
+                    self.catalog.keys.group(&view.project, &g.object.name, g.object.version),
+                    g.revision,
+                ));
+            }
+            let revision = self
+                .catalog
+                .commit(conditions, vec![Op::put(&key, view.encode_to_vec()), bump])
+                .await?;
+            Ok(view.at_revision(revision))
+        })
+        .await
+    }
+
+    pub async fn get_feature_view(
+        &self,
+        project: &str,
+        name: &str,
+        version: u32,
+    ) -> Result<FeatureView> {
+        validate_name("project", project)?;
+        validate_name("name", name)?;
+        Ok(self.view(project, name, version).await?.into_response())
+    }
+
+    pub async fn list_feature_views(
+        &self,
+        project: &str,
+        name_prefix: &str,
+        group: &str,
+        latest_only: bool,
+        page_size: u32,
+        token: &str,
+    ) -> Result<(Vec<FeatureView>, String)> {
+        validate_name("project", project)?;
+        self.project(project).await?;
+        let all = self
+            .catalog
+            .list::<FeatureView>(&self.catalog.keys.views_prefix(project))
+            .await?;
+        let mut selected: Vec<Stored<FeatureView>> = Vec::with_capacity(all.len());
+        for v in all {
+            if latest_only
+                && selected
+                    .last()
+                    .is_some_and(|prev| prev.object.name == v.object.name)
+            {
+                selected.pop();
+            }
+            selected.push(v);
+        }
+        let matching = selected.into_iter().filter(|v| {
+            v.object.name.starts_with(name_prefix)
+                && (group.is_empty() || v.object.selections.iter().any(|s| s.group == group))
+        });
+        let (page, next) = paginate(
+            matching,
+            |v| format!("{}/{:010}", v.object.name, v.object.version),
+            page_size,
+            token,
+        );
+        Ok((page.into_iter().map(Stored::into_response).collect(), next))
+    }
+
+    pub async fn delete_feature_view(
+        &self,
+        project: &str,
+        name: &str,
+        version: u32,
+        expected_revision: i64,
+    ) -> Result<i64> {
+        validate_name("project", project)?;
+        validate_name("name", name)?;
+        if version == 0 {
+            return Err(RegistryError::invalid(
+                "version",
+                "name the version to delete",
+            ));
+        }
+        let view = self.view(project, name, version).await?;
+        check_expected(
+            &format!("feature view {name}@{version}"),
+            expected_revision,
+            view.revision,
+        )?;
+        let key = self.catalog.keys.view(project, name, version);
+        match self
+            .catalog
+            .commit(
+                vec![Condition::at(&key, view.revision)],
+                vec![Op::delete(key)],
+            )
+            .await
+        {
+            Err(e) if e.is_conflict() => Err(RegistryError::Aborted(format!(
+                "feature view {name}@{version} changed concurrently"
+            ))),
+            other => other,
+        }
+    }
+}

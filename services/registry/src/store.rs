@@ -1,0 +1,131 @@
+//! Typed access to catalog objects in the metadata store.
+
+use std::sync::Arc;
+
+use featurestore_catalog::Keyspace;
+use featurestore_metastore::{Condition, MetadataStore, Op, Revision};
+use prost::Message;
+
+use crate::error::{RegistryError, Result};
+
+/// A stored object and the revision it was last changed at.
+#[derive(Debug, Clone)]
+pub struct Stored<T> {
+    pub object: T,
+    pub revision: Revision,
+}
+
+/// How often a change is retried when an unrelated concurrent change in the
+/// same project made its transaction fail.
+const MAX_ATTEMPTS: usize = 8;
+
+#[derive(Clone)]
+pub struct CatalogStore {
+    pub(crate) store: Arc<dyn MetadataStore>,
+    pub(crate) keys: Keyspace,
+}
+
+impl CatalogStore {
+    pub fn new(store: Arc<dyn MetadataStore>, keys: Keyspace) -> Self {
+        Self { store, keys }
+    }
+
+    pub async fn get<T: Message + Default>(&self, key: &str) -> Result<Option<Stored<T>>> {
+        let Some(kv) = self.store.get(key).await? else {
+            return Ok(None);
+        };
+        let object = T::decode(kv.value.as_slice()).map_err(|e| {
+            RegistryError::Store(featurestore_metastore::MetastoreError::Internal(format!(
+                "cannot decode {key}: {e}"
+            )))
+        })?;
+        Ok(Some(Stored {
+            object,
+            revision: kv.mod_revision,
+        }))
+    }
+
+    /// Every object under `prefix`, in key order, skipping internal keys.
+    pub async fn list<T: Message + Default>(&self, prefix: &str) -> Result<Vec<Stored<T>>> {
+        let listing = self.store.list(prefix).await?;
+        let mut out = Vec::with_capacity(listing.kvs.len());
+        for kv in listing.kvs {
+            if kv
+                .key
+                .rsplit('/')
+                .next()
+                .is_some_and(|last| last.starts_with('_'))
+            {
+                continue;
+            }
+            match T::decode(kv.value.as_slice()) {
+                Ok(object) => out.push(Stored {
+                    object,
+                    revision: kv.mod_revision,
+                }),
+                Err(e) => {
+                    tracing::warn!(key = %kv.key, error = %e, "skipping undecodable catalog entry")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The revision of a project's structure key (0 if never written).
+    pub async fn structure_revision(&self, project: &str) -> Result<Revision> {
+        Ok(self
+            .store
+            .get(&self.keys.structure(project))
+            .await?
+            .map(|kv| kv.mod_revision)
+            .unwrap_or(0))
+    }
+
+    /// Conditions and op that serialise reference-changing writes of a
+    /// project: the write applies only if no other such write happened since
+    /// `structure` was read.
+    pub fn structure_guard(&self, project: &str, structure: Revision) -> (Condition, Op) {
+        let key = self.keys.structure(project);
+        (Condition::at(&key, structure), Op::put(key, Vec::new()))
+    }
+
+    pub async fn commit(&self, conditions: Vec<Condition>, ops: Vec<Op>) -> Result<Revision> {
+        Ok(self.store.txn(conditions, ops).await?)
+    }
+}
+
+/// Runs `attempt` again while it fails with a store conflict (each attempt
+/// re-reads what it needs, so a lost race becomes the right error, such as
+/// ALREADY_EXISTS, or succeeds on fresh data).
+pub async fn retry_on_conflict<T, F, Fut>(what: &str, mut attempt: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    for _ in 0..MAX_ATTEMPTS {
+        match attempt().await {
+            Err(e) if e.is_conflict() => continue,
+            other => return other,
+        }
+    }
+    Err(RegistryError::Aborted(format!(
+        "{what}: too many concurrent changes in the project; retry"
+    )))
+}
+
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default()
+}
+
+/// Checks an explicit `expected_revision` (0 = none) against the stored one.
+pub fn check_expected(what: &str, expected: Revision, stored: Revision) -> Result<()> {
+    if expected != 0 && expected != stored {
+        return Err(RegistryError::Aborted(format!(
+            "{what} changed since revision {expected} (now at {stored}); re-read and retry"
+        )));
+    }
+    Ok(())
+}
