@@ -1,1 +1,569 @@
-fn main() {}
+//! `fsctl`: the feature store's command line.
+//!
+//! ```text
+//! fsctl apply -f examples/shop.yaml        # prints the plan, then applies it
+//! fsctl list feature-groups --project shop
+//! fsctl describe feature-group customer_orders --project shop
+//! fsctl delete feature-view fraud_model --project shop --version 1
+//! fsctl search amount --tag team=risk
+//! ```
+
+mod apply;
+mod spec;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Parser, Subcommand, ValueEnum};
+use featurestore_proto::v1::{
+    DeleteEntityRequest, DeleteFeatureGroupRequest, DeleteFeatureViewRequest, DeleteProjectRequest,
+    GetEntityRequest, GetFeatureGroupRequest, GetFeatureViewRequest, GetProjectRequest,
+    ListEntitiesRequest, ListFeatureGroupsRequest, ListFeatureViewsRequest, ListProjectsRequest,
+    SearchFeaturesRequest, registry_service_client::RegistryServiceClient,
+};
+use serde::Serialize;
+use tonic::transport::Channel;
+
+pub type Client = RegistryServiceClient<Channel>;
+
+#[derive(Debug, Parser)]
+#[command(name = "fsctl", version, about = "Feature store command line")]
+struct Cli {
+    /// Registry gRPC address.
+    #[arg(
+        long,
+        global = true,
+        env = "FS_REGISTRY_ADDR",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    registry: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Kind {
+    Projects,
+    Entities,
+    FeatureGroups,
+    FeatureViews,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ObjectKind {
+    Project,
+    Entity,
+    FeatureGroup,
+    FeatureView,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq)]
+enum Output {
+    Table,
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create or update what a spec file describes; prints the plan first.
+    Apply {
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        /// Print the plan only.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// List objects of a kind.
+    List {
+        kind: Kind,
+        #[arg(long, short = 'p', default_value = "")]
+        project: String,
+        /// Every version, not just the latest.
+        #[arg(long)]
+        all_versions: bool,
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// Show one object in spec form.
+    Describe {
+        kind: ObjectKind,
+        name: String,
+        #[arg(long, short = 'p', default_value = "")]
+        project: String,
+        /// 0 = latest.
+        #[arg(long, default_value_t = 0)]
+        version: u32,
+        #[arg(long, short = 'o', value_enum, default_value = "yaml")]
+        output: Output,
+    },
+    /// Delete one object (refused while something uses it).
+    Delete {
+        kind: ObjectKind,
+        name: String,
+        #[arg(long, short = 'p', default_value = "")]
+        project: String,
+        #[arg(long, default_value_t = 0)]
+        version: u32,
+    },
+    /// Find features by name or description, tag and owner.
+    Search {
+        #[arg(default_value = "")]
+        query: String,
+        #[arg(long, short = 'p', default_value = "")]
+        project: String,
+        /// `key=value` (or `key` for any value); repeatable.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[arg(long, default_value = "")]
+        owner: String,
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: Output,
+    },
+}
+
+/// A gRPC status as a readable error.
+pub fn status_error(status: tonic::Status) -> anyhow::Error {
+    anyhow!("{:?}: {}", status.code(), status.message())
+}
+
+fn need_project(project: &str) -> Result<()> {
+    if project.is_empty() {
+        anyhow::bail!("--project is required");
+    }
+    Ok(())
+}
+
+fn print<T: Serialize>(output: Output, value: &T) -> Result<()> {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        _ => print!("{}", serde_yaml_ng::to_string(value)?),
+    }
+    Ok(())
+}
+
+fn table(header: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        line(row);
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let channel = Channel::from_shared(cli.registry.clone())
+        .with_context(|| format!("bad registry address {:?}", cli.registry))?
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(30))
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the registry at {}", cli.registry))?;
+    let mut client = RegistryServiceClient::new(channel);
+    match cli.command {
+        Command::Apply { file, dry_run } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let spec = spec::Spec::parse(&text)?;
+            let steps = apply::plan(&mut client, &spec).await?;
+            println!("plan for project {:?}:", spec.project);
+            for step in &steps {
+                println!(
+                    "  {:<9}  {:<13}  {}",
+                    step.action.to_string(),
+                    step.kind,
+                    step.name
+                );
+            }
+            let changes = steps
+                .iter()
+                .filter(|s| s.action != apply::Action::Unchanged)
+                .count();
+            if dry_run || changes == 0 {
+                println!(
+                    "{changes} change(s){}",
+                    if dry_run && changes > 0 {
+                        " (dry run: nothing applied)"
+                    } else {
+                        ""
+                    }
+                );
+                return Ok(());
+            }
+            apply::apply(&mut client, &steps).await?;
+            println!("applied {changes} change(s)");
+        }
+        Command::List {
+            kind,
+            project,
+            all_versions,
+            output,
+        } => list(&mut client, kind, &project, !all_versions, output).await?,
+        Command::Describe {
+            kind,
+            name,
+            project,
+            version,
+            output,
+        } => describe(&mut client, kind, &name, &project, version, output).await?,
+        Command::Delete {
+            kind,
+            name,
+            project,
+            version,
+        } => {
+            let revision = match kind {
+                ObjectKind::Project => {
+                    client
+                        .delete_project(DeleteProjectRequest {
+                            name: name.clone(),
+                            expected_revision: 0,
+                        })
+                        .await
+                }
+                ObjectKind::Entity => {
+                    need_project(&project)?;
+                    client
+                        .delete_entity(DeleteEntityRequest {
+                            project,
+                            name: name.clone(),
+                            expected_revision: 0,
+                        })
+                        .await
+                }
+                ObjectKind::FeatureGroup => {
+                    need_project(&project)?;
+                    client
+                        .delete_feature_group(DeleteFeatureGroupRequest {
+                            project,
+                            name: name.clone(),
+                            version,
+                            expected_revision: 0,
+                        })
+                        .await
+                }
+                ObjectKind::FeatureView => {
+                    need_project(&project)?;
+                    client
+                        .delete_feature_view(DeleteFeatureViewRequest {
+                            project,
+                            name: name.clone(),
+                            version,
+                            expected_revision: 0,
+                        })
+                        .await
+                }
+            }
+            .map_err(status_error)?
+            .into_inner()
+            .revision;
+            println!("deleted {name} (revision {revision})");
+        }
+        Command::Search {
+            query,
+            project,
+            tags,
+            owner,
+            output,
+        } => {
+            let tags = tags
+                .iter()
+                .map(|t| match t.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => (t.clone(), String::new()),
+                })
+                .collect();
+            let mut request = SearchFeaturesRequest {
+                project,
+                query,
+                tags,
+                owner,
+                page_size: 1000,
+                page_token: String::new(),
+            };
+            let mut rows = Vec::new();
+            loop {
+                let page = client
+                    .search_features(request.clone())
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                for hit in page.hits {
+                    let f = hit.feature.unwrap_or_default();
+                    rows.push(vec![
+                        hit.project,
+                        format!("{}@{}", hit.group, hit.group_version),
+                        f.name,
+                        f.r#type
+                            .as_ref()
+                            .map(featurestore_domain::types::type_name)
+                            .unwrap_or_default(),
+                        hit.group_owner,
+                        f.description,
+                    ]);
+                }
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                request.page_token = page.next_page_token;
+            }
+            if output == Output::Table {
+                table(
+                    &[
+                        "PROJECT",
+                        "GROUP",
+                        "FEATURE",
+                        "TYPE",
+                        "OWNER",
+                        "DESCRIPTION",
+                    ],
+                    rows,
+                );
+            } else {
+                print(output, &rows)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn list(
+    client: &mut Client,
+    kind: Kind,
+    project: &str,
+    latest_only: bool,
+    output: Output,
+) -> Result<()> {
+    let mut token = String::new();
+    let (header, mut rows, mut specs): (&[&str], Vec<Vec<String>>, Vec<serde_yaml_ng::Value>) =
+        match kind {
+            Kind::Projects => (&["PROJECT", "DESCRIPTION"], vec![], vec![]),
+            Kind::Entities => (&["ENTITY", "JOIN KEYS", "DESCRIPTION"], vec![], vec![]),
+            Kind::FeatureGroups => (
+                &[
+                    "GROUP",
+                    "VERSION",
+                    "ENTITY",
+                    "FEATURES",
+                    "OWNER",
+                    "DESCRIPTION",
+                ],
+                vec![],
+                vec![],
+            ),
+            Kind::FeatureViews => (
+                &["VIEW", "VERSION", "GROUPS", "DESCRIPTION"],
+                vec![],
+                vec![],
+            ),
+        };
+    if !matches!(kind, Kind::Projects) {
+        need_project(project)?;
+    }
+    let project = project.to_string();
+    loop {
+        let next = match kind {
+            Kind::Projects => {
+                let r = client
+                    .list_projects(ListProjectsRequest {
+                        page_size: 1000,
+                        page_token: token.clone(),
+                    })
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                for p in r.projects {
+                    specs.push(serde_yaml_ng::to_value(
+                        serde_json::json!({"name": p.name, "description": p.description}),
+                    )?);
+                    rows.push(vec![p.name, p.description]);
+                }
+                r.next_page_token
+            }
+            Kind::Entities => {
+                let r = client
+                    .list_entities(ListEntitiesRequest {
+                        project: project.clone(),
+                        page_size: 1000,
+                        page_token: token.clone(),
+                    })
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                for e in r.entities {
+                    let keys = e
+                        .join_keys
+                        .iter()
+                        .map(|k| {
+                            format!(
+                                "{}:{}",
+                                k.name,
+                                featurestore_domain::types::scalar_name(k.r#type())
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    specs.push(serde_yaml_ng::to_value(spec::EntitySpec::from_proto(&e))?);
+                    rows.push(vec![e.name, keys, e.description]);
+                }
+                r.next_page_token
+            }
+            Kind::FeatureGroups => {
+                let r = client
+                    .list_feature_groups(ListFeatureGroupsRequest {
+                        project: project.clone(),
+                        latest_only,
+                        page_size: 1000,
+                        page_token: token.clone(),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                for g in r.feature_groups {
+                    specs.push(serde_yaml_ng::to_value(spec::GroupSpec::from_proto(&g))?);
+                    rows.push(vec![
+                        g.name.clone(),
+                        g.version.to_string(),
+                        g.entity.clone(),
+                        g.features.len().to_string(),
+                        g.owner.clone(),
+                        g.description.clone(),
+                    ]);
+                }
+                r.next_page_token
+            }
+            Kind::FeatureViews => {
+                let r = client
+                    .list_feature_views(ListFeatureViewsRequest {
+                        project: project.clone(),
+                        latest_only,
+                        page_size: 1000,
+                        page_token: token.clone(),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                for v in r.feature_views {
+                    let groups = v
+                        .selections
+                        .iter()
+                        .map(|s| format!("{}@{}", s.group, s.group_version))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    specs.push(serde_yaml_ng::to_value(spec::ViewSpec::from_proto(&v))?);
+                    rows.push(vec![
+                        v.name.clone(),
+                        v.version.to_string(),
+                        groups,
+                        v.description.clone(),
+                    ]);
+                }
+                r.next_page_token
+            }
+        };
+        if next.is_empty() {
+            break;
+        }
+        token = next;
+    }
+    match output {
+        Output::Table => table(header, rows),
+        other => print(other, &specs)?,
+    }
+    Ok(())
+}
+
+async fn describe(
+    client: &mut Client,
+    kind: ObjectKind,
+    name: &str,
+    project: &str,
+    version: u32,
+    output: Output,
+) -> Result<()> {
+    let name = name.to_string();
+    let project = project.to_string();
+    if !matches!(kind, ObjectKind::Project) {
+        need_project(&project)?;
+    }
+    let value = match kind {
+        ObjectKind::Project => {
+            let p = client
+                .get_project(GetProjectRequest { name })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            serde_json::json!({"name": p.name, "description": p.description, "owner": p.owner, "revision": p.meta.map(|m| m.revision)})
+        }
+        ObjectKind::Entity => {
+            let e = client
+                .get_entity(GetEntityRequest { project, name })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            serde_json::to_value(spec::EntitySpec::from_proto(&e))?
+        }
+        ObjectKind::FeatureGroup => {
+            let g = client
+                .get_feature_group(GetFeatureGroupRequest {
+                    project,
+                    name,
+                    version,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            serde_json::to_value(spec::GroupSpec::from_proto(&g))?
+        }
+        ObjectKind::FeatureView => {
+            let v = client
+                .get_feature_view(GetFeatureViewRequest {
+                    project,
+                    name,
+                    version,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            let mut value = serde_json::to_value(spec::ViewSpec::from_proto(&v))?;
+            value["version"] = v.version.into();
+            value["join_keys"] = v
+                .join_keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        k.name,
+                        featurestore_domain::types::scalar_name(k.r#type())
+                    )
+                })
+                .collect::<Vec<_>>()
+                .into();
+            value
+        }
+    };
+    print(
+        if output == Output::Table {
+            Output::Yaml
+        } else {
+            output
+        },
+        &value,
+    )
+}

@@ -49,6 +49,8 @@ pub struct GrpcServer {
     health: HealthReporter,
     routes: RoutesBuilder,
     descriptor_sets: Vec<&'static [u8]>,
+    /// Services advertised by reflection (only those actually served).
+    service_names: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for GrpcServer {
@@ -71,6 +73,11 @@ impl GrpcServer {
             descriptor_sets: vec![
                 featurestore_proto::v1::FILE_DESCRIPTOR_SET,
                 tonic_health::pb::FILE_DESCRIPTOR_SET,
+            ],
+            service_names: vec![
+                "grpc.health.v1.Health",
+                "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
             ],
         }
     }
@@ -98,6 +105,7 @@ impl GrpcServer {
             + 'static,
         S::Future: Send + 'static,
     {
+        self.service_names.push(S::NAME);
         self.routes.add_service(service);
         self
     }
@@ -111,11 +119,15 @@ impl GrpcServer {
         shutdown: Shutdown,
     ) -> Result<(), ServerError> {
         let reflection = || {
-            self.descriptor_sets
+            let builder = self
+                .descriptor_sets
                 .iter()
                 .fold(tonic_reflection::server::Builder::configure(), |b, set| {
                     b.register_encoded_file_descriptor_set(set)
-                })
+                });
+            self.service_names
+                .iter()
+                .fold(builder, |b, name| b.with_service_name(*name))
         };
         let v1 = reflection()
             .build_v1()

@@ -44,11 +44,10 @@ pub fn init(
 ) -> Result<TelemetryGuard, TelemetryError> {
     let filter =
         EnvFilter::try_new(&config.log_level).map_err(|e| TelemetryError::Filter(e.to_string()))?;
-    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![filter.boxed()];
-    layers.push(match config.log_format {
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![match config.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
         LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
-    });
+    }];
     let mut guard = TelemetryGuard::default();
     if !config.otlp_endpoint.is_empty() {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
@@ -72,6 +71,7 @@ pub fn init(
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     tracing_subscriber::registry()
         .with(layers)
+        .with(filter)
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInitialised)?;
     Ok(guard)
