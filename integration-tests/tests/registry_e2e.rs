@@ -584,7 +584,6 @@ async fn bad_input_is_refused_and_nothing_is_written() {
         keys,
         [
             "/_projects/shop",
-            "/shop/_structure",
             "/shop/entities/account",
             "/shop/entities/customer",
             "/shop/entities/merchant",

@@ -6,8 +6,6 @@
 //! <root>/<project>/entities/<name>                         Entity
 //! <root>/<project>/feature_groups/<name>/<version:010>      FeatureGroup
 //! <root>/<project>/feature_views/<name>/<version:010>      FeatureView
-//! <root>/<project>/_structure                              bumped by every change that
-//!                                                          adds or removes references
 //! ```
 //!
 //! Names are validated (`^[a-z][a-z0-9_]{0,47}$`), so they never contain `/`
@@ -43,8 +41,6 @@ pub enum CatalogKey {
         name: String,
         version: u32,
     },
-    /// Bookkeeping keys such as `_structure`.
-    Internal,
 }
 
 /// A decoded catalog object.
@@ -87,10 +83,6 @@ impl Keyspace {
     /// Every object inside a project (not the project itself).
     pub fn project_prefix(&self, project: &str) -> String {
         format!("{}/{project}/", self.root)
-    }
-
-    pub fn structure(&self, project: &str) -> String {
-        format!("{}/{project}/_structure", self.root)
     }
 
     pub fn entities_prefix(&self, project: &str) -> String {
@@ -152,18 +144,17 @@ impl Keyspace {
                 name: (*name).into(),
                 version: version(v)?,
             },
-            [_, "_structure"] => CatalogKey::Internal,
             _ => return None,
         })
     }
 
-    /// Decodes the object stored under `key`, or `None` for internal keys.
-    pub fn decode(&self, key: &str, value: &[u8]) -> Result<Option<CatalogObject>, String> {
+    /// Decodes the object stored under `key`.
+    pub fn decode(&self, key: &str, value: &[u8]) -> Result<CatalogObject, String> {
         let parsed = self
             .parse(key)
             .ok_or_else(|| format!("unexpected catalog key {key:?}"))?;
         let err = |e: prost::DecodeError| format!("cannot decode {key:?}: {e}");
-        Ok(Some(match parsed {
+        Ok(match parsed {
             CatalogKey::Project { .. } => {
                 CatalogObject::Project(Project::decode(value).map_err(err)?)
             }
@@ -174,8 +165,7 @@ impl Keyspace {
             CatalogKey::FeatureView { .. } => {
                 CatalogObject::FeatureView(FeatureView::decode(value).map_err(err)?)
             }
-            CatalogKey::Internal => return Ok(None),
-        }))
+        })
     }
 }
 
@@ -216,7 +206,6 @@ mod tests {
                     version: 1,
                 },
             ),
-            (ks.structure("shop"), CatalogKey::Internal),
         ];
         for (key, parsed) in cases {
             assert_eq!(ks.parse(&key), Some(parsed), "{key}");

@@ -45,22 +45,21 @@ impl Catalog {
 
     fn put(&mut self, keyspace: &Keyspace, kv: &KeyValue) {
         match keyspace.decode(&kv.key, &kv.value) {
-            Ok(Some(CatalogObject::Project(p))) => {
+            Ok(CatalogObject::Project(p)) => {
                 self.projects.insert(p.name.clone(), Arc::new(p));
             }
-            Ok(Some(CatalogObject::Entity(e))) => {
+            Ok(CatalogObject::Entity(e)) => {
                 self.entities
                     .insert((e.project.clone(), e.name.clone()), Arc::new(e));
             }
-            Ok(Some(CatalogObject::FeatureGroup(g))) => {
+            Ok(CatalogObject::FeatureGroup(g)) => {
                 self.groups
                     .insert((g.project.clone(), g.name.clone(), g.version), Arc::new(g));
             }
-            Ok(Some(CatalogObject::FeatureView(v))) => {
+            Ok(CatalogObject::FeatureView(v)) => {
                 self.views
                     .insert((v.project.clone(), v.name.clone(), v.version), Arc::new(v));
             }
-            Ok(None) => {}
             Err(reason) => tracing::warn!(key = %kv.key, %reason, "skipping catalog entry"),
         }
     }
@@ -87,7 +86,7 @@ impl Catalog {
             }) => {
                 self.views.remove(&(project, name, version));
             }
-            Some(CatalogKey::Internal) | None => {}
+            None => {}
         }
     }
 

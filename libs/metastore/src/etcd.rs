@@ -165,6 +165,12 @@ impl MetadataStore for EtcdStore {
                 Condition::ModRevision { key, revision } => {
                     Compare::mod_revision(key, CompareOp::Equal, revision)
                 }
+                // Every key in the range must satisfy the comparison; an
+                // empty range compares as a key at revision 0 (true).
+                Condition::PrefixUnchangedSince { prefix, revision } => {
+                    Compare::mod_revision(prefix.clone(), CompareOp::Less, revision + 1)
+                        .with_range(prefix_end(&prefix))
+                }
             })
             .collect();
         let ops: Vec<TxnOp> = ops

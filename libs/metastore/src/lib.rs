@@ -50,6 +50,10 @@ pub enum Condition {
     /// The key's last modification is exactly `revision`; 0 means the key
     /// does not exist.
     ModRevision { key: String, revision: Revision },
+    /// No key under `prefix` was created or modified after `revision`
+    /// (typically the revision of a listing the decision was based on).
+    /// Deletions under the prefix are not detected.
+    PrefixUnchangedSince { prefix: String, revision: Revision },
 }
 
 impl Condition {
@@ -63,6 +67,13 @@ impl Condition {
     pub fn at(key: impl Into<String>, revision: Revision) -> Self {
         Condition::ModRevision {
             key: key.into(),
+            revision,
+        }
+    }
+
+    pub fn prefix_unchanged_since(prefix: impl Into<String>, revision: Revision) -> Self {
+        Condition::PrefixUnchangedSince {
+            prefix: prefix.into(),
             revision,
         }
     }

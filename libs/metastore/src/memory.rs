@@ -89,9 +89,17 @@ impl MetadataStore for MemoryStore {
     async fn txn(&self, conditions: Vec<Condition>, ops: Vec<Op>) -> Result<Revision> {
         let mut state = self.lock();
         for condition in &conditions {
-            let Condition::ModRevision { key, revision } = condition;
-            let current = state.data.get(key).map(|kv| kv.mod_revision).unwrap_or(0);
-            if current != *revision {
+            let holds = match condition {
+                Condition::ModRevision { key, revision } => {
+                    state.data.get(key).map(|kv| kv.mod_revision).unwrap_or(0) == *revision
+                }
+                Condition::PrefixUnchangedSince { prefix, revision } => state
+                    .data
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(prefix.as_str()))
+                    .all(|(_, kv)| kv.mod_revision <= *revision),
+            };
+            if !holds {
                 return Err(MetastoreError::Conflict);
             }
         }

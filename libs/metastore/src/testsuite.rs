@@ -46,6 +46,7 @@ macro_rules! metastore_conformance_tests {
             compare_and_set_follows_mod_revision,
             racing_updates_exactly_one_wins,
             multi_key_transactions_are_atomic,
+            prefix_condition_detects_later_writes,
             conditional_delete,
             list_is_sorted_scoped_and_paged,
             watch_sees_later_changes_in_order,
@@ -190,6 +191,51 @@ pub async fn multi_key_transactions_are_atomic(store: &dyn MetadataStore, p: &st
     assert!(matches!(err, Err(MetastoreError::Conflict)));
     assert!(store.get(&c).await.unwrap().is_none());
     assert!(store.get(&a).await.unwrap().is_some());
+}
+
+pub async fn prefix_condition_detects_later_writes(store: &dyn MetadataStore, p: &str) {
+    let dir = format!("{p}dir/");
+    let target = format!("{p}target");
+    // An empty prefix holds.
+    let since = store.list(&dir).await.unwrap().revision;
+    store
+        .txn(
+            vec![Condition::prefix_unchanged_since(&dir, since)],
+            vec![Op::put(&target, b"1".to_vec())],
+        )
+        .await
+        .unwrap();
+    let since = store.list(&dir).await.unwrap().revision;
+    store
+        .txn(vec![], vec![Op::put(format!("{dir}a"), vec![])])
+        .await
+        .unwrap();
+    // A key written under the prefix after `since`: the condition fails.
+    let failed = store
+        .txn(
+            vec![Condition::prefix_unchanged_since(&dir, since)],
+            vec![Op::delete(&target)],
+        )
+        .await;
+    assert!(
+        matches!(failed, Err(MetastoreError::Conflict)),
+        "{failed:?}"
+    );
+    assert!(store.get(&target).await.unwrap().is_some());
+    // Read again: it holds, and writes outside the prefix do not matter.
+    let since = store.list(&dir).await.unwrap().revision;
+    store
+        .txn(vec![], vec![Op::put(format!("{p}dirx"), vec![])])
+        .await
+        .unwrap();
+    store
+        .txn(
+            vec![Condition::prefix_unchanged_since(&dir, since)],
+            vec![Op::delete(&target)],
+        )
+        .await
+        .unwrap();
+    assert!(store.get(&target).await.unwrap().is_none());
 }
 
 pub async fn conditional_delete(store: &dyn MetadataStore, p: &str) {

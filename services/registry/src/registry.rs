@@ -2,10 +2,13 @@
 //! etcd transaction guarded by `mod_revision` conditions, so a concurrent
 //! change never gets overwritten silently and nothing is half-written.
 //!
-//! Writes that add or remove references between objects (creating an
-//! entity, group or view; deleting a project, entity or group) also compare
-//! and bump the project's `_structure` key, which makes "delete refused
-//! while in use" exact under concurrency.
+//! Creations compare the objects they reference at the revisions they read
+//! (a view's groups, a group's entity, the project), so a concurrent delete
+//! makes them fail. Deletions that check "not in use" compare that nothing
+//! under the referencing prefix (a project's views, groups or objects) was
+//! written since they listed it, so a concurrent creation makes them fail.
+//! Either way exactly one side wins; the loser re-reads and retries, then
+//! answers with the right error.
 
 use std::sync::Arc;
 

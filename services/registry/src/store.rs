@@ -1,6 +1,8 @@
 //! Typed access to catalog objects in the metadata store.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
 
 use featurestore_catalog::Keyspace;
 use featurestore_metastore::{Condition, MetadataStore, Op, Revision};
@@ -15,9 +17,9 @@ pub struct Stored<T> {
     pub revision: Revision,
 }
 
-/// How often a change is retried when an unrelated concurrent change in the
-/// same project made its transaction fail.
-const MAX_ATTEMPTS: usize = 8;
+/// How often a change is retried when a concurrent change to what it read
+/// made its transaction fail.
+const MAX_ATTEMPTS: usize = 10;
 
 #[derive(Clone)]
 pub struct CatalogStore {
@@ -45,19 +47,20 @@ impl CatalogStore {
         }))
     }
 
-    /// Every object under `prefix`, in key order, skipping internal keys.
+    /// Every object under `prefix`, in key order.
     pub async fn list<T: Message + Default>(&self, prefix: &str) -> Result<Vec<Stored<T>>> {
+        Ok(self.list_at(prefix).await?.0)
+    }
+
+    /// Every object under `prefix` and the revision of the listing, for a
+    /// [`Condition::PrefixUnchangedSince`] guarding a decision made on it.
+    pub async fn list_at<T: Message + Default>(
+        &self,
+        prefix: &str,
+    ) -> Result<(Vec<Stored<T>>, Revision)> {
         let listing = self.store.list(prefix).await?;
         let mut out = Vec::with_capacity(listing.kvs.len());
         for kv in listing.kvs {
-            if kv
-                .key
-                .rsplit('/')
-                .next()
-                .is_some_and(|last| last.starts_with('_'))
-            {
-                continue;
-            }
             match T::decode(kv.value.as_slice()) {
                 Ok(object) => out.push(Stored {
                     object,
@@ -68,25 +71,7 @@ impl CatalogStore {
                 }
             }
         }
-        Ok(out)
-    }
-
-    /// The revision of a project's structure key (0 if never written).
-    pub async fn structure_revision(&self, project: &str) -> Result<Revision> {
-        Ok(self
-            .store
-            .get(&self.keys.structure(project))
-            .await?
-            .map(|kv| kv.mod_revision)
-            .unwrap_or(0))
-    }
-
-    /// Conditions and op that serialise reference-changing writes of a
-    /// project: the write applies only if no other such write happened since
-    /// `structure` was read.
-    pub fn structure_guard(&self, project: &str, structure: Revision) -> (Condition, Op) {
-        let key = self.keys.structure(project);
-        (Condition::at(&key, structure), Op::put(key, Vec::new()))
+        Ok((out, listing.revision))
     }
 
     pub async fn commit(&self, conditions: Vec<Condition>, ops: Vec<Op>) -> Result<Revision> {
@@ -102,14 +87,23 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    for _ in 0..MAX_ATTEMPTS {
+    let mut delays = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(2))
+        .with_max_delay(Duration::from_millis(100))
+        .with_max_times(MAX_ATTEMPTS)
+        .with_jitter()
+        .build();
+    loop {
         match attempt().await {
-            Err(e) if e.is_conflict() => continue,
+            Err(e) if e.is_conflict() => match delays.next() {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => break,
+            },
             other => return other,
         }
     }
     Err(RegistryError::Aborted(format!(
-        "{what}: too many concurrent changes in the project; retry"
+        "{what}: what it depends on kept changing concurrently; retry"
     )))
 }
 

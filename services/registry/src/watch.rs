@@ -139,8 +139,7 @@ impl Filter {
         let (r#type, object) = match event {
             WatchEvent::Put(kv) => {
                 let object = match self.keys.decode(&kv.key, &kv.value) {
-                    Ok(Some(object)) => object,
-                    Ok(None) => return None,
+                    Ok(object) => object,
                     Err(reason) => {
                         tracing::warn!(key = %kv.key, %reason, "skipping undecodable catalog entry");
                         return None;
@@ -209,6 +208,5 @@ fn identity_of(key: CatalogKey) -> Option<CatalogObject> {
             version,
             ..Default::default()
         }),
-        CatalogKey::Internal => return None,
     })
 }

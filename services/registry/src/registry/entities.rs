@@ -32,8 +32,6 @@ impl Registry {
                     entity.name, entity.project
                 )));
             }
-            let structure = self.catalog.structure_revision(&entity.project).await?;
-            let (guard, bump) = self.catalog.structure_guard(&entity.project, structure);
             entity.stamp_created();
             let revision = self
                 .catalog
@@ -41,9 +39,8 @@ impl Registry {
                     vec![
                         Condition::at(self.catalog.keys.project(&entity.project), project.revision),
                         Condition::absent(&key),
-                        guard,
                     ],
-                    vec![Op::put(&key, entity.encode_to_vec()), bump],
+                    vec![Op::put(&key, entity.encode_to_vec())],
                 )
                 .await?;
             Ok(entity.at_revision(revision))
@@ -89,11 +86,9 @@ impl Registry {
                 expected_revision,
                 entity.revision,
             )?;
-            let structure = self.catalog.structure_revision(project).await?;
-            let users: Vec<String> = self
-                .catalog
-                .list::<FeatureGroup>(&self.catalog.keys.groups_prefix(project))
-                .await?
+            let groups_prefix = self.catalog.keys.groups_prefix(project);
+            let (groups, listed_at) = self.catalog.list_at::<FeatureGroup>(&groups_prefix).await?;
+            let users: Vec<String> = groups
                 .into_iter()
                 .filter(|g| g.object.entity == name)
                 .map(|g| format!("{}@{}", g.object.name, g.object.version))
@@ -105,11 +100,13 @@ impl Registry {
                 )));
             }
             let key = self.catalog.keys.entity(project, name);
-            let (guard, bump) = self.catalog.structure_guard(project, structure);
             self.catalog
                 .commit(
-                    vec![Condition::at(&key, entity.revision), guard],
-                    vec![Op::delete(key), bump],
+                    vec![
+                        Condition::at(&key, entity.revision),
+                        Condition::prefix_unchanged_since(groups_prefix, listed_at),
+                    ],
+                    vec![Op::delete(key)],
                 )
                 .await
         })

@@ -124,8 +124,6 @@ impl Registry {
             normalize_feature_group(&mut group, &entity.object, self.default_partitions)?;
             group.stamp_created();
             let key = self.catalog.keys.group(&group.project, &group.name, group.version);
-            let structure = self.catalog.structure_revision(&group.project).await?;
-            let (guard, bump) = self.catalog.structure_guard(&group.project, structure);
             let revision = self
                 .catalog
                 .commit(
@@ -136,9 +134,8 @@ impl Registry {
                             entity.revision,
                         ),
                         Condition::absent(&key),
-                        guard,
                     ],
-                    vec![Op::put(&key, group.encode_to_vec()), bump],
+                    vec![Op::put(&key, group.encode_to_vec())],
                 )
                 .await?;
             Ok(group.at_revision(revision))
@@ -271,11 +268,9 @@ impl Registry {
         retry_on_conflict("delete feature group", || async {
             let group = self.group(project, name, version).await?;
             check_expected(&format!("feature group {name}@{version}"), expected_revision, group.revision)?;
-            let structure = self.catalog.structure_revision(project).await?;
-            let users: Vec<String> = self
-                .catalog
-                .list::<FeatureView>(&self.catalog.keys.views_prefix(project))
-                .await?
+            let views_prefix = self.catalog.keys.views_prefix(project);
+            let (views, listed_at) = self.catalog.list_at::<FeatureView>(&views_prefix).await?;
+            let users: Vec<String> = views
                 .into_iter()
                 .filter(|v| {
                     v.object
@@ -292,9 +287,14 @@ impl Registry {
                 )));
             }
             let key = self.catalog.keys.group(project, name, version);
-            let (guard, bump) = self.catalog.structure_guard(project, structure);
             self.catalog
-                .commit(vec![Condition::at(&key, group.revision), guard], vec![Op::delete(key), bump])
+                .commit(
+                    vec![
+                        Condition::at(&key, group.revision),
+                        Condition::prefix_unchanged_since(views_prefix, listed_at),
+                    ],
+                    vec![Op::delete(key)],
+                )
                 .await
         })
         .await

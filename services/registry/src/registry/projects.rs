@@ -66,36 +66,23 @@ impl Registry {
         retry_on_conflict("delete project", || async {
             let project = self.project(name).await?;
             check_expected(&format!("project {name:?}"), expected_revision, project.revision)?;
-            let structure = self.catalog.structure_revision(name).await?;
-            let listing = self
-                .catalog
-                .store
-                .list(&self.catalog.keys.project_prefix(name))
-                .await?;
-            let objects: Vec<&str> = listing
-                .kvs
-                .iter()
-                .filter(|kv| !kv.key.ends_with("/_structure"))
-                .map(|kv| kv.key.as_str())
-                .collect();
-            if !objects.is_empty() {
+            let prefix = self.catalog.keys.project_prefix(name);
+            let listing = self.catalog.store.list(&prefix).await?;
+            if !listing.kvs.is_empty() {
                 return Err(RegistryError::FailedPrecondition(format!(
                     "project {name:?} still holds {} object(s) (entities, feature groups, views); delete them first",
-                    objects.len()
+                    listing.kvs.len()
                 )));
             }
+            // Applies only if nothing was created in the project meanwhile.
             let key = self.catalog.keys.project(name);
-            let structure_key = self.catalog.keys.structure(name);
             self.catalog
                 .commit(
                     vec![
                         Condition::at(&key, project.revision),
-                        Condition::at(&structure_key, structure),
+                        Condition::prefix_unchanged_since(prefix, listing.revision),
                     ],
-                    vec![
-                        featurestore_metastore::Op::delete(key),
-                        featurestore_metastore::Op::delete(structure_key),
-                    ],
+                    vec![featurestore_metastore::Op::delete(key)],
                 )
                 .await
         })

@@ -94,12 +94,9 @@ impl Registry {
             };
             view.stamp_created();
             let key = self.catalog.keys.view(&view.project, &view.name, view.version);
-            let structure = self.catalog.structure_revision(&view.project).await?;
-            let (guard, bump) = self.catalog.structure_guard(&view.project, structure);
             let mut conditions = vec![
                 Condition::at(self.catalog.keys.project(&view.project), project.revision),
                 Condition::absent(&key),
-                guard,
             ];
             for g in &groups {
                 conditions.push(Condition::at(
@@ -109,7 +106,7 @@ impl Registry {
             }
             let revision = self
                 .catalog
-                .commit(conditions, vec![Op::put(&key, view.encode_to_vec()), bump])
+                .commit(conditions, vec![Op::put(&key, view.encode_to_vec())])
                 .await?;
             Ok(view.at_revision(revision))
         })
