@@ -95,3 +95,34 @@ impl Validate for RegistryConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::HashMap, path::Path};
+
+    use super::*;
+
+    #[test]
+    fn example_config_loads_and_env_overrides_it() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/registry.example.toml");
+        let env: HashMap<String, String> = [
+            ("FS_REGISTRY_ETCD__ENDPOINTS".to_string(), "[\"http://etcd:2379\"]".to_string()),
+            ("FS_REGISTRY_DEFAULT_PARTITIONS".to_string(), "16".to_string()),
+        ]
+        .into();
+        let config: RegistryConfig =
+            featurestore_runtime::config::load(Some(&example), &env, "FS_REGISTRY_").unwrap();
+        assert_eq!(config.etcd.endpoints, ["http://etcd:2379"]);
+        assert_eq!(config.default_partitions, 16);
+        assert_eq!(config.server.listen_addr.port(), DEFAULT_PORT);
+    }
+
+    #[test]
+    fn etcd_timeout_must_fit_in_the_request_deadline() {
+        let env: HashMap<String, String> =
+            [("FS_REGISTRY_ETCD__REQUEST_TIMEOUT".to_string(), "30s".to_string())].into();
+        let err = featurestore_runtime::config::load::<RegistryConfig>(None, &env, "FS_REGISTRY_")
+            .unwrap_err();
+        assert!(err.to_string().contains("etcd.request_timeout"), "{err}");
+    }
+}

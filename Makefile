@@ -1,0 +1,81 @@
+# Feature store: build, test and run. `make help` lists the targets.
+#
+# Build output and downloaded servers live outside the clone, under
+# $(FS_CACHE), so fresh clones (CI) reuse them.
+
+SHELL := /bin/bash
+FS_CACHE ?= $(HOME)/.cache/featurestore
+export FS_CACHE
+export CARGO_TARGET_DIR ?= $(FS_CACHE)/target
+SCRIPTS := integration-tests/scripts
+CARGO ?= cargo
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: ## Install build prerequisites (protoc, cmake, ...) from Debian packages
+	$(SCRIPTS)/deps.sh
+
+.PHONY: build
+build: deps ## Build every crate (debug)
+	$(CARGO) build --workspace --all-targets
+
+.PHONY: infra-up
+infra-up: ## Install and start the test servers (etcd) on 127.0.0.1
+	$(SCRIPTS)/infra.sh up
+
+.PHONY: infra-down
+infra-down: ## Stop the test servers (data is kept)
+	$(SCRIPTS)/infra.sh down
+
+.PHONY: test
+test: deps infra-up fmt-check ## Install what the tests need, start it, run every test
+	$(CARGO) test --workspace --no-fail-fast
+
+.PHONY: test-unit
+test-unit: ## Unit tests only (no servers needed)
+	$(CARGO) test --workspace --lib --bins
+
+.PHONY: lint
+lint: deps ## cargo clippy, warnings are errors
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+.PHONY: fmt
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+.PHONY: fmt-check
+fmt-check: ## Fail on unformatted code
+	$(CARGO) fmt --all -- --check
+
+.PHONY: proto
+proto: deps ## Regenerate libs/proto/src/generated from proto/
+	$(CARGO) run -q -p featurestore-proto-codegen
+
+.PHONY: proto-check
+proto-check: deps ## Fail when generated code and proto/ differ
+	$(CARGO) run -q -p featurestore-proto-codegen -- --check
+
+.PHONY: run-registry
+run-registry: deps infra-up ## Run the registry on 127.0.0.1:50051 against the test etcd
+	$(CARGO) run -p featurestore-registry --bin registry -- --config services/registry/config/registry.example.toml
+
+.PHONY: example
+example: ## Apply examples/shop.yaml to a running registry
+	$(CARGO) run -q -p fsctl -- apply -f examples/shop.yaml
+
+.PHONY: grpcurl-list
+grpcurl-list: ## List the services of a running registry with grpcurl
+	$(SCRIPTS)/grpcurl.sh -plaintext 127.0.0.1:50051 list
+
+.PHONY: bench-registry
+bench-registry: deps infra-up ## Registry create/get latency over gRPC + etcd (bench-results/registry.json)
+	$(CARGO) run --release -q -p featurestore-integration-tests --bin bench_registry
+
+.PHONY: clean-infra
+clean-infra: ## Stop the test servers and delete their data
+	$(SCRIPTS)/etcd.sh reset
