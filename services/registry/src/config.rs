@@ -106,8 +106,14 @@ mod tests {
     fn example_config_loads_and_env_overrides_it() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/registry.example.toml");
         let env: HashMap<String, String> = [
-            ("FS_REGISTRY_ETCD__ENDPOINTS".to_string(), "[\"http://etcd:2379\"]".to_string()),
-            ("FS_REGISTRY_DEFAULT_PARTITIONS".to_string(), "16".to_string()),
+            (
+                "FS_REGISTRY_ETCD__ENDPOINTS".to_string(),
+                "[\"http://etcd:2379\"]".to_string(),
+            ),
+            (
+                "FS_REGISTRY_DEFAULT_PARTITIONS".to_string(),
+                "16".to_string(),
+            ),
         ]
         .into();
         let config: RegistryConfig =
@@ -119,8 +125,11 @@ mod tests {
 
     #[test]
     fn etcd_timeout_must_fit_in_the_request_deadline() {
-        let env: HashMap<String, String> =
-            [("FS_REGISTRY_ETCD__REQUEST_TIMEOUT".to_string(), "30s".to_string())].into();
+        let env: HashMap<String, String> = [(
+            "FS_REGISTRY_ETCD__REQUEST_TIMEOUT".to_string(),
+            "30s".to_string(),
+        )]
+        .into();
         let err = featurestore_runtime::config::load::<RegistryConfig>(None, &env, "FS_REGISTRY_")
             .unwrap_err();
         assert!(err.to_string().contains("etcd.request_timeout"), "{err}");
