@@ -34,7 +34,7 @@ infra-down: ## Stop the test servers (data is kept)
 
 .PHONY: test
 test: deps infra-up fmt-check ## Install what the tests need, start it, run every test
-	$(CARGO) test --workspace --no-fail-fast
+	$(SCRIPTS)/cargo-test.sh --workspace --all-targets --no-fail-fast
 
 .PHONY: test-unit
 test-unit: ## Unit tests only (no servers needed)
