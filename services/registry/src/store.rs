@@ -123,3 +123,67 @@ pub fn check_expected(what: &str, expected: Revision, stored: Revision) -> Resul
     }
     Ok(())
 }
+
+/// What the version rules say about one kind of versioned object.
+pub struct VersionedKind {
+    /// "feature group", "feature view".
+    pub label: &'static str,
+    /// The request field holding the version.
+    pub field: &'static str,
+    /// How to make a changed definition, told when the name already exists.
+    pub on_exists: &'static str,
+}
+
+impl VersionedKind {
+    /// The version a create request gets: 1 for a new name (asked as 0 or
+    /// 1), otherwise exactly latest + 1 when asked for explicitly.
+    pub fn next_version(&self, name: &str, requested: u32, latest: u32) -> Result<u32> {
+        match (requested, latest) {
+            (0 | 1, 0) => Ok(1),
+            (0, latest) => Err(RegistryError::AlreadyExists(format!(
+                "{} {name:?} (latest version {latest}); {} (version {})",
+                self.label,
+                self.on_exists,
+                latest + 1
+            ))),
+            (v, latest) if v <= latest => Err(RegistryError::AlreadyExists(format!(
+                "{} {name:?} version {v}",
+                self.label
+            ))),
+            (v, latest) if v != latest + 1 => Err(RegistryError::invalid(
+                self.field,
+                format!("the next version of {name:?} is {}, not {v}", latest + 1),
+            )),
+            (v, _) => Ok(v),
+        }
+    }
+
+    pub fn not_found(&self, project: &str, name: &str, version: u32) -> RegistryError {
+        let which = if version == 0 {
+            String::new()
+        } else {
+            format!(" version {version}")
+        };
+        RegistryError::NotFound(format!(
+            "{} {name:?}{which} in project {project:?}",
+            self.label
+        ))
+    }
+}
+
+impl CatalogStore {
+    /// A version of a versioned object (`key(version)` under
+    /// `versions_prefix`); version 0 = the latest.
+    pub async fn versioned<T: Message + Default>(
+        &self,
+        versions_prefix: &str,
+        key: &str,
+        version: u32,
+    ) -> Result<Option<Stored<T>>> {
+        if version == 0 {
+            Ok(self.list(versions_prefix).await?.pop())
+        } else {
+            self.get(key).await
+        }
+    }
+}

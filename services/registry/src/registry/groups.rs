@@ -12,7 +12,7 @@ use super::{HasMeta, Registry};
 use crate::{
     error::{RegistryError, Result},
     pagination::paginate,
-    store::{Stored, check_expected, retry_on_conflict},
+    store::{Stored, VersionedKind, check_expected, retry_on_conflict},
 };
 
 /// Filters of [`Registry::list_feature_groups`].
@@ -33,6 +33,12 @@ impl GroupFilter {
             && self.tags.iter().all(|(k, v)| g.tags.get(k) == Some(v))
     }
 }
+
+const GROUP: VersionedKind = VersionedKind {
+    label: "feature group",
+    field: "feature_group.version",
+    on_exists: "update it in place, or create the next version for a breaking change",
+};
 
 fn group_label(g: &FeatureGroup) -> String {
     format!("{}@{}", g.name, g.version)
@@ -57,23 +63,15 @@ impl Registry {
         name: &str,
         version: u32,
     ) -> Result<Stored<FeatureGroup>> {
-        let found = if version == 0 {
-            self.group_versions(project, name).await?.pop()
-        } else {
-            self.catalog
-                .get(&self.catalog.keys.group(project, name, version))
-                .await?
-        };
-        found.ok_or_else(|| {
-            let which = if version == 0 {
-                String::new()
-            } else {
-                format!(" version {version}")
-            };
-            RegistryError::NotFound(format!(
-                "feature group {name:?}{which} in project {project:?}"
-            ))
-        })
+        let keys = &self.catalog.keys;
+        self.catalog
+            .versioned(
+                &keys.group_versions_prefix(project, name),
+                &keys.group(project, name, version),
+                version,
+            )
+            .await?
+            .ok_or_else(|| GROUP.not_found(project, name, version))
     }
 
     /// Creates version 1 of a new group, or version N+1 of an existing one
@@ -85,45 +83,29 @@ impl Registry {
         retry_on_conflict("create feature group", || async {
             let mut group = group.clone();
             let project = self.project(&group.project).await?;
-            let entity = self.catalog
+            let entity = self
+                .catalog
                 .get(&self.catalog.keys.entity(&group.project, &group.entity))
                 .await?
-                .ok_or_else(|| RegistryError::NotFound(format!(
-                    "feature_group.entity: entity {:?} in project {:?}",
-                    group.entity, group.project
-                )))?;
+                .ok_or_else(|| {
+                    RegistryError::NotFound(format!(
+                        "feature_group.entity: entity {:?} in project {:?}",
+                        group.entity, group.project
+                    ))
+                })?;
             let latest = self
                 .group_versions(&group.project, &group.name)
                 .await?
                 .last()
                 .map(|g| g.object.version)
                 .unwrap_or(0);
-            group.version = match (group.version, latest) {
-                (0 | 1, 0) => 1,
-                (0, latest) => {
-                    return Err(RegistryError::AlreadyExists(format!(
-                        "feature group {:?} (latest version {latest}); update it in place, or create version {} for a breaking change",
-                        group.name,
-                        latest + 1
-                    )));
-                }
-                (v, latest) if v <= latest => {
-                    return Err(RegistryError::AlreadyExists(format!(
-                        "feature group {:?} version {v}",
-                        group.name
-                    )));
-                }
-                (v, latest) if v != latest + 1 => {
-                    return Err(RegistryError::invalid(
-                        "feature_group.version",
-                        format!("the next version of {:?} is {}, not {v}", group.name, latest + 1),
-                    ));
-                }
-                (v, _) => v,
-            };
+            group.version = GROUP.next_version(&group.name, group.version, latest)?;
             normalize_feature_group(&mut group, &entity.object, self.default_partitions)?;
             group.stamp_created();
-            let key = self.catalog.keys.group(&group.project, &group.name, group.version);
+            let key = self
+                .catalog
+                .keys
+                .group(&group.project, &group.name, group.version);
             let revision = self
                 .catalog
                 .commit(

@@ -7,7 +7,13 @@ use super::{HasMeta, Registry};
 use crate::{
     error::{RegistryError, Result},
     pagination::paginate,
-    store::{Stored, check_expected, retry_on_conflict},
+    store::{Stored, VersionedKind, check_expected, retry_on_conflict},
+};
+
+const VIEW: VersionedKind = VersionedKind {
+    label: "feature view",
+    field: "feature_view.version",
+    on_exists: "views are immutable: create the next version",
 };
 
 impl Registry {
@@ -18,23 +24,15 @@ impl Registry {
     }
 
     async fn view(&self, project: &str, name: &str, version: u32) -> Result<Stored<FeatureView>> {
-        let found = if version == 0 {
-            self.view_versions(project, name).await?.pop()
-        } else {
-            self.catalog
-                .get(&self.catalog.keys.view(project, name, version))
-                .await?
-        };
-        found.ok_or_else(|| {
-            let which = if version == 0 {
-                String::new()
-            } else {
-                format!(" version {version}")
-            };
-            RegistryError::NotFound(format!(
-                "feature view {name:?}{which} in project {project:?}"
-            ))
-        })
+        let keys = &self.catalog.keys;
+        self.catalog
+            .versioned(
+                &keys.view_versions_prefix(project, name),
+                &keys.view(project, name, version),
+                version,
+            )
+            .await?
+            .ok_or_else(|| VIEW.not_found(project, name, version))
     }
 
     /// Creates version 1 of a new view or version N+1 of an existing one.
@@ -57,9 +55,9 @@ impl Registry {
                     .group(&view.project, &selection.group, selection.group_version)
                     .await
                     .map_err(|e| match e {
-                        RegistryError::NotFound(what) => {
-                            RegistryError::NotFound(format!("feature_view.selections[{i}].group: {what}"))
-                        }
+                        RegistryError::NotFound(what) => RegistryError::NotFound(format!(
+                            "feature_view.selections[{i}].group: {what}"
+                        )),
                         other => other,
                     })?;
                 groups.push(group);
@@ -72,35 +70,21 @@ impl Registry {
                 .last()
                 .map(|v| v.object.version)
                 .unwrap_or(0);
-            view.version = match (view.version, latest) {
-                (0 | 1, 0) => 1,
-                (0, latest) => {
-                    return Err(RegistryError::AlreadyExists(format!(
-                        "feature view {:?} (latest version {latest}); views are immutable: create version {}",
-                        view.name,
-                        latest + 1
-                    )));
-                }
-                (v, latest) if v <= latest => {
-                    return Err(RegistryError::AlreadyExists(format!("feature view {:?} version {v}", view.name)));
-                }
-                (v, latest) if v != latest + 1 => {
-                    return Err(RegistryError::invalid(
-                        "feature_view.version",
-                        format!("the next version of {:?} is {}, not {v}", view.name, latest + 1),
-                    ));
-                }
-                (v, _) => v,
-            };
+            view.version = VIEW.next_version(&view.name, view.version, latest)?;
             view.stamp_created();
-            let key = self.catalog.keys.view(&view.project, &view.name, view.version);
+            let key = self
+                .catalog
+                .keys
+                .view(&view.project, &view.name, view.version);
             let mut conditions = vec![
                 Condition::at(self.catalog.keys.project(&view.project), project.revision),
                 Condition::absent(&key),
             ];
             for g in &groups {
                 conditions.push(Condition::at(
-                    self.catalog.keys.group(&view.project, &g.object.name, g.object.version),
+                    self.catalog
+                        .keys
+                        .group(&view.project, &g.object.name, g.object.version),
                     g.revision,
                 ));
             }
