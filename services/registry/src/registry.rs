@@ -109,3 +109,65 @@ impl<T: HasMeta> Stored<T> {
         self.object.at_revision(self.revision)
     }
 }
+
+/// Objects stored as `<name>/<version>`.
+pub(crate) trait Versioned {
+    fn name(&self) -> &str;
+    fn version(&self) -> u32;
+}
+
+impl Versioned for FeatureGroup {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn version(&self) -> u32 {
+        self.version
+    }
+}
+
+impl Versioned for FeatureView {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn version(&self) -> u32 {
+        self.version
+    }
+}
+
+/// Keeps the latest version of each name of a listing sorted by key.
+pub(crate) fn latest_versions<T: Versioned>(items: Vec<Stored<T>>) -> Vec<Stored<T>> {
+    let mut latest: Vec<Stored<T>> = Vec::with_capacity(items.len());
+    for item in items {
+        if latest
+            .last()
+            .is_some_and(|prev| prev.object.name() == item.object.name())
+        {
+            latest.pop();
+        }
+        latest.push(item);
+    }
+    latest
+}
+
+/// One page of a listing of versioned objects, optionally only the latest
+/// version of each, filtered by `keep`.
+pub(crate) fn page_of_versions<T: Versioned + HasMeta>(
+    items: Vec<Stored<T>>,
+    latest_only: bool,
+    keep: impl Fn(&T) -> bool,
+    page_size: u32,
+    token: &str,
+) -> (Vec<T>, String) {
+    let items = if latest_only {
+        latest_versions(items)
+    } else {
+        items
+    };
+    let (page, next) = crate::pagination::paginate(
+        items.into_iter().filter(|item| keep(&item.object)),
+        |item| format!("{}/{:010}", item.object.name(), item.object.version()),
+        page_size,
+        token,
+    );
+    (page.into_iter().map(Stored::into_response).collect(), next)
+}

@@ -8,10 +8,9 @@ use featurestore_metastore::{Condition, Op};
 use featurestore_proto::v1::{FeatureGroup, FeatureView};
 use prost::Message;
 
-use super::{HasMeta, Registry};
+use super::{HasMeta, Registry, page_of_versions};
 use crate::{
     error::{RegistryError, Result},
-    pagination::paginate,
     store::{Stored, VersionedKind, check_expected, retry_on_conflict},
 };
 
@@ -149,25 +148,13 @@ impl Registry {
             .catalog
             .list::<FeatureGroup>(&self.catalog.keys.groups_prefix(project))
             .await?;
-        let mut selected: Vec<Stored<FeatureGroup>> = Vec::with_capacity(all.len());
-        for g in all {
-            if filter.latest_only
-                && selected
-                    .last()
-                    .is_some_and(|prev| prev.object.name == g.object.name)
-            {
-                selected.pop();
-            }
-            selected.push(g);
-        }
-        let matching = selected.into_iter().filter(|g| filter.matches(&g.object));
-        let (page, next) = paginate(
-            matching,
-            |g| format!("{}/{:010}", g.object.name, g.object.version),
+        Ok(page_of_versions(
+            all,
+            filter.latest_only,
+            |g| filter.matches(g),
             page_size,
             token,
-        );
-        Ok((page.into_iter().map(Stored::into_response).collect(), next))
+        ))
     }
 
     /// Applies compatible changes to an existing version in place; a

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use featurestore_proto::v1::{FeatureGroup, FeatureHit, Project};
 
-use super::Registry;
+use super::{Registry, latest_versions};
 use crate::{error::Result, pagination::paginate};
 
 /// What [`Registry::search_features`] looks for.
@@ -65,13 +65,7 @@ impl Registry {
                 .catalog
                 .list::<FeatureGroup>(&self.catalog.keys.groups_prefix(&project))
                 .await?;
-            for (i, group) in groups.iter().enumerate() {
-                let superseded = groups
-                    .get(i + 1)
-                    .is_some_and(|next| next.object.name == group.object.name);
-                if superseded {
-                    continue;
-                }
+            for group in latest_versions(groups) {
                 let g = &group.object;
                 for feature in g.features.iter().filter(|f| query.matches(g, f)) {
                     hits.push(FeatureHit {

@@ -3,10 +3,9 @@ use featurestore_metastore::{Condition, Op};
 use featurestore_proto::v1::{FeatureGroup, FeatureView};
 use prost::Message;
 
-use super::{HasMeta, Registry};
+use super::{HasMeta, Registry, page_of_versions};
 use crate::{
     error::{RegistryError, Result},
-    pagination::paginate,
     store::{Stored, VersionedKind, check_expected, retry_on_conflict},
 };
 
@@ -123,28 +122,11 @@ impl Registry {
             .catalog
             .list::<FeatureView>(&self.catalog.keys.views_prefix(project))
             .await?;
-        let mut selected: Vec<Stored<FeatureView>> = Vec::with_capacity(all.len());
-        for v in all {
-            if latest_only
-                && selected
-                    .last()
-                    .is_some_and(|prev| prev.object.name == v.object.name)
-            {
-                selected.pop();
-            }
-            selected.push(v);
-        }
-        let matching = selected.into_iter().filter(|v| {
-            v.object.name.starts_with(name_prefix)
-                && (group.is_empty() || v.object.selections.iter().any(|s| s.group == group))
-        });
-        let (page, next) = paginate(
-            matching,
-            |v| format!("{}/{:010}", v.object.name, v.object.version),
-            page_size,
-            token,
-        );
-        Ok((page.into_iter().map(Stored::into_response).collect(), next))
+        let keep = |v: &FeatureView| {
+            v.name.starts_with(name_prefix)
+                && (group.is_empty() || v.selections.iter().any(|s| s.group == group))
+        };
+        Ok(page_of_versions(all, latest_only, keep, page_size, token))
     }
 
     pub async fn delete_feature_view(
