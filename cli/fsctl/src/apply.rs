@@ -142,20 +142,29 @@ pub async fn plan(client: &mut Client, spec: &Spec) -> Result<Vec<Step>> {
             None => None,
         };
         let desired = g.to_proto(&project, entity.as_ref())?;
-        let current = if project_exists {
-            found(
-                client
-                    .get_feature_group(GetFeatureGroupRequest {
-                        project: project.clone(),
-                        name: g.name.clone(),
-                        version: 0,
-                    })
-                    .await,
-            )
-            .await?
+        let get_group = |version: u32| GetFeatureGroupRequest {
+            project: project.clone(),
+            name: g.name.clone(),
+            version,
+        };
+        let mut current = if project_exists {
+            found(client.get_feature_group(get_group(0)).await).await?
         } else {
             None
         };
+        // A spec pinned to an older version is compared with that version.
+        let latest_version = current.as_ref().map(|c| c.version).unwrap_or(0);
+        if desired.version != 0 && desired.version < latest_version {
+            current = found(client.get_feature_group(get_group(desired.version)).await).await?;
+            if current.is_none() {
+                anyhow::bail!(
+                    "feature group {:?} version {} does not exist (latest is {})",
+                    g.name,
+                    desired.version,
+                    latest_version
+                );
+            }
+        }
         let label = |v: u32| format!("{}@{}", g.name, v);
         let step = match current {
             None => Step {
