@@ -1,7 +1,8 @@
 //! The gRPC server every service runs: its own services plus gRPC health
 //! and reflection (v1 and v1alpha, so grpcurl works), behind the shared
-//! tower layers (request timeout, global concurrency limit, load shedding),
-//! drained gracefully on shutdown.
+//! tower layers (a span per request continuing the caller's trace, request
+//! timeout, global concurrency limit, load shedding), drained gracefully on
+//! shutdown.
 
 use std::{convert::Infallible, time::Duration};
 
@@ -19,6 +20,8 @@ use tower::{
     load_shed::{LoadShedLayer, error::Overloaded},
     util::{MapErrLayer, option_layer},
 };
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::{ServerConfig, shutdown::Shutdown};
 
@@ -139,6 +142,15 @@ impl GrpcServer {
         let routes: Routes = self.routes.routes();
         let local_addr = listener.local_addr().ok();
         let layers = ServiceBuilder::new()
+            .layer(
+                TraceLayer::new_for_grpc()
+                    .make_span_with(
+                        crate::telemetry::grpc_request_span
+                            as fn(&http::Request<tonic::body::Body>) -> tracing::Span,
+                    )
+                    .on_response(DefaultOnResponse::new().level(Level::DEBUG))
+                    .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
+            )
             .layer(MapErrLayer::new(
                 overload_to_status as fn(BoxError) -> BoxError,
             ))

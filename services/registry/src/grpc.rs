@@ -11,6 +11,7 @@ use featurestore_proto::v1::{
     SearchFeaturesRequest, SearchFeaturesResponse, WatchCatalogRequest,
     registry_service_server::RegistryService,
 };
+use featurestore_proto::{ErrorCode, ServiceError};
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
@@ -40,7 +41,16 @@ fn required<T>(field: &str, value: Option<T>) -> Result<T, RegistryError> {
 type Reply<T> = Result<Response<T>, Status>;
 
 fn reply<T>(result: Result<T, RegistryError>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
+    result.map(Response::new).map_err(|error| {
+        // Callers' mistakes are theirs to see; faults are ours to log.
+        if matches!(
+            error.error_code(),
+            ErrorCode::Internal | ErrorCode::Unavailable
+        ) {
+            tracing::warn!(%error, "registry request failed");
+        }
+        Status::from(error)
+    })
 }
 
 fn deleted(result: Result<i64, RegistryError>) -> Reply<DeleteResponse> {
