@@ -25,7 +25,7 @@ build: deps ## Build every crate (debug)
 	$(CARGO) build --workspace --all-targets
 
 .PHONY: infra-up
-infra-up: ## Install and start the test servers (etcd) on 127.0.0.1
+infra-up: ## Install and start the test servers (etcd, Kafka, Cassandra) on 127.0.0.1
 	$(SCRIPTS)/infra.sh up
 
 .PHONY: infra-down

@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # Every server the tests need, on 127.0.0.1: infra.sh up|down|status.
-# Today that is etcd; Kafka and Cassandra join with the write path.
+# etcd (Debian package), Kafka in KRaft mode and Cassandra 5.0 (Maven Central
+# artifacts); downloads and data live under $FS_CACHE, outside the clone.
 source "$(dirname "$0")/common.sh"
 here="$(dirname "$0")"
+servers=(etcd kafka cassandra)
 case "${1:-}" in
-  up) "$here/etcd.sh" start ;;
-  down) "$here/etcd.sh" stop ;;
-  status) "$here/etcd.sh" status && log "etcd: up" || { log "etcd: down"; exit 1; } ;;
+  up)
+    started=$SECONDS
+    for s in "${servers[@]}"; do "$here/$s.sh" start; done
+    log "all servers ready in $((SECONDS - started))s"
+    ;;
+  down) for s in "${servers[@]}"; do "$here/$s.sh" stop; done ;;
+  status)
+    rc=0
+    for s in "${servers[@]}"; do
+      if "$here/$s.sh" status; then log "$s: up"; else log "$s: down"; rc=1; fi
+    done
+    exit $rc
+    ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac
