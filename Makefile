@@ -42,7 +42,7 @@ test-unit: ## Unit tests only (no servers needed)
 
 .PHONY: lint
 lint: deps ## cargo clippy, warnings are errors
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
 .PHONY: fmt
 fmt: ## Format the code

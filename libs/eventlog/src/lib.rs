@@ -1,0 +1,92 @@
+//! The event log between ingestion and materialization: topics of ordered
+//! partitions, appends that return only once every record is acknowledged
+//! (durable), and consumer groups that resume after their committed
+//! positions (at-least-once delivery; sinks make it effectively-once).
+//!
+//! - [`KafkaLog`] is the production implementation (rdkafka: idempotent
+//!   producer, `acks=all`).
+//! - [`testsuite`] is the conformance suite every implementation passes
+//!   ([`eventlog_conformance_tests!`]).
+
+mod error;
+pub mod kafka;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use error::EventLogError;
+pub use kafka::{KafkaConfig, KafkaLog};
+
+pub type Partition = i32;
+pub type Offset = i64;
+pub type Result<T, E = EventLogError> = std::result::Result<T, E>;
+
+/// A record to append to one partition of a topic.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Record {
+    pub partition: Partition,
+    pub key: Vec<u8>,
+    pub payload: Vec<u8>,
+    /// Carried alongside (trace context, for example).
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// A consumed record and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub topic: String,
+    pub partition: Partition,
+    pub offset: Offset,
+    pub key: Vec<u8>,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// "Everything before `next_offset` in this partition is processed."
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Position {
+    pub topic: String,
+    pub partition: Partition,
+    pub next_offset: Offset,
+}
+
+/// Which topics a subscription follows. Topics created later that match
+/// are picked up while the subscription runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topics {
+    Named(Vec<String>),
+    Prefix(String),
+}
+
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    /// Creates `topic` with `partitions` partitions, or grows it to that
+    /// many. Idempotent; never shrinks a topic.
+    async fn ensure_topic(&self, topic: &str, partitions: u32) -> Result<()>;
+
+    /// The topic's partition count, `None` when it does not exist.
+    async fn partition_count(&self, topic: &str) -> Result<Option<u32>>;
+
+    /// Appends every record and returns their offsets (in input order) once
+    /// all are acknowledged. On error some records may have been written: a
+    /// caller retries, and consumers must tolerate duplicates.
+    async fn append(&self, topic: &str, records: Vec<Record>) -> Result<Vec<Offset>>;
+
+    /// Joins consumer group `group` reading `topics`, from each partition's
+    /// committed position (or the beginning when none is committed).
+    async fn subscribe(&self, group: &str, topics: Topics) -> Result<Box<dyn Subscription>>;
+}
+
+#[async_trait]
+pub trait Subscription: Send {
+    /// Up to `max` messages, in offset order per partition, waiting at most
+    /// `wait` for the first one (an empty batch means none arrived).
+    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Message>>;
+
+    /// Durably records the positions for the group; a later member of the
+    /// group resumes there.
+    async fn commit(&mut self, positions: &[Position]) -> Result<()>;
+}
