@@ -1,0 +1,369 @@
+//! The Cassandra / ScyllaDB implementation of [`OnlineStore`].
+//!
+//! Layout: one table per feature-group version in one keyspace,
+//! `entity_key blob PRIMARY KEY, event_time bigint, "f_<feature>" <type>...`
+//! (narrow rows read faster). Every write is
+//! `INSERT ... USING TIMESTAMP <event time µs> AND TTL <group ttl>`, so the
+//! cell timestamps follow event time and the newest event wins whatever the
+//! arrival order. Statements are prepared once per table shape and routed
+//! token-aware by the driver.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt, stream};
+use scylla::{
+    client::{
+        execution_profile::ExecutionProfile, session::Session, session_builder::SessionBuilder,
+    },
+    errors::{ExecutionError, NewSessionError, PrepareError},
+    statement::prepared::PreparedStatement,
+    value::{CqlValue, Row},
+};
+
+use crate::{
+    OnlineRow, OnlineStore, OnlineStoreError, OnlineTable, Result, StoredRow,
+    cql::{column_type, feature_column, from_cql, to_cql},
+};
+
+#[derive(Debug, Clone)]
+pub struct CassandraConfig {
+    /// `host:port` of contact points.
+    pub nodes: Vec<String>,
+    pub keyspace: String,
+    /// The keyspace's replication, as a CQL map (used when creating it).
+    pub replication: String,
+    /// Upper bound of each request.
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Writes or reads in flight per call.
+    pub max_in_flight: usize,
+}
+
+impl Default for CassandraConfig {
+    fn default() -> Self {
+        Self {
+            nodes: vec!["127.0.0.1:9042".into()],
+            keyspace: "featurestore".into(),
+            replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}".into(),
+            request_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+            max_in_flight: 256,
+        }
+    }
+}
+
+pub struct CassandraStore {
+    session: Arc<Session>,
+    config: CassandraConfig,
+    /// Prepared statements by table and shape (features only get appended,
+    /// so the feature count identifies the column list).
+    statements: Mutex<HashMap<(String, Statement, usize), Arc<PreparedStatement>>>,
+}
+
+impl std::fmt::Debug for CassandraStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CassandraStore")
+            .field("keyspace", &self.config.keyspace)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Statement {
+    Insert,
+    Select,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> OnlineStoreError {
+    OnlineStoreError::Unavailable(e.to_string())
+}
+
+fn map_execution(table: &OnlineTable, e: ExecutionError) -> OnlineStoreError {
+    let text = e.to_string();
+    if text.contains("unconfigured table") || text.contains("does not exist") {
+        OnlineStoreError::UnknownTable(table.label.clone())
+    } else {
+        OnlineStoreError::Unavailable(text)
+    }
+}
+
+fn map_prepare(table: &OnlineTable, e: PrepareError) -> OnlineStoreError {
+    let text = e.to_string();
+    if text.contains("unconfigured table") || text.contains("Undefined column") {
+        OnlineStoreError::UnknownTable(format!("{} ({text})", table.label))
+    } else {
+        OnlineStoreError::Unavailable(text)
+    }
+}
+
+impl CassandraStore {
+    /// Connects and creates the keyspace if needed.
+    pub async fn connect(config: CassandraConfig) -> Result<Self> {
+        validate_identifier("keyspace", &config.keyspace)?;
+        let profile = ExecutionProfile::builder()
+            .request_timeout(Some(config.request_timeout))
+            .build()
+            .into_handle();
+        let session = SessionBuilder::new()
+            .known_nodes(&config.nodes)
+            .connection_timeout(config.connect_timeout)
+            .default_execution_profile_handle(profile)
+            .build()
+            .await
+            .map_err(|e: NewSessionError| {
+                unavailable(format!("cannot connect to {:?}: {e}", config.nodes))
+            })?;
+        let store = Self {
+            session: Arc::new(session),
+            config,
+            statements: Mutex::new(HashMap::new()),
+        };
+        store
+            .ddl(&format!(
+                "CREATE KEYSPACE IF NOT EXISTS {} WITH replication = {}",
+                store.config.keyspace, store.config.replication
+            ))
+            .await?;
+        Ok(store)
+    }
+
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    async fn ddl(&self, statement: &str) -> Result<()> {
+        self.session
+            .query_unpaged(statement, ())
+            .await
+            .map_err(|e| unavailable(format!("{statement}: {e}")))?;
+        self.session
+            .await_schema_agreement()
+            .await
+            .map_err(|e| unavailable(format!("schema agreement after {statement}: {e}")))?;
+        Ok(())
+    }
+
+    fn qualified(&self, table: &OnlineTable) -> String {
+        format!("{}.{}", self.config.keyspace, table.name)
+    }
+
+    async fn existing_columns(&self, table: &OnlineTable) -> Result<HashSet<String>> {
+        let result = self
+            .session
+            .query_unpaged(
+                "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?",
+                (&self.config.keyspace, &table.name),
+            )
+            .await
+            .map_err(unavailable)?;
+        let rows = result
+            .into_rows_result()
+            .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
+        let names = rows
+            .rows::<(String,)>()
+            .map_err(|e| OnlineStoreError::Internal(e.to_string()))?
+            .map(|r| r.map(|(name,)| name))
+            .collect::<Result<HashSet<String>, _>>()
+            .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
+        Ok(names)
+    }
+
+    async fn statement(
+        &self,
+        table: &OnlineTable,
+        kind: Statement,
+    ) -> Result<Arc<PreparedStatement>> {
+        let cache_key = (table.name.clone(), kind, table.features.len());
+        if let Some(found) = self
+            .statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&cache_key)
+        {
+            return Ok(found.clone());
+        }
+        let columns: Vec<String> = table
+            .features
+            .iter()
+            .map(|(name, _)| feature_column(name))
+            .collect();
+        let cql = match kind {
+            Statement::Insert => format!(
+                "INSERT INTO {} (entity_key, event_time{}{}) VALUES (?, ?{}) USING TIMESTAMP ? AND TTL ?",
+                self.qualified(table),
+                if columns.is_empty() { "" } else { ", " },
+                columns.join(", "),
+                ", ?".repeat(columns.len()),
+            ),
+            Statement::Select => format!(
+                "SELECT event_time{}{} FROM {} WHERE entity_key = ?",
+                if columns.is_empty() { "" } else { ", " },
+                columns.join(", "),
+                self.qualified(table),
+            ),
+        };
+        let mut prepared = self
+            .session
+            .prepare(cql)
+            .await
+            .map_err(|e| map_prepare(table, e))?;
+        // Writes carry their own timestamp, so retrying them is safe.
+        prepared.set_is_idempotent(true);
+        let prepared = Arc::new(prepared);
+        self.statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(cache_key, prepared.clone());
+        Ok(prepared)
+    }
+}
+
+fn validate_identifier(what: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 48
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(OnlineStoreError::Invalid(format!(
+            "{what} {name:?} is not a valid CQL identifier"
+        )))
+    }
+}
+
+#[async_trait]
+impl OnlineStore for CassandraStore {
+    async fn ensure_table(&self, table: &OnlineTable) -> Result<()> {
+        validate_identifier("table", &table.name)?;
+        let existing = self.existing_columns(table).await?;
+        if existing.is_empty() {
+            let columns: String = table
+                .features
+                .iter()
+                .map(|(name, ty)| format!(", {} {}", feature_column(name), column_type(ty)))
+                .collect();
+            self.ddl(&format!(
+                "CREATE TABLE IF NOT EXISTS {} (entity_key blob PRIMARY KEY, event_time bigint{columns}) \
+                 WITH compaction = {{'class': 'LeveledCompactionStrategy'}}",
+                self.qualified(table)
+            ))
+            .await?;
+        }
+        let existing = if existing.is_empty() {
+            self.existing_columns(table).await?
+        } else {
+            existing
+        };
+        for (name, ty) in &table.features {
+            let column = feature_column(name);
+            if !existing.contains(column.trim_matches('"')) {
+                self.ddl(&format!(
+                    "ALTER TABLE {} ADD {column} {}",
+                    self.qualified(table),
+                    column_type(ty)
+                ))
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn upsert(&self, table: &OnlineTable, rows: &[OnlineRow]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let insert = self.statement(table, Statement::Insert).await?;
+        let ttl = i32::try_from(table.ttl_seconds.max(0)).unwrap_or(i32::MAX);
+        let mut bound = Vec::with_capacity(rows.len());
+        for row in rows {
+            if row.values.len() != table.features.len() {
+                return Err(OnlineStoreError::Invalid(format!(
+                    "{}: a row has {} values for {} features",
+                    table.label,
+                    row.values.len(),
+                    table.features.len()
+                )));
+            }
+            let mut values: Vec<Option<CqlValue>> = Vec::with_capacity(table.features.len() + 4);
+            values.push(Some(CqlValue::Blob(row.entity_key.clone())));
+            values.push(Some(CqlValue::BigInt(row.event_time_micros)));
+            for ((_, ty), value) in table.features.iter().zip(&row.values) {
+                values.push(to_cql(ty, value)?);
+            }
+            values.push(Some(CqlValue::BigInt(row.event_time_micros)));
+            values.push(Some(CqlValue::Int(ttl)));
+            bound.push(values);
+        }
+        stream::iter(bound)
+            .map(|values| {
+                let insert = insert.clone();
+                async move {
+                    self.session
+                        .execute_unpaged(&insert, values)
+                        .await
+                        .map_err(|e| map_execution(table, e))
+                }
+            })
+            .buffer_unordered(self.config.max_in_flight.max(1))
+            .try_for_each(|_| async { Ok(()) })
+            .await
+    }
+
+    async fn get(&self, table: &OnlineTable, keys: &[Vec<u8>]) -> Result<Vec<Option<StoredRow>>> {
+        let select = self.statement(table, Statement::Select).await?;
+        // Indices rather than references: a closure over `&Vec<u8>` trips
+        // the compiler's higher-ranked Send check in async traits.
+        stream::iter(0..keys.len())
+            .map(|i| self.get_one(table, &select, &keys[i]))
+            .buffered(self.config.max_in_flight.max(1))
+            .try_collect()
+            .await
+    }
+}
+
+impl CassandraStore {
+    async fn get_one(
+        &self,
+        table: &OnlineTable,
+        select: &PreparedStatement,
+        key: &[u8],
+    ) -> Result<Option<StoredRow>> {
+        let result = self
+            .session
+            .execute_unpaged(select, (key,))
+            .await
+            .map_err(|e| map_execution(table, e))?;
+        let rows = result
+            .into_rows_result()
+            .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
+        let Some(row) = rows
+            .maybe_first_row::<Row>()
+            .map_err(|e| OnlineStoreError::Internal(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let mut cells = row.columns.into_iter();
+        let event_time_micros = match cells.next().flatten() {
+            Some(CqlValue::BigInt(t)) => t,
+            _ => return Ok(None),
+        };
+        let values = table
+            .features
+            .iter()
+            .zip(cells)
+            .map(|((_, ty), cell)| from_cql(ty, cell))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(StoredRow {
+            event_time_micros,
+            values,
+        }))
+    }
+}

@@ -1,0 +1,86 @@
+//! The online store: the latest feature values of each entity key, one
+//! table per feature-group version, read by online serving in milliseconds.
+//!
+//! Writes are upserts ordered by **event time**, not arrival: a row carries
+//! its event time and the store keeps, per key, the values of the newest
+//! event (late and replayed rows never overwrite newer ones). Rows expire
+//! after the group's TTL.
+//!
+//! - [`CassandraStore`] is the production implementation (the `scylla`
+//!   driver; Cassandra or ScyllaDB), with prepared statements, token-aware
+//!   routing and `USING TIMESTAMP <event time>`.
+//! - [`testsuite`] is the conformance suite every implementation passes.
+
+pub mod cassandra;
+mod cql;
+mod error;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
+
+use async_trait::async_trait;
+use featurestore_proto::v1::{FeatureGroup, Value, ValueType};
+
+pub use cassandra::{CassandraConfig, CassandraStore};
+pub use error::OnlineStoreError;
+
+pub type Result<T, E = OnlineStoreError> = std::result::Result<T, E>;
+
+/// The online table of one feature-group version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnlineTable {
+    /// `project/group@version`, for messages.
+    pub label: String,
+    /// The store's table name (valid, at most 48 characters, stable).
+    pub name: String,
+    /// Feature columns in the group's order.
+    pub features: Vec<(String, ValueType)>,
+    /// Rows expire this long after they are written; 0 = never.
+    pub ttl_seconds: i64,
+}
+
+impl OnlineTable {
+    pub fn for_group(group: &FeatureGroup) -> Self {
+        Self {
+            label: format!("{}/{}@{}", group.project, group.name, group.version),
+            name: cql::table_name(&group.project, &group.name, group.version),
+            features: group
+                .features
+                .iter()
+                .map(|f| (f.name.clone(), f.r#type.unwrap_or_default()))
+                .collect(),
+            ttl_seconds: group.ttl_seconds,
+        }
+    }
+}
+
+/// One event to upsert: the values of every feature of the table (in table
+/// order; an explicit null is `NullValue`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnlineRow {
+    /// The encoded entity key (`featurestore_domain::key`).
+    pub entity_key: Vec<u8>,
+    /// Microseconds since the epoch; the newest event per key wins.
+    pub event_time_micros: i64,
+    pub values: Vec<Value>,
+}
+
+/// The stored latest values of one key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRow {
+    pub event_time_micros: i64,
+    /// In table order; null is `NullValue`.
+    pub values: Vec<Value>,
+}
+
+#[async_trait]
+pub trait OnlineStore: Send + Sync + 'static {
+    /// Creates the table, or adds the feature columns it lacks. Idempotent.
+    async fn ensure_table(&self, table: &OnlineTable) -> Result<()>;
+
+    /// Upserts every row; returns once all are durable. Rows of one key may
+    /// come in any order: the newest event time wins.
+    async fn upsert(&self, table: &OnlineTable, rows: &[OnlineRow]) -> Result<()>;
+
+    /// The latest row of each key, in the order of `keys` (`None` = no row).
+    async fn get(&self, table: &OnlineTable, keys: &[Vec<u8>]) -> Result<Vec<Option<StoredRow>>>;
+}

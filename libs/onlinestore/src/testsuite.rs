@@ -1,0 +1,270 @@
+//! The conformance suite every [`OnlineStore`] implementation must pass.
+//! Each case uses its own tables, so cases run in parallel against one
+//! shared server.
+//!
+//! ```ignore
+//! async fn make_store() -> std::sync::Arc<dyn OnlineStore> { ... }
+//! featurestore_onlinestore::onlinestore_conformance_tests!(make_store);
+//! ```
+
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use featurestore_domain::types::parse_type;
+use featurestore_proto::v1::{self as pb, Value, value::Kind};
+
+use crate::{OnlineRow, OnlineStore, OnlineTable, StoredRow};
+
+#[macro_export]
+macro_rules! onlinestore_conformance_tests {
+    ($make:path) => {
+        $crate::onlinestore_conformance_tests!(@cases $make;
+            every_type_round_trips_including_lists_and_nulls,
+            newest_event_wins_whatever_the_arrival_order,
+            rows_expire_after_the_ttl,
+            adding_features_keeps_existing_rows,
+            many_keys_come_back_in_request_order
+        );
+    };
+    (@cases $make:path; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store = $make().await;
+                $crate::testsuite::$case(&*store).await;
+            }
+        )*
+    };
+}
+
+/// A table name no other test uses.
+pub fn table(features: &[(&str, &str)], ttl_seconds: i64) -> OnlineTable {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let name = format!(
+        "t{}_{}_{}",
+        std::process::id(),
+        nanos % 1_000_000_000_000,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    OnlineTable {
+        label: name.clone(),
+        name,
+        features: features
+            .iter()
+            .map(|(n, t)| ((*n).to_string(), parse_type(t).expect("type")))
+            .collect(),
+        ttl_seconds,
+    }
+}
+
+fn v(kind: Kind) -> Value {
+    Value { kind: Some(kind) }
+}
+
+fn null() -> Value {
+    v(Kind::NullValue(0))
+}
+
+fn key(i: u64) -> Vec<u8> {
+    let mut k = vec![1, 3];
+    k.extend_from_slice(&i.to_be_bytes());
+    k
+}
+
+pub async fn every_type_round_trips_including_lists_and_nulls(store: &dyn OnlineStore) {
+    let t = table(
+        &[
+            ("b", "bool"),
+            ("i32", "int32"),
+            ("i64", "int64"),
+            ("f32", "float32"),
+            ("f64", "float64"),
+            ("s", "string"),
+            ("by", "bytes"),
+            ("ts", "timestamp"),
+            ("emb", "list<float32>"),
+            ("tags", "list<string>"),
+            ("ids", "list<int64>"),
+            ("empty", "list<int32>"),
+            ("select", "string"),
+        ],
+        0,
+    );
+    store.ensure_table(&t).await.unwrap();
+    let values = vec![
+        v(Kind::BoolValue(true)),
+        v(Kind::Int32Value(-7)),
+        v(Kind::Int64Value(1 << 40)),
+        v(Kind::Float32Value(0.25)),
+        v(Kind::Float64Value(-1e300)),
+        v(Kind::StringValue("grüße".into())),
+        v(Kind::BytesValue(vec![0, 1, 255])),
+        v(Kind::TimestampValue(1_700_000_000_123_456)),
+        v(Kind::Float32List(pb::Float32List {
+            values: vec![0.1, 0.2, 0.3],
+        })),
+        v(Kind::StringList(pb::StringList {
+            values: vec!["a".into(), "".into()],
+        })),
+        null(),
+        v(Kind::Int32List(pb::Int32List { values: vec![] })),
+        v(Kind::StringValue("reserved word as a feature name".into())),
+    ];
+    let row = OnlineRow {
+        entity_key: key(1),
+        event_time_micros: 1_000_000,
+        values: values.clone(),
+    };
+    store.upsert(&t, &[row]).await.unwrap();
+    let got = store.get(&t, &[key(1), key(2)]).await.unwrap();
+    let stored = got[0].clone().expect("row for key 1");
+    assert_eq!(stored.event_time_micros, 1_000_000);
+    for (i, (want, have)) in values.iter().zip(&stored.values).enumerate() {
+        // An empty list may come back as an empty list or as null; nothing else may differ.
+        let empty_as_null = i == 11 && *have == null();
+        assert!(
+            want == have || empty_as_null,
+            "feature {}: {want:?} != {have:?}",
+            t.features[i].0
+        );
+    }
+    assert_eq!(got[1], None, "a key never written has no row");
+}
+
+pub async fn newest_event_wins_whatever_the_arrival_order(store: &dyn OnlineStore) {
+    let t = table(&[("x", "int64"), ("note", "string")], 0);
+    store.ensure_table(&t).await.unwrap();
+    let row = |time: i64| OnlineRow {
+        entity_key: key(7),
+        event_time_micros: time,
+        values: vec![
+            v(Kind::Int64Value(time)),
+            v(Kind::StringValue(format!("at {time}"))),
+        ],
+    };
+    // Shuffled arrival, one upsert per event, then a late replay of an old one.
+    for time in [5_000, 9_000, 1_000, 7_000, 3_000, 9_000, 2_000] {
+        store.upsert(&t, &[row(time)]).await.unwrap();
+    }
+    let got = store.get(&t, &[key(7)]).await.unwrap();
+    assert_eq!(
+        got[0],
+        Some(StoredRow {
+            event_time_micros: 9_000,
+            values: row(9_000).values
+        }),
+        "the newest event is kept"
+    );
+    // A newer event with a null replaces the value with null.
+    let mut newer = row(10_000);
+    newer.values[1] = null();
+    store.upsert(&t, &[newer.clone()]).await.unwrap();
+    assert_eq!(
+        store.get(&t, &[key(7)]).await.unwrap()[0]
+            .as_ref()
+            .unwrap()
+            .values,
+        newer.values
+    );
+    // In one batch too.
+    store.upsert(&t, &[row(12_000), row(11_000)]).await.unwrap();
+    assert_eq!(
+        store.get(&t, &[key(7)]).await.unwrap()[0]
+            .as_ref()
+            .unwrap()
+            .event_time_micros,
+        12_000
+    );
+}
+
+pub async fn rows_expire_after_the_ttl(store: &dyn OnlineStore) {
+    let t = table(&[("x", "int64")], 2);
+    store.ensure_table(&t).await.unwrap();
+    store
+        .upsert(
+            &t,
+            &[OnlineRow {
+                entity_key: key(1),
+                event_time_micros: 1,
+                values: vec![v(Kind::Int64Value(1))],
+            }],
+        )
+        .await
+        .unwrap();
+    assert!(store.get(&t, &[key(1)]).await.unwrap()[0].is_some());
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    assert_eq!(
+        store.get(&t, &[key(1)]).await.unwrap()[0],
+        None,
+        "expired after the TTL"
+    );
+}
+
+pub async fn adding_features_keeps_existing_rows(store: &dyn OnlineStore) {
+    let mut t = table(&[("x", "int64")], 0);
+    store.ensure_table(&t).await.unwrap();
+    store.ensure_table(&t).await.unwrap();
+    store
+        .upsert(
+            &t,
+            &[OnlineRow {
+                entity_key: key(1),
+                event_time_micros: 10,
+                values: vec![v(Kind::Int64Value(1))],
+            }],
+        )
+        .await
+        .unwrap();
+    t.features
+        .push(("y".into(), parse_type("list<float64>").unwrap()));
+    store.ensure_table(&t).await.unwrap();
+    let old = store.get(&t, &[key(1)]).await.unwrap()[0].clone().unwrap();
+    assert_eq!(
+        old.values,
+        vec![v(Kind::Int64Value(1)), null()],
+        "the new feature reads as null"
+    );
+    let y = v(Kind::Float64List(pb::Float64List { values: vec![1.5] }));
+    store
+        .upsert(
+            &t,
+            &[OnlineRow {
+                entity_key: key(1),
+                event_time_micros: 20,
+                values: vec![v(Kind::Int64Value(2)), y.clone()],
+            }],
+        )
+        .await
+        .unwrap();
+    let new = store.get(&t, &[key(1)]).await.unwrap()[0].clone().unwrap();
+    assert_eq!(new.values, vec![v(Kind::Int64Value(2)), y]);
+}
+
+pub async fn many_keys_come_back_in_request_order(store: &dyn OnlineStore) {
+    let t = table(&[("x", "int64")], 0);
+    store.ensure_table(&t).await.unwrap();
+    let rows: Vec<OnlineRow> = (0..1000)
+        .filter(|i| i % 3 != 0)
+        .map(|i| OnlineRow {
+            entity_key: key(i),
+            event_time_micros: 1,
+            values: vec![v(Kind::Int64Value(i as i64))],
+        })
+        .collect();
+    store.upsert(&t, &rows).await.unwrap();
+    let keys: Vec<Vec<u8>> = (0..1000).rev().map(key).collect();
+    let got = store.get(&t, &keys).await.unwrap();
+    assert_eq!(got.len(), 1000);
+    for (i, row) in (0..1000u64).rev().zip(got) {
+        match row {
+            None => assert_eq!(i % 3, 0, "key {i} was written"),
+            Some(row) => assert_eq!(row.values, vec![v(Kind::Int64Value(i as i64))], "key {i}"),
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The online-store conformance suite against real Cassandra (`make infra-up`).
+
+use std::sync::Arc;
+
+use featurestore_onlinestore::{CassandraConfig, CassandraStore};
+
+/// A session per test: a session's connections live on the runtime that
+/// created it, and every test has its own runtime.
+async fn make_store() -> Arc<CassandraStore> {
+    let node = std::env::var("FS_CASSANDRA_NODE").unwrap_or_else(|_| "127.0.0.1:9042".into());
+    Arc::new(
+        CassandraStore::connect(CassandraConfig {
+            nodes: vec![node],
+            keyspace: "fs_conformance".into(),
+            ..CassandraConfig::default()
+        })
+        .await
+        .expect("cassandra is not reachable: run `make infra-up`"),
+    )
+}
+
+featurestore_onlinestore::onlinestore_conformance_tests!(make_store);
