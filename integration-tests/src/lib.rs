@@ -2,6 +2,7 @@
 //! `scripts/*.sh`, see `make test`) and how to start the services in-process
 //! against them.
 
+pub mod ingestion;
 pub mod registry;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};

@@ -8,9 +8,11 @@
 //!   outage), so hot paths never call the registry or etcd.
 
 mod cache;
+mod config;
 mod keyspace;
 mod snapshot;
 
 pub use cache::{CatalogCache, CatalogCacheError};
+pub use config::EtcdSettings;
 pub use keyspace::{CatalogKey, CatalogObject, DEFAULT_ROOT, Keyspace};
 pub use snapshot::Catalog;

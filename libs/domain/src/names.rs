@@ -37,6 +37,15 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// The Kafka topic of a feature-group version: `fs.<project>.<group>.v<version>`
+/// (every part is a validated name, so topics never collide or need escaping).
+pub fn topic_name(project: &str, group: &str, version: u32) -> String {
+    format!("{TOPIC_PREFIX}{project}.{group}.v{version}")
+}
+
+/// Prefix of every feature-group topic (materialization subscribes to it).
+pub const TOPIC_PREFIX: &str = "fs.";
+
 /// Tag keys follow the name rules too; values are free text up to 256 bytes.
 pub fn validate_tags<'a>(
     field: &str,

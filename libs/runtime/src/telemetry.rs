@@ -105,3 +105,19 @@ pub fn grpc_request_span<B>(request: &http::Request<B>) -> tracing::Span {
     let _ = span.set_parent(parent);
     span
 }
+
+/// The current span's W3C trace context as message headers (`traceparent`,
+/// `tracestate`), to carry a trace across Kafka; empty when not tracing.
+pub fn trace_headers() -> Vec<(String, Vec<u8>)> {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    struct Headers(Vec<(String, Vec<u8>)>);
+    impl opentelemetry::propagation::Injector for Headers {
+        fn set(&mut self, key: &str, value: String) {
+            self.0.push((key.to_string(), value.into_bytes()));
+        }
+    }
+    let context = tracing::Span::current().context();
+    let mut headers = Headers(Vec::new());
+    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&context, &mut headers));
+    headers.0
+}

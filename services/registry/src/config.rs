@@ -1,8 +1,8 @@
 //! Registry configuration (see `config/registry.example.toml`).
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
-use featurestore_metastore::EtcdConfig;
+pub use featurestore_catalog::EtcdSettings;
 use featurestore_runtime::{ServerConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
 
@@ -17,41 +17,6 @@ pub struct RegistryConfig {
     pub etcd: EtcdSettings,
     /// Kafka partitions of a group that does not ask for a number.
     pub default_partitions: u32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct EtcdSettings {
-    pub endpoints: Vec<String>,
-    /// Prefix of every catalog key.
-    pub root: String,
-    /// Upper bound of each etcd call; keep it below `server.request_timeout`
-    /// so an etcd outage is answered with UNAVAILABLE, not a deadline.
-    #[serde(with = "humantime_serde")]
-    pub request_timeout: Duration,
-    #[serde(with = "humantime_serde")]
-    pub connect_timeout: Duration,
-}
-
-impl Default for EtcdSettings {
-    fn default() -> Self {
-        Self {
-            endpoints: vec!["http://127.0.0.1:2379".into()],
-            root: featurestore_catalog::DEFAULT_ROOT.into(),
-            request_timeout: Duration::from_secs(3),
-            connect_timeout: Duration::from_secs(2),
-        }
-    }
-}
-
-impl EtcdSettings {
-    pub fn client_config(&self) -> EtcdConfig {
-        EtcdConfig {
-            endpoints: self.endpoints.clone(),
-            request_timeout: self.request_timeout,
-            connect_timeout: self.connect_timeout,
-        }
-    }
 }
 
 impl Default for RegistryConfig {

@@ -2556,6 +2556,26 @@ pub struct IngestResponse {
     #[prost(uint32, tag = "2")]
     pub group_version: u32,
 }
+/// The Kafka record of one ingested row, from ingestion to materialization.
+/// The record key is the encoded entity key (see libs/domain key.rs); the
+/// topic is the group version's (`fs.<project>.<group>.v<version>`).
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct FeatureRowRecord {
+    /// Key values in primary-key order.
+    #[prost(message, repeated, tag = "1")]
+    pub key_values: ::prost::alloc::vec::Vec<Value>,
+    /// µs since epoch.
+    #[prost(int64, tag = "2")]
+    pub event_time_micros: i64,
+    /// One per feature of the group, in the group's order when the row was
+    /// ingested (features added later are absent: read them as null).
+    #[prost(message, repeated, tag = "3")]
+    pub feature_values: ::prost::alloc::vec::Vec<Value>,
+    /// µs since epoch when ingestion accepted the row (for freshness).
+    #[prost(int64, tag = "4")]
+    pub ingest_time_micros: i64,
+}
 /// Generated client implementations.
 pub mod ingestion_service_client {
     #![allow(

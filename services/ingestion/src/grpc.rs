@@ -1,0 +1,131 @@
+//! The `IngestionService` gRPC surface.
+
+use std::sync::Arc;
+
+use featurestore_proto::v1::{
+    IngestArrowRequest, IngestRequest, IngestResponse, ingestion_service_server::IngestionService,
+};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{error::IngestionError, ingest::Ingestor, validate::Violations};
+
+#[derive(Debug, Clone)]
+pub struct IngestionGrpc {
+    ingestor: Arc<Ingestor>,
+}
+
+impl IngestionGrpc {
+    pub fn new(ingestor: Arc<Ingestor>) -> Self {
+        Self { ingestor }
+    }
+
+    async fn ingest_stream(
+        &self,
+        mut stream: Streaming<IngestRequest>,
+    ) -> Result<IngestResponse, IngestionError> {
+        let headers = featurestore_runtime::telemetry::trace_headers();
+        let limits = self.ingestor.limits().clone();
+        let mut violations = Violations::new(limits.max_violations_reported);
+        let mut records = Vec::new();
+        let mut schema = None;
+        let mut group = None;
+        let mut columns = Vec::new();
+        let mut rows = 0u64;
+        while let Some(mut message) = stream
+            .message()
+            .await
+            .map_err(|s| IngestionError::invalid("stream", s.message().to_string()))?
+        {
+            // The first message names the group and columns; later ones may
+            // repeat them or leave them out.
+            match (&group, &message.group) {
+                (None, Some(g)) => group = Some(g.clone()),
+                (None, None) => {
+                    return Err(IngestionError::invalid(
+                        "group",
+                        "the first message must name the group",
+                    ));
+                }
+                (Some(first), Some(g)) if first != g => {
+                    return Err(IngestionError::invalid(
+                        "group",
+                        "every message of a stream must name the same group",
+                    ));
+                }
+                _ => {}
+            }
+            if message.columns.is_empty() {
+                message.columns = columns.clone();
+            } else if columns.is_empty() {
+                columns = message.columns.clone();
+            } else if message.columns != columns {
+                return Err(IngestionError::invalid(
+                    "columns",
+                    "every message of a stream must use the same columns",
+                ));
+            }
+            if schema.is_none() {
+                schema = Some(self.ingestor.schema(group.as_ref()).await?);
+            }
+            let count = message.rows.len() as u64;
+            if (rows + count) as usize > limits.max_rows_per_stream {
+                return Err(IngestionError::invalid(
+                    "rows",
+                    format!(
+                        "the stream exceeds the limit of {} rows; split it",
+                        limits.max_rows_per_stream
+                    ),
+                ));
+            }
+            if let Some(schema) = &schema {
+                self.ingestor.validate(
+                    schema,
+                    message,
+                    rows,
+                    &headers,
+                    &mut violations,
+                    &mut records,
+                )?;
+            }
+            rows += count;
+        }
+        let Some(schema) = schema else {
+            return Ok(IngestResponse::default());
+        };
+        if !violations.is_empty() {
+            return Err(violations.into_error(rows));
+        }
+        self.ingestor.append(&schema, records).await
+    }
+}
+
+#[tonic::async_trait]
+impl IngestionService for IngestionGrpc {
+    async fn ingest(
+        &self,
+        request: Request<IngestRequest>,
+    ) -> Result<Response<IngestResponse>, Status> {
+        let headers = featurestore_runtime::telemetry::trace_headers();
+        Ok(Response::new(
+            self.ingestor.ingest(request.into_inner(), &headers).await?,
+        ))
+    }
+
+    async fn ingest_stream(
+        &self,
+        request: Request<Streaming<IngestRequest>>,
+    ) -> Result<Response<IngestResponse>, Status> {
+        Ok(Response::new(
+            self.ingest_stream(request.into_inner()).await?,
+        ))
+    }
+
+    async fn ingest_arrow(
+        &self,
+        _request: Request<IngestArrowRequest>,
+    ) -> Result<Response<IngestResponse>, Status> {
+        Err(Status::unimplemented(
+            "IngestArrow is not available in this version: send rows with Ingest or IngestStream",
+        ))
+    }
+}

@@ -1,0 +1,243 @@
+//! The ingest path: resolve the group from the watched catalog, validate
+//! every row, append the records to the group's topic, answer once Kafka
+//! acknowledged them all. A request with any bad row writes nothing.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use featurestore_catalog::CatalogCache;
+use featurestore_domain::validate_name;
+use featurestore_eventlog::{EventLog, Record};
+use featurestore_metastore::MetadataStore;
+use featurestore_proto::v1::{FeatureGroupRef, IngestRequest, IngestResponse};
+
+use crate::{
+    config::Limits,
+    error::IngestionError,
+    validate::{GroupSchema, Violations},
+};
+
+/// Records appended per call when a stream is flushed.
+const APPEND_CHUNK: usize = 50_000;
+
+type GroupKey = (String, String, u32);
+
+pub struct Ingestor {
+    catalog: Arc<CatalogCache>,
+    store: Arc<dyn MetadataStore>,
+    log: Arc<dyn EventLog>,
+    limits: Limits,
+    /// Compiled schemas by group version, with the revision they reflect.
+    schemas: Mutex<HashMap<GroupKey, (i64, Arc<GroupSchema>)>>,
+    /// Topics known to exist with at least this many partitions.
+    topics: Mutex<HashSet<(String, u32)>>,
+}
+
+impl std::fmt::Debug for Ingestor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingestor").finish_non_exhaustive()
+    }
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default()
+}
+
+impl Ingestor {
+    pub fn new(
+        catalog: Arc<CatalogCache>,
+        store: Arc<dyn MetadataStore>,
+        log: Arc<dyn EventLog>,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            catalog,
+            store,
+            log,
+            limits,
+            schemas: Mutex::new(HashMap::new()),
+            topics: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn catalog(&self) -> &Arc<CatalogCache> {
+        &self.catalog
+    }
+
+    fn cached_schema(&self, group: &FeatureGroupRef) -> Option<Arc<GroupSchema>> {
+        let snapshot = self.catalog.snapshot();
+        let found = snapshot.feature_group(&group.project, &group.name, group.version)?;
+        let revision = found.meta.map(|m| m.revision).unwrap_or_default();
+        let key = (found.project.clone(), found.name.clone(), found.version);
+        let mut schemas = self.schemas.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((rev, schema)) = schemas.get(&key)
+            && *rev == revision
+        {
+            return Some(schema.clone());
+        }
+        let schema = Arc::new(GroupSchema::compile(found.clone()));
+        schemas.insert(key, (revision, schema.clone()));
+        Some(schema)
+    }
+
+    /// The group's schema; when the cache does not know the group, waits
+    /// (briefly) for it to catch up with the store, so a group registered a
+    /// moment ago is found.
+    pub async fn schema(
+        &self,
+        group: Option<&FeatureGroupRef>,
+    ) -> Result<Arc<GroupSchema>, IngestionError> {
+        let group = group.ok_or_else(|| IngestionError::invalid("group", "is required"))?;
+        validate_name("group.project", &group.project)?;
+        validate_name("group.name", &group.name)?;
+        if let Some(schema) = self.cached_schema(group) {
+            return Ok(schema);
+        }
+        if let Ok(revision) = self.store.current_revision().await {
+            let _ = self
+                .catalog
+                .wait_for_revision(revision, Duration::from_secs(2))
+                .await;
+            if let Some(schema) = self.cached_schema(group) {
+                return Ok(schema);
+            }
+        }
+        let version = match group.version {
+            0 => String::new(),
+            v => format!(" version {v}"),
+        };
+        Err(IngestionError::UnknownGroup(format!(
+            "feature group {:?}{version} in project {:?}",
+            group.name, group.project
+        )))
+    }
+
+    /// Creates the group's topic unless it is known to exist.
+    pub async fn ensure_topic(&self, schema: &GroupSchema) -> Result<(), IngestionError> {
+        let wanted = (schema.topic.clone(), schema.group.partitions);
+        if self
+            .topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&wanted)
+        {
+            return Ok(());
+        }
+        self.log
+            .ensure_topic(&schema.topic, schema.group.partitions)
+            .await?;
+        self.topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(wanted);
+        Ok(())
+    }
+
+    /// Validates one request's rows into records (row indices start at
+    /// `first_row`), or collects their violations.
+    pub fn validate(
+        &self,
+        schema: &GroupSchema,
+        request: IngestRequest,
+        first_row: u64,
+        headers: &[(String, Vec<u8>)],
+        violations: &mut Violations,
+        records: &mut Vec<Record>,
+    ) -> Result<(), IngestionError> {
+        let plan = schema.plan(&request.columns)?;
+        let now = now_micros();
+        records.reserve(request.rows.len());
+        for (i, row) in request.rows.into_iter().enumerate() {
+            if let Some(record) = schema.encode_row(
+                &plan,
+                &request.columns,
+                row,
+                first_row + i as u64,
+                now,
+                headers,
+                violations,
+            ) {
+                records.push(record);
+            }
+        }
+        Ok(())
+    }
+
+    /// `Ingest`: one batch, all or nothing.
+    pub async fn ingest(
+        &self,
+        request: IngestRequest,
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<IngestResponse, IngestionError> {
+        let rows = request.rows.len();
+        if rows > self.limits.max_rows_per_request {
+            return Err(IngestionError::invalid(
+                "rows",
+                format!(
+                    "{rows} rows exceed the limit of {} per request; split the batch or use IngestStream",
+                    self.limits.max_rows_per_request
+                ),
+            ));
+        }
+        let schema = self.schema(request.group.as_ref()).await?;
+        let mut violations = Violations::new(self.limits.max_violations_reported);
+        let mut records = Vec::new();
+        self.validate(&schema, request, 0, headers, &mut violations, &mut records)?;
+        if !violations.is_empty() {
+            return Err(violations.into_error(rows as u64));
+        }
+        self.append(&schema, records).await
+    }
+
+    /// Appends validated records (all of a request or stream).
+    pub async fn append(
+        &self,
+        schema: &GroupSchema,
+        records: Vec<Record>,
+    ) -> Result<IngestResponse, IngestionError> {
+        let total = records.len() as u64;
+        if total > 0 {
+            self.ensure_topic(schema).await?;
+        }
+        let mut records = records;
+        while !records.is_empty() {
+            let rest = records.split_off(records.len().min(APPEND_CHUNK));
+            self.log.append(&schema.topic, records).await?;
+            records = rest;
+        }
+        Ok(IngestResponse {
+            rows_accepted: total,
+            group_version: schema.group.version,
+        })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Ensures the topics of every group version in the catalog (run on
+    /// every catalog change): topics follow metadata by reconciliation.
+    pub async fn reconcile_topics(&self) -> Result<usize, IngestionError> {
+        let snapshot = self.catalog.snapshot();
+        let mut created = 0;
+        for group in snapshot.feature_groups() {
+            let schema = GroupSchema::compile(group.clone());
+            let known = self
+                .topics
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&(schema.topic.clone(), group.partitions));
+            if !known {
+                self.ensure_topic(&schema).await?;
+                created += 1;
+            }
+        }
+        Ok(created)
+    }
+}
