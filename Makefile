@@ -79,3 +79,7 @@ bench-registry: deps infra-up ## Registry create/get latency over gRPC + etcd (b
 .PHONY: clean-infra
 clean-infra: ## Stop the test servers and delete their data
 	$(SCRIPTS)/etcd.sh reset
+
+.PHONY: run-ingestion
+run-ingestion: deps infra-up ## Run ingestion on 127.0.0.1:50052 against the test etcd and Kafka
+	$(CARGO) run -p featurestore-ingestion --bin ingestion -- --config services/ingestion/config/ingestion.example.toml

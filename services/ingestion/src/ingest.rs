@@ -150,19 +150,13 @@ impl Ingestor {
         violations: &mut Violations,
         records: &mut Vec<Record>,
     ) -> Result<(), IngestionError> {
-        let plan = schema.plan(&request.columns)?;
+        let plan = schema.plan(request.columns)?;
         let now = now_micros();
         records.reserve(request.rows.len());
         for (i, row) in request.rows.into_iter().enumerate() {
-            if let Some(record) = schema.encode_row(
-                &plan,
-                &request.columns,
-                row,
-                first_row + i as u64,
-                now,
-                headers,
-                violations,
-            ) {
+            if let Some(record) =
+                schema.encode_row(&plan, row, first_row + i as u64, now, headers, violations)
+            {
                 records.push(record);
             }
         }

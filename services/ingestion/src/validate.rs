@@ -39,6 +39,7 @@ pub struct GroupSchema {
 /// The slots of one request's columns, in request order.
 #[derive(Debug)]
 pub struct ColumnPlan {
+    columns: Vec<String>,
     slots: Vec<Slot>,
 }
 
@@ -119,7 +120,7 @@ impl GroupSchema {
 
     /// Maps a request's column names; every key column and the event time
     /// column must be present, features may be left out (written as null).
-    pub fn plan(&self, columns: &[String]) -> Result<ColumnPlan, IngestionError> {
+    pub fn plan(&self, columns: Vec<String>) -> Result<ColumnPlan, IngestionError> {
         let mut seen = vec![false; self.slots.len()];
         let mut slots = Vec::with_capacity(columns.len());
         let index = |slot: Slot| match slot {
@@ -159,7 +160,7 @@ impl GroupSchema {
                 ),
             ));
         }
-        Ok(ColumnPlan { slots })
+        Ok(ColumnPlan { columns, slots })
     }
 
     pub fn label(&self) -> String {
@@ -174,7 +175,6 @@ impl GroupSchema {
     pub fn encode_row(
         &self,
         plan: &ColumnPlan,
-        columns: &[String],
         row: Row,
         row_index: u64,
         ingest_time_micros: i64,
@@ -202,7 +202,7 @@ impl GroupSchema {
         let mut keys: Vec<Value> = vec![Value::default(); self.group.primary_key.len()];
         let mut features: Vec<Value> = (0..self.group.features.len()).map(|_| null()).collect();
         let mut event_time = None;
-        for ((slot, value), column) in plan.slots.iter().zip(row.values).zip(columns) {
+        for ((slot, value), column) in plan.slots.iter().zip(row.values).zip(&plan.columns) {
             match *slot {
                 Slot::Key(i) => keys[i] = value,
                 Slot::EventTime => match value.kind {
@@ -311,7 +311,7 @@ mod tests {
     fn good_rows_become_records_on_their_key_partition() {
         let s = schema();
         let columns = cols(&["customer_id", "event_time", "amount"]);
-        let plan = s.plan(&columns).unwrap();
+        let plan = s.plan(columns.clone()).unwrap();
         let row = Row {
             values: vec![
                 v(Kind::Int64Value(42)),
@@ -321,7 +321,7 @@ mod tests {
         };
         let mut violations = Violations::new(10);
         let record = s
-            .encode_row(&plan, &columns, row, 0, 99, &[], &mut violations)
+            .encode_row(&plan, row, 0, 99, &[], &mut violations)
             .unwrap();
         assert!(violations.is_empty());
         assert_eq!(record.partition as u32, partition_for(&record.key, 4));
@@ -340,7 +340,7 @@ mod tests {
     fn every_bad_field_is_reported_with_its_row() {
         let s = schema();
         let columns = cols(&["customer_id", "event_time", "amount"]);
-        let plan = s.plan(&columns).unwrap();
+        let plan = s.plan(columns.clone()).unwrap();
         let mut violations = Violations::new(10);
         let rows = [
             Row {
@@ -363,7 +363,7 @@ mod tests {
         ];
         for (i, row) in rows.into_iter().enumerate() {
             assert!(
-                s.encode_row(&plan, &columns, row, i as u64, 0, &[], &mut violations)
+                s.encode_row(&plan, row, i as u64, 0, &[], &mut violations)
                     .is_none()
             );
         }
@@ -406,7 +406,7 @@ mod tests {
                 "appears twice",
             ),
         ] {
-            let err = s.plan(&columns).unwrap_err().to_string();
+            let err = s.plan(columns).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
         }
     }
