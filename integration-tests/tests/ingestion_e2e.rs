@@ -342,3 +342,109 @@ async fn topics_are_created_by_reconciliation_from_the_catalog() {
     }
     drop(s.registry);
 }
+
+fn dataframe(amounts: arrow_array::ArrayRef) -> Vec<u8> {
+    use std::sync::Arc;
+
+    use arrow_array::{
+        ArrayRef, Int64Array, ListArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+        types::Float32Type,
+    };
+    let n = amounts.len();
+    let embedding = ListArray::from_iter_primitive::<Float32Type, _, _>(
+        (0..n).map(|i| Some(vec![Some(i as f32), Some(0.5)])),
+    );
+    let batch = RecordBatch::try_from_iter(vec![
+        (
+            "customer_id",
+            Arc::new(Int64Array::from_iter_values(0..n as i64)) as ArrayRef,
+        ),
+        (
+            "event_time",
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                (0..n as i64).map(|i| 1_000 + i),
+            )) as ArrayRef,
+        ),
+        ("amount", amounts),
+        (
+            "country",
+            Arc::new(StringArray::from_iter_values(
+                (0..n).map(|i| format!("c{i}")),
+            )) as ArrayRef,
+        ),
+        ("embedding", Arc::new(embedding) as ArrayRef),
+    ])
+    .unwrap();
+    let mut out = Vec::new();
+    let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut out, &batch.schema()).unwrap();
+    writer.write(&batch).unwrap();
+    writer.finish().unwrap();
+    drop(writer);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataframe_is_ingested_over_arrow_ipc() {
+    use std::sync::Arc;
+
+    use arrow_array::{Float64Array, Int64Array};
+    use featurestore_proto::v1::{Float32List, IngestArrowRequest};
+    let s = stack().await;
+    let mut client = s.ingestion.client().await;
+    let group = Some(FeatureGroupRef {
+        project: s.project.clone(),
+        name: "orders".into(),
+        version: 1,
+    });
+
+    // amount sent as int64 where the group says float64: refused per row.
+    let wrong = dataframe(Arc::new(Int64Array::from(vec![1, 2])));
+    let err = client
+        .ingest_arrow(IngestArrowRequest {
+            group: group.clone(),
+            arrow_ipc_stream: wrong,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let details = featurestore_proto::error::bad_rows(&err).unwrap();
+    assert_eq!(details.violations.len(), 2);
+    assert_eq!(details.violations[0].reason, "expected float64, got int64");
+
+    let frame = dataframe(Arc::new(Float64Array::from(vec![
+        Some(1.5),
+        None,
+        Some(3.0),
+    ])));
+    let response = client
+        .ingest_arrow(IngestArrowRequest {
+            group,
+            arrow_ipc_stream: frame,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.rows_accepted, 3);
+    let mut records: Vec<FeatureRowRecord> = consume(&topic(&s), 3)
+        .await
+        .iter()
+        .map(|m| FeatureRowRecord::decode(m.payload.as_slice()).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3, "only the accepted frame");
+    records.sort_by_key(|r| r.event_time_micros);
+    assert_eq!(
+        records[1].feature_values[0],
+        v(Kind::NullValue(0)),
+        "arrow null"
+    );
+    assert_eq!(
+        records[2].feature_values[1],
+        v(Kind::StringValue("c2".into()))
+    );
+    assert_eq!(
+        records[2].feature_values[2],
+        v(Kind::Float32List(Float32List {
+            values: vec![2.0, 0.5]
+        }))
+    );
+}

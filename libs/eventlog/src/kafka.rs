@@ -210,18 +210,39 @@ impl EventLog for KafkaLog {
                 Err((name, code)) => return Err(map_err(KafkaError::AdminOp(code)).context(&name)),
             }
         }
-        let current = self.partition_count(topic).await?.unwrap_or(0);
-        if current < partitions as u32 {
-            let grow = NewPartitions::new(topic, partitions as usize);
-            for result in self
-                .admin
-                .create_partitions(&[grow], &self.admin_options())
-                .await
-                .map_err(map_err)?
-            {
-                if let Err((name, code)) = result {
-                    return Err(map_err(KafkaError::AdminOp(code)).context(&name));
+        // A topic just created (by us or a concurrent caller) may take a
+        // moment to show in metadata with all its partitions.
+        let deadline = Instant::now() + self.config.admin_timeout;
+        let mut current = 0;
+        while Instant::now() < deadline {
+            match self.partition_count(topic).await {
+                Ok(Some(n)) if n >= partitions as u32 => return Ok(()),
+                Ok(Some(n)) => {
+                    current = n;
+                    break;
                 }
+                Ok(None) | Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        if current == 0 {
+            return Err(EventLogError::Unavailable(format!(
+                "topic {topic} did not appear in metadata within {:?}",
+                self.config.admin_timeout
+            )));
+        }
+        let grow = NewPartitions::new(topic, partitions as usize);
+        for result in self
+            .admin
+            .create_partitions(&[grow], &self.admin_options())
+            .await
+            .map_err(map_err)?
+        {
+            match result {
+                Ok(_) => {}
+                // Someone else grew it meanwhile: fine if it is big enough now.
+                Err((_, RDKafkaErrorCode::InvalidPartitions))
+                    if self.partition_count(topic).await?.unwrap_or(0) >= partitions as u32 => {}
+                Err((name, code)) => return Err(map_err(KafkaError::AdminOp(code)).context(&name)),
             }
         }
         Ok(())

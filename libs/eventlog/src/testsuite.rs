@@ -35,6 +35,7 @@ macro_rules! eventlog_conformance_tests {
     ($make:path) => {
         $crate::eventlog_conformance_tests!(@cases $make;
             ensure_topic_is_idempotent_and_grows,
+            concurrent_ensures_of_one_topic_all_succeed,
             appended_records_are_consumed_in_order_with_their_headers,
             a_new_member_resumes_after_committed_positions,
             prefix_subscriptions_find_topics_created_later,
@@ -94,6 +95,20 @@ pub async fn ensure_topic_is_idempotent_and_grows(log: &dyn EventLog) {
         Some(4),
         "never shrinks"
     );
+}
+
+pub async fn concurrent_ensures_of_one_topic_all_succeed(log: &dyn EventLog) {
+    let topic = unique("race");
+    let results = futures::future::join_all((0..4).map(|_| log.ensure_topic(&topic, 4))).await;
+    for r in results {
+        r.unwrap();
+    }
+    assert_eq!(log.partition_count(&topic).await.unwrap(), Some(4));
+    let grow = futures::future::join_all((0..4).map(|_| log.ensure_topic(&topic, 6))).await;
+    for r in grow {
+        r.unwrap();
+    }
+    assert_eq!(log.partition_count(&topic).await.unwrap(), Some(6));
 }
 
 pub async fn appended_records_are_consumed_in_order_with_their_headers(log: &dyn EventLog) {

@@ -122,10 +122,13 @@ impl IngestionService for IngestionGrpc {
 
     async fn ingest_arrow(
         &self,
-        _request: Request<IngestArrowRequest>,
+        request: Request<IngestArrowRequest>,
     ) -> Result<Response<IngestResponse>, Status> {
-        Err(Status::unimplemented(
-            "IngestArrow is not available in this version: send rows with Ingest or IngestStream",
+        let headers = featurestore_runtime::telemetry::trace_headers();
+        Ok(Response::new(
+            self.ingestor
+                .ingest_arrow(request.into_inner(), &headers)
+                .await?,
         ))
     }
 }

@@ -12,7 +12,7 @@ use featurestore_catalog::CatalogCache;
 use featurestore_domain::validate_name;
 use featurestore_eventlog::{EventLog, Record};
 use featurestore_metastore::MetadataStore;
-use featurestore_proto::v1::{FeatureGroupRef, IngestRequest, IngestResponse};
+use featurestore_proto::v1::{FeatureGroupRef, IngestArrowRequest, IngestRequest, IngestResponse};
 
 use crate::{
     config::Limits,
@@ -183,6 +183,51 @@ impl Ingestor {
         let mut violations = Violations::new(self.limits.max_violations_reported);
         let mut records = Vec::new();
         self.validate(&schema, request, 0, headers, &mut violations, &mut records)?;
+        if !violations.is_empty() {
+            return Err(violations.into_error(rows as u64));
+        }
+        self.append(&schema, records).await
+    }
+
+    /// `IngestArrow`: every record batch of an Arrow IPC stream, all or
+    /// nothing, through the same validation as `Ingest`.
+    pub async fn ingest_arrow(
+        &self,
+        request: IngestArrowRequest,
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<IngestResponse, IngestionError> {
+        let schema = self.schema(request.group.as_ref()).await?;
+        let (columns, batches) = crate::arrow::decode(&request.arrow_ipc_stream)?;
+        let rows: usize = batches.iter().map(Vec::len).sum();
+        if rows > self.limits.max_rows_per_request {
+            return Err(IngestionError::invalid(
+                "arrow_ipc_stream",
+                format!(
+                    "{rows} rows exceed the limit of {} per request; split the DataFrame",
+                    self.limits.max_rows_per_request
+                ),
+            ));
+        }
+        let mut violations = Violations::new(self.limits.max_violations_reported);
+        let mut records = Vec::with_capacity(rows);
+        let mut first_row = 0;
+        for batch in batches {
+            let count = batch.len() as u64;
+            let request = IngestRequest {
+                group: None,
+                columns: columns.clone(),
+                rows: batch,
+            };
+            self.validate(
+                &schema,
+                request,
+                first_row,
+                headers,
+                &mut violations,
+                &mut records,
+            )?;
+            first_row += count;
+        }
         if !violations.is_empty() {
             return Err(violations.into_error(rows as u64));
         }
