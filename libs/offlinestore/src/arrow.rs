@@ -1,0 +1,182 @@
+//! Rows to Arrow columns of the table's schema (as the Delta writer wants
+//! them: its own field names, timestamps in µs UTC, lists without nulls).
+
+use std::sync::Arc;
+
+use arrow_array::{
+    ArrayRef, BinaryArray, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
+    ListArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use arrow_buffer::{OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, FieldRef, SchemaRef};
+use featurestore_proto::v1::{Value, value::Kind};
+
+use crate::{OfflineRow, OfflineStoreError, OfflineTable, Result};
+
+fn wrong(column: &str, value: &Value, ty: &DataType) -> OfflineStoreError {
+    OfflineStoreError::Invalid(format!("{column}: {value:?} does not fit {ty}"))
+}
+
+/// One column from `values` (None = null), built for the target type.
+fn column<'a>(
+    name: &str,
+    ty: &DataType,
+    values: impl Iterator<Item = Option<&'a Value>>,
+) -> Result<ArrayRef> {
+    macro_rules! scalar {
+        ($array:ty, $kind:ident, $conv:expr) => {{
+            let items = values
+                .map(|v| match v.and_then(|v| v.kind.as_ref().map(|k| (v, k))) {
+                    None | Some((_, Kind::NullValue(_))) => Ok(None),
+                    Some((_, Kind::$kind(x))) => Ok(Some($conv(x))),
+                    Some((v, _)) => Err(wrong(name, v, ty)),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Arc::new(<$array>::from(items)) as ArrayRef
+        }};
+    }
+    Ok(match ty {
+        DataType::Boolean => scalar!(BooleanArray, BoolValue, |x: &bool| *x),
+        DataType::Int32 => scalar!(Int32Array, Int32Value, |x: &i32| *x),
+        DataType::Int64 => scalar!(Int64Array, Int64Value, |x: &i64| *x),
+        DataType::Float32 => scalar!(Float32Array, Float32Value, |x: &f32| *x),
+        DataType::Float64 => scalar!(Float64Array, Float64Value, |x: &f64| *x),
+        DataType::Utf8 => scalar!(StringArray, StringValue, |x: &String| x.clone()),
+        DataType::Binary => {
+            let items = values
+                .map(|v| match v.and_then(|v| v.kind.as_ref().map(|k| (v, k))) {
+                    None | Some((_, Kind::NullValue(_))) => Ok(None),
+                    Some((_, Kind::BytesValue(x))) => Ok(Some(x.as_slice())),
+                    Some((v, _)) => Err(wrong(name, v, ty)),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Arc::new(BinaryArray::from(items)) as ArrayRef
+        }
+        DataType::Timestamp(_, tz) => {
+            let items = values
+                .map(|v| match v.and_then(|v| v.kind.as_ref().map(|k| (v, k))) {
+                    None | Some((_, Kind::NullValue(_))) => Ok(None),
+                    Some((_, Kind::TimestampValue(x))) => Ok(Some(*x)),
+                    Some((v, _)) => Err(wrong(name, v, ty)),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Arc::new(TimestampMicrosecondArray::from(items).with_timezone_opt(tz.clone()))
+                as ArrayRef
+        }
+        DataType::List(field) => list(name, ty, field, values)?,
+        other => {
+            return Err(OfflineStoreError::Internal(format!(
+                "{name}: unexpected column type {other}"
+            )));
+        }
+    })
+}
+
+/// A list column: offsets, a flat array of the elements, and nulls.
+fn list<'a>(
+    name: &str,
+    ty: &DataType,
+    field: &FieldRef,
+    values: impl Iterator<Item = Option<&'a Value>>,
+) -> Result<ArrayRef> {
+    let mut offsets = vec![0i32];
+    let mut valid = Vec::new();
+    let mut elements: Vec<Value> = Vec::new();
+    for v in values {
+        let pushed: Vec<Value> = match v.and_then(|v| v.kind.as_ref().map(|k| (v, k))) {
+            None | Some((_, Kind::NullValue(_))) => {
+                valid.push(false);
+                Vec::new()
+            }
+            Some((v, kind)) => {
+                valid.push(true);
+                macro_rules! items {
+                    ($l:expr, $k:ident) => {
+                        $l.values
+                            .iter()
+                            .map(|x| Value {
+                                kind: Some(Kind::$k(x.clone())),
+                            })
+                            .collect()
+                    };
+                }
+                match kind {
+                    Kind::BoolList(l) => items!(l, BoolValue),
+                    Kind::Int32List(l) => items!(l, Int32Value),
+                    Kind::Int64List(l) => items!(l, Int64Value),
+                    Kind::Float32List(l) => items!(l, Float32Value),
+                    Kind::Float64List(l) => items!(l, Float64Value),
+                    Kind::StringList(l) => items!(l, StringValue),
+                    Kind::BytesList(l) => items!(l, BytesValue),
+                    Kind::TimestampList(l) => items!(l, TimestampValue),
+                    _ => return Err(wrong(name, v, ty)),
+                }
+            }
+        };
+        elements.extend(pushed);
+        offsets.push(
+            i32::try_from(elements.len())
+                .map_err(|_| OfflineStoreError::Invalid(format!("{name}: list too long")))?,
+        );
+    }
+    let inner = column(name, field.data_type(), elements.iter().map(Some))?;
+    let list = ListArray::try_new(
+        field.clone(),
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        inner,
+        Some(valid.into()),
+    )
+    .map_err(|e| OfflineStoreError::Internal(format!("{name}: {e}")))?;
+    Ok(Arc::new(list))
+}
+
+/// The rows as one batch of `schema`, matching columns by name (columns
+/// added later sit after the lineage columns in the table's schema).
+pub fn batch(schema: &SchemaRef, table: &OfflineTable, rows: &[OfflineRow]) -> Result<RecordBatch> {
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let name = field.name().as_str();
+        let ty = field.data_type();
+        let array = if let Some(k) = table.keys.iter().position(|(n, _)| n == name) {
+            column(name, ty, rows.iter().map(|r| r.key_values.get(k)))?
+        } else if let Some(f) = table.features.iter().position(|(n, _)| n == name) {
+            column(name, ty, rows.iter().map(|r| r.feature_values.get(f)))?
+        } else {
+            let times = |f: fn(&OfflineRow) -> i64| {
+                Arc::new(
+                    TimestampMicrosecondArray::from_iter_values(rows.iter().map(f))
+                        .with_timezone_opt(tz(ty)),
+                ) as ArrayRef
+            };
+            match name {
+                crate::EVENT_TIME => times(|r| r.event_time_micros),
+                crate::INGEST_TIME => times(|r| r.ingest_time_micros),
+                crate::SOURCE_PARTITION => Arc::new(Int32Array::from_iter_values(
+                    rows.iter().map(|r| r.partition),
+                )) as ArrayRef,
+                crate::SOURCE_OFFSET => {
+                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.offset)))
+                        as ArrayRef
+                }
+                // A column the table has but this group version no longer
+                // lists cannot happen (features are only added); be explicit.
+                other => {
+                    return Err(OfflineStoreError::Internal(format!(
+                        "{}: unexpected column {other}",
+                        table.label
+                    )));
+                }
+            }
+        };
+        columns.push(array);
+    }
+    RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| OfflineStoreError::Invalid(e.to_string()))
+}
+
+fn tz(ty: &DataType) -> Option<Arc<str>> {
+    match ty {
+        DataType::Timestamp(_, tz) => tz.clone(),
+        _ => None,
+    }
+}

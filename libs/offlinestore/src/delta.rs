@@ -1,0 +1,308 @@
+//! The Delta Lake implementation: one table per feature-group version under
+//! a root directory (or object-store URL), appended through the Delta
+//! writer, one commit per append, carrying the consumed positions.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::Path,
+};
+
+use deltalake::{
+    DeltaTable, DeltaTableError,
+    kernel::{
+        ArrayType, DataType, PrimitiveType, StructField, Transaction, transaction::CommitProperties,
+    },
+    protocol::SaveMode,
+    writer::{DeltaWriter, RecordBatchWriter},
+};
+use featurestore_proto::v1::{ScalarType, ValueType};
+use tokio::sync::Mutex;
+use url::Url;
+
+use crate::{
+    AppendOutcome, EVENT_TIME, INGEST_TIME, OfflineRow, OfflineStoreError, OfflineTable, Result,
+    SOURCE_OFFSET, SOURCE_PARTITION,
+};
+
+/// Delta tables under one root. Appends to one table are serialised within
+/// the process; concurrent writers elsewhere are handled by Delta's
+/// optimistic commits (and the transaction ids make retries safe).
+pub struct DeltaStore {
+    root: Url,
+    tables: Mutex<HashMap<String, DeltaTable>>,
+}
+
+impl std::fmt::Debug for DeltaStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeltaStore")
+            .field("root", &self.root.as_str())
+            .finish()
+    }
+}
+
+fn scalar(ty: ScalarType) -> DataType {
+    DataType::Primitive(match ty {
+        ScalarType::Bool => PrimitiveType::Boolean,
+        ScalarType::Int32 => PrimitiveType::Integer,
+        ScalarType::Int64 => PrimitiveType::Long,
+        ScalarType::Float32 => PrimitiveType::Float,
+        ScalarType::Float64 => PrimitiveType::Double,
+        ScalarType::String => PrimitiveType::String,
+        ScalarType::Bytes | ScalarType::Unspecified => PrimitiveType::Binary,
+        ScalarType::Timestamp => PrimitiveType::Timestamp,
+    })
+}
+
+fn feature_type(ty: &ValueType) -> DataType {
+    let element = scalar(ty.scalar());
+    if ty.is_list {
+        DataType::Array(Box::new(ArrayType::new(element, false)))
+    } else {
+        element
+    }
+}
+
+/// The Delta schema of a table: keys, event time, features, lineage.
+fn fields(table: &OfflineTable) -> Vec<StructField> {
+    let mut fields: Vec<StructField> = table
+        .keys
+        .iter()
+        .map(|(name, ty)| StructField::new(name.clone(), scalar(*ty), false))
+        .collect();
+    fields.push(StructField::new(
+        EVENT_TIME,
+        DataType::Primitive(PrimitiveType::Timestamp),
+        false,
+    ));
+    fields.extend(
+        table
+            .features
+            .iter()
+            .map(|(name, ty)| StructField::new(name.clone(), feature_type(ty), true)),
+    );
+    fields.push(StructField::new(
+        INGEST_TIME,
+        DataType::Primitive(PrimitiveType::Timestamp),
+        false,
+    ));
+    fields.push(StructField::new(
+        SOURCE_PARTITION,
+        DataType::Primitive(PrimitiveType::Integer),
+        false,
+    ));
+    fields.push(StructField::new(
+        SOURCE_OFFSET,
+        DataType::Primitive(PrimitiveType::Long),
+        false,
+    ));
+    fields
+}
+
+/// The transaction id recording how far `consumer` got in one partition.
+pub fn app_id(consumer: &str, topic: &str, partition: i32) -> String {
+    format!("{consumer}/{topic}/{partition}")
+}
+
+impl DeltaStore {
+    /// A store rooted at a local directory (created if missing) or a URL.
+    pub fn new(root: &str) -> Result<Self> {
+        let url = match Url::parse(root) {
+            Ok(url) if url.scheme().len() > 1 => url,
+            _ => {
+                let path = Path::new(root);
+                std::fs::create_dir_all(path)
+                    .map_err(|e| OfflineStoreError::Unavailable(format!("{root}: {e}")))?;
+                let absolute = path
+                    .canonicalize()
+                    .map_err(|e| OfflineStoreError::Unavailable(format!("{root}: {e}")))?;
+                Url::from_directory_path(&absolute).map_err(|_| {
+                    OfflineStoreError::Invalid(format!("{root} is not a directory path"))
+                })?
+            }
+        };
+        Ok(Self {
+            root: url,
+            tables: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Where a table lives.
+    pub fn table_url(&self, table: &OfflineTable) -> Result<Url> {
+        self.root
+            .join(&format!("{}/", table.path))
+            .map_err(|e| OfflineStoreError::Invalid(format!("{}: {e}", table.path)))
+    }
+
+    /// Opens a table; on local disk its directory must exist (`create`
+    /// makes it, for a table about to be created).
+    async fn open(&self, table: &OfflineTable, create: bool) -> Result<DeltaTable> {
+        let url = self.table_url(table)?;
+        if let Ok(path) = url.to_file_path() {
+            if create {
+                std::fs::create_dir_all(&path).map_err(|e| {
+                    OfflineStoreError::Unavailable(format!("{}: {e}", path.display()))
+                })?;
+            } else if !path.exists() {
+                return Err(OfflineStoreError::UnknownTable(table.label.clone()));
+            }
+        }
+        Ok(DeltaTable::try_from_url(url).await?)
+    }
+
+    /// Creates the table, or adds the feature columns it lacks. Idempotent.
+    pub async fn ensure_table(&self, table: &OfflineTable) -> Result<()> {
+        let mut tables = self.tables.lock().await;
+        let delta = self.open(table, true).await?;
+        let delta = if delta.version().is_none() {
+            delta
+                .create()
+                .with_table_name(table.label.replace(['/', '@'], "_"))
+                .with_columns(fields(table))
+                .with_save_mode(SaveMode::Ignore)
+                .await?
+        } else {
+            let existing: Vec<String> = delta
+                .snapshot()?
+                .schema()
+                .fields()
+                .map(|f| f.name().clone())
+                .collect();
+            let missing: Vec<StructField> = fields(table)
+                .into_iter()
+                .filter(|f| !existing.contains(f.name()))
+                .collect();
+            if missing.is_empty() {
+                delta
+            } else {
+                delta.add_columns().with_fields(missing).await?
+            }
+        };
+        tables.insert(table.path.clone(), delta);
+        Ok(())
+    }
+
+    /// How far `consumer` got in `topic`/`partition`: the next offset to
+    /// append, or `None` if it never appended.
+    pub async fn committed_offset(
+        &self,
+        table: &OfflineTable,
+        consumer: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Option<i64>> {
+        let mut delta = self.open(table, false).await?;
+        delta.update_state().await?;
+        let log_store = delta.log_store();
+        Ok(delta
+            .snapshot()?
+            .transaction_version(log_store.as_ref(), app_id(consumer, topic, partition))
+            .await?)
+    }
+
+    /// Appends the rows not yet appended by `consumer` and records, in the
+    /// same commit, the next offset of every partition they came from.
+    pub async fn append(
+        &self,
+        table: &OfflineTable,
+        consumer: &str,
+        topic: &str,
+        rows: &[OfflineRow],
+    ) -> Result<AppendOutcome> {
+        if rows.is_empty() {
+            return Ok(AppendOutcome::default());
+        }
+        let mut tables = self.tables.lock().await;
+        let delta = match tables.remove(&table.path) {
+            Some(mut delta) => {
+                delta.update_state().await?;
+                delta
+            }
+            None => self.open(table, false).await?,
+        };
+        if delta.version().is_none() {
+            return Err(OfflineStoreError::UnknownTable(table.label.clone()));
+        }
+        let result = self.append_to(delta, table, consumer, topic, rows).await;
+        match result {
+            Ok((delta, outcome)) => {
+                tables.insert(table.path.clone(), delta);
+                Ok(outcome)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn append_to(
+        &self,
+        mut delta: DeltaTable,
+        table: &OfflineTable,
+        consumer: &str,
+        topic: &str,
+        rows: &[OfflineRow],
+    ) -> Result<(DeltaTable, AppendOutcome)> {
+        let log_store = delta.log_store();
+        let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+        for row in rows {
+            next.entry(row.partition).or_insert(0);
+        }
+        let mut done: BTreeMap<i32, i64> = BTreeMap::new();
+        for partition in next.keys() {
+            let committed = delta
+                .snapshot()?
+                .transaction_version(log_store.as_ref(), app_id(consumer, topic, *partition))
+                .await?;
+            done.insert(*partition, committed.unwrap_or(i64::MIN));
+        }
+        let fresh: Vec<OfflineRow> = rows
+            .iter()
+            .filter(|r| r.offset >= done[&r.partition])
+            .cloned()
+            .collect();
+        let skipped = rows.len() - fresh.len();
+        if fresh.is_empty() {
+            return Ok((
+                delta,
+                AppendOutcome {
+                    appended: 0,
+                    skipped,
+                    version: None,
+                },
+            ));
+        }
+        for row in &fresh {
+            let slot = next.entry(row.partition).or_insert(0);
+            *slot = (*slot).max(row.offset + 1);
+        }
+        let transactions: Vec<Transaction> = next
+            .iter()
+            .filter(|(_, offset)| **offset > 0)
+            .map(|(partition, offset)| {
+                Transaction::new(app_id(consumer, topic, *partition), *offset)
+            })
+            .collect();
+        let mut writer = RecordBatchWriter::for_table(&delta)?.with_commit_properties(
+            CommitProperties::default().with_application_transactions(transactions),
+        );
+        let batch = crate::arrow::batch(&writer.arrow_schema(), table, &fresh)?;
+        writer.write(batch).await?;
+        let version =
+            writer
+                .flush_and_commit(&mut delta)
+                .await
+                .map_err(|e| match e {
+                    DeltaTableError::VersionAlreadyExists(_)
+                    | DeltaTableError::Transaction { .. } => OfflineStoreError::Unavailable(
+                        format!("concurrent commit to {}: {e}; retry", table.label),
+                    ),
+                    other => other.into(),
+                })?;
+        Ok((
+            delta,
+            AppendOutcome {
+                appended: fresh.len(),
+                skipped,
+                version: Some(version as i64),
+            },
+        ))
+    }
+}
