@@ -3,6 +3,7 @@
 //! against them.
 
 pub mod ingestion;
+pub mod materialization;
 pub mod registry;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};

@@ -181,6 +181,42 @@ impl DeltaStore {
         Ok(())
     }
 
+    /// Every row of the table at its latest version, straight from its
+    /// Parquet files (no query engine; for backfills, checks and tests).
+    pub async fn scan(&self, table: &OfflineTable) -> Result<Vec<arrow_array::RecordBatch>> {
+        use deltalake::{
+            logstore::object_store::ObjectStoreExt,
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder,
+        };
+        let mut delta = self.open(table, false).await?;
+        delta.update_state().await?;
+        let store = delta.object_store();
+        let files: Vec<deltalake::Path> = delta
+            .snapshot()?
+            .log_data()
+            .into_iter()
+            .map(|file| file.object_store_path())
+            .collect();
+        let mut batches = Vec::new();
+        for path in files {
+            let bytes = store
+                .get(&path)
+                .await
+                .map_err(|e| OfflineStoreError::Unavailable(format!("{path}: {e}")))?
+                .bytes()
+                .await
+                .map_err(|e| OfflineStoreError::Unavailable(format!("{path}: {e}")))?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .and_then(|b| b.build())
+                .map_err(|e| OfflineStoreError::Internal(format!("{path}: {e}")))?;
+            for batch in reader {
+                batches
+                    .push(batch.map_err(|e| OfflineStoreError::Internal(format!("{path}: {e}")))?);
+            }
+        }
+        Ok(batches)
+    }
+
     /// How far `consumer` got in `topic`/`partition`: the next offset to
     /// append, or `None` if it never appended.
     pub async fn committed_offset(

@@ -3,7 +3,6 @@
 //! offsets never append twice.
 
 use arrow_array::{Array, RecordBatch, cast::AsArray, types::Int64Type};
-use deltalake::{DeltaTable, parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder};
 use featurestore_domain::types::parse_type;
 use featurestore_offlinestore::{DeltaStore, OfflineRow, OfflineTable};
 use featurestore_proto::v1::{self as pb, ScalarType, Value, value::Kind};
@@ -50,27 +49,8 @@ fn row(partition: i32, offset: i64) -> OfflineRow {
     }
 }
 
-/// Every row of the table, read from its Parquet files.
 async fn read_all(store: &DeltaStore, t: &OfflineTable) -> Vec<RecordBatch> {
-    let mut delta = DeltaTable::try_from_url(store.table_url(t).unwrap())
-        .await
-        .unwrap();
-    delta.update_state().await.unwrap();
-    let mut batches = Vec::new();
-    for uri in delta.get_file_uris().unwrap() {
-        let path = url::Url::parse(&uri)
-            .map(|u| u.to_file_path().unwrap())
-            .unwrap_or_else(|_| uri.into());
-        let file = std::fs::File::open(path).unwrap();
-        for batch in ParquetRecordBatchReaderBuilder::try_new(file)
-            .unwrap()
-            .build()
-            .unwrap()
-        {
-            batches.push(batch.unwrap());
-        }
-    }
-    batches
+    store.scan(t).await.unwrap()
 }
 
 fn offsets(batches: &[RecordBatch]) -> Vec<i64> {

@@ -1,0 +1,183 @@
+//! Materialization configuration (see `config/materialization.example.toml`).
+
+use std::{net::SocketAddr, time::Duration};
+
+use featurestore_catalog::EtcdSettings;
+use featurestore_eventlog::KafkaConfig;
+use featurestore_onlinestore::CassandraConfig;
+use featurestore_runtime::{ServerConfig, TelemetryConfig, Validate};
+use serde::{Deserialize, Serialize};
+
+/// Default gRPC port of materialization (health and admin).
+pub const DEFAULT_PORT: u16 = 50055;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaterializationConfig {
+    pub server: ServerConfig,
+    pub telemetry: TelemetryConfig,
+    pub etcd: EtcdSettings,
+    pub kafka: KafkaSettings,
+    pub cassandra: CassandraSettings,
+    pub offline: OfflineSettings,
+    pub batch: BatchSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    pub bootstrap_servers: String,
+    /// The consumer group; also the consumer name recorded in Delta commits.
+    pub group_id: String,
+    /// Topics consumed: every feature-group topic (`fs.`), or a narrower
+    /// prefix such as `fs.<project>.` to run one instance per project.
+    pub topic_prefix: String,
+    #[serde(with = "humantime_serde")]
+    pub session_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CassandraSettings {
+    pub nodes: Vec<String>,
+    pub keyspace: String,
+    pub replication: String,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OfflineSettings {
+    /// Directory (or object-store URL) holding the Delta tables.
+    pub root: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchSettings {
+    /// Most records per batch.
+    pub max_records: usize,
+    /// How long to wait for the first record of a batch.
+    #[serde(with = "humantime_serde")]
+    pub max_wait: Duration,
+    /// Longest pause between retries of a failing batch.
+    #[serde(with = "humantime_serde")]
+    pub max_retry_delay: Duration,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        Self {
+            bootstrap_servers: "127.0.0.1:9092".into(),
+            group_id: "fs-materialization".into(),
+            topic_prefix: featurestore_domain::names::TOPIC_PREFIX.into(),
+            session_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl KafkaSettings {
+    pub fn client_config(&self) -> KafkaConfig {
+        let mut properties = std::collections::BTreeMap::new();
+        // A long outage of a sink keeps a batch retrying without polling;
+        // allow that for a while before the group moves the partitions.
+        properties.insert("max.poll.interval.ms".into(), "900000".into());
+        KafkaConfig {
+            bootstrap_servers: self.bootstrap_servers.clone(),
+            session_timeout: self.session_timeout,
+            properties,
+            ..KafkaConfig::default()
+        }
+    }
+}
+
+impl Default for CassandraSettings {
+    fn default() -> Self {
+        let defaults = CassandraConfig::default();
+        Self {
+            nodes: defaults.nodes,
+            keyspace: defaults.keyspace,
+            replication: defaults.replication,
+            request_timeout: defaults.request_timeout,
+        }
+    }
+}
+
+impl CassandraSettings {
+    pub fn client_config(&self) -> CassandraConfig {
+        CassandraConfig {
+            nodes: self.nodes.clone(),
+            keyspace: self.keyspace.clone(),
+            replication: self.replication.clone(),
+            request_timeout: self.request_timeout,
+            ..CassandraConfig::default()
+        }
+    }
+}
+
+impl Default for OfflineSettings {
+    fn default() -> Self {
+        Self {
+            root: "./data/offline".into(),
+        }
+    }
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        Self {
+            max_records: 10_000,
+            max_wait: Duration::from_millis(100),
+            max_retry_delay: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Default for MaterializationConfig {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig {
+                listen_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+                ..ServerConfig::default()
+            },
+            telemetry: TelemetryConfig::default(),
+            etcd: EtcdSettings::default(),
+            kafka: KafkaSettings::default(),
+            cassandra: CassandraSettings::default(),
+            offline: OfflineSettings::default(),
+            batch: BatchSettings::default(),
+        }
+    }
+}
+
+impl Validate for MaterializationConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.server.validate()?;
+        self.telemetry.validate()?;
+        self.etcd.validate(self.server.request_timeout)?;
+        if self.kafka.group_id.is_empty() || self.kafka.group_id.contains('/') {
+            return Err("kafka.group_id must be non-empty and without '/'".into());
+        }
+        if !self
+            .kafka
+            .topic_prefix
+            .starts_with(featurestore_domain::names::TOPIC_PREFIX)
+        {
+            return Err(format!(
+                "kafka.topic_prefix must start with {:?}",
+                featurestore_domain::names::TOPIC_PREFIX
+            ));
+        }
+        if self.cassandra.nodes.is_empty() {
+            return Err("cassandra.nodes must name at least one node".into());
+        }
+        if self.offline.root.is_empty() {
+            return Err("offline.root is required".into());
+        }
+        if self.batch.max_records == 0 {
+            return Err("batch.max_records must be positive".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,88 @@
+//! The materialization service: one consumer group over every feature-group
+//! topic; per batch it upserts the online store (Cassandra/ScyllaDB) and
+//! appends the offline store (Delta Lake), and commits Kafka offsets only
+//! after both are durable. Tables follow the catalog by reconciliation.
+
+pub mod config;
+pub mod pipeline;
+
+use std::{sync::Arc, time::Duration};
+
+use featurestore_catalog::{CatalogCache, Keyspace};
+use featurestore_eventlog::{EventLog, KafkaLog};
+use featurestore_metastore::{EtcdStore, MetadataStore};
+use featurestore_offlinestore::DeltaStore;
+use featurestore_onlinestore::{CassandraStore, OnlineStore};
+use featurestore_runtime::{GrpcServer, Shutdown};
+use tokio::net::TcpListener;
+
+pub use config::MaterializationConfig;
+pub use pipeline::Materializer;
+
+/// Everything the service runs on.
+pub struct Parts {
+    pub materializer: Arc<Materializer>,
+    pub log: Arc<dyn EventLog>,
+}
+
+/// Connects to etcd, Kafka, Cassandra and the Delta root as configured.
+pub async fn connect(config: &MaterializationConfig) -> anyhow::Result<Parts> {
+    let store: Arc<dyn MetadataStore> =
+        Arc::new(EtcdStore::connect(&config.etcd.client_config()).await?);
+    let catalog = Arc::new(CatalogCache::spawn(
+        store.clone(),
+        Keyspace::new(&config.etcd.root),
+    ));
+    let log: Arc<dyn EventLog> = Arc::new(KafkaLog::new(config.kafka.client_config())?);
+    let online: Arc<dyn OnlineStore> =
+        Arc::new(CassandraStore::connect(config.cassandra.client_config()).await?);
+    let offline = Arc::new(DeltaStore::new(&config.offline.root)?);
+    let materializer = Arc::new(Materializer::new(
+        catalog,
+        store,
+        online,
+        offline,
+        config.kafka.group_id.clone(),
+    ));
+    Ok(Parts { materializer, log })
+}
+
+/// Ensures tables on every catalog change (and every 30 s after failures).
+pub async fn reconcile_tables(materializer: Arc<Materializer>, shutdown: Shutdown) {
+    let mut changes = materializer.catalog().subscribe();
+    loop {
+        if let Err(e) = materializer.reconcile_tables().await {
+            tracing::warn!(error = %e, "table reconciliation failed; will retry");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            changed = changes.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+    }
+}
+
+/// Runs the pipeline and the health endpoint until `shutdown`.
+pub async fn serve(
+    config: &MaterializationConfig,
+    parts: Parts,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    tokio::spawn(reconcile_tables(
+        parts.materializer.clone(),
+        shutdown.clone(),
+    ));
+    let pipeline = tokio::spawn(pipeline::run(
+        parts.materializer,
+        parts.log,
+        config.kafka.topic_prefix.clone(),
+        config.batch.clone(),
+        shutdown.clone(),
+    ));
+    GrpcServer::new(config.server.clone())
+        .serve(listener, shutdown)
+        .await?;
+    pipeline.await??;
+    Ok(())
+}
