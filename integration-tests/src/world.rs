@@ -1,0 +1,196 @@
+//! A registered feature group with ingestion in front of it, and helpers to
+//! wait for its rows in the online and offline stores (write-path tests).
+
+use std::time::{Duration, Instant};
+
+use crate::{
+    ingestion::IngestionSandbox, materialization::cassandra_node, registry::RegistrySandbox,
+    unique_name,
+};
+use arrow_array::{cast::AsArray, types::Int64Type};
+use featurestore_domain::{
+    EntityKeyEncoder,
+    fixtures::{entity, group},
+};
+use featurestore_offlinestore::{DeltaStore, OfflineTable};
+use featurestore_onlinestore::{CassandraConfig, CassandraStore, OnlineStore, OnlineTable};
+use featurestore_proto::v1::{
+    CreateEntityRequest, CreateFeatureGroupRequest, CreateProjectRequest, FeatureGroup,
+    FeatureGroupRef, IngestRequest, Project, Row, ScalarType, Value, value::Kind,
+};
+
+pub struct World {
+    pub registry: RegistrySandbox,
+    pub ingestion: IngestionSandbox,
+    pub project: String,
+    pub group: FeatureGroup,
+    pub offline_dir: tempfile::TempDir,
+}
+
+pub async fn world() -> World {
+    let registry = RegistrySandbox::start().await;
+    let mut admin = registry.client().await;
+    let project = unique_name("wp");
+    admin
+        .create_project(CreateProjectRequest {
+            project: Some(Project {
+                name: project.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    admin
+        .create_entity(CreateEntityRequest {
+            entity: Some(entity(
+                &project,
+                "customer",
+                &[("customer_id", ScalarType::Int64)],
+            )),
+        })
+        .await
+        .unwrap();
+    let mut g = group(
+        &project,
+        "orders",
+        "customer",
+        &[
+            ("amount", "float64"),
+            ("country", "string"),
+            ("embedding", "list<float32>"),
+        ],
+    );
+    g.partitions = 3;
+    let group = admin
+        .create_feature_group(CreateFeatureGroupRequest {
+            feature_group: Some(g),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ingestion = IngestionSandbox::start(registry.root(), |_| {}).await;
+    World {
+        registry,
+        ingestion,
+        project,
+        group,
+        offline_dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+pub fn v(kind: Kind) -> Value {
+    Value { kind: Some(kind) }
+}
+
+pub fn event(key: i64, time: i64) -> Row {
+    Row {
+        values: vec![
+            v(Kind::Int64Value(key)),
+            v(Kind::TimestampValue(time)),
+            v(Kind::Float64Value((key * 1000 + time) as f64)),
+            if time % 2 == 0 {
+                v(Kind::NullValue(0))
+            } else {
+                v(Kind::StringValue(format!("k{key}t{time}")))
+            },
+            v(Kind::Float32List(featurestore_proto::v1::Float32List {
+                values: vec![key as f32, time as f32],
+            })),
+        ],
+    }
+}
+
+pub async fn ingest(w: &World, rows: Vec<Row>) {
+    let mut client = w.ingestion.client().await;
+    client
+        .ingest(IngestRequest {
+            group: Some(FeatureGroupRef {
+                project: w.project.clone(),
+                name: "orders".into(),
+                version: 1,
+            }),
+            columns: [
+                "customer_id",
+                "event_time",
+                "amount",
+                "country",
+                "embedding",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+        })
+        .await
+        .unwrap();
+}
+
+pub async fn online_store() -> CassandraStore {
+    CassandraStore::connect(CassandraConfig {
+        nodes: vec![cassandra_node()],
+        keyspace: "fs_e2e".into(),
+        ..CassandraConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Waits until the Delta table holds `count` rows; returns their (key, event time) pairs.
+pub async fn offline_rows(w: &World, count: usize) -> Vec<(i64, i64)> {
+    let store = DeltaStore::new(w.offline_dir.path().to_str().unwrap()).unwrap();
+    let table = OfflineTable::for_group(&w.group);
+    let started = Instant::now();
+    loop {
+        if let Ok(batches) = store.scan(&table).await {
+            let mut rows: Vec<(i64, i64)> = Vec::new();
+            for b in &batches {
+                let keys = b
+                    .column_by_name("customer_id")
+                    .unwrap()
+                    .as_primitive::<Int64Type>();
+                let times = b
+                    .column_by_name("event_time")
+                    .unwrap()
+                    .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+                for i in 0..b.num_rows() {
+                    rows.push((keys.value(i), times.value(i)));
+                }
+            }
+            if rows.len() >= count {
+                rows.sort();
+                return rows;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "offline table did not reach {count} rows"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Waits until every key's online row has `event_time`.
+pub async fn wait_online(w: &World, keys: &[i64], event_time: i64) -> Vec<Vec<Value>> {
+    let store = online_store().await;
+    let table = OnlineTable::for_group(&w.group);
+    let encoder = EntityKeyEncoder::new(&w.group.primary_key);
+    let encoded: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| encoder.encode([Some(&Kind::Int64Value(*k))]).unwrap())
+        .collect();
+    let started = Instant::now();
+    loop {
+        if let Ok(rows) = store.get(&table, &encoded).await
+            && rows.iter().all(|r| {
+                r.as_ref()
+                    .is_some_and(|r| r.event_time_micros == event_time)
+            })
+        {
+            return rows.into_iter().map(|r| r.unwrap().values).collect();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "online rows did not reach event time {event_time}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
