@@ -83,3 +83,12 @@ clean-infra: ## Stop the test servers and delete their data
 .PHONY: run-ingestion
 run-ingestion: deps infra-up ## Run ingestion on 127.0.0.1:50052 against the test etcd and Kafka
 	$(CARGO) run -p featurestore-ingestion --bin ingestion -- --config services/ingestion/config/ingestion.example.toml
+
+.PHONY: run-materialization
+run-materialization: deps infra-up ## Run materialization (Kafka -> Cassandra + Delta under ./data/offline)
+	$(CARGO) run -p featurestore-materialization --bin materialization -- --config services/materialization/config/materialization.example.toml
+
+.PHONY: bench-write
+bench-write: deps infra-up ## Write-path benchmark: ingest + materialize N rows (bench-results/write.json)
+	$(CARGO) build --release -q -p featurestore-ingestion -p featurestore-materialization -p featurestore-integration-tests --bin ingestion --bin materialization --bin bench_write
+	$(CARGO_TARGET_DIR)/release/bench_write $(BENCH_ARGS)

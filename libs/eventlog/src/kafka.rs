@@ -345,6 +345,29 @@ impl EventLog for KafkaLog {
         }
     }
 
+    async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>> {
+        let partitions = self
+            .partition_count(topic)
+            .await?
+            .ok_or_else(|| EventLogError::UnknownTopic(topic.to_string()))?;
+        let producer = self.producer();
+        let topic = topic.to_string();
+        let timeout = self.config.admin_timeout;
+        tokio::task::spawn_blocking(move || {
+            (0..partitions as i32)
+                .map(|p| {
+                    producer
+                        .client()
+                        .fetch_watermarks(&topic, p, timeout)
+                        .map(|(_, high)| high)
+                        .map_err(map_err)
+                })
+                .collect()
+        })
+        .await
+        .map_err(|e| EventLogError::Internal(e.to_string()))?
+    }
+
     async fn subscribe(&self, group: &str, topics: Topics) -> Result<Box<dyn Subscription>> {
         let consumer = self.config.consumer(group)?;
         let pattern;

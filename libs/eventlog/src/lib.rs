@@ -75,6 +75,10 @@ pub trait EventLog: Send + Sync + 'static {
     /// caller retries, and consumers must tolerate duplicates.
     async fn append(&self, topic: &str, records: Vec<Record>) -> Result<Vec<Offset>>;
 
+    /// The next offset to be written in each partition of `topic` (the
+    /// "high watermark"), by partition; for lag.
+    async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>>;
+
     /// Joins consumer group `group` reading `topics`, from each partition's
     /// committed position (or the beginning when none is committed).
     async fn subscribe(&self, group: &str, topics: Topics) -> Result<Box<dyn Subscription>>;

@@ -117,6 +117,11 @@ pub async fn appended_records_are_consumed_in_order_with_their_headers(log: &dyn
     let records: Vec<Record> = (0..300).map(|i| record((i % 3) as i32, i)).collect();
     let offsets = log.append(&topic, records.clone()).await.unwrap();
     assert_eq!(offsets.len(), records.len());
+    assert_eq!(
+        log.end_offsets(&topic).await.unwrap(),
+        vec![100, 100, 100],
+        "next offset per partition"
+    );
     // Offsets increase per partition in append order.
     let mut last: BTreeMap<i32, i64> = BTreeMap::new();
     for (r, offset) in records.iter().zip(&offsets) {

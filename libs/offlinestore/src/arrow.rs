@@ -180,3 +180,115 @@ fn tz(ty: &DataType) -> Option<Arc<str>> {
         _ => None,
     }
 }
+
+/// A cell of a stored column as a value (null → `NullValue`).
+fn cell(array: &ArrayRef, i: usize) -> Result<Value> {
+    use arrow_array::{Array, cast::AsArray, types};
+    use featurestore_proto::v1 as pb;
+    if array.is_null(i) {
+        return Ok(Value {
+            kind: Some(Kind::NullValue(0)),
+        });
+    }
+    let kind = match array.data_type() {
+        DataType::Boolean => Kind::BoolValue(array.as_boolean().value(i)),
+        DataType::Int32 => Kind::Int32Value(array.as_primitive::<types::Int32Type>().value(i)),
+        DataType::Int64 => Kind::Int64Value(array.as_primitive::<types::Int64Type>().value(i)),
+        DataType::Float32 => {
+            Kind::Float32Value(array.as_primitive::<types::Float32Type>().value(i))
+        }
+        DataType::Float64 => {
+            Kind::Float64Value(array.as_primitive::<types::Float64Type>().value(i))
+        }
+        DataType::Utf8 => Kind::StringValue(array.as_string::<i32>().value(i).to_string()),
+        DataType::Binary => Kind::BytesValue(array.as_binary::<i32>().value(i).to_vec()),
+        DataType::Timestamp(_, _) => Kind::TimestampValue(
+            array
+                .as_primitive::<types::TimestampMicrosecondType>()
+                .value(i),
+        ),
+        DataType::List(field) => {
+            let items = array.as_list::<i32>().value(i);
+            let values: Vec<Value> = (0..items.len())
+                .map(|j| cell(&items, j))
+                .collect::<Result<_>>()?;
+            macro_rules! list {
+                ($variant:ident, $list:ident, $k:ident) => {
+                    Kind::$variant(pb::$list {
+                        values: values
+                            .into_iter()
+                            .filter_map(|v| match v.kind {
+                                Some(Kind::$k(x)) => Some(x),
+                                _ => None,
+                            })
+                            .collect(),
+                    })
+                };
+            }
+            match field.data_type() {
+                DataType::Boolean => list!(BoolList, BoolList, BoolValue),
+                DataType::Int32 => list!(Int32List, Int32List, Int32Value),
+                DataType::Int64 => list!(Int64List, Int64List, Int64Value),
+                DataType::Float32 => list!(Float32List, Float32List, Float32Value),
+                DataType::Float64 => list!(Float64List, Float64List, Float64Value),
+                DataType::Utf8 => list!(StringList, StringList, StringValue),
+                DataType::Binary => list!(BytesList, BytesList, BytesValue),
+                DataType::Timestamp(_, _) => list!(TimestampList, TimestampList, TimestampValue),
+                other => {
+                    return Err(OfflineStoreError::Internal(format!(
+                        "unexpected list of {other}"
+                    )));
+                }
+            }
+        }
+        other => {
+            return Err(OfflineStoreError::Internal(format!(
+                "unexpected column type {other}"
+            )));
+        }
+    };
+    Ok(Value { kind: Some(kind) })
+}
+
+/// The rows of a stored batch, in the table's key and feature order
+/// (features the batch's file predates read as null).
+pub fn rows(batch: &RecordBatch, table: &OfflineTable) -> Result<Vec<OfflineRow>> {
+    use arrow_array::{cast::AsArray, types};
+    let column = |name: &str| batch.column_by_name(name);
+    let required = |name: &str| {
+        column(name).ok_or_else(|| {
+            OfflineStoreError::Internal(format!("{}: no column {name}", table.label))
+        })
+    };
+    let keys: Vec<&ArrayRef> = table
+        .keys
+        .iter()
+        .map(|(n, _)| required(n))
+        .collect::<Result<_>>()?;
+    let features: Vec<Option<&ArrayRef>> = table.features.iter().map(|(n, _)| column(n)).collect();
+    let event_time = required(crate::EVENT_TIME)?.as_primitive::<types::TimestampMicrosecondType>();
+    let ingest_time =
+        required(crate::INGEST_TIME)?.as_primitive::<types::TimestampMicrosecondType>();
+    let partition = required(crate::SOURCE_PARTITION)?.as_primitive::<types::Int32Type>();
+    let offset = required(crate::SOURCE_OFFSET)?.as_primitive::<types::Int64Type>();
+    (0..batch.num_rows())
+        .map(|i| {
+            Ok(OfflineRow {
+                key_values: keys.iter().map(|a| cell(a, i)).collect::<Result<_>>()?,
+                event_time_micros: event_time.value(i),
+                feature_values: features
+                    .iter()
+                    .map(|a| match a {
+                        Some(a) => cell(a, i),
+                        None => Ok(Value {
+                            kind: Some(Kind::NullValue(0)),
+                        }),
+                    })
+                    .collect::<Result<_>>()?,
+                ingest_time_micros: ingest_time.value(i),
+                partition: partition.value(i),
+                offset: offset.value(i),
+            })
+        })
+        .collect()
+}

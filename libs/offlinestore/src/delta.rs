@@ -181,6 +181,19 @@ impl DeltaStore {
         Ok(())
     }
 
+    /// Rows in the table at its latest version, from the commit statistics
+    /// (cheap: no data file is read).
+    pub async fn row_count(&self, table: &OfflineTable) -> Result<usize> {
+        let mut delta = self.open(table, false).await?;
+        delta.update_state().await?;
+        Ok(delta
+            .snapshot()?
+            .log_data()
+            .into_iter()
+            .map(|file| file.num_records().unwrap_or(0))
+            .sum())
+    }
+
     /// Every row of the table at its latest version, straight from its
     /// Parquet files (no query engine; for backfills, checks and tests).
     pub async fn scan(&self, table: &OfflineTable) -> Result<Vec<arrow_array::RecordBatch>> {
@@ -215,6 +228,25 @@ impl DeltaStore {
             }
         }
         Ok(batches)
+    }
+
+    /// The rows with `from <= event_time < to` (µs), read from every file of
+    /// the table's latest version.
+    pub async fn rows_between(
+        &self,
+        table: &OfflineTable,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<OfflineRow>> {
+        let mut out = Vec::new();
+        for batch in self.scan(table).await? {
+            out.extend(
+                crate::arrow::rows(&batch, table)?
+                    .into_iter()
+                    .filter(|r| r.event_time_micros >= from && r.event_time_micros < to),
+            );
+        }
+        Ok(out)
     }
 
     /// How far `consumer` got in `topic`/`partition`: the next offset to

@@ -3,6 +3,7 @@
 //! appends the offline store (Delta Lake), and commits Kafka offsets only
 //! after both are durable. Tables follow the catalog by reconciliation.
 
+pub mod admin;
 pub mod config;
 pub mod pipeline;
 
@@ -13,6 +14,7 @@ use featurestore_eventlog::{EventLog, KafkaLog};
 use featurestore_metastore::{EtcdStore, MetadataStore};
 use featurestore_offlinestore::DeltaStore;
 use featurestore_onlinestore::{CassandraStore, OnlineStore};
+use featurestore_proto::v1::materialization_admin_service_server::MaterializationAdminServiceServer;
 use featurestore_runtime::{GrpcServer, Shutdown};
 use tokio::net::TcpListener;
 
@@ -62,7 +64,7 @@ pub async fn reconcile_tables(materializer: Arc<Materializer>, shutdown: Shutdow
     }
 }
 
-/// Runs the pipeline and the health endpoint until `shutdown`.
+/// Runs the pipeline, the admin service and health until `shutdown`.
 pub async fn serve(
     config: &MaterializationConfig,
     parts: Parts,
@@ -73,6 +75,14 @@ pub async fn serve(
         parts.materializer.clone(),
         shutdown.clone(),
     ));
+    let mut server = GrpcServer::new(config.server.clone());
+    server.add_service(MaterializationAdminServiceServer::new(
+        admin::AdminGrpc::new(parts.materializer.clone(), parts.log.clone()),
+    ));
+    server
+        .health()
+        .set_serving::<MaterializationAdminServiceServer<admin::AdminGrpc>>()
+        .await;
     let pipeline = tokio::spawn(pipeline::run(
         parts.materializer,
         parts.log,
@@ -80,9 +90,7 @@ pub async fn serve(
         config.batch.clone(),
         shutdown.clone(),
     ));
-    GrpcServer::new(config.server.clone())
-        .serve(listener, shutdown)
-        .await?;
+    server.serve(listener, shutdown).await?;
     pipeline.await??;
     Ok(())
 }

@@ -105,6 +105,27 @@ impl Materializer {
         &self.consumer
     }
 
+    pub fn online(&self) -> &Arc<dyn OnlineStore> {
+        &self.online
+    }
+
+    pub fn offline(&self) -> &Arc<DeltaStore> {
+        &self.offline
+    }
+
+    /// Whether this process has ensured the group version's tables.
+    pub fn tables_ensured(&self, group: &FeatureGroup) -> bool {
+        let key = (
+            format!("{}/{}", group.project, group.name),
+            group.version,
+            group.features.len(),
+        );
+        self.ensured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&key)
+    }
+
     /// Creates (or widens) the online and offline tables of a group version.
     pub async fn ensure_tables(&self, group: &FeatureGroup) -> Result<(), MaterializeError> {
         let key = (

@@ -1,0 +1,250 @@
+//! `MaterializationAdminService`: pipeline status per group version, and
+//! backfills that re-materialise an event-time range of the offline table
+//! into the online store (safe at any time: online writes carry their event
+//! time, so a backfill never overwrites newer values).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use featurestore_domain::EntityKeyEncoder;
+use featurestore_eventlog::EventLog;
+use featurestore_offlinestore::OfflineTable;
+use featurestore_onlinestore::{OnlineRow, OnlineTable};
+use featurestore_proto::v1::{
+    BackfillJob, FeatureGroup, FeatureGroupRef, GetBackfillJobRequest,
+    GetMaterializationStatusRequest, MaterializationStatus, PartitionStatus, ResourceState,
+    StartBackfillRequest, materialization_admin_service_server::MaterializationAdminService,
+};
+use tonic::{Request, Response, Status};
+
+use crate::pipeline::Materializer;
+
+/// Rows upserted per online call during a backfill.
+const BACKFILL_CHUNK: usize = 5_000;
+
+#[derive(Clone)]
+pub struct AdminGrpc {
+    materializer: Arc<Materializer>,
+    log: Arc<dyn EventLog>,
+    jobs: Arc<Mutex<HashMap<String, BackfillJob>>>,
+    next_job: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for AdminGrpc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminGrpc").finish_non_exhaustive()
+    }
+}
+
+impl AdminGrpc {
+    pub fn new(materializer: Arc<Materializer>, log: Arc<dyn EventLog>) -> Self {
+        Self {
+            materializer,
+            log,
+            jobs: Arc::new(Mutex::new(HashMap::new())),
+            next_job: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    fn group(&self, group: Option<&FeatureGroupRef>) -> Result<Arc<FeatureGroup>, Status> {
+        let group = group.ok_or_else(|| Status::invalid_argument("group: is required"))?;
+        for (field, name) in [
+            ("group.project", &group.project),
+            ("group.name", &group.name),
+        ] {
+            featurestore_domain::validate_name(field, name).map_err(|e| {
+                use featurestore_proto::ServiceError;
+                e.to_status()
+            })?;
+        }
+        self.materializer
+            .catalog()
+            .snapshot()
+            .feature_group(&group.project, &group.name, group.version)
+            .cloned()
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "feature group {:?} in project {:?}",
+                    group.name, group.project
+                ))
+            })
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut BackfillJob)) {
+        if let Some(job) = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(id)
+        {
+            f(job);
+        }
+    }
+
+    async fn backfill(&self, id: String, group: Arc<FeatureGroup>, from: i64, to: i64) {
+        let offline = OfflineTable::for_group(&group);
+        let online = OnlineTable::for_group(&group);
+        let encoder = EntityKeyEncoder::new(&group.primary_key);
+        let result = async {
+            let rows = self
+                .materializer
+                .offline()
+                .rows_between(&offline, from, to)
+                .await
+                .map_err(|e| e.to_string())?;
+            for chunk in rows.chunks(BACKFILL_CHUNK) {
+                let mut online_rows = Vec::with_capacity(chunk.len());
+                for row in chunk {
+                    let entity_key = encoder
+                        .encode(row.key_values.iter().map(|v| v.kind.as_ref()))
+                        .map_err(|e| e.to_string())?;
+                    let mut values = row.feature_values.clone();
+                    values.resize_with(online.features.len(), Default::default);
+                    online_rows.push(OnlineRow {
+                        entity_key,
+                        event_time_micros: row.event_time_micros,
+                        values,
+                    });
+                }
+                self.materializer
+                    .online()
+                    .upsert(&online, &online_rows)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.update(&id, |job| job.rows_written += chunk.len() as u64);
+            }
+            Ok::<_, String>(())
+        }
+        .await;
+        self.update(&id, |job| match result {
+            Ok(()) => job.state = ResourceState::Ready as i32,
+            Err(message) => {
+                job.state = ResourceState::Failed as i32;
+                job.message = message;
+            }
+        });
+    }
+}
+
+#[tonic::async_trait]
+impl MaterializationAdminService for AdminGrpc {
+    async fn get_materialization_status(
+        &self,
+        request: Request<GetMaterializationStatusRequest>,
+    ) -> Result<Response<MaterializationStatus>, Status> {
+        let group = self.group(request.get_ref().group.as_ref())?;
+        let topic =
+            featurestore_domain::names::topic_name(&group.project, &group.name, group.version);
+        let table = OfflineTable::for_group(&group);
+        let ready = |enabled: bool, ensured: bool| {
+            (if !enabled {
+                ResourceState::Unspecified
+            } else if ensured {
+                ResourceState::Ready
+            } else {
+                ResourceState::Pending
+            }) as i32
+        };
+        let ensured = self.materializer.tables_ensured(&group);
+        let ends = self.log.end_offsets(&topic).await.unwrap_or_default();
+        let mut partitions = Vec::with_capacity(ends.len());
+        for (p, end) in ends.iter().enumerate() {
+            let committed = if group.offline_enabled {
+                self.materializer
+                    .offline()
+                    .committed_offset(&table, self.materializer.consumer(), &topic, p as i32)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0)
+            } else {
+                0
+            };
+            partitions.push(PartitionStatus {
+                partition: p as i32,
+                committed_offset: committed,
+                high_watermark: *end,
+                lag: (*end - committed).max(0),
+            });
+        }
+        Ok(Response::new(MaterializationStatus {
+            group: Some(FeatureGroupRef {
+                project: group.project.clone(),
+                name: group.name.clone(),
+                version: group.version,
+            }),
+            online_table: ready(group.online_enabled, ensured),
+            offline_table: ready(group.offline_enabled, ensured),
+            partitions,
+            last_event_time_micros: 0,
+            message: format!(
+                "positions are the offline table's committed offsets of consumer {:?}",
+                self.materializer.consumer()
+            ),
+        }))
+    }
+
+    async fn start_backfill(
+        &self,
+        request: Request<StartBackfillRequest>,
+    ) -> Result<Response<BackfillJob>, Status> {
+        let request = request.into_inner();
+        let group = self.group(request.group.as_ref())?;
+        if request.start_time_micros >= request.end_time_micros {
+            return Err(Status::invalid_argument(
+                "start_time_micros must be before end_time_micros",
+            ));
+        }
+        if !(group.online_enabled && group.offline_enabled) {
+            return Err(Status::failed_precondition(
+                "a backfill copies the offline table into the online store: the group needs both enabled",
+            ));
+        }
+        let id = format!("backfill-{}", self.next_job.fetch_add(1, Ordering::Relaxed));
+        let job = BackfillJob {
+            id: id.clone(),
+            group: Some(FeatureGroupRef {
+                project: group.project.clone(),
+                name: group.name.clone(),
+                version: group.version,
+            }),
+            state: ResourceState::Pending as i32,
+            rows_written: 0,
+            message: String::new(),
+        };
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), job.clone());
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.backfill(
+                id,
+                group,
+                request.start_time_micros,
+                request.end_time_micros,
+            )
+            .await;
+        });
+        Ok(Response::new(job))
+    }
+
+    async fn get_backfill_job(
+        &self,
+        request: Request<GetBackfillJobRequest>,
+    ) -> Result<Response<BackfillJob>, Status> {
+        let id = &request.get_ref().id;
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found(format!("backfill job {id:?}")))
+    }
+}
