@@ -15,6 +15,7 @@ pub fn cassandra_node() -> String {
 }
 
 pub struct MaterializationSandbox {
+    pub addr: SocketAddr,
     pub config: MaterializationConfig,
     pub materializer: Arc<Materializer>,
     shutdown: Shutdown,
@@ -69,6 +70,7 @@ impl MaterializationSandbox {
         let listener = featurestore_runtime::server::bind(config.server.listen_addr)
             .await
             .expect("bind");
+        let addr = listener.local_addr().expect("addr");
         let shutdown = Shutdown::new();
         let task = tokio::spawn({
             let config = config.clone();
@@ -76,6 +78,7 @@ impl MaterializationSandbox {
             async move { featurestore_materialization::serve(&config, parts, listener, shutdown).await }
         });
         Self {
+            addr,
             config,
             materializer,
             shutdown,

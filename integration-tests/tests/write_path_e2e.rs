@@ -98,3 +98,105 @@ async fn a_materializer_that_dies_mid_stream_leaves_every_row_exactly_once() {
     let _ = wait_online(&w, &keys, 5).await;
     second.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_restores_the_online_store_from_delta() {
+    use featurestore_onlinestore::OnlineTable;
+    use featurestore_proto::v1::{
+        FeatureGroupRef, GetBackfillJobRequest, GetMaterializationStatusRequest, ResourceState,
+        StartBackfillRequest,
+        materialization_admin_service_client::MaterializationAdminServiceClient,
+    };
+    let w = world().await;
+    let materialization = MaterializationSandbox::start(
+        w.registry.root(),
+        &w.project,
+        w.offline_dir.path().to_str().unwrap(),
+    )
+    .await;
+    let keys: Vec<i64> = (0..10).collect();
+    for time in [1, 2] {
+        ingest(&w, keys.iter().map(|k| event(*k, time)).collect()).await;
+    }
+    let _ = wait_online(&w, &keys, 2).await;
+    let _ = offline_rows(&w, 20).await;
+
+    // The online table loses its rows (a new cluster, say).
+    let store = featurestore_integration_tests::world::online_store().await;
+    let table = OnlineTable::for_group(&w.group);
+    store
+        .session()
+        .query_unpaged(format!("TRUNCATE fs_e2e.{}", table.name), ())
+        .await
+        .unwrap();
+
+    let mut admin =
+        MaterializationAdminServiceClient::connect(format!("http://{}", materialization.addr))
+            .await
+            .unwrap();
+    let group = Some(FeatureGroupRef {
+        project: w.project.clone(),
+        name: "orders".into(),
+        version: 1,
+    });
+    let status = admin
+        .get_materialization_status(GetMaterializationStatusRequest {
+            group: group.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.online_table, ResourceState::Ready as i32);
+    assert_eq!(status.partitions.len(), 3);
+    assert_eq!(
+        status.partitions.iter().map(|p| p.lag).sum::<i64>(),
+        0,
+        "{status:?}"
+    );
+
+    let bad = admin
+        .start_backfill(StartBackfillRequest {
+            group: group.clone(),
+            start_time_micros: 5,
+            end_time_micros: 5,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let job = admin
+        .start_backfill(StartBackfillRequest {
+            group,
+            start_time_micros: 0,
+            end_time_micros: 3,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let started = std::time::Instant::now();
+    loop {
+        let current = admin
+            .get_backfill_job(GetBackfillJobRequest { id: job.id.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        if current.state == ResourceState::Ready as i32 {
+            assert_eq!(current.rows_written, 20);
+            break;
+        }
+        assert_ne!(
+            current.state,
+            ResourceState::Failed as i32,
+            "{}",
+            current.message
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let values = wait_online(&w, &keys, 2).await;
+    assert_eq!(
+        values[3],
+        event(3, 2).values[2..].to_vec(),
+        "the newest event in the range wins"
+    );
+    materialization.stop().await.unwrap();
+}
