@@ -38,3 +38,16 @@ wait_for() {
 
 # pid_alive PIDFILE
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# stop_process NAME PIDFILE: SIGTERM, wait up to 30 s, then SIGKILL (idempotent).
+stop_process() {
+  local name=$1 pidfile=$2
+  if pid_alive "$pidfile"; then
+    local pid; pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    log "$name stopped"
+  fi
+  rm -f "$pidfile"
+}

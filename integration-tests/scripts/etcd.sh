@@ -45,16 +45,7 @@ start() {
   log "etcd ready on $ENDPOINT"
 }
 
-stop() {
-  if pid_alive "$PIDFILE"; then
-    local pid; pid=$(cat "$PIDFILE")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    log "etcd stopped"
-  fi
-  rm -f "$PIDFILE"
-}
+stop() { stop_process etcd "$PIDFILE"; }
 
 case "${1:-}" in
   install) install ;;

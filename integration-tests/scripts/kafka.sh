@@ -62,16 +62,7 @@ start() {
   log "kafka ready on 127.0.0.1:$PORT"
 }
 
-stop() {
-  if pid_alive "$PIDFILE"; then
-    local pid; pid=$(cat "$PIDFILE")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    log "kafka stopped"
-  fi
-  rm -f "$PIDFILE"
-}
+stop() { stop_process kafka "$PIDFILE"; }
 
 case "${1:-}" in
   install) install ;;

@@ -27,7 +27,17 @@ pub struct World {
     pub offline_dir: tempfile::TempDir,
 }
 
+/// The default world: 3 partitions, default ingestion limits.
 pub async fn world() -> World {
+    world_with(3, |_| {}).await
+}
+
+/// A world whose group has `partitions` partitions and whose ingestion
+/// service is configured by `configure`.
+pub async fn world_with(
+    partitions: u32,
+    configure: impl FnOnce(&mut featurestore_ingestion::IngestionConfig),
+) -> World {
     let registry = RegistrySandbox::start().await;
     let mut admin = registry.client().await;
     let project = unique_name("wp");
@@ -60,7 +70,7 @@ pub async fn world() -> World {
             ("embedding", "list<float32>"),
         ],
     );
-    g.partitions = 3;
+    g.partitions = partitions;
     let group = admin
         .create_feature_group(CreateFeatureGroupRequest {
             feature_group: Some(g),
@@ -68,7 +78,7 @@ pub async fn world() -> World {
         .await
         .unwrap()
         .into_inner();
-    let ingestion = IngestionSandbox::start(registry.root(), |_| {}).await;
+    let ingestion = IngestionSandbox::start(registry.root(), configure).await;
     World {
         registry,
         ingestion,

@@ -2,85 +2,28 @@
 
 use std::time::Duration;
 
-use featurestore_domain::{
-    EntityKeyEncoder,
-    fixtures::{entity, group},
-    partition_for,
-};
+use featurestore_domain::{EntityKeyEncoder, partition_for};
 use featurestore_eventlog::{
     EventLog, KafkaConfig, KafkaLog, Message, Topics,
     testsuite::{read, unique},
 };
 use featurestore_integration_tests::{
-    ingestion::{IngestionSandbox, kafka_bootstrap},
-    registry::RegistrySandbox,
-    unique_name,
+    ingestion::kafka_bootstrap,
+    world::{World, world_with},
 };
 use featurestore_proto::v1::{
-    CreateEntityRequest, CreateFeatureGroupRequest, CreateProjectRequest, FeatureGroup,
-    FeatureGroupRef, FeatureRowRecord, IngestRequest, Project, Row, ScalarType, Value, value::Kind,
+    FeatureGroupRef, FeatureRowRecord, IngestRequest, Row, Value, value::Kind,
 };
 use prost::Message as _;
 use tonic::Code;
 
-struct Stack {
-    registry: RegistrySandbox,
-    ingestion: IngestionSandbox,
-    project: String,
-    group: FeatureGroup,
-}
+type Stack = World;
 
-/// A registry, an ingestion service and a registered group with 4
-/// partitions, under a project name no other test uses (topics are global).
+/// A registry, an ingestion service (at most 1000 rows per request) and a
+/// registered group with 4 partitions, under a project name no other test
+/// uses (topics are global).
 async fn stack() -> Stack {
-    let registry = RegistrySandbox::start().await;
-    let mut client = registry.client().await;
-    let project = unique_name("shop");
-    client
-        .create_project(CreateProjectRequest {
-            project: Some(Project {
-                name: project.clone(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap();
-    client
-        .create_entity(CreateEntityRequest {
-            entity: Some(entity(
-                &project,
-                "customer",
-                &[("customer_id", ScalarType::Int64)],
-            )),
-        })
-        .await
-        .unwrap();
-    let mut g = group(
-        &project,
-        "orders",
-        "customer",
-        &[
-            ("amount", "float64"),
-            ("country", "string"),
-            ("embedding", "list<float32>"),
-        ],
-    );
-    g.partitions = 4;
-    let group = client
-        .create_feature_group(CreateFeatureGroupRequest {
-            feature_group: Some(g),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let ingestion =
-        IngestionSandbox::start(registry.root(), |c| c.limits.max_rows_per_request = 1000).await;
-    Stack {
-        registry,
-        ingestion,
-        project,
-        group,
-    }
+    world_with(4, |c| c.limits.max_rows_per_request = 1000).await
 }
 
 fn v(kind: Kind) -> Value {
