@@ -44,6 +44,11 @@ struct Args {
     /// Ingest requests in flight.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Pace ingestion at this many rows/s (0 = as fast as possible). A pace
+    /// below the materializer's throughput measures freshness without a
+    /// backlog; flat out measures throughput.
+    #[arg(long, default_value_t = 0)]
+    rate: usize,
     /// Distinct entity keys.
     #[arg(long, default_value_t = 50_000)]
     keys: usize,
@@ -54,6 +59,7 @@ struct Args {
 #[derive(Debug, Serialize)]
 struct Report {
     rows: usize,
+    rate_limit_rows_per_sec: usize,
     features: usize,
     partitions: u32,
     batch: usize,
@@ -335,7 +341,12 @@ async fn main() -> anyhow::Result<()> {
             let request = request(rows);
             let pending = pending.clone();
             let encoder = encoder.clone();
+            let not_before = (args.rate > 0)
+                .then(|| started + Duration::from_secs_f64(from as f64 / args.rate as f64));
             async move {
+                if let Some(at) = not_before {
+                    tokio::time::sleep_until(at.into()).await;
+                }
                 client.ingest(request).await?;
                 let last = to - 1;
                 let key = encoder.encode([Some(&Kind::Int64Value((last % args.keys) as i64))])?;
@@ -372,6 +383,7 @@ async fn main() -> anyhow::Result<()> {
 
     let report = Report {
         rows: args.rows,
+        rate_limit_rows_per_sec: args.rate,
         features: 11,
         partitions: g.partitions,
         batch: args.batch,
