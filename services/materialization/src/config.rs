@@ -61,6 +61,12 @@ pub struct BatchSettings {
     /// How long to wait for the first record of a batch.
     #[serde(with = "humantime_serde")]
     pub max_wait: Duration,
+    /// How often queued offline rows are committed to Delta (and Kafka
+    /// offsets after them). Online writes do not wait for it.
+    #[serde(with = "humantime_serde")]
+    pub offline_flush_interval: Duration,
+    /// Commit to Delta sooner when this many offline rows are queued.
+    pub max_pending_rows: usize,
     /// Longest pause between retries of a failing batch.
     #[serde(with = "humantime_serde")]
     pub max_retry_delay: Duration,
@@ -128,7 +134,9 @@ impl Default for BatchSettings {
     fn default() -> Self {
         Self {
             max_records: 10_000,
-            max_wait: Duration::from_millis(100),
+            max_wait: Duration::from_millis(50),
+            offline_flush_interval: Duration::from_secs(1),
+            max_pending_rows: 200_000,
             max_retry_delay: Duration::from_secs(5),
         }
     }
@@ -175,9 +183,46 @@ impl Validate for MaterializationConfig {
         if self.offline.root.is_empty() {
             return Err("offline.root is required".into());
         }
+        if self.batch.max_pending_rows == 0 || self.batch.offline_flush_interval.is_zero() {
+            return Err(
+                "batch.max_pending_rows and batch.offline_flush_interval must be positive".into(),
+            );
+        }
         if self.batch.max_records == 0 {
             return Err("batch.max_records must be positive".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::HashMap, path::Path};
+
+    use super::*;
+
+    #[test]
+    fn example_config_loads_and_checks_the_topic_prefix() {
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/materialization.example.toml");
+        let config: MaterializationConfig = featurestore_runtime::config::load(
+            Some(&example),
+            &HashMap::new(),
+            "FS_MATERIALIZATION_",
+        )
+        .unwrap();
+        assert_eq!(config.batch.offline_flush_interval, Duration::from_secs(1));
+        let env: HashMap<String, String> = [(
+            "FS_MATERIALIZATION_KAFKA__TOPIC_PREFIX".to_string(),
+            "other.".to_string(),
+        )]
+        .into();
+        let err = featurestore_runtime::config::load::<MaterializationConfig>(
+            None,
+            &env,
+            "FS_MATERIALIZATION_",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("topic_prefix"), "{err}");
     }
 }

@@ -8,7 +8,7 @@
 use std::{
     collections::{BTreeMap, HashSet},
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -191,19 +191,23 @@ impl Materializer {
             .cloned()
     }
 
-    /// Writes one batch to both sinks; returns the positions to commit.
-    pub async fn process(&self, messages: &[Message]) -> Result<BatchOutcome, MaterializeError> {
+    /// Step 1 of a batch: upserts the online rows now and queues the offline
+    /// rows and consumed positions in `pending` (only once the whole batch
+    /// is online: a failed batch is retried whole and queues nothing twice).
+    pub async fn write_online(
+        &self,
+        messages: &[Message],
+        pending: &mut PendingOffline,
+    ) -> Result<BatchOutcome, MaterializeError> {
         let mut outcome = BatchOutcome {
             records: messages.len(),
             ..Default::default()
         };
         let mut by_topic: BTreeMap<&str, Vec<&Message>> = BTreeMap::new();
-        let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
         for m in messages {
             by_topic.entry(m.topic.as_str()).or_default().push(m);
-            let slot = next.entry((m.topic.clone(), m.partition)).or_insert(0);
-            *slot = (*slot).max(m.offset + 1);
         }
+        let mut queued: Vec<(String, Arc<FeatureGroup>, Vec<OfflineRow>)> = Vec::new();
         for (topic, messages) in by_topic {
             let Some(group) = self.group_of(topic).await else {
                 tracing::warn!(
@@ -233,7 +237,11 @@ impl Materializer {
                     online.push(OnlineRow {
                         entity_key: m.key.clone(),
                         event_time_micros: record.event_time_micros,
-                        values: values.clone(),
+                        values: if group.offline_enabled {
+                            values.clone()
+                        } else {
+                            std::mem::take(&mut values)
+                        },
                     });
                 }
                 if group.offline_enabled {
@@ -254,20 +262,47 @@ impl Materializer {
                 outcome.online_rows += online.len();
             }
             if !offline.is_empty() {
-                let appended = self
-                    .offline
-                    .append(
-                        &OfflineTable::for_group(&group),
-                        &self.consumer,
-                        topic,
-                        &offline,
-                    )
-                    .await?;
-                outcome.offline_appended += appended.appended;
-                outcome.offline_skipped += appended.skipped;
+                queued.push((topic.to_string(), group, offline));
             }
         }
-        outcome.positions = next
+        for (topic, group, rows) in queued {
+            pending.rows += rows.len();
+            pending
+                .tables
+                .entry(topic)
+                .or_insert_with(|| (group, Vec::new()))
+                .1
+                .extend(rows);
+        }
+        for m in messages {
+            let slot = pending
+                .positions
+                .entry((m.topic.clone(), m.partition))
+                .or_insert(0);
+            *slot = (*slot).max(m.offset + 1);
+        }
+        Ok(outcome)
+    }
+
+    /// Step 2: appends every queued offline row (one Delta commit per table,
+    /// carrying its partitions' transaction versions) and returns the
+    /// positions that may now be committed to Kafka. On error nothing is
+    /// lost: `pending` is kept, and tables already appended are skipped by
+    /// their transaction versions on the retry.
+    pub async fn flush_offline(
+        &self,
+        pending: &mut PendingOffline,
+        outcome: &mut BatchOutcome,
+    ) -> Result<Vec<Position>, MaterializeError> {
+        for (topic, (group, rows)) in &pending.tables {
+            let appended = self
+                .offline
+                .append(&OfflineTable::for_group(group), &self.consumer, topic, rows)
+                .await?;
+            outcome.offline_appended += appended.appended;
+            outcome.offline_skipped += appended.skipped;
+        }
+        let positions = std::mem::take(&mut pending.positions)
             .into_iter()
             .map(|((topic, partition), next_offset)| Position {
                 topic,
@@ -275,11 +310,44 @@ impl Materializer {
                 next_offset,
             })
             .collect();
+        *pending = PendingOffline::default();
+        Ok(positions)
+    }
+
+    /// Both steps for one batch (what a replay does); returns the positions
+    /// to commit.
+    pub async fn process(&self, messages: &[Message]) -> Result<BatchOutcome, MaterializeError> {
+        let mut pending = PendingOffline::default();
+        let mut outcome = self.write_online(messages, &mut pending).await?;
+        outcome.positions = self.flush_offline(&mut pending, &mut outcome).await?;
         Ok(outcome)
     }
 }
 
-/// Consumes every feature-group topic until `shutdown`.
+/// Offline rows waiting for the next Delta commit, and the positions they
+/// (and the online-only records before them) bring.
+#[derive(Debug, Default)]
+pub struct PendingOffline {
+    tables: BTreeMap<String, (Arc<FeatureGroup>, Vec<OfflineRow>)>,
+    positions: BTreeMap<(String, i32), i64>,
+    rows: usize,
+}
+
+impl PendingOffline {
+    pub fn is_empty(&self) -> bool {
+        self.positions.is_empty()
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+}
+
+/// Consumes every feature-group topic until `shutdown`: each batch goes
+/// online at once (freshness), offline rows are committed to Delta every
+/// `offline_flush_interval` (or sooner when `max_pending_rows` are queued),
+/// and Kafka offsets are committed after that. A crash loses nothing: what
+/// was not committed to Kafka is read again, and both sinks ignore replays.
 pub async fn run(
     materializer: Arc<Materializer>,
     log: Arc<dyn EventLog>,
@@ -295,27 +363,56 @@ pub async fn run(
         .with_max_delay(batch.max_retry_delay)
         .without_max_times()
         .with_jitter();
+    let mut pending = PendingOffline::default();
+    let mut oldest: Option<Instant> = None;
     loop {
+        let wait = match oldest {
+            Some(t) => batch
+                .max_wait
+                .min(batch.offline_flush_interval.saturating_sub(t.elapsed())),
+            None => batch.max_wait,
+        };
         let messages = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),
-            next = subscription.next_batch(batch.max_records, batch.max_wait) => next,
+            next = subscription.next_batch(batch.max_records, wait.max(Duration::from_millis(1))) => next,
         };
-        let messages = match messages {
-            Ok(m) if m.is_empty() => continue,
-            Ok(m) => m,
+        match messages {
+            Ok(messages) if !messages.is_empty() => {
+                let mut delays = backoff.build();
+                loop {
+                    match materializer.write_online(&messages, &mut pending).await {
+                        Ok(_) => break,
+                        Err(e) => {
+                            let delay = delays.next().unwrap_or(batch.max_retry_delay);
+                            tracing::warn!(error = %e, ?delay, records = messages.len(), "online write failed; retrying the batch");
+                            tokio::select! {
+                                _ = shutdown.cancelled() => return Ok(()),
+                                _ = tokio::time::sleep(delay) => {}
+                            }
+                        }
+                    }
+                }
+                oldest.get_or_insert_with(Instant::now);
+            }
+            Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "kafka read failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
-        };
+        }
+        let due = oldest.is_some_and(|t| t.elapsed() >= batch.offline_flush_interval)
+            || pending.rows() >= batch.max_pending_rows;
+        if !due || pending.is_empty() {
+            continue;
+        }
+        let mut outcome = BatchOutcome::default();
         let mut delays = backoff.build();
-        let outcome = loop {
-            match materializer.process(&messages).await {
-                Ok(outcome) => break outcome,
+        let positions = loop {
+            match materializer.flush_offline(&mut pending, &mut outcome).await {
+                Ok(positions) => break positions,
                 Err(e) => {
                     let delay = delays.next().unwrap_or(batch.max_retry_delay);
-                    tracing::warn!(error = %e, ?delay, records = messages.len(), "batch not durable; retrying without committing");
+                    tracing::warn!(error = %e, ?delay, rows = pending.rows(), "offline commit failed; retrying without committing offsets");
                     tokio::select! {
                         _ = shutdown.cancelled() => return Ok(()),
                         _ = tokio::time::sleep(delay) => {}
@@ -323,18 +420,17 @@ pub async fn run(
                 }
             }
         };
+        oldest = None;
         let mut delays = backoff.build();
-        while let Err(e) = subscription.commit(&outcome.positions).await {
+        while let Err(e) = subscription.commit(&positions).await {
             let delay = delays.next().unwrap_or(batch.max_retry_delay);
             tracing::warn!(error = %e, ?delay, "offset commit failed; retrying");
             tokio::time::sleep(delay).await;
         }
         tracing::debug!(
-            records = outcome.records,
-            online = outcome.online_rows,
             appended = outcome.offline_appended,
             skipped = outcome.offline_skipped,
-            "batch materialized"
+            "offline commit and offsets done"
         );
     }
 }
