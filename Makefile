@@ -92,3 +92,7 @@ run-materialization: deps infra-up ## Run materialization (Kafka -> Cassandra + 
 bench-write: deps infra-up ## Write-path benchmark: ingest + materialize N rows (bench-results/write.json)
 	$(CARGO) build --release -q -p featurestore-ingestion -p featurestore-materialization -p featurestore-integration-tests --bin ingestion --bin materialization --bin bench_write
 	$(CARGO_TARGET_DIR)/release/bench_write $(BENCH_ARGS)
+
+.PHONY: run-serving
+run-serving: deps infra-up ## Run online serving on 127.0.0.1:50053 against the test etcd and Cassandra
+	$(CARGO) run -p featurestore-online-serving --bin online-serving -- --config services/online-serving/config/online-serving.example.toml

@@ -5,6 +5,7 @@
 pub mod ingestion;
 pub mod materialization;
 pub mod registry;
+pub mod serving;
 pub mod world;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};

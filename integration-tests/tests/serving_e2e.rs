@@ -1,0 +1,270 @@
+//! Online serving end to end: register → ingest → materialize → get, on the
+//! real servers.
+
+use std::time::{Duration, Instant};
+
+use featurestore_domain::fixtures::{feature, view};
+use featurestore_integration_tests::{
+    materialization::MaterializationSandbox,
+    serving::ServingSandbox,
+    world::{event, ingest, v, wait_online, world},
+};
+use featurestore_proto::v1::{
+    CreateFeatureViewRequest, EntityKey, FeatureList, FeatureRef, FeatureSelector, FeatureStatus,
+    FeatureViewRef, GetFeatureGroupRequest, GetFeatureVectorRequest, GetFeatureVectorsRequest, Row,
+    UpdateFeatureGroupRequest, Value, feature_selector::Selector, value::Kind,
+};
+use tonic::Code;
+
+fn by_view(name: &str) -> Option<FeatureSelector> {
+    Some(FeatureSelector {
+        selector: Some(Selector::View(FeatureViewRef {
+            project: String::new(),
+            name: name.into(),
+            version: 0,
+        })),
+    })
+}
+
+fn key(id: i64) -> Option<EntityKey> {
+    Some(EntityKey {
+        join_keys: vec!["customer_id".into()],
+        values: vec![v(Kind::Int64Value(id))],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vectors_come_back_as_ingested_with_statuses() {
+    let w = world().await;
+    let offline = w.offline_dir.path().to_str().unwrap().to_string();
+    let _materialization =
+        MaterializationSandbox::start(w.registry.root(), &w.project, &offline).await;
+    let mut admin = w.registry.client().await;
+    admin
+        .create_feature_view(CreateFeatureViewRequest {
+            feature_view: Some(view(&w.project, "model", &[("orders", &[])])),
+        })
+        .await
+        .unwrap();
+    let keys: Vec<i64> = (0..10).collect();
+    for time in [1, 2] {
+        ingest(&w, keys.iter().map(|k| event(*k, time)).collect()).await;
+    }
+    let _ = wait_online(&w, &keys, 2).await;
+    let serving = ServingSandbox::start(w.registry.root()).await;
+    let mut client = serving.client().await;
+
+    let response = client
+        .get_feature_vector(GetFeatureVectorRequest {
+            project: w.project.clone(),
+            selector: by_view("model"),
+            entity_key: key(3),
+            include_event_times: true,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        response.feature_names,
+        ["orders:amount", "orders:country", "orders:embedding"]
+    );
+    let vector = response.vector.unwrap();
+    let sent = event(3, 2);
+    assert_eq!(
+        vector.values,
+        vec![
+            sent.values[2].clone(),
+            v(Kind::NullValue(0)),
+            sent.values[4].clone()
+        ]
+    );
+    assert_eq!(
+        vector.statuses,
+        [
+            FeatureStatus::Present,
+            FeatureStatus::Null,
+            FeatureStatus::Present
+        ]
+        .map(|s| s as i32)
+    );
+    assert_eq!(vector.event_times_micros, vec![2, 2, 2]);
+
+    // Many keys, in request order; a missing entity is NOT_FOUND statuses, not an error.
+    let rows: Vec<Row> = [5, 999, 0]
+        .iter()
+        .map(|k| Row {
+            values: vec![v(Kind::Int64Value(*k))],
+        })
+        .collect();
+    let batch = client
+        .get_feature_vectors(GetFeatureVectorsRequest {
+            project: w.project.clone(),
+            selector: by_view("model"),
+            join_keys: vec!["customer_id".into()],
+            entity_rows: rows,
+            include_event_times: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(batch.vectors.len(), 3);
+    assert_eq!(batch.vectors[0].values[0], event(5, 2).values[2]);
+    assert_eq!(
+        batch.vectors[1].statuses,
+        vec![FeatureStatus::NotFound as i32; 3]
+    );
+    assert_eq!(batch.vectors[2].values[0], event(0, 2).values[2]);
+
+    // An explicit feature list.
+    let list = Some(FeatureSelector {
+        selector: Some(Selector::Features(FeatureList {
+            features: vec![FeatureRef {
+                group: "orders".into(),
+                group_version: 0,
+                feature: "amount".into(),
+            }],
+        })),
+    });
+    let one = client
+        .get_feature_vector(GetFeatureVectorRequest {
+            project: w.project.clone(),
+            selector: list,
+            entity_key: key(7),
+            include_event_times: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        one.vector.unwrap().values,
+        vec![event(7, 2).values[2].clone()]
+    );
+
+    // Bad requests.
+    let err = client
+        .get_feature_vector(GetFeatureVectorRequest {
+            project: w.project.clone(),
+            selector: by_view("nope"),
+            entity_key: key(1),
+            include_event_times: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let wrong_name = Some(EntityKey {
+        join_keys: vec!["user_id".into()],
+        values: vec![v(Kind::Int64Value(1))],
+    });
+    let err = client
+        .get_feature_vector(GetFeatureVectorRequest {
+            project: w.project.clone(),
+            selector: by_view("model"),
+            entity_key: wrong_name,
+            include_event_times: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("user_id"), "{}", err.message());
+    let wrong_type = Some(EntityKey {
+        join_keys: vec!["customer_id".into()],
+        values: vec![v(Kind::StringValue("3".into()))],
+    });
+    let err = client
+        .get_feature_vector(GetFeatureVectorRequest {
+            project: w.project.clone(),
+            selector: by_view("model"),
+            entity_key: wrong_type,
+            include_event_times: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("customer_id") && err.message().contains("expected int64"),
+        "{}",
+        err.message()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feature_added_to_a_group_is_served_without_restart() {
+    let w = world().await;
+    let offline = w.offline_dir.path().to_str().unwrap().to_string();
+    let _materialization =
+        MaterializationSandbox::start(w.registry.root(), &w.project, &offline).await;
+    ingest(&w, vec![event(1, 1)]).await;
+    let _ = wait_online(&w, &[1], 1).await;
+    let serving = ServingSandbox::start(w.registry.root()).await;
+    let mut client = serving.client().await;
+
+    let mut admin = w.registry.client().await;
+    let mut g = admin
+        .get_feature_group(GetFeatureGroupRequest {
+            project: w.project.clone(),
+            name: "orders".into(),
+            version: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut score = feature("score", "float64");
+    score.default_value = Some(Value {
+        kind: Some(Kind::Float64Value(7.0)),
+    });
+    g.features.push(score);
+    admin
+        .update_feature_group(UpdateFeatureGroupRequest {
+            feature_group: Some(g),
+            expected_revision: 0,
+        })
+        .await
+        .unwrap();
+
+    let list = Some(FeatureSelector {
+        selector: Some(Selector::Features(FeatureList {
+            features: ["amount", "score"]
+                .iter()
+                .map(|f| FeatureRef {
+                    group: "orders".into(),
+                    group_version: 1,
+                    feature: f.to_string(),
+                })
+                .collect(),
+        })),
+    });
+    let started = Instant::now();
+    let vector = loop {
+        match client
+            .get_feature_vector(GetFeatureVectorRequest {
+                project: w.project.clone(),
+                selector: list.clone(),
+                entity_key: key(1),
+                include_event_times: false,
+            })
+            .await
+        {
+            Ok(r) => break r.into_inner().vector.unwrap(),
+            Err(e) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "new feature not served: {e:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    assert_eq!(
+        vector.values[1],
+        Value {
+            kind: Some(Kind::Float64Value(7.0))
+        },
+        "the default fills the new feature"
+    );
+    assert_eq!(
+        vector.statuses[1],
+        FeatureStatus::Null as i32,
+        "the stored row has no value for it yet"
+    );
+    assert_eq!(vector.values[0], event(1, 1).values[2]);
+}

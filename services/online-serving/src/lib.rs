@@ -1,0 +1,57 @@
+//! The online serving service: `GetFeatureVector(s)` for inference, read
+//! from the online store with one concurrent read per feature group,
+//! planned once per feature selection and catalog revision.
+
+pub mod config;
+pub mod error;
+mod grpc;
+pub mod plan;
+pub mod serve;
+
+use std::sync::Arc;
+
+use featurestore_catalog::{CatalogCache, Keyspace};
+use featurestore_metastore::{EtcdStore, MetadataStore};
+use featurestore_onlinestore::{CassandraStore, OnlineStore};
+use featurestore_proto::v1::online_serving_service_server::OnlineServingServiceServer;
+use featurestore_runtime::{GrpcServer, Shutdown};
+use tokio::net::TcpListener;
+
+pub use config::ServingConfig;
+pub use grpc::ServingGrpc;
+pub use serve::Server;
+
+/// Connects to etcd and Cassandra as configured.
+pub async fn connect(config: &ServingConfig) -> anyhow::Result<Arc<Server>> {
+    let store: Arc<dyn MetadataStore> =
+        Arc::new(EtcdStore::connect(&config.etcd.client_config()).await?);
+    let catalog = Arc::new(CatalogCache::spawn(store, Keyspace::new(&config.etcd.root)));
+    let online: Arc<dyn OnlineStore> =
+        Arc::new(CassandraStore::connect(config.cassandra.client_config()).await?);
+    Ok(Arc::new(Server::new(
+        catalog,
+        online,
+        config.max_keys_per_request,
+    )))
+}
+
+/// Serves until `shutdown`.
+pub async fn serve(
+    config: &ServingConfig,
+    server: Arc<Server>,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let mut grpc = GrpcServer::new(config.server.clone());
+    let max = config.server.max_message_bytes;
+    grpc.add_service(
+        OnlineServingServiceServer::new(ServingGrpc::new(server))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    );
+    grpc.health()
+        .set_serving::<OnlineServingServiceServer<ServingGrpc>>()
+        .await;
+    grpc.serve(listener, shutdown).await?;
+    Ok(())
+}

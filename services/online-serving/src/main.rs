@@ -1,0 +1,33 @@
+//! `online-serving`: feature vectors for inference. Configuration: defaults,
+//! then `--config <file.toml>`, then `FS_SERVING_*` environment variables.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use featurestore_online_serving::ServingConfig;
+use featurestore_runtime::{config, shutdown, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Feature store online serving: GetFeatureVector for inference"
+)]
+struct Args {
+    /// TOML configuration file (see config/online-serving.example.toml).
+    #[arg(long, env = "FS_SERVING_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let env = std::env::vars()
+        .filter(|(k, _)| k != "FS_SERVING_CONFIG")
+        .collect();
+    let config: ServingConfig = config::load(args.config.as_deref(), &env, "FS_SERVING_")?;
+    let _telemetry = telemetry::init("online-serving", &config.telemetry)?;
+    let shutdown = shutdown::on_signals();
+    let server = featurestore_online_serving::connect(&config).await?;
+    let listener = featurestore_runtime::server::bind(config.server.listen_addr).await?;
+    featurestore_online_serving::serve(&config, server, listener, shutdown).await
+}

@@ -1,0 +1,183 @@
+//! Serving feature vectors: plan lookup, key encoding, one concurrent read
+//! per group, assembly in the plan's order with per-feature statuses.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use featurestore_catalog::CatalogCache;
+use featurestore_domain::validate_name;
+use featurestore_onlinestore::{OnlineStore, StoredRow};
+use featurestore_proto::v1::{
+    FeatureSelector, FeatureStatus, FeatureVector, Row, Value, value::Kind,
+};
+
+use crate::{error::ServingError, plan::Plan};
+
+pub struct Server {
+    catalog: Arc<CatalogCache>,
+    online: Arc<dyn OnlineStore>,
+    max_keys: usize,
+    /// Plans of the catalog revision they were compiled at.
+    plans: Mutex<(i64, HashMap<String, Arc<Plan>>)>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").finish_non_exhaustive()
+    }
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default()
+}
+
+impl Server {
+    pub fn new(catalog: Arc<CatalogCache>, online: Arc<dyn OnlineStore>, max_keys: usize) -> Self {
+        Self {
+            catalog,
+            online,
+            max_keys,
+            plans: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    pub fn catalog(&self) -> &Arc<CatalogCache> {
+        &self.catalog
+    }
+
+    fn plan(&self, project: &str, selector: &FeatureSelector) -> Result<Arc<Plan>, ServingError> {
+        let snapshot = self.catalog.snapshot();
+        let key = format!("{project}|{selector:?}");
+        {
+            let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+            if plans.0 != snapshot.revision() {
+                *plans = (snapshot.revision(), HashMap::new());
+            }
+            if let Some(plan) = plans.1.get(&key) {
+                return Ok(plan.clone());
+            }
+        }
+        let plan = Arc::new(Plan::compile(project, selector, &snapshot)?);
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if plans.0 == snapshot.revision() {
+            plans.1.insert(key, plan.clone());
+        }
+        Ok(plan)
+    }
+
+    /// Vectors for `rows` (values in the order of `join_keys`), in order.
+    pub async fn vectors(
+        &self,
+        project: &str,
+        selector: Option<&FeatureSelector>,
+        join_keys: &[String],
+        rows: &[Row],
+        include_event_times: bool,
+    ) -> Result<(Vec<String>, Vec<FeatureVector>), ServingError> {
+        validate_name("project", project)
+            .map_err(|e| ServingError::invalid("project", e.to_string()))?;
+        if rows.len() > self.max_keys {
+            return Err(ServingError::invalid(
+                "entity_rows",
+                format!(
+                    "{} keys exceed the limit of {} per call",
+                    rows.len(),
+                    self.max_keys
+                ),
+            ));
+        }
+        let selector = selector.ok_or_else(|| ServingError::invalid("selector", "is required"))?;
+        let plan = self.plan(project, selector)?;
+        let order = plan.key_order(join_keys)?;
+        for (r, row) in rows.iter().enumerate() {
+            if row.values.len() != join_keys.len() {
+                return Err(ServingError::invalid(
+                    format!("entity_rows[{r}]"),
+                    format!(
+                        "expected {} key values, got {}",
+                        join_keys.len(),
+                        row.values.len()
+                    ),
+                ));
+            }
+        }
+        // Encode every group's keys first: bad keys fail before any read.
+        let mut per_group: Vec<Vec<Vec<u8>>> = Vec::with_capacity(plan.groups.len());
+        for group in &plan.groups {
+            let mut keys = Vec::with_capacity(rows.len());
+            for (r, row) in rows.iter().enumerate() {
+                let values = group
+                    .key_positions
+                    .iter()
+                    .map(|p| row.values[order[*p]].kind.as_ref());
+                let key = group.encoder.encode(values).map_err(|e| match e {
+                    featurestore_domain::DomainError::InvalidArgument { field, reason } => {
+                        ServingError::invalid(format!("entity_rows[{r}].{field}"), reason)
+                    }
+                    other => ServingError::invalid(format!("entity_rows[{r}]"), other.to_string()),
+                })?;
+                keys.push(key);
+            }
+            per_group.push(keys);
+        }
+        let reads = plan
+            .groups
+            .iter()
+            .zip(&per_group)
+            .map(|(group, keys)| self.online.get(&group.table, keys));
+        let results: Vec<Vec<Option<StoredRow>>> = futures::future::try_join_all(reads).await?;
+
+        let now = now_micros();
+        let n = plan.feature_names.len();
+        let mut vectors: Vec<FeatureVector> = (0..rows.len())
+            .map(|_| FeatureVector {
+                values: Vec::with_capacity(n),
+                statuses: vec![FeatureStatus::NotFound as i32; n],
+                event_times_micros: if include_event_times {
+                    vec![0; n]
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        for vector in &mut vectors {
+            vector.values.resize_with(n, || Value {
+                kind: Some(Kind::NullValue(0)),
+            });
+        }
+        for (group, stored) in plan.groups.iter().zip(results) {
+            for (vector, row) in vectors.iter_mut().zip(stored) {
+                for (column, position, default) in &group.outputs {
+                    let (status, value) = match &row {
+                        None => (FeatureStatus::NotFound, None),
+                        Some(row)
+                            if group.ttl_micros > 0
+                                && now - row.event_time_micros > group.ttl_micros =>
+                        {
+                            (FeatureStatus::OutsideMaxAge, None)
+                        }
+                        Some(row) => match row.values.get(*column) {
+                            Some(v) if !matches!(v.kind, None | Some(Kind::NullValue(_))) => {
+                                (FeatureStatus::Present, Some(v.clone()))
+                            }
+                            _ => (FeatureStatus::Null, None),
+                        },
+                    };
+                    vector.statuses[*position] = status as i32;
+                    if let Some(value) = value.or_else(|| default.clone()) {
+                        vector.values[*position] = value;
+                    }
+                    if include_event_times && let Some(row) = &row {
+                        vector.event_times_micros[*position] = row.event_time_micros;
+                    }
+                }
+            }
+        }
+        Ok((plan.feature_names.clone(), vectors))
+    }
+}
