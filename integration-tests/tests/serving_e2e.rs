@@ -268,3 +268,131 @@ async fn a_feature_added_to_a_group_is_served_without_restart() {
     );
     assert_eq!(vector.values[0], event(1, 1).values[2]);
 }
+
+/// A view over two groups with different keys assembles both; a group with
+/// a TTL reports OUTSIDE_MAX_AGE for values older than it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_group_views_and_ttl() {
+    use featurestore_domain::fixtures::{entity, group};
+    use featurestore_proto::v1::{
+        CreateEntityRequest, CreateFeatureGroupRequest, FeatureGroupRef, IngestRequest, ScalarType,
+    };
+    let w = world().await;
+    let offline = w.offline_dir.path().to_str().unwrap().to_string();
+    let _materialization =
+        MaterializationSandbox::start(w.registry.root(), &w.project, &offline).await;
+    let mut admin = w.registry.client().await;
+    admin
+        .create_entity(CreateEntityRequest {
+            entity: Some(entity(
+                &w.project,
+                "merchant",
+                &[("merchant_id", ScalarType::String)],
+            )),
+        })
+        .await
+        .unwrap();
+    let mut risk = group(&w.project, "risk", "merchant", &[("score", "float32")]);
+    risk.ttl_seconds = 3600;
+    admin
+        .create_feature_group(CreateFeatureGroupRequest {
+            feature_group: Some(risk),
+        })
+        .await
+        .unwrap();
+    admin
+        .create_feature_view(CreateFeatureViewRequest {
+            feature_view: Some(view(
+                &w.project,
+                "fraud",
+                &[("orders", &["amount"]), ("risk", &[])],
+            )),
+        })
+        .await
+        .unwrap();
+    ingest(&w, vec![event(1, 1)]).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    let mut ingestion = w.ingestion.client().await;
+    let risk_rows = |id: &str, time: i64, score: f32| Row {
+        values: vec![
+            v(Kind::StringValue(id.into())),
+            v(Kind::TimestampValue(time)),
+            v(Kind::Float32Value(score)),
+        ],
+    };
+    ingestion
+        .ingest(IngestRequest {
+            group: Some(FeatureGroupRef {
+                project: w.project.clone(),
+                name: "risk".into(),
+                version: 1,
+            }),
+            columns: vec!["merchant_id".into(), "event_time".into(), "score".into()],
+            // m_fresh happened a minute ago; m_old two hours ago (TTL is one hour).
+            rows: vec![
+                risk_rows("m_fresh", now - 60_000_000, 0.25),
+                risk_rows("m_old", now - 7_200_000_000, 0.75),
+            ],
+        })
+        .await
+        .unwrap();
+    let serving = ServingSandbox::start(w.registry.root()).await;
+    let mut client = serving.client().await;
+    let request = |merchant: &str| GetFeatureVectorsRequest {
+        project: w.project.clone(),
+        selector: by_view("fraud"),
+        join_keys: vec!["merchant_id".into(), "customer_id".into()],
+        entity_rows: vec![Row {
+            values: vec![
+                v(Kind::StringValue(merchant.into())),
+                v(Kind::Int64Value(1)),
+            ],
+        }],
+        include_event_times: false,
+    };
+    let started = Instant::now();
+    let fresh = loop {
+        let r = client
+            .get_feature_vectors(request("m_fresh"))
+            .await
+            .unwrap()
+            .into_inner();
+        if r.vectors[0]
+            .statuses
+            .iter()
+            .all(|s| *s == FeatureStatus::Present as i32)
+        {
+            break r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not materialized: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(fresh.feature_names, ["orders:amount", "risk:score"]);
+    assert_eq!(
+        fresh.vectors[0].values,
+        vec![event(1, 1).values[2].clone(), v(Kind::Float32Value(0.25))]
+    );
+    let old = client
+        .get_feature_vectors(request("m_old"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        old.vectors[0].statuses,
+        [
+            FeatureStatus::Present as i32,
+            FeatureStatus::OutsideMaxAge as i32
+        ]
+    );
+    assert_eq!(
+        old.vectors[0].values[1],
+        v(Kind::NullValue(0)),
+        "a value older than the TTL is not served"
+    );
+}

@@ -94,7 +94,13 @@ fn map_execution(table: &OnlineTable, e: ExecutionError) -> OnlineStoreError {
 
 fn map_prepare(table: &OnlineTable, e: PrepareError) -> OnlineStoreError {
     let text = e.to_string();
-    if text.contains("unconfigured table") || text.contains("Undefined column") {
+    if text.contains("Undefined column") {
+        // A feature added a moment ago: reconciliation adds the column soon.
+        OnlineStoreError::Unavailable(format!(
+            "{}: a column is not created yet ({text})",
+            table.label
+        ))
+    } else if text.contains("unconfigured table") || text.contains("does not exist") {
         OnlineStoreError::UnknownTable(format!("{} ({text})", table.label))
     } else {
         OnlineStoreError::Unavailable(text)

@@ -125,11 +125,20 @@ impl Server {
             }
             per_group.push(keys);
         }
+        // A group whose online table does not exist yet (nothing materialized)
+        // has no rows: NOT_FOUND statuses, not an error.
         let reads = plan
             .groups
             .iter()
             .zip(&per_group)
-            .map(|(group, keys)| self.online.get(&group.table, keys));
+            .map(|(group, keys)| async move {
+                match self.online.get(&group.table, keys).await {
+                    Err(featurestore_onlinestore::OnlineStoreError::UnknownTable(_)) => {
+                        Ok(vec![None; keys.len()])
+                    }
+                    other => other,
+                }
+            });
         let results: Vec<Vec<Option<StoredRow>>> = futures::future::try_join_all(reads).await?;
 
         let now = now_micros();
