@@ -1,0 +1,360 @@
+//! `make bench-serve`: online serving under load, and the same reads done
+//! directly with the driver (no service in between) in the same run, so the
+//! service's overhead is visible. Everything is co-located on this machine:
+//! the `online-serving` release binary, Cassandra, etcd, and this load
+//! generator. Reports throughput and p50/p90/p99/p99.9 as text and JSON
+//! (`bench-results/serve.json`). Not a test: it never fails on numbers.
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use clap::{Parser, ValueEnum};
+use featurestore_domain::{
+    EntityKeyEncoder,
+    fixtures::{entity, group, view},
+};
+use featurestore_integration_tests::{
+    etcd_endpoint, materialization::cassandra_node, registry::RegistrySandbox, unique_name,
+};
+use featurestore_onlinestore::{
+    CassandraConfig, CassandraStore, OnlineRow, OnlineStore, OnlineTable,
+};
+use featurestore_proto::v1::{
+    CreateEntityRequest, CreateFeatureGroupRequest, CreateFeatureViewRequest, CreateProjectRequest,
+    FeatureSelector, FeatureViewRef, GetFeatureVectorsRequest, Project, Row, ScalarType, Value,
+    feature_selector::Selector, online_serving_service_client::OnlineServingServiceClient,
+    value::Kind,
+};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Keys {
+    Uniform,
+    Skewed,
+}
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Entities loaded into the online store.
+    #[arg(long, default_value_t = 100_000)]
+    entities: usize,
+    /// Seconds per measurement.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Vectors per request (1 = GetFeatureVector-sized calls).
+    #[arg(long, value_delimiter = ',', default_value = "1,100")]
+    batch: Vec<usize>,
+    #[arg(long, value_enum, default_value = "uniform")]
+    keys: Keys,
+    #[arg(long, default_value = "bench-results/serve.json")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+struct Stats {
+    path: &'static str,
+    batch: usize,
+    requests: usize,
+    vectors_per_sec: f64,
+    p50_ms: f64,
+    p90_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// xorshift64*: enough randomness for picking keys.
+fn next(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+fn pick(state: &mut u64, n: usize, keys: Keys) -> i64 {
+    let u = (next(state) >> 11) as f64 / (1u64 << 53) as f64;
+    let x = match keys {
+        Keys::Uniform => u,
+        // Most reads hit a few hot keys (about 50% of reads on 1% of keys).
+        Keys::Skewed => u.powi(8),
+    };
+    ((x * n as f64) as usize).min(n - 1) as i64
+}
+
+fn stats(path: &'static str, batch: usize, mut samples: Vec<Duration>, wall: Duration) -> Stats {
+    samples.sort();
+    let q = |p: f64| {
+        let i = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
+        samples[i].as_secs_f64() * 1e3
+    };
+    Stats {
+        path,
+        batch,
+        requests: samples.len(),
+        vectors_per_sec: (samples.len() * batch) as f64 / wall.as_secs_f64(),
+        p50_ms: q(0.5),
+        p90_ms: q(0.9),
+        p99_ms: q(0.99),
+        p999_ms: q(0.999),
+    }
+}
+
+/// Runs `call` from `concurrency` workers for `seconds`; returns latencies.
+async fn measure<F, Fut>(concurrency: usize, seconds: u64, call: F) -> (Vec<Duration>, Duration)
+where
+    F: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let workers: Vec<_> = (0..concurrency)
+        .map(|w| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut samples = Vec::new();
+                let mut i = w as u64 * 1_000_003 + 1;
+                while Instant::now() < deadline {
+                    i += 1;
+                    let t = Instant::now();
+                    call(i).await;
+                    samples.push(t.elapsed());
+                }
+                samples
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.expect("worker"));
+    }
+    (all, started.elapsed())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let registry = RegistrySandbox::start().await;
+    let mut admin = registry.client().await;
+    let project = unique_name("sbench");
+    admin
+        .create_project(CreateProjectRequest {
+            project: Some(Project {
+                name: project.clone(),
+                ..Default::default()
+            }),
+        })
+        .await?;
+    admin
+        .create_entity(CreateEntityRequest {
+            entity: Some(entity(
+                &project,
+                "customer",
+                &[("customer_id", ScalarType::Int64)],
+            )),
+        })
+        .await?;
+    let names: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
+    let features: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "float64")).collect();
+    let g = admin
+        .create_feature_group(CreateFeatureGroupRequest {
+            feature_group: Some(group(&project, "stats", "customer", &features)),
+        })
+        .await?
+        .into_inner();
+    admin
+        .create_feature_view(CreateFeatureViewRequest {
+            feature_view: Some(view(&project, "model", &[("stats", &[])])),
+        })
+        .await?;
+
+    // Load the online store directly.
+    let store = Arc::new(
+        CassandraStore::connect(CassandraConfig {
+            nodes: vec![cassandra_node()],
+            keyspace: "fs_bench".into(),
+            ..CassandraConfig::default()
+        })
+        .await?,
+    );
+    let table = OnlineTable::for_group(&g);
+    store.ensure_table(&table).await?;
+    let encoder = EntityKeyEncoder::new(&g.primary_key);
+    let key = |id: i64| encoder.encode([Some(&Kind::Int64Value(id))]).expect("key");
+    for chunk in (0..args.entities as i64).collect::<Vec<_>>().chunks(5_000) {
+        let rows: Vec<OnlineRow> = chunk
+            .iter()
+            .map(|id| OnlineRow {
+                entity_key: key(*id),
+                event_time_micros: 1_700_000_000_000_000,
+                values: (0..10)
+                    .map(|f| Value {
+                        kind: Some(Kind::Float64Value((*id * 10 + f) as f64)),
+                    })
+                    .collect(),
+            })
+            .collect();
+        store.upsert(&table, &rows).await?;
+    }
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let exe = std::env::current_exe()?
+        .parent()
+        .expect("dir")
+        .join("online-serving");
+    anyhow::ensure!(
+        exe.exists(),
+        "{} not built: run `make bench-serve`",
+        exe.display()
+    );
+    let _serving = Killed(
+        Command::new(exe)
+            .env(
+                "FS_SERVING_SERVER__LISTEN_ADDR",
+                format!("127.0.0.1:{port}"),
+            )
+            .env(
+                "FS_SERVING_ETCD__ENDPOINTS",
+                format!("[\"{}\"]", etcd_endpoint()),
+            )
+            .env("FS_SERVING_ETCD__ROOT", registry.root())
+            .env(
+                "FS_SERVING_CASSANDRA__NODES",
+                format!("[\"{}\"]", cassandra_node()),
+            )
+            .env("FS_SERVING_CASSANDRA__KEYSPACE", "fs_bench")
+            .env("FS_SERVING_TELEMETRY__LOG_LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?,
+    );
+    let client = loop {
+        if let Ok(c) = OnlineServingServiceClient::connect(format!("http://127.0.0.1:{port}")).await
+        {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let selector = Some(FeatureSelector {
+        selector: Some(Selector::View(FeatureViewRef {
+            project: String::new(),
+            name: "model".into(),
+            version: 0,
+        })),
+    });
+
+    let mut results = Vec::new();
+    for &batch in &args.batch {
+        let n = args.entities;
+        let mode = args.keys;
+        // Warm up both paths.
+        let warm = GetFeatureVectorsRequest {
+            project: project.clone(),
+            selector: selector.clone(),
+            join_keys: vec!["customer_id".into()],
+            entity_rows: vec![Row {
+                values: vec![Value {
+                    kind: Some(Kind::Int64Value(1)),
+                }],
+            }],
+            include_event_times: false,
+        };
+        client.clone().get_feature_vectors(warm).await?;
+
+        let (client2, project2, selector2) = (client.clone(), project.clone(), selector.clone());
+        let (samples, wall) = measure(args.concurrency, args.seconds, move |i| {
+            let mut client = client2.clone();
+            let mut state = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let request = GetFeatureVectorsRequest {
+                project: project2.clone(),
+                selector: selector2.clone(),
+                join_keys: vec!["customer_id".into()],
+                entity_rows: (0..batch)
+                    .map(|_| Row {
+                        values: vec![Value {
+                            kind: Some(Kind::Int64Value(pick(&mut state, n, mode))),
+                        }],
+                    })
+                    .collect(),
+                include_event_times: false,
+            };
+            async move {
+                let response = client.get_feature_vectors(request).await.expect("serve");
+                debug_assert_eq!(response.into_inner().vectors.len(), batch);
+            }
+        })
+        .await;
+        results.push(stats("service", batch, samples, wall));
+
+        let (store2, table2, encoder2) = (store.clone(), table.clone(), encoder.clone());
+        let (samples, wall) = measure(args.concurrency, args.seconds, move |i| {
+            let (store, table) = (store2.clone(), table2.clone());
+            let mut state = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let keys: Vec<Vec<u8>> = (0..batch)
+                .map(|_| {
+                    encoder2
+                        .encode([Some(&Kind::Int64Value(pick(&mut state, n, mode)))])
+                        .expect("key")
+                })
+                .collect();
+            async move {
+                store.get(&table, &keys).await.expect("direct read");
+            }
+        })
+        .await;
+        results.push(stats("direct-driver", batch, samples, wall));
+    }
+
+    println!(
+        "online serving: {} entities x 10 features, {} in flight, {:?} keys, {} s per run, {} cores (everything co-located)",
+        args.entities,
+        args.concurrency,
+        args.keys,
+        args.seconds,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!(
+        "{:<14} {:>6} {:>9} {:>12} {:>8} {:>8} {:>8} {:>8}",
+        "path", "batch", "requests", "vectors/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms"
+    );
+    for s in &results {
+        println!(
+            "{:<14} {:>6} {:>9} {:>12.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
+            s.path, s.batch, s.requests, s.vectors_per_sec, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms
+        );
+    }
+    for pair in results.chunks(2) {
+        if let [service, direct] = pair {
+            println!(
+                "batch {:>4}: service p99 overhead over the driver {:+.2} ms",
+                service.batch,
+                service.p99_ms - direct.p99_ms
+            );
+        }
+    }
+    if let Some(parent) = args.out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&args.out, serde_json::to_string_pretty(&results)?)?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
