@@ -50,14 +50,25 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs `scripts/etcd.sh <action>` (stop, start, restart), for fault tests.
-pub fn etcd_ctl(action: &str) {
+/// Runs `scripts/<server>.sh <action>` (stop, start, restart), for fault
+/// tests; `server` is etcd, kafka or cassandra.
+pub fn server_ctl(server: &str, action: &str) {
     let status = std::process::Command::new("bash")
-        .arg(script("etcd.sh"))
+        .arg(script(&format!("{server}.sh")))
         .arg(action)
         .status()
-        .expect("run etcd.sh");
-    assert!(status.success(), "etcd.sh {action} failed");
+        .unwrap_or_else(|e| panic!("run {server}.sh: {e}"));
+    assert!(status.success(), "{server}.sh {action} failed");
+}
+
+/// Starts the server again when dropped, so a fault test that fails half-way
+/// still leaves the servers running for the tests after it.
+pub struct StartOnDrop(pub &'static str);
+
+impl Drop for StartOnDrop {
+    fn drop(&mut self) {
+        server_ctl(self.0, "start");
+    }
 }
 
 /// A unique name for per-test namespaces (projects, key prefixes).

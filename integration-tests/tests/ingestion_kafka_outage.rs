@@ -3,10 +3,7 @@
 //! Kafka is back, and every acknowledged row is in the topic. Its own test
 //! binary: cargo runs binaries one at a time, so no other test sees the outage.
 
-use std::{
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use featurestore_domain::fixtures::{entity, group};
 use featurestore_eventlog::{
@@ -14,9 +11,10 @@ use featurestore_eventlog::{
     testsuite::{read, unique},
 };
 use featurestore_integration_tests::{
+    StartOnDrop,
     ingestion::{IngestionSandbox, kafka_bootstrap},
     registry::RegistrySandbox,
-    unique_name,
+    server_ctl, unique_name,
 };
 use featurestore_proto::v1::{
     CreateEntityRequest, CreateFeatureGroupRequest, CreateProjectRequest, FeatureGroupRef,
@@ -24,27 +22,6 @@ use featurestore_proto::v1::{
 };
 use prost::Message as _;
 use tonic::Code;
-
-fn kafka_ctl(action: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/kafka.sh");
-    assert!(
-        Command::new("bash")
-            .arg(script)
-            .arg(action)
-            .status()
-            .unwrap()
-            .success(),
-        "kafka.sh {action}"
-    );
-}
-
-struct KafkaBack;
-
-impl Drop for KafkaBack {
-    fn drop(&mut self) {
-        kafka_ctl("start");
-    }
-}
 
 fn row(i: i64) -> Row {
     Row {
@@ -106,8 +83,8 @@ async fn ingest_is_unavailable_during_a_kafka_outage_and_loses_nothing() {
         .unwrap();
     acknowledged.extend(0..10);
 
-    let _guard = KafkaBack;
-    kafka_ctl("stop");
+    let _guard = StartOnDrop("kafka");
+    server_ctl("kafka", "stop");
     let deadline = Duration::from_secs(8);
     let mut during = tonic::Request::new(request((100..110).map(row).collect()));
     during.set_timeout(deadline);
@@ -120,7 +97,7 @@ async fn ingest_is_unavailable_during_a_kafka_outage_and_loses_nothing() {
         started.elapsed()
     );
 
-    kafka_ctl("start");
+    server_ctl("kafka", "start");
     let started = Instant::now();
     loop {
         match client.ingest(request((10..20).map(row).collect())).await {

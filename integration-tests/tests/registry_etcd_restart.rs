@@ -8,18 +8,9 @@
 use std::time::{Duration, Instant};
 
 use featurestore_catalog::{CatalogCache, Keyspace};
-use featurestore_integration_tests::{etcd_ctl, registry::RegistrySandbox};
+use featurestore_integration_tests::{StartOnDrop, registry::RegistrySandbox, server_ctl};
 use featurestore_proto::v1::{CreateProjectRequest, GetProjectRequest, Project};
 use tonic::Code;
-
-/// Restarts etcd even when the test fails half-way.
-struct EtcdBack;
-
-impl Drop for EtcdBack {
-    fn drop(&mut self) {
-        etcd_ctl("start");
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_survives_an_etcd_restart() {
@@ -38,8 +29,8 @@ async fn registry_survives_an_etcd_restart() {
     };
     client.create_project(project("before")).await.unwrap();
 
-    let _guard = EtcdBack;
-    etcd_ctl("stop");
+    let _guard = StartOnDrop("etcd");
+    server_ctl("etcd", "stop");
     let deadline = Duration::from_secs(4);
     for _ in 0..2 {
         let mut request = tonic::Request::new(GetProjectRequest {
@@ -55,7 +46,7 @@ async fn registry_survives_an_etcd_restart() {
         assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     }
 
-    etcd_ctl("start");
+    server_ctl("etcd", "start");
     let started = Instant::now();
     let created = loop {
         match client.create_project(project("after")).await {

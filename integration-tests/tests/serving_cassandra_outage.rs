@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use featurestore_domain::fixtures::view;
 use featurestore_integration_tests::{
+    StartOnDrop,
     materialization::MaterializationSandbox,
+    server_ctl,
     serving::ServingSandbox,
     world::{event, ingest, v, wait_online, world},
 };
@@ -15,26 +17,6 @@ use featurestore_proto::v1::{
     feature_selector::Selector, value::Kind,
 };
 use tonic::Code;
-
-fn cassandra_ctl(action: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cassandra.sh");
-    assert!(
-        std::process::Command::new("bash")
-            .arg(script)
-            .arg(action)
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
-struct CassandraBack;
-
-impl Drop for CassandraBack {
-    fn drop(&mut self) {
-        cassandra_ctl("start");
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unavailable_quickly_while_cassandra_is_down_then_recovers() {
@@ -70,9 +52,9 @@ async fn unavailable_quickly_while_cassandra_is_down_then_recovers() {
     };
     client.get_feature_vector(request()).await.unwrap();
 
-    let _guard = CassandraBack;
+    let _guard = StartOnDrop("cassandra");
     materialization.stop().await.unwrap();
-    cassandra_ctl("stop");
+    server_ctl("cassandra", "stop");
     for _ in 0..3 {
         let started = Instant::now();
         let err = client.get_feature_vector(request()).await.unwrap_err();
@@ -83,7 +65,7 @@ async fn unavailable_quickly_while_cassandra_is_down_then_recovers() {
             started.elapsed()
         );
     }
-    cassandra_ctl("start");
+    server_ctl("cassandra", "start");
     let started = Instant::now();
     loop {
         match client.get_feature_vector(request()).await {

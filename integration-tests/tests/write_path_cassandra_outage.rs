@@ -6,30 +6,12 @@
 use std::time::Duration;
 
 use featurestore_integration_tests::{
+    StartOnDrop,
     materialization::MaterializationSandbox,
+    server_ctl,
     world::{event, ingest, offline_rows, wait_online, world},
 };
 use featurestore_offlinestore::{DeltaStore, OfflineTable};
-
-fn cassandra_ctl(action: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/cassandra.sh");
-    assert!(
-        std::process::Command::new("bash")
-            .arg(script)
-            .arg(action)
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
-struct CassandraBack;
-
-impl Drop for CassandraBack {
-    fn drop(&mut self) {
-        cassandra_ctl("start");
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn materialization_stalls_during_a_cassandra_outage_and_catches_up_exactly_once() {
@@ -42,8 +24,8 @@ async fn materialization_stalls_during_a_cassandra_outage_and_catches_up_exactly
     let _ = wait_online(&w, &keys, 1).await;
     assert_eq!(offline_rows(&w, 30).await.len(), 30);
 
-    let _guard = CassandraBack;
-    cassandra_ctl("stop");
+    let _guard = StartOnDrop("cassandra");
+    server_ctl("cassandra", "stop");
     ingest(&w, keys.iter().map(|k| event(*k, 2)).collect()).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let store = DeltaStore::new(&offline).unwrap();
@@ -56,7 +38,7 @@ async fn materialization_stalls_during_a_cassandra_outage_and_catches_up_exactly
         .sum();
     assert_eq!(during, 30, "the stalled batch is not half-written offline");
 
-    cassandra_ctl("start");
+    server_ctl("cassandra", "start");
     let _ = wait_online(&w, &keys, 2).await;
     let rows = offline_rows(&w, 60).await;
     let mut want: Vec<(i64, i64)> = keys
