@@ -77,8 +77,8 @@ bench-registry: deps infra-up ## Registry create/get latency over gRPC + etcd (b
 	$(CARGO) run --release -q -p featurestore-integration-tests --bin bench_registry
 
 .PHONY: clean-infra
-clean-infra: ## Stop the test servers and delete their data
-	$(SCRIPTS)/etcd.sh reset
+clean-infra: ## Stop the test servers and delete their data (tests leave topics and tables behind)
+	$(SCRIPTS)/infra.sh reset
 
 .PHONY: run-ingestion
 run-ingestion: deps infra-up ## Run ingestion on 127.0.0.1:50052 against the test etcd and Kafka

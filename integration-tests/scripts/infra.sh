@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every server the tests need, on 127.0.0.1: infra.sh up|down|status.
+# Every server the tests need, on 127.0.0.1: infra.sh up|down|reset|status
+# (reset stops them and deletes their data; downloads are kept).
 # etcd (Debian package), Kafka in KRaft mode and Cassandra 5.0 (Maven Central
 # artifacts); downloads and data live under $FS_CACHE, outside the clone.
 source "$(dirname "$0")/common.sh"
@@ -12,6 +13,7 @@ case "${1:-}" in
     log "all servers ready in $((SECONDS - started))s"
     ;;
   down) for s in "${servers[@]}"; do "$here/$s.sh" stop; done ;;
+  reset) for s in "${servers[@]}"; do "$here/$s.sh" reset; done ;;
   status)
     rc=0
     for s in "${servers[@]}"; do
@@ -19,5 +21,5 @@ case "${1:-}" in
     done
     exit $rc
     ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|reset|status" >&2; exit 2 ;;
 esac
