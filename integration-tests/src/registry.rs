@@ -85,6 +85,37 @@ impl RegistrySandbox {
         RegistryServiceClient::new(self.channel().await)
     }
 
+    /// Registers a project named `<prefix>_<unique>` with a `customer` entity
+    /// (join key `customer_id: int64`); returns the project name.
+    pub async fn create_customer_project(&self, prefix: &str) -> String {
+        use featurestore_domain::fixtures::entity;
+        use featurestore_proto::v1::{
+            CreateEntityRequest, CreateProjectRequest, Project, ScalarType,
+        };
+        let mut client = self.client().await;
+        let project = crate::unique_name(prefix);
+        client
+            .create_project(CreateProjectRequest {
+                project: Some(Project {
+                    name: project.clone(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("create project");
+        client
+            .create_entity(CreateEntityRequest {
+                entity: Some(entity(
+                    &project,
+                    "customer",
+                    &[("customer_id", ScalarType::Int64)],
+                )),
+            })
+            .await
+            .expect("create entity");
+        project
+    }
+
     /// Stops the server and waits for it to drain.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();

@@ -5,18 +5,14 @@ use std::time::{Duration, Instant};
 
 use crate::{
     ingestion::IngestionSandbox, materialization::cassandra_node, registry::RegistrySandbox,
-    unique_name,
 };
 use arrow_array::{cast::AsArray, types::Int64Type};
-use featurestore_domain::{
-    EntityKeyEncoder,
-    fixtures::{entity, group},
-};
+use featurestore_domain::{EntityKeyEncoder, fixtures::group};
 use featurestore_offlinestore::{DeltaStore, OfflineTable};
 use featurestore_onlinestore::{CassandraConfig, CassandraStore, OnlineStore, OnlineTable};
 use featurestore_proto::v1::{
-    CreateEntityRequest, CreateFeatureGroupRequest, CreateProjectRequest, FeatureGroup,
-    FeatureGroupRef, IngestRequest, Project, Row, ScalarType, Value, value::Kind,
+    CreateFeatureGroupRequest, FeatureGroup, FeatureGroupRef, IngestRequest, Row, Value,
+    value::Kind,
 };
 
 pub struct World {
@@ -40,26 +36,7 @@ pub async fn world_with(
 ) -> World {
     let registry = RegistrySandbox::start().await;
     let mut admin = registry.client().await;
-    let project = unique_name("wp");
-    admin
-        .create_project(CreateProjectRequest {
-            project: Some(Project {
-                name: project.clone(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap();
-    admin
-        .create_entity(CreateEntityRequest {
-            entity: Some(entity(
-                &project,
-                "customer",
-                &[("customer_id", ScalarType::Int64)],
-            )),
-        })
-        .await
-        .unwrap();
+    let project = registry.create_customer_project("wp").await;
     let mut g = group(
         &project,
         "orders",

@@ -15,19 +15,18 @@ use std::{
 use clap::{Parser, ValueEnum};
 use featurestore_domain::{
     EntityKeyEncoder,
-    fixtures::{entity, group, view},
+    fixtures::{group, view},
 };
 use featurestore_integration_tests::{
-    etcd_endpoint, materialization::cassandra_node, registry::RegistrySandbox, unique_name,
+    etcd_endpoint, materialization::cassandra_node, registry::RegistrySandbox,
 };
 use featurestore_onlinestore::{
     CassandraConfig, CassandraStore, OnlineRow, OnlineStore, OnlineTable,
 };
 use featurestore_proto::v1::{
-    CreateEntityRequest, CreateFeatureGroupRequest, CreateFeatureViewRequest, CreateProjectRequest,
-    FeatureSelector, FeatureViewRef, GetFeatureVectorsRequest, Project, Row, ScalarType, Value,
-    feature_selector::Selector, online_serving_service_client::OnlineServingServiceClient,
-    value::Kind,
+    CreateFeatureGroupRequest, CreateFeatureViewRequest, FeatureSelector, FeatureViewRef,
+    GetFeatureVectorsRequest, Row, Value, feature_selector::Selector,
+    online_serving_service_client::OnlineServingServiceClient, value::Kind,
 };
 use serde::Serialize;
 
@@ -151,24 +150,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let registry = RegistrySandbox::start().await;
     let mut admin = registry.client().await;
-    let project = unique_name("sbench");
-    admin
-        .create_project(CreateProjectRequest {
-            project: Some(Project {
-                name: project.clone(),
-                ..Default::default()
-            }),
-        })
-        .await?;
-    admin
-        .create_entity(CreateEntityRequest {
-            entity: Some(entity(
-                &project,
-                "customer",
-                &[("customer_id", ScalarType::Int64)],
-            )),
-        })
-        .await?;
+    let project = registry.create_customer_project("sbench").await;
     let names: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
     let features: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "float64")).collect();
     let g = admin

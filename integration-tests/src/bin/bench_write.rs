@@ -15,19 +15,15 @@ use std::{
 };
 
 use clap::Parser;
-use featurestore_domain::{
-    EntityKeyEncoder,
-    fixtures::{entity, group},
-};
+use featurestore_domain::{EntityKeyEncoder, fixtures::group};
 use featurestore_integration_tests::{
     etcd_endpoint, ingestion::kafka_bootstrap, materialization::cassandra_node,
-    registry::RegistrySandbox, unique_name,
+    registry::RegistrySandbox,
 };
 use featurestore_offlinestore::{DeltaStore, OfflineTable};
 use featurestore_onlinestore::{CassandraConfig, CassandraStore, OnlineStore, OnlineTable};
 use featurestore_proto::v1::{
-    CreateEntityRequest, CreateFeatureGroupRequest, CreateProjectRequest, FeatureGroupRef,
-    IngestRequest, Project, Row, ScalarType, Value,
+    CreateFeatureGroupRequest, FeatureGroupRef, IngestRequest, Row, Value,
     ingestion_service_client::IngestionServiceClient, value::Kind,
 };
 use futures::{StreamExt, stream};
@@ -151,24 +147,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let registry = RegistrySandbox::start().await;
     let mut admin = registry.client().await;
-    let project = unique_name("bench");
-    admin
-        .create_project(CreateProjectRequest {
-            project: Some(Project {
-                name: project.clone(),
-                ..Default::default()
-            }),
-        })
-        .await?;
-    admin
-        .create_entity(CreateEntityRequest {
-            entity: Some(entity(
-                &project,
-                "customer",
-                &[("customer_id", ScalarType::Int64)],
-            )),
-        })
-        .await?;
+    let project = registry.create_customer_project("bench").await;
     let feature_names: Vec<String> = (0..11).map(|i| format!("f{i}")).collect();
     let features: Vec<(&str, &str)> = feature_names
         .iter()
