@@ -245,6 +245,18 @@ impl EventLog for KafkaLog {
                 Err((name, code)) => return Err(map_err(KafkaError::AdminOp(code)).context(&name)),
             }
         }
+        // Return only once metadata shows the new partitions, so records can
+        // be sent to them right away.
+        let deadline = Instant::now() + self.config.admin_timeout;
+        while self.partition_count(topic).await?.unwrap_or(0) < partitions as u32 {
+            if Instant::now() >= deadline {
+                return Err(EventLogError::Unavailable(format!(
+                    "topic {topic} did not show {partitions} partitions within {:?}",
+                    self.config.admin_timeout
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         Ok(())
     }
 
