@@ -239,9 +239,9 @@ impl EventLog for KafkaLog {
         {
             match result {
                 Ok(_) => {}
-                // Someone else grew it meanwhile: fine if it is big enough now.
-                Err((_, RDKafkaErrorCode::InvalidPartitions))
-                    if self.partition_count(topic).await?.unwrap_or(0) >= partitions as u32 => {}
+                // Someone else grew it meanwhile (metadata may not show it
+                // yet): the wait below checks the result.
+                Err((_, RDKafkaErrorCode::InvalidPartitions)) => {}
                 Err((name, code)) => return Err(map_err(KafkaError::AdminOp(code)).context(&name)),
             }
         }
