@@ -41,8 +41,9 @@ test-unit: ## Unit tests only (no servers needed)
 	$(CARGO) test --workspace --lib --bins
 
 .PHONY: lint
-lint: deps ## cargo clippy, warnings are errors
+lint: deps ## cargo clippy (warnings are errors); kustomize build of k8s/ when kubectl is installed
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+	@if command -v kubectl >/dev/null; then kubectl kustomize k8s/overlays/dev >/dev/null && echo "k8s manifests build"; fi
 
 .PHONY: fmt
 fmt: ## Format the code

@@ -6,18 +6,24 @@
 source "$(dirname "$0")/common.sh"
 here="$(dirname "$0")"
 servers=(etcd kafka cassandra)
+# One infra.sh at a time: two concurrent starts would run two servers on the
+# same data directory (and corrupt it). The servers must not inherit the
+# lock, hence `9>&-` on every server script.
+exec 9>"$FS_RUN/infra.lock"
+flock 9
+server() { "$here/$1.sh" "$2" 9>&-; }
 case "${1:-}" in
   up)
     started=$SECONDS
-    for s in "${servers[@]}"; do "$here/$s.sh" start; done
+    for s in "${servers[@]}"; do server "$s" start; done
     log "all servers ready in $((SECONDS - started))s"
     ;;
-  down) for s in "${servers[@]}"; do "$here/$s.sh" stop; done ;;
-  reset) for s in "${servers[@]}"; do "$here/$s.sh" reset; done ;;
+  down) for s in "${servers[@]}"; do server "$s" stop; done ;;
+  reset) for s in "${servers[@]}"; do server "$s" reset; done ;;
   status)
     rc=0
     for s in "${servers[@]}"; do
-      if "$here/$s.sh" status; then log "$s: up"; else log "$s: down"; rc=1; fi
+      if server "$s" status; then log "$s: up"; else log "$s: down"; rc=1; fi
     done
     exit $rc
     ;;

@@ -45,14 +45,24 @@ struct Args {
     /// Seconds per measurement.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Requests in flight.
+    /// Requests in flight (closed loop: each worker sends its next request
+    /// when the last one is answered).
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Open loop instead: requests per second sent on a fixed schedule
+    /// whatever the answers; latency counts from the scheduled send time, so
+    /// queueing is not hidden. 0 = closed loop.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
     /// Vectors per request (1 = GetFeatureVector-sized calls).
     #[arg(long, value_delimiter = ',', default_value = "1,100")]
     batch: Vec<usize>,
     #[arg(long, value_enum, default_value = "uniform")]
     keys: Keys,
+    /// Seconds of reads before measuring (Cassandra's JIT and caches warm
+    /// up; without it whichever path runs first looks slower).
+    #[arg(long, default_value_t = 5)]
+    warmup: u64,
     #[arg(long, default_value = "bench-results/serve.json")]
     out: PathBuf,
 }
@@ -61,6 +71,8 @@ struct Args {
 struct Stats {
     path: &'static str,
     batch: usize,
+    /// "closed loop, N in flight" or "open loop, R requests/s".
+    load: String,
     requests: usize,
     vectors_per_sec: f64,
     p50_ms: f64,
@@ -96,7 +108,13 @@ fn pick(state: &mut u64, n: usize, keys: Keys) -> i64 {
     ((x * n as f64) as usize).min(n - 1) as i64
 }
 
-fn stats(path: &'static str, batch: usize, mut samples: Vec<Duration>, wall: Duration) -> Stats {
+fn stats(
+    path: &'static str,
+    batch: usize,
+    load: &str,
+    mut samples: Vec<Duration>,
+    wall: Duration,
+) -> Stats {
     samples.sort();
     let q = |p: f64| {
         let i = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
@@ -105,6 +123,7 @@ fn stats(path: &'static str, batch: usize, mut samples: Vec<Duration>, wall: Dur
     Stats {
         path,
         batch,
+        load: load.to_string(),
         requests: samples.len(),
         vectors_per_sec: (samples.len() * batch) as f64 / wall.as_secs_f64(),
         p50_ms: q(0.5),
@@ -143,6 +162,48 @@ where
         all.extend(w.await.expect("worker"));
     }
     (all, started.elapsed())
+}
+
+/// Sends `call`s at `rate` per second for `seconds`, each on its own task,
+/// never waiting for answers (no coordinated omission). A latency counts
+/// from the actual send: the timer wakes up to a millisecond late, which is
+/// the generator's jitter, not the server's.
+async fn measure_rate<F, Fut>(rate: f64, seconds: u64, call: F) -> (Vec<Duration>, Duration)
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let started = Instant::now();
+    let total = (rate * seconds as f64) as u64;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        let scheduled = started + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(scheduled.into()).await;
+        let request = call(i + 1);
+        let sent = Instant::now();
+        tasks.spawn(async move {
+            request.await;
+            sent.elapsed()
+        });
+    }
+    let mut all = Vec::with_capacity(total as usize);
+    while let Some(sample) = tasks.join_next().await {
+        all.push(sample.expect("request task"));
+    }
+    (all, started.elapsed())
+}
+
+/// Closed or open loop, as asked.
+async fn run<F, Fut>(args: &Args, call: F) -> (Vec<Duration>, Duration)
+where
+    F: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    if args.rate > 0.0 {
+        measure_rate(args.rate, args.seconds, call).await
+    } else {
+        measure(args.concurrency, args.seconds, call).await
+    }
 }
 
 #[tokio::main]
@@ -242,11 +303,35 @@ async fn main() -> anyhow::Result<()> {
         })),
     });
 
+    let load = if args.rate > 0.0 {
+        format!("open loop, {} requests/s", args.rate)
+    } else {
+        format!("closed loop, {} in flight", args.concurrency)
+    };
+    {
+        let (store, table, encoder) = (store.clone(), table.clone(), encoder.clone());
+        let n = args.entities;
+        measure(args.concurrency, args.warmup, move |i| {
+            let (store, table) = (store.clone(), table.clone());
+            let mut state = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let keys: Vec<Vec<u8>> = (0..10)
+                .map(|_| {
+                    encoder
+                        .encode([Some(&Kind::Int64Value(pick(&mut state, n, Keys::Uniform)))])
+                        .expect("key")
+                })
+                .collect();
+            async move {
+                store.get(&table, &keys).await.expect("warm-up read");
+            }
+        })
+        .await;
+    }
     let mut results = Vec::new();
     for &batch in &args.batch {
         let n = args.entities;
         let mode = args.keys;
-        // Warm up both paths.
+        // The service's plan and connections.
         let warm = GetFeatureVectorsRequest {
             project: project.clone(),
             selector: selector.clone(),
@@ -261,7 +346,7 @@ async fn main() -> anyhow::Result<()> {
         client.clone().get_feature_vectors(warm).await?;
 
         let (client2, project2, selector2) = (client.clone(), project.clone(), selector.clone());
-        let (samples, wall) = measure(args.concurrency, args.seconds, move |i| {
+        let (samples, wall) = run(&args, move |i| {
             let mut client = client2.clone();
             let mut state = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
             let request = GetFeatureVectorsRequest {
@@ -283,10 +368,10 @@ async fn main() -> anyhow::Result<()> {
             }
         })
         .await;
-        results.push(stats("service", batch, samples, wall));
+        results.push(stats("service", batch, &load, samples, wall));
 
         let (store2, table2, encoder2) = (store.clone(), table.clone(), encoder.clone());
-        let (samples, wall) = measure(args.concurrency, args.seconds, move |i| {
+        let (samples, wall) = run(&args, move |i| {
             let (store, table) = (store2.clone(), table2.clone());
             let mut state = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
             let keys: Vec<Vec<u8>> = (0..batch)
@@ -301,13 +386,12 @@ async fn main() -> anyhow::Result<()> {
             }
         })
         .await;
-        results.push(stats("direct-driver", batch, samples, wall));
+        results.push(stats("direct-driver", batch, &load, samples, wall));
     }
 
     println!(
-        "online serving: {} entities x 10 features, {} in flight, {:?} keys, {} s per run, {} cores (everything co-located)",
+        "online serving: {} entities x 10 features, {load}, {:?} keys, {} s per run, {} cores (everything co-located)",
         args.entities,
-        args.concurrency,
         args.keys,
         args.seconds,
         std::thread::available_parallelism()

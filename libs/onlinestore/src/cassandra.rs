@@ -21,6 +21,7 @@ use scylla::{
         execution_profile::ExecutionProfile, session::Session, session_builder::SessionBuilder,
     },
     errors::{ExecutionError, NewSessionError, PrepareError},
+    policies::load_balancing::{DefaultPolicy, LoadBalancingPolicy},
     statement::prepared::PreparedStatement,
     value::{CqlValue, Row},
 };
@@ -28,6 +29,7 @@ use scylla::{
 use crate::{
     OnlineRow, OnlineStore, OnlineStoreError, OnlineTable, Result, StoredRow,
     cql::{column_type, feature_column, from_cql, to_cql},
+    replica,
 };
 
 #[derive(Debug, Clone)]
@@ -42,6 +44,9 @@ pub struct CassandraConfig {
     pub connect_timeout: Duration,
     /// Writes or reads in flight per call.
     pub max_in_flight: usize,
+    /// A read of several keys groups them by owning replica and asks for up
+    /// to this many keys per `IN` query (1 = one query per key).
+    pub keys_per_query: usize,
 }
 
 impl Default for CassandraConfig {
@@ -53,6 +58,7 @@ impl Default for CassandraConfig {
             request_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             max_in_flight: 256,
+            keys_per_query: 32,
         }
     }
 }
@@ -63,6 +69,8 @@ pub struct CassandraStore {
     /// Prepared statements by table and shape (features only get appended,
     /// so the feature count identifies the column list).
     statements: Mutex<HashMap<(String, Statement, usize), Arc<PreparedStatement>>>,
+    /// What `IN` queries fall back to when their preferred replica is down.
+    default_policy: Arc<dyn LoadBalancingPolicy>,
 }
 
 impl std::fmt::Debug for CassandraStore {
@@ -77,6 +85,8 @@ impl std::fmt::Debug for CassandraStore {
 enum Statement {
     Insert,
     Select,
+    /// `SELECT entity_key, ... WHERE entity_key IN ?`
+    SelectIn,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> OnlineStoreError {
@@ -128,6 +138,7 @@ impl CassandraStore {
             session: Arc::new(session),
             config,
             statements: Mutex::new(HashMap::new()),
+            default_policy: DefaultPolicy::builder().build(),
         };
         store
             .ddl(&format!(
@@ -208,6 +219,12 @@ impl CassandraStore {
             ),
             Statement::Select => format!(
                 "SELECT event_time{}{} FROM {} WHERE entity_key = ?",
+                if columns.is_empty() { "" } else { ", " },
+                columns.join(", "),
+                self.qualified(table),
+            ),
+            Statement::SelectIn => format!(
+                "SELECT entity_key, event_time{}{} FROM {} WHERE entity_key IN ?",
                 if columns.is_empty() { "" } else { ", " },
                 columns.join(", "),
                 self.qualified(table),
@@ -325,6 +342,9 @@ impl OnlineStore for CassandraStore {
 
     async fn get(&self, table: &OnlineTable, keys: &[Vec<u8>]) -> Result<Vec<Option<StoredRow>>> {
         let select = self.statement(table, Statement::Select).await?;
+        if keys.len() > 1 && self.config.keys_per_query > 1 {
+            return self.get_grouped(table, &select, keys).await;
+        }
         // Indices rather than references: a closure over `&Vec<u8>` trips
         // the compiler's higher-ranked Send check in async traits.
         stream::iter(0..keys.len())
@@ -356,20 +376,119 @@ impl CassandraStore {
         else {
             return Ok(None);
         };
-        let mut cells = row.columns.into_iter();
-        let event_time_micros = match cells.next().flatten() {
-            Some(CqlValue::BigInt(t)) => t,
-            _ => return Ok(None),
-        };
-        let values = table
-            .features
-            .iter()
-            .zip(cells)
-            .map(|((_, ty), cell)| from_cql(ty, cell))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Some(StoredRow {
-            event_time_micros,
-            values,
-        }))
+        stored_row(table, row.columns.into_iter())
     }
+
+    /// Many keys: distinct keys grouped by the replica owning them, one
+    /// `IN` query of up to `keys_per_query` keys per group, sent to that
+    /// replica first, all in flight at once; rows put back in request order.
+    async fn get_grouped(
+        &self,
+        table: &OnlineTable,
+        select: &PreparedStatement,
+        keys: &[Vec<u8>],
+    ) -> Result<Vec<Option<StoredRow>>> {
+        let select_in = self.statement(table, Statement::SelectIn).await?;
+        let cluster = self.session.get_cluster_state();
+        let mut first_position: HashMap<&[u8], usize> = HashMap::with_capacity(keys.len());
+        let owned = keys.iter().enumerate().filter_map(|(i, key)| {
+            if first_position.contains_key(key.as_slice()) {
+                return None;
+            }
+            first_position.insert(key, i);
+            let owner = select
+                .calculate_token(&(key,))
+                .ok()
+                .flatten()
+                .and_then(|token| {
+                    cluster
+                        .get_token_endpoints(&self.config.keyspace, &table.name, token)
+                        .into_iter()
+                        .next()
+                })
+                .map(|(node, _)| node);
+            Some((owner, i))
+        });
+        let groups = replica::group_by_owner(
+            owned.collect::<Vec<_>>(),
+            |owner| owner.as_ref().map(|n| n.host_id),
+            self.config.keys_per_query,
+        );
+        let default_policy = self.default_policy.clone();
+        let found: Vec<Vec<(Vec<u8>, StoredRow)>> = stream::iter(groups)
+            .map(|(owner, positions)| {
+                let mut statement = (*select_in).clone();
+                if let Some(node) = owner {
+                    statement.set_load_balancing_policy(Some(replica::PreferReplica::policy(
+                        node,
+                        default_policy.clone(),
+                    )));
+                }
+                let list: Vec<&[u8]> = positions.iter().map(|i| keys[*i].as_slice()).collect();
+                async move {
+                    let result = self
+                        .session
+                        .execute_unpaged(&statement, (list,))
+                        .await
+                        .map_err(|e| map_execution(table, e))?;
+                    let rows = result
+                        .into_rows_result()
+                        .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
+                    let mut found = Vec::with_capacity(rows.rows_num());
+                    for row in rows
+                        .rows::<Row>()
+                        .map_err(|e| OnlineStoreError::Internal(e.to_string()))?
+                    {
+                        let row = row.map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
+                        let mut cells = row.columns.into_iter();
+                        let Some(Some(CqlValue::Blob(key))) = cells.next() else {
+                            continue;
+                        };
+                        if let Some(stored) = stored_row(table, cells)? {
+                            found.push((key, stored));
+                        }
+                    }
+                    Ok::<_, OnlineStoreError>(found)
+                }
+            })
+            .buffer_unordered(self.config.max_in_flight.max(1))
+            .try_collect()
+            .await?;
+        let mut out: Vec<Option<StoredRow>> = vec![None; keys.len()];
+        for (key, row) in found.into_iter().flatten() {
+            if let Some(i) = first_position.get(key.as_slice()) {
+                out[*i] = Some(row);
+            }
+        }
+        // Repeated keys share the first occurrence's row.
+        for (i, key) in keys.iter().enumerate() {
+            let first = first_position[key.as_slice()];
+            if first != i {
+                out[i] = out[first].clone();
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `event_time, features...` cells → the stored row (`None` without an
+/// event time: a row that only ever had its key written).
+fn stored_row(
+    table: &OnlineTable,
+    mut cells: impl Iterator<Item = Option<CqlValue>>,
+) -> Result<Option<StoredRow>> {
+    let event_time_micros = match cells.next().flatten() {
+        Some(CqlValue::BigInt(t)) => t,
+        _ => return Ok(None),
+    };
+    let values = table
+        .features
+        .iter()
+        .zip(cells)
+        .map(|((_, ty), cell)| from_cql(ty, cell))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(StoredRow {
+        event_time_micros,
+        values,
+    }))
 }

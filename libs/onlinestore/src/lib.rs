@@ -14,6 +14,7 @@
 pub mod cassandra;
 mod cql;
 mod error;
+mod replica;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 

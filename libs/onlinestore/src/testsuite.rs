@@ -25,7 +25,8 @@ macro_rules! onlinestore_conformance_tests {
             newest_event_wins_whatever_the_arrival_order,
             rows_expire_after_the_ttl,
             adding_features_keeps_existing_rows,
-            many_keys_come_back_in_request_order
+            many_keys_come_back_in_request_order,
+            repeated_keys_in_one_read_each_get_the_row
         );
     };
     (@cases $make:path; $($case:ident),*) => {
@@ -266,5 +267,30 @@ pub async fn many_keys_come_back_in_request_order(store: &dyn OnlineStore) {
             None => assert_eq!(i % 3, 0, "key {i} was written"),
             Some(row) => assert_eq!(row.values, vec![v(Kind::Int64Value(i as i64))], "key {i}"),
         }
+    }
+}
+
+pub async fn repeated_keys_in_one_read_each_get_the_row(store: &dyn OnlineStore) {
+    let t = table(&[("x", "int64")], 0);
+    store.ensure_table(&t).await.unwrap();
+    let rows: Vec<OnlineRow> = (0..50)
+        .map(|i| OnlineRow {
+            entity_key: key(i),
+            event_time_micros: 1,
+            values: vec![v(Kind::Int64Value(i as i64 * 10))],
+        })
+        .collect();
+    store.upsert(&t, &rows).await.unwrap();
+    // Hot keys repeated, missing keys interleaved, 300 positions in all.
+    let wanted: Vec<u64> = (0..300).map(|i| (i * 37 % 7) * 11 % 70).collect();
+    let keys: Vec<Vec<u8>> = wanted.iter().map(|i| key(*i)).collect();
+    let got = store.get(&t, &keys).await.unwrap();
+    assert_eq!(got.len(), wanted.len());
+    for (i, row) in wanted.iter().zip(got) {
+        let want = (*i < 50).then(|| StoredRow {
+            event_time_micros: 1,
+            values: vec![v(Kind::Int64Value(*i as i64 * 10))],
+        });
+        assert_eq!(row, want, "key {i}");
     }
 }

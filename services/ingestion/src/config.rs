@@ -123,6 +123,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kubernetes_config_loads() {
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../k8s/base/ingestion/ingestion.toml");
+        featurestore_runtime::config::load::<IngestionConfig>(
+            Some(&file),
+            &HashMap::new(),
+            "FS_INGESTION_",
+        )
+        .unwrap();
+    }
+
+    #[test]
     fn example_config_loads() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ingestion.example.toml");
         let config: IngestionConfig =

@@ -202,6 +202,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kubernetes_config_loads() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../k8s/base/materialization/materialization.toml");
+        featurestore_runtime::config::load::<MaterializationConfig>(
+            Some(&file),
+            &HashMap::new(),
+            "FS_MATERIALIZATION_",
+        )
+        .unwrap();
+    }
+
+    #[test]
     fn example_config_loads_and_checks_the_topic_prefix() {
         let example =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("config/materialization.example.toml");

@@ -29,6 +29,9 @@ pub struct CassandraSettings {
     /// Upper bound of each read; keep it below `server.request_timeout`.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// A batch read asks for up to this many keys per `IN` query, grouped
+    /// by owning replica (1 = one query per key).
+    pub keys_per_query: usize,
 }
 
 impl Default for CassandraSettings {
@@ -38,6 +41,7 @@ impl Default for CassandraSettings {
             nodes: d.nodes,
             keyspace: d.keyspace,
             request_timeout: Duration::from_secs(1),
+            keys_per_query: d.keys_per_query,
         }
     }
 }
@@ -48,6 +52,7 @@ impl CassandraSettings {
             nodes: self.nodes.clone(),
             keyspace: self.keyspace.clone(),
             request_timeout: self.request_timeout,
+            keys_per_query: self.keys_per_query,
             ..CassandraConfig::default()
         }
     }
@@ -80,6 +85,9 @@ impl Validate for ServingConfig {
         if self.cassandra.request_timeout >= self.server.request_timeout {
             return Err("cassandra.request_timeout must be below server.request_timeout".into());
         }
+        if self.cassandra.keys_per_query == 0 {
+            return Err("cassandra.keys_per_query must be at least 1".into());
+        }
         if self.max_keys_per_request == 0 {
             return Err("max_keys_per_request must be positive".into());
         }
@@ -92,6 +100,18 @@ mod tests {
     use std::{collections::HashMap, path::Path};
 
     use super::*;
+
+    #[test]
+    fn kubernetes_config_loads() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../k8s/base/online-serving/online-serving.toml");
+        featurestore_runtime::config::load::<ServingConfig>(
+            Some(&file),
+            &HashMap::new(),
+            "FS_SERVING_",
+        )
+        .unwrap();
+    }
 
     #[test]
     fn example_config_loads() {

@@ -68,6 +68,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn kubernetes_config_loads() {
+        let file =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../k8s/base/registry/registry.toml");
+        featurestore_runtime::config::load::<RegistryConfig>(
+            Some(&file),
+            &HashMap::new(),
+            "FS_REGISTRY_",
+        )
+        .unwrap();
+    }
+
+    #[test]
     fn example_config_loads_and_env_overrides_it() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/registry.example.toml");
         let env: HashMap<String, String> = [
