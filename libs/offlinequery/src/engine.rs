@@ -1,0 +1,249 @@
+//! The query engine: a DataFusion runtime with a memory limit and a spill
+//! directory, and `historical_features` assembling entities, groups and the
+//! zip.
+
+use std::{path::PathBuf, sync::Arc};
+
+use arrow_schema::{Field, Schema};
+use datafusion::{
+    execution::{
+        SendableRecordBatchStream,
+        memory_pool::FairSpillPool,
+        runtime_env::{RuntimeEnv, RuntimeEnvBuilder},
+    },
+    physical_plan::stream::RecordBatchStreamAdapter,
+    prelude::{SessionConfig, SessionContext},
+};
+use featurestore_offlinestore::{DeltaStore, OfflineTable};
+use featurestore_proto::v1::FeatureGroup;
+use url::Url;
+
+use crate::{EntitySource, QueryError, Result, entities, group, zip};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryConfig {
+    /// Memory for sorts and buffers, across concurrent queries; sorts spill
+    /// to `spill_dir` beyond it.
+    pub memory_limit_bytes: usize,
+    /// Spilled sort runs and spooled entity rows (deleted when done).
+    pub spill_dir: PathBuf,
+    /// Rows per batch.
+    pub batch_size: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self {
+            memory_limit_bytes: 1 << 30,
+            spill_dir: std::env::temp_dir(),
+            batch_size: 8192,
+        }
+    }
+}
+
+/// Which state of a group's Delta table to read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AsOf {
+    #[default]
+    Latest,
+    /// A Delta table version.
+    Version(i64),
+    /// The table as of an RFC 3339 timestamp (commit time).
+    Timestamp(String),
+}
+
+/// One group of a query: which features, read as of which table state.
+#[derive(Debug, Clone)]
+pub struct GroupRead {
+    pub group: FeatureGroup,
+    pub features: Vec<String>,
+    pub as_of: AsOf,
+}
+
+pub struct OfflineQuery {
+    store: Arc<DeltaStore>,
+    runtime: Arc<RuntimeEnv>,
+    config: QueryConfig,
+}
+
+impl std::fmt::Debug for OfflineQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfflineQuery")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A local path or a URL, as a URL.
+pub(crate) fn location_url(location: &str) -> Result<Url> {
+    match Url::parse(location) {
+        Ok(url) if url.scheme().len() > 1 => Ok(url),
+        _ => {
+            let path = std::path::Path::new(location);
+            let absolute = path.canonicalize().map_err(|_| {
+                QueryError::NotFound(format!("path {location} (it does not exist)"))
+            })?;
+            Url::from_directory_path(&absolute)
+                .map_err(|_| QueryError::invalid("path", format!("{location} is not a directory")))
+        }
+    }
+}
+
+impl OfflineQuery {
+    pub fn new(store: Arc<DeltaStore>, config: QueryConfig) -> Result<Self> {
+        std::fs::create_dir_all(&config.spill_dir).map_err(|e| {
+            QueryError::Unavailable(format!("spill dir {}: {e}", config.spill_dir.display()))
+        })?;
+        let runtime = RuntimeEnvBuilder::new()
+            // Fair between spilling consumers: concurrent sorts each get a share.
+            .with_memory_pool(Arc::new(FairSpillPool::new(config.memory_limit_bytes)))
+            .with_temp_file_path(config.spill_dir.clone())
+            .build_arc()?;
+        Ok(Self {
+            store,
+            runtime,
+            config,
+        })
+    }
+
+    /// One partition per plan: entity rows are read in their order, and a
+    /// sort has no final cross-partition merge (that merge can't spill in
+    /// DataFusion 55 and fails first under a tight memory limit). Groups'
+    /// sorts still run concurrently with each other.
+    fn context(&self) -> SessionContext {
+        // What a sort keeps back for merging its spilled runs: DataFusion's
+        // 10 MB default would not fit a small memory limit.
+        let merge_reserve = (self.config.memory_limit_bytes / 16).min(10 << 20);
+        let config = SessionConfig::new()
+            .with_batch_size(self.config.batch_size)
+            .with_target_partitions(1)
+            .with_sort_spill_reservation_bytes(merge_reserve);
+        SessionContext::new_with_config_rt(config, self.runtime.clone())
+    }
+
+    /// The group's Delta table at the asked state; a group nothing was
+    /// materialized for yet reads as an empty table.
+    async fn open_group(&self, read: &GroupRead) -> Result<deltalake::DeltaTable> {
+        let table = OfflineTable::for_group(&read.group);
+        let url = self
+            .store
+            .table_url(&table)
+            .map_err(|e| QueryError::Internal(e.to_string()))?;
+        let label = &table.label;
+        match &read.as_of {
+            AsOf::Latest => {
+                self.store
+                    .ensure_table(&table)
+                    .await
+                    .map_err(|e| QueryError::Unavailable(e.to_string()))?;
+                Ok(deltalake::open_table(url).await?)
+            }
+            AsOf::Version(v) => {
+                let version = u64::try_from(*v).map_err(|_| {
+                    QueryError::invalid("as_of.version", format!("{v} is negative"))
+                })?;
+                deltalake::open_table_with_version(url, version)
+                    .await
+                    .map_err(|e| QueryError::NotFound(format!("{label} at version {v}: {e}")))
+            }
+            AsOf::Timestamp(ts) => {
+                deltalake::open_table_with_ds(url, ts)
+                    .await
+                    .map_err(|e| match e {
+                        deltalake::DeltaTableError::InvalidDateTimeString { .. } => {
+                            QueryError::invalid("as_of", format!("{ts:?} is not an RFC 3339 time"))
+                        }
+                        other => QueryError::NotFound(format!("{label} as of {ts}: {other}")),
+                    })
+            }
+        }
+    }
+
+    /// Point-in-time-correct features for every entity row (see the crate
+    /// docs for the rules and the order).
+    pub async fn historical_features(
+        &self,
+        source: &EntitySource,
+        timestamp_column: &str,
+        groups: &[GroupRead],
+    ) -> Result<SendableRecordBatchStream> {
+        if groups.is_empty() {
+            return Err(QueryError::invalid(
+                "features",
+                "select at least one feature",
+            ));
+        }
+        let ordered = self.context();
+        let frame = entities::open(&ordered, source).await?;
+        for read in groups {
+            group::check_entity_columns(frame.schema(), timestamp_column, &read.group)?;
+        }
+        let spooled = entities::spool(frame, &self.config.spill_dir).await?;
+        tracing::debug!(
+            rows = spooled.rows,
+            groups = groups.len(),
+            "entity rows spooled"
+        );
+        let path = spooled.file.to_string_lossy().to_string();
+        let ctx = self.context();
+
+        let mut fields: Vec<Field> = spooled
+            .schema
+            .fields()
+            .iter()
+            .filter(|f| f.name() != featurestore_pitjoin::ROW_ID)
+            .map(|f| f.as_ref().clone())
+            .collect();
+        let mut results = Vec::with_capacity(groups.len());
+        for read in groups {
+            let table = self.open_group(read).await?;
+            let delta_schema = table
+                .snapshot()
+                .map_err(QueryError::from)?
+                .snapshot()
+                .arrow_schema();
+            let mut typed = Vec::with_capacity(read.features.len());
+            for f in &read.features {
+                let field = delta_schema.field_with_name(f).map_err(|_| {
+                    QueryError::NotFound(format!(
+                        "feature {f:?} in the offline table of {}@{}",
+                        read.group.name, read.group.version
+                    ))
+                })?;
+                fields.push(Field::new(
+                    format!("{}__{f}", read.group.name),
+                    field.data_type().clone(),
+                    true,
+                ));
+                typed.push((f.clone(), field.data_type().clone()));
+            }
+            let entities = ctx.read_arrow(&path, Default::default()).await?;
+            let entities = group::sorted_entities(entities, timestamp_column, &read.group).await?;
+            let provider = table.table_provider().await?;
+            let rows = ctx.read_table(provider)?;
+            let features = group::sorted_features(rows, &read.group, &typed).await?;
+            results.push(group::join(
+                &ctx,
+                entities,
+                features,
+                &read.features,
+                read.group.ttl_seconds,
+            )?);
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let entity = ordered
+            .read_arrow(&path, Default::default())
+            .await?
+            .execute_stream()
+            .await?;
+        let row_id = spooled.schema.fields().len() - 1;
+        let zipped = zip::zip(schema.clone(), entity, row_id, results);
+        // The spooled file lives as long as the stream.
+        let file = spooled.file;
+        let stream = futures::StreamExt::map(zipped, move |batch| {
+            let _keep = &file;
+            batch
+        });
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+    }
+}

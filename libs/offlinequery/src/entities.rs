@@ -1,0 +1,139 @@
+//! The entity rows of a query: read once from where the caller put them,
+//! checked against what the groups need, and spooled with their position
+//! (`_row_id`) to an Arrow file in the spill directory.
+
+use std::{path::PathBuf, sync::Arc};
+
+use arrow_array::{RecordBatch, UInt64Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use datafusion::{
+    dataframe::DataFrame,
+    prelude::{ParquetReadOptions, SessionContext},
+};
+use futures::StreamExt;
+
+use crate::{QueryError, Result};
+
+/// Where the entity rows `(keys..., event_timestamp)` come from.
+#[derive(Debug, Clone)]
+pub enum EntitySource {
+    /// Arrow IPC stream bytes (what `pyarrow.ipc.new_stream` writes).
+    ArrowIpc(Vec<u8>),
+    /// A Parquet file or a directory of Parquet files.
+    Parquet(PathBuf),
+    /// A Delta table (local path or URL).
+    Delta(String),
+}
+
+/// The spooled entity rows.
+#[derive(Debug)]
+pub(crate) struct Spooled {
+    pub file: tempfile::TempPath,
+    /// The source's columns, then `_row_id`.
+    pub schema: SchemaRef,
+    pub rows: u64,
+}
+
+/// Reads `source` into a DataFrame, one partition so that the read order is
+/// the source's order.
+pub(crate) async fn open(ctx: &SessionContext, source: &EntitySource) -> Result<DataFrame> {
+    match source {
+        EntitySource::ArrowIpc(bytes) => {
+            let reader =
+                arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
+                    .map_err(|e| {
+                        QueryError::invalid("entity_rows", format!("not an Arrow IPC stream: {e}"))
+                    })?;
+            let schema = reader.schema();
+            let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| {
+                QueryError::invalid("entity_rows", format!("unreadable Arrow IPC stream: {e}"))
+            })?;
+            let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
+            Ok(ctx.read_table(Arc::new(table))?)
+        }
+        EntitySource::Parquet(path) => {
+            if !path.exists() {
+                return Err(QueryError::NotFound(format!(
+                    "entity Parquet path {}",
+                    path.display()
+                )));
+            }
+            let text = path.to_string_lossy().to_string();
+            let options = ParquetReadOptions {
+                file_extension: if path.is_dir() { ".parquet" } else { "" },
+                ..ParquetReadOptions::default()
+            };
+            ctx.read_parquet(text.as_str(), options).await.map_err(|e| {
+                QueryError::invalid(
+                    "entity_source.parquet",
+                    format!("{} is not readable as Parquet: {e}", path.display()),
+                )
+            })
+        }
+        EntitySource::Delta(location) => {
+            let url = crate::engine::location_url(location)?;
+            let table = deltalake::open_table(url).await.map_err(|e| match e {
+                deltalake::DeltaTableError::NotATable(_) => QueryError::NotFound(format!(
+                    "entity Delta table {location} (not a Delta table)"
+                )),
+                other => QueryError::invalid(
+                    "entity_source.delta",
+                    format!("{location} is not readable as a Delta table: {other}"),
+                ),
+            })?;
+            let provider = table.table_provider().await?;
+            Ok(ctx.read_table(provider)?)
+        }
+    }
+}
+
+/// Streams `frame` into an Arrow file under `dir`, adding `_row_id`.
+pub(crate) async fn spool(frame: DataFrame, dir: &std::path::Path) -> Result<Spooled> {
+    let source_schema: Schema = frame.schema().as_arrow().clone();
+    if source_schema
+        .column_with_name(featurestore_pitjoin::ROW_ID)
+        .is_some()
+    {
+        return Err(QueryError::invalid(
+            "entity_rows",
+            format!(
+                "the column name {:?} is reserved",
+                featurestore_pitjoin::ROW_ID
+            ),
+        ));
+    }
+    let mut fields: Vec<Field> = source_schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new(
+        featurestore_pitjoin::ROW_ID,
+        DataType::UInt64,
+        false,
+    ));
+    let schema = Arc::new(Schema::new(fields));
+    let file = tempfile::Builder::new()
+        .prefix("entities-")
+        .suffix(".arrow")
+        .tempfile_in(dir)
+        .map_err(|e| QueryError::Unavailable(format!("spill directory {}: {e}", dir.display())))?;
+    let (handle, path) = file.into_parts();
+    let mut writer = arrow_ipc::writer::FileWriter::try_new(handle, &schema)?;
+    let mut stream = frame.execute_stream().await?;
+    let mut rows = 0u64;
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        let n = batch.num_rows() as u64;
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(UInt64Array::from_iter_values(rows..rows + n)));
+        writer.write(&RecordBatch::try_new(schema.clone(), columns)?)?;
+        rows += n;
+    }
+    writer.finish()?;
+    Ok(Spooled {
+        file: path,
+        schema,
+        rows,
+    })
+}

@@ -1,0 +1,58 @@
+//! What can go wrong in a query, by whose fault.
+
+use datafusion::error::DataFusionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The request is wrong (a missing or mistyped column, a bad path).
+    #[error("{field}: {reason}")]
+    InvalidArgument { field: String, reason: String },
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The memory limit was too small even with spilling to disk.
+    #[error("resources exhausted: {0}")]
+    ResourcesExhausted(String),
+    /// Storage could not be read.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl QueryError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidArgument {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<DataFusionError> for QueryError {
+    fn from(e: DataFusionError) -> Self {
+        match e.find_root() {
+            DataFusionError::ResourcesExhausted(m) => Self::ResourcesExhausted(m.clone()),
+            DataFusionError::IoError(io) => Self::Unavailable(io.to_string()),
+            DataFusionError::ObjectStore(os) => Self::Unavailable(os.to_string()),
+            _ => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<arrow_schema::ArrowError> for QueryError {
+    fn from(e: arrow_schema::ArrowError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<deltalake::DeltaTableError> for QueryError {
+    fn from(e: deltalake::DeltaTableError) -> Self {
+        match e {
+            deltalake::DeltaTableError::NotATable(m) => Self::NotFound(m),
+            deltalake::DeltaTableError::InvalidVersion(v) => {
+                Self::NotFound(format!("table version {v}"))
+            }
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! One group's part of a query: entity rows and the group's Delta rows, both
+//! sorted by `(keys, time)` by DataFusion (spilling), merged as of each
+//! entity row's time, then sorted back by `_row_id`.
+
+use std::sync::{Arc, Mutex};
+
+use arrow_array::{ArrayRef, BinaryArray, RecordBatch};
+use arrow_row::{RowConverter, SortField};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::{
+    common::DFSchema,
+    error::DataFusionError,
+    execution::{SendableRecordBatchStream, TaskContext},
+    logical_expr::{Expr, SortExpr, cast, col},
+    physical_expr::{LexOrdering, PhysicalSortExpr, expressions::Column},
+    physical_plan::{
+        ExecutionPlan,
+        sorts::sort::SortExec,
+        stream::RecordBatchStreamAdapter,
+        streaming::{PartitionStream, StreamingTableExec},
+    },
+    prelude::{DataFrame, SessionContext},
+};
+use featurestore_offlinestore::{EVENT_TIME, INGEST_TIME, SOURCE_OFFSET, SOURCE_PARTITION};
+use featurestore_pitjoin::{AsOfOptions, KEY, ROW_ID, TIME};
+use featurestore_proto::v1::{FeatureGroup, ScalarType};
+use futures::{StreamExt, stream::BoxStream};
+
+use crate::{QueryError, Result};
+
+/// The Arrow type a key of this scalar type is compared as.
+pub(crate) fn key_type(ty: ScalarType) -> DataType {
+    match ty {
+        ScalarType::Bool => DataType::Boolean,
+        ScalarType::Int32 => DataType::Int32,
+        ScalarType::Int64 => DataType::Int64,
+        ScalarType::Float32 => DataType::Float32,
+        ScalarType::Float64 => DataType::Float64,
+        ScalarType::String => DataType::Utf8,
+        ScalarType::Bytes | ScalarType::Unspecified => DataType::Binary,
+        ScalarType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+    }
+}
+
+/// Whether an entity column of type `actual` can stand for a key of `wanted`.
+fn compatible(actual: &DataType, wanted: &DataType) -> bool {
+    use DataType::*;
+    match wanted {
+        Int32 | Int64 => matches!(
+            actual,
+            Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32
+        ),
+        Utf8 => matches!(actual, Utf8 | LargeUtf8 | Utf8View),
+        Binary => matches!(actual, Binary | LargeBinary | BinaryView),
+        Float32 | Float64 => matches!(actual, Float16 | Float32 | Float64),
+        Timestamp(_, _) => matches!(actual, Timestamp(_, _)),
+        other => actual == other,
+    }
+}
+
+/// The entity columns a group needs are there, with usable types.
+pub(crate) fn check_entity_columns(
+    entity: &DFSchema,
+    timestamp_column: &str,
+    group: &FeatureGroup,
+) -> Result<()> {
+    for key in &group.primary_key {
+        let wanted = key_type(key.r#type());
+        let field = entity.field_with_unqualified_name(&key.name).map_err(|_| {
+            QueryError::invalid(
+                format!("entity_rows.{}", key.name),
+                format!(
+                    "missing: feature group {:?} is keyed by it ({})",
+                    group.name, wanted
+                ),
+            )
+        })?;
+        if !compatible(field.data_type(), &wanted) {
+            return Err(QueryError::invalid(
+                format!("entity_rows.{}", key.name),
+                format!(
+                    "has type {}, but the key of feature group {:?} is {}",
+                    field.data_type(),
+                    group.name,
+                    wanted
+                ),
+            ));
+        }
+    }
+    let field = entity
+        .field_with_unqualified_name(timestamp_column)
+        .map_err(|_| {
+            QueryError::invalid(
+                format!("entity_rows.{timestamp_column}"),
+                "missing: every entity row needs the time to read features as of",
+            )
+        })?;
+    if !matches!(field.data_type(), DataType::Timestamp(_, _)) {
+        return Err(QueryError::invalid(
+            format!("entity_rows.{timestamp_column}"),
+            format!("has type {}; a timestamp is needed", field.data_type()),
+        ));
+    }
+    Ok(())
+}
+
+/// Microseconds since the epoch of a timestamp column, as Int64.
+fn micros(column: &str) -> Expr {
+    cast(
+        cast(
+            col(column),
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+        ),
+        DataType::Int64,
+    )
+}
+
+fn quoted(name: &str) -> Expr {
+    Expr::Column(datafusion::common::Column::new_unqualified(name))
+}
+
+fn key_columns(group: &FeatureGroup) -> Vec<(String, DataType)> {
+    group
+        .primary_key
+        .iter()
+        .map(|k| (k.name.clone(), key_type(k.r#type())))
+        .collect()
+}
+
+/// `(keys..., _time, _row_id)` of the spooled entity rows, sorted.
+pub(crate) async fn sorted_entities(
+    entities: DataFrame,
+    timestamp_column: &str,
+    group: &FeatureGroup,
+) -> Result<Sorted> {
+    let keys = key_columns(group);
+    let mut select: Vec<Expr> = keys
+        .iter()
+        .map(|(name, ty)| cast(quoted(name), ty.clone()).alias(name))
+        .collect();
+    select.push(micros(timestamp_column).alias(TIME));
+    select.push(quoted(ROW_ID));
+    let mut order: Vec<SortExpr> = keys
+        .iter()
+        .map(|(n, _)| quoted(n).sort(true, true))
+        .collect();
+    order.push(quoted(TIME).sort(true, true));
+    let stream = entities
+        .select(select)?
+        .sort(order)?
+        .execute_stream()
+        .await?;
+    with_key_column(stream, &keys)
+}
+
+/// `(keys..., _time, features..., tie-break)` of a group's Delta rows,
+/// sorted by keys, event time, then the tie-break.
+pub(crate) async fn sorted_features(
+    rows: DataFrame,
+    group: &FeatureGroup,
+    features: &[(String, DataType)],
+) -> Result<Sorted> {
+    let keys = key_columns(group);
+    let mut select: Vec<Expr> = keys
+        .iter()
+        .map(|(name, ty)| cast(quoted(name), ty.clone()).alias(name))
+        .collect();
+    select.push(micros(EVENT_TIME).alias(TIME));
+    // Scans may hand strings over as views; the output keeps the table's types.
+    select.extend(
+        features
+            .iter()
+            .map(|(name, ty)| cast(quoted(name), ty.clone()).alias(name)),
+    );
+    let mut order: Vec<SortExpr> = keys
+        .iter()
+        .map(|(n, _)| quoted(n).sort(true, true))
+        .collect();
+    for column in [TIME, INGEST_TIME, SOURCE_PARTITION, SOURCE_OFFSET] {
+        order.push(quoted(column).sort(true, true));
+    }
+    select.extend([INGEST_TIME, SOURCE_PARTITION, SOURCE_OFFSET].map(quoted));
+    let stream = rows.select(select)?.sort(order)?.execute_stream().await?;
+    with_key_column(stream, &keys)
+}
+
+/// Adds `_key`: the key columns in Arrow's row format, whose byte order is
+/// the sort order DataFusion used (ascending, nulls first).
+fn with_key_column(
+    stream: SendableRecordBatchStream,
+    keys: &[(String, DataType)],
+) -> Result<Sorted> {
+    let converter = RowConverter::new(
+        keys.iter()
+            .map(|(_, ty)| SortField::new(ty.clone()))
+            .collect(),
+    )?;
+    let input = stream.schema();
+    let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new(KEY, DataType::Binary, false));
+    let schema = Arc::new(Schema::new(fields));
+    let key_indices = keys
+        .iter()
+        .map(|(name, _)| input.index_of(name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = schema.clone();
+    let stream = stream
+        .map(move |batch| {
+            let batch = batch?;
+            let columns: Vec<ArrayRef> = key_indices
+                .iter()
+                .map(|i| batch.column(*i).clone())
+                .collect();
+            let rows = converter.convert_columns(&columns)?;
+            let keys = BinaryArray::from_iter_values(rows.iter().map(|r| r.as_ref().to_vec()));
+            let mut all = batch.columns().to_vec();
+            all.push(Arc::new(keys));
+            Ok(RecordBatch::try_new(out.clone(), all)?)
+        })
+        .boxed();
+    Ok(Sorted { schema, stream })
+}
+
+/// A sorted side of the merge, with its `_key` column.
+pub(crate) struct Sorted {
+    pub schema: SchemaRef,
+    pub stream: BoxStream<'static, Result<RecordBatch, DataFusionError>>,
+}
+
+/// Merges the sorted sides and sorts the result back by `_row_id`:
+/// `(_row_id, _feature_time, features...)`.
+pub(crate) fn join(
+    ctx: &SessionContext,
+    entities: Sorted,
+    features: Sorted,
+    feature_names: &[String],
+    ttl_seconds: i64,
+) -> Result<SendableRecordBatchStream> {
+    let options = AsOfOptions {
+        ttl_micros: (ttl_seconds > 0).then(|| ttl_seconds.saturating_mul(1_000_000)),
+        batch_size: ctx.copied_config().batch_size(),
+    };
+    let merged = featurestore_pitjoin::asof_merge(
+        entities.stream,
+        features.stream,
+        &features.schema,
+        feature_names,
+        options,
+    )?;
+    let schema = featurestore_pitjoin::output_schema(&features.schema, feature_names)?;
+    let source = OneShot {
+        schema: schema.clone(),
+        stream: Mutex::new(Some(Box::pin(RecordBatchStreamAdapter::new(
+            schema.clone(),
+            merged,
+        )))),
+    };
+    let input = Arc::new(StreamingTableExec::try_new(
+        schema.clone(),
+        vec![Arc::new(source)],
+        None,
+        Vec::<LexOrdering>::new(),
+        false,
+        None,
+    )?);
+    let ordering = LexOrdering::new(vec![PhysicalSortExpr::new_default(Arc::new(Column::new(
+        ROW_ID, 0,
+    )))])
+    .ok_or_else(|| QueryError::Internal("empty sort order".into()))?;
+    let sort = Arc::new(SortExec::new(ordering, input));
+    let task: Arc<TaskContext> = ctx.task_ctx();
+    Ok(sort.execute(0, task)?)
+}
+
+/// A stream run once, as an execution plan's only partition.
+struct OneShot {
+    schema: SchemaRef,
+    stream: Mutex<Option<SendableRecordBatchStream>>,
+}
+
+impl std::fmt::Debug for OneShot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OneShot").finish_non_exhaustive()
+    }
+}
+
+impl PartitionStream for OneShot {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        match self.stream.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            Some(stream) => stream,
+            None => Box::pin(RecordBatchStreamAdapter::new(
+                self.schema.clone(),
+                futures::stream::once(async {
+                    Err(DataFusionError::Internal(
+                        "a one-shot stream ran twice".into(),
+                    ))
+                }),
+            )),
+        }
+    }
+}
