@@ -4,7 +4,7 @@
 
 use std::{path::PathBuf, sync::Arc};
 
-use arrow_schema::{Field, Schema};
+use arrow_schema::{Field, Schema, SchemaRef};
 use datafusion::{
     execution::{
         SendableRecordBatchStream,
@@ -48,8 +48,9 @@ pub enum AsOf {
     Latest,
     /// A Delta table version.
     Version(i64),
-    /// The table as of an RFC 3339 timestamp (commit time).
-    Timestamp(String),
+    /// The table as of a time (µs since the epoch): the last version
+    /// committed at or before it.
+    Timestamp(i64),
 }
 
 /// One group of a query: which features, read as of which table state.
@@ -146,62 +147,80 @@ impl OfflineQuery {
                     .await
                     .map_err(|e| QueryError::NotFound(format!("{label} at version {v}: {e}")))
             }
-            AsOf::Timestamp(ts) => {
-                deltalake::open_table_with_ds(url, ts)
+            AsOf::Timestamp(micros) => {
+                let at = chrono::DateTime::from_timestamp_micros(*micros).ok_or_else(|| {
+                    QueryError::invalid(
+                        "as_of.timestamp_micros",
+                        format!("{micros} is out of range"),
+                    )
+                })?;
+                let mut delta = deltalake::open_table(url)
                     .await
-                    .map_err(|e| match e {
-                        deltalake::DeltaTableError::InvalidDateTimeString { .. } => {
-                            QueryError::invalid("as_of", format!("{ts:?} is not an RFC 3339 time"))
-                        }
-                        other => QueryError::NotFound(format!("{label} as of {ts}: {other}")),
-                    })
+                    .map_err(|e| QueryError::NotFound(format!("{label}: {e}")))?;
+                delta
+                    .load_with_datetime(at)
+                    .await
+                    .map_err(|e| QueryError::NotFound(format!("{label} as of {at}: {e}")))?;
+                // Before the first commit, deltalake loads the first version
+                // anyway: that table did not exist yet.
+                let newest = futures::TryStreamExt::try_next(&mut delta.history(Some(1))).await?;
+                if newest
+                    .and_then(|c| c.timestamp)
+                    .is_some_and(|ms| ms > at.timestamp_millis())
+                {
+                    return Err(QueryError::NotFound(format!(
+                        "{label} as of {at}: the table has no version that old"
+                    )));
+                }
+                Ok(delta)
             }
         }
     }
 
-    /// Point-in-time-correct features for every entity row (see the crate
-    /// docs for the rules and the order).
-    pub async fn historical_features(
+    /// Checks a query and opens what it reads, without reading rows: the
+    /// result's schema and the table versions it will read.
+    pub async fn plan(
         &self,
         source: &EntitySource,
         timestamp_column: &str,
         groups: &[GroupRead],
-    ) -> Result<SendableRecordBatchStream> {
+    ) -> Result<Plan> {
+        self.prepare(source, timestamp_column, groups)
+            .await
+            .map(|p| Plan {
+                schema: p.schema,
+                table_versions: p.table_versions,
+            })
+    }
+
+    async fn prepare(
+        &self,
+        source: &EntitySource,
+        timestamp_column: &str,
+        groups: &[GroupRead],
+    ) -> Result<Prepared> {
         if groups.is_empty() {
             return Err(QueryError::invalid(
                 "features",
                 "select at least one feature",
             ));
         }
-        let ordered = self.context();
-        let frame = entities::open(&ordered, source).await?;
+        let ctx = self.context();
+        let frame = entities::open(&ctx, source).await?;
         for read in groups {
             group::check_entity_columns(frame.schema(), timestamp_column, &read.group)?;
         }
-        let spooled = entities::spool(frame, &self.config.spill_dir).await?;
-        tracing::debug!(
-            rows = spooled.rows,
-            groups = groups.len(),
-            "entity rows spooled"
-        );
-        let path = spooled.file.to_string_lossy().to_string();
-        let ctx = self.context();
-
-        let mut fields: Vec<Field> = spooled
-            .schema
+        let mut fields: Vec<Field> = frame
+            .schema()
             .fields()
             .iter()
-            .filter(|f| f.name() != featurestore_pitjoin::ROW_ID)
             .map(|f| f.as_ref().clone())
             .collect();
-        let mut results = Vec::with_capacity(groups.len());
+        let mut tables = Vec::with_capacity(groups.len());
+        let mut table_versions = Vec::with_capacity(groups.len());
         for read in groups {
             let table = self.open_group(read).await?;
-            let delta_schema = table
-                .snapshot()
-                .map_err(QueryError::from)?
-                .snapshot()
-                .arrow_schema();
+            let delta_schema = table.snapshot()?.snapshot().arrow_schema();
             let mut typed = Vec::with_capacity(read.features.len());
             for f in &read.features {
                 let field = delta_schema.field_with_name(f).map_err(|_| {
@@ -217,10 +236,48 @@ impl OfflineQuery {
                 ));
                 typed.push((f.clone(), field.data_type().clone()));
             }
+            table_versions.push((
+                format!("{}@{}", read.group.name, read.group.version),
+                table.version().unwrap_or_default() as i64,
+            ));
+            tables.push((table, typed));
+        }
+        Ok(Prepared {
+            ctx,
+            frame,
+            schema: Arc::new(Schema::new(fields)),
+            tables,
+            table_versions,
+        })
+    }
+
+    /// Point-in-time-correct features for every entity row (see the crate
+    /// docs for the rules and the order).
+    pub async fn historical_features(
+        &self,
+        source: &EntitySource,
+        timestamp_column: &str,
+        groups: &[GroupRead],
+    ) -> Result<SendableRecordBatchStream> {
+        let Prepared {
+            ctx,
+            frame,
+            schema,
+            tables,
+            ..
+        } = self.prepare(source, timestamp_column, groups).await?;
+        let spooled = entities::spool(frame, &self.config.spill_dir).await?;
+        tracing::debug!(
+            rows = spooled.rows,
+            groups = groups.len(),
+            "entity rows spooled"
+        );
+        let path = spooled.file.to_string_lossy().to_string();
+        let mut results = Vec::with_capacity(groups.len());
+        for (read, (table, typed)) in groups.iter().zip(tables) {
             let entities = ctx.read_arrow(&path, Default::default()).await?;
             let entities = group::sorted_entities(entities, timestamp_column, &read.group).await?;
-            let provider = table.table_provider().await?;
-            let rows = ctx.read_table(provider)?;
+            let rows = ctx.read_table(table.table_provider().await?)?;
             let features = group::sorted_features(rows, &read.group, &typed).await?;
             results.push(group::join(
                 &ctx,
@@ -230,8 +287,7 @@ impl OfflineQuery {
                 read.group.ttl_seconds,
             )?);
         }
-        let schema = Arc::new(Schema::new(fields));
-        let entity = ordered
+        let entity = ctx
             .read_arrow(&path, Default::default())
             .await?
             .execute_stream()
@@ -246,4 +302,33 @@ impl OfflineQuery {
         });
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
+
+    /// Every row of a group's table at the asked state (keys, event time,
+    /// features, lineage), and the Delta version read.
+    pub async fn read_group(&self, read: &GroupRead) -> Result<(SendableRecordBatchStream, i64)> {
+        let table = self.open_group(read).await?;
+        let version = table.version().unwrap_or_default() as i64;
+        let stream = self
+            .context()
+            .read_table(table.table_provider().await?)?
+            .execute_stream()
+            .await?;
+        Ok((stream, version))
+    }
+}
+
+/// What a query will return and read.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub schema: SchemaRef,
+    /// `(group@version, Delta table version)` per group, in request order.
+    pub table_versions: Vec<(String, i64)>,
+}
+
+struct Prepared {
+    ctx: SessionContext,
+    frame: datafusion::dataframe::DataFrame,
+    schema: SchemaRef,
+    tables: Vec<(deltalake::DeltaTable, Vec<(String, arrow_schema::DataType)>)>,
+    table_versions: Vec<(String, i64)>,
 }

@@ -320,6 +320,49 @@ async fn time_travel_reads_an_older_table_version() {
         .map(|_| ())
         .unwrap_err();
     assert!(matches!(err, QueryError::NotFound(_)), "{err}");
+
+    // The plan names the versions a query reads; a group read returns rows.
+    let plan = f
+        .query
+        .plan(&source, "event_timestamp", &[read(&g)])
+        .await
+        .unwrap();
+    assert_eq!(plan.table_versions, vec![("orders@1".to_string(), 2)]);
+    assert_eq!(
+        plan.schema
+            .field_with_name("orders__label")
+            .unwrap()
+            .data_type(),
+        &DataType::Utf8
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    let (rows, version) = f
+        .query
+        .read_group(&GroupRead {
+            as_of: AsOf::Timestamp(now),
+            ..read(&g)
+        })
+        .await
+        .unwrap();
+    let rows: Vec<RecordBatch> = rows.try_collect().await.unwrap();
+    assert_eq!(version, 2);
+    assert_eq!(rows.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    let before_anything = f
+        .query
+        .read_group(&GroupRead {
+            as_of: AsOf::Timestamp(1),
+            ..read(&g)
+        })
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        matches!(before_anything, QueryError::NotFound(_)),
+        "{before_anything}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
