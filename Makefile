@@ -98,6 +98,10 @@ bench-write: deps infra-up ## Write-path benchmark: ingest + materialize N rows 
 run-serving: deps infra-up ## Run online serving on 127.0.0.1:50053 against the test etcd and Cassandra
 	$(CARGO) run -p featurestore-online-serving --bin online-serving -- --config services/online-serving/config/online-serving.example.toml
 
+.PHONY: run-offline-query
+run-offline-query: deps infra-up ## Run offline query (gRPC + Arrow Flight) on 127.0.0.1:50054 over ./data/offline
+	$(CARGO) run -p featurestore-offline-query --bin offline-query -- --config services/offline-query/config/offline-query.example.toml
+
 .PHONY: bench-serve
 bench-serve: deps infra-up ## Serving benchmark: service vs direct driver, p50-p99.9 (bench-results/serve.json)
 	$(CARGO) build --release -q -p featurestore-online-serving -p featurestore-integration-tests --bin online-serving --bin bench_serve

@@ -4,6 +4,7 @@
 
 pub mod ingestion;
 pub mod materialization;
+pub mod offline;
 pub mod registry;
 pub mod serving;
 pub mod world;

@@ -10,9 +10,11 @@
 mod cache;
 mod config;
 mod keyspace;
+mod selection;
 mod snapshot;
 
 pub use cache::{CatalogCache, CatalogCacheError};
 pub use config::EtcdSettings;
 pub use keyspace::{CatalogKey, CatalogObject, DEFAULT_ROOT, Keyspace};
+pub use selection::{Selected, Selection, SelectionError};
 pub use snapshot::Catalog;

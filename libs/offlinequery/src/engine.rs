@@ -303,6 +303,18 @@ impl OfflineQuery {
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 
+    /// The schema and Delta version a group read would return.
+    pub async fn plan_group(&self, read: &GroupRead) -> Result<Plan> {
+        let table = self.open_group(read).await?;
+        Ok(Plan {
+            schema: table.snapshot()?.snapshot().arrow_schema(),
+            table_versions: vec![(
+                format!("{}@{}", read.group.name, read.group.version),
+                table.version().unwrap_or_default() as i64,
+            )],
+        })
+    }
+
     /// Every row of a group's table at the asked state (keys, event time,
     /// features, lineage), and the Delta version read.
     pub async fn read_group(&self, read: &GroupRead) -> Result<(SendableRecordBatchStream, i64)> {

@@ -56,3 +56,16 @@ impl From<deltalake::DeltaTableError> for QueryError {
         }
     }
 }
+
+impl featurestore_proto::ServiceError for QueryError {
+    fn error_code(&self) -> featurestore_proto::ErrorCode {
+        use featurestore_proto::ErrorCode;
+        match self {
+            QueryError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            QueryError::NotFound(_) => ErrorCode::NotFound,
+            QueryError::ResourcesExhausted(_) => ErrorCode::ResourceExhausted,
+            QueryError::Unavailable(_) => ErrorCode::Unavailable,
+            QueryError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}

@@ -29,6 +29,7 @@ mod error;
 mod group;
 mod zip;
 
+pub use datafusion::execution::SendableRecordBatchStream;
 pub use engine::{AsOf, GroupRead, OfflineQuery, Plan, QueryConfig};
 pub use entities::EntitySource;
 pub use error::QueryError;

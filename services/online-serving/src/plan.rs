@@ -2,14 +2,12 @@
 //! feature selection and catalog revision (a feature added to a group is
 //! served after the next catalog change, without restart).
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
-use featurestore_catalog::Catalog;
-use featurestore_domain::{EntityKeyEncoder, FeatureRefName};
+use featurestore_catalog::{Catalog, Selected, SelectionError};
+use featurestore_domain::EntityKeyEncoder;
 use featurestore_onlinestore::OnlineTable;
-use featurestore_proto::v1::{
-    FeatureGroup, FeatureRef, FeatureSelector, KeyColumn, Value, feature_selector::Selector,
-};
+use featurestore_proto::v1::{FeatureSelector, KeyColumn, Value, feature_selector::Selector};
 
 use crate::error::ServingError;
 
@@ -42,70 +40,24 @@ impl Plan {
         selector: &FeatureSelector,
         catalog: &Catalog,
     ) -> Result<Plan, ServingError> {
-        let mut selections: Vec<(Arc<FeatureGroup>, Vec<String>)> = Vec::new();
-        match selector.selector.as_ref() {
+        let selected = match selector.selector.as_ref() {
             None => {
                 return Err(ServingError::invalid(
                     "selector",
                     "name a feature view or a list of features",
                 ));
             }
-            Some(Selector::View(view)) => {
-                let found = catalog
-                    .feature_view(project, &view.name, view.version)
-                    .ok_or_else(|| {
-                        ServingError::NotFound(format!(
-                            "feature view {:?} in project {project:?}",
-                            view.name
-                        ))
-                    })?;
-                for s in &found.selections {
-                    let group = catalog
-                        .feature_group(project, &s.group, s.group_version)
-                        .ok_or_else(|| {
-                            ServingError::NotFound(format!(
-                                "feature group {}@{} of view {:?}",
-                                s.group, s.group_version, view.name
-                            ))
-                        })?;
-                    selections.push((group.clone(), s.features.clone()));
+            Some(Selector::View(view)) => Selected::View(view),
+            Some(Selector::Features(list)) => Selected::Features(&list.features),
+        };
+        let selections = catalog
+            .resolve_selection(project, selected)
+            .map_err(|e| match e {
+                SelectionError::NotFound(what) => ServingError::NotFound(what),
+                SelectionError::Invalid { field, reason } => {
+                    ServingError::invalid(format!("selector.{field}"), reason)
                 }
-            }
-            Some(Selector::Features(list)) => {
-                if list.features.is_empty() {
-                    return Err(ServingError::invalid(
-                        "selector.features",
-                        "name at least one feature",
-                    ));
-                }
-                for (i, r) in list.features.iter().enumerate() {
-                    let FeatureRef {
-                        group,
-                        group_version,
-                        feature,
-                    } = r;
-                    let name = FeatureRefName {
-                        group: group.clone(),
-                        group_version: *group_version,
-                        feature: feature.clone(),
-                    };
-                    let found = catalog
-                        .feature_group(project, group, *group_version)
-                        .ok_or_else(|| {
-                            ServingError::NotFound(format!(
-                                "selector.features[{i}]: feature group {name}"
-                            ))
-                        })?;
-                    match selections
-                        .iter_mut()
-                        .find(|(g, _)| g.name == found.name && g.version == found.version)
-                    {
-                        Some((_, features)) => features.push(feature.clone()),
-                        None => selections.push((found.clone(), vec![feature.clone()])),
-                    }
-                }
-            }
-        }
+            })?;
         let mut join_keys: Vec<KeyColumn> = Vec::new();
         let mut feature_names = Vec::new();
         let mut groups = Vec::with_capacity(selections.len());

@@ -3605,6 +3605,33 @@ pub struct QueryHandle {
     #[prost(map = "string, int64", tag = "3")]
     pub table_versions: ::std::collections::HashMap<::prost::alloc::string::String, i64>,
 }
+/// What a Flight ticket carries: a query resolved against the catalog and
+/// pinned to the Delta table versions it reads, so that any replica can run it
+/// and the same ticket always returns the same rows. Opaque to clients.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct QueryTicket {
+    #[prost(string, tag = "1")]
+    pub project: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "2")]
+    pub groups: ::prost::alloc::vec::Vec<PinnedGroup>,
+    /// Set for a point-in-time join; absent for a group read.
+    #[prost(message, optional, tag = "3")]
+    pub entities: ::core::option::Option<EntitySource>,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PinnedGroup {
+    #[prost(string, tag = "1")]
+    pub group: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "2")]
+    pub group_version: u32,
+    /// Selected features, in output order.
+    #[prost(string, repeated, tag = "3")]
+    pub features: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(int64, tag = "4")]
+    pub delta_version: i64,
+}
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ReadFeatureGroupRequest {
@@ -3867,94 +3894,6 @@ pub mod offline_query_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
-        /// Materialises a point-in-time join as a named, versioned dataset.
-        pub async fn create_training_dataset(
-            &mut self,
-            request: impl tonic::IntoRequest<super::CreateTrainingDatasetRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::TrainingDataset>,
-            tonic::Status,
-        > {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
-            let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/featurestore.v1.OfflineQueryService/CreateTrainingDataset",
-            );
-            let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(
-                    GrpcMethod::new(
-                        "featurestore.v1.OfflineQueryService",
-                        "CreateTrainingDataset",
-                    ),
-                );
-            self.inner.unary(req, path, codec).await
-        }
-        pub async fn get_training_dataset(
-            &mut self,
-            request: impl tonic::IntoRequest<super::GetTrainingDatasetRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::TrainingDataset>,
-            tonic::Status,
-        > {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
-            let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/featurestore.v1.OfflineQueryService/GetTrainingDataset",
-            );
-            let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(
-                    GrpcMethod::new(
-                        "featurestore.v1.OfflineQueryService",
-                        "GetTrainingDataset",
-                    ),
-                );
-            self.inner.unary(req, path, codec).await
-        }
-        pub async fn list_training_datasets(
-            &mut self,
-            request: impl tonic::IntoRequest<super::ListTrainingDatasetsRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::ListTrainingDatasetsResponse>,
-            tonic::Status,
-        > {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
-            let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/featurestore.v1.OfflineQueryService/ListTrainingDatasets",
-            );
-            let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(
-                    GrpcMethod::new(
-                        "featurestore.v1.OfflineQueryService",
-                        "ListTrainingDatasets",
-                    ),
-                );
-            self.inner.unary(req, path, codec).await
-        }
     }
 }
 /// Generated server implementations.
@@ -3980,22 +3919,6 @@ pub mod offline_query_service_server {
             &self,
             request: tonic::Request<super::ReadFeatureGroupRequest>,
         ) -> std::result::Result<tonic::Response<super::QueryHandle>, tonic::Status>;
-        /// Materialises a point-in-time join as a named, versioned dataset.
-        async fn create_training_dataset(
-            &self,
-            request: tonic::Request<super::CreateTrainingDatasetRequest>,
-        ) -> std::result::Result<tonic::Response<super::TrainingDataset>, tonic::Status>;
-        async fn get_training_dataset(
-            &self,
-            request: tonic::Request<super::GetTrainingDatasetRequest>,
-        ) -> std::result::Result<tonic::Response<super::TrainingDataset>, tonic::Status>;
-        async fn list_training_datasets(
-            &self,
-            request: tonic::Request<super::ListTrainingDatasetsRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::ListTrainingDatasetsResponse>,
-            tonic::Status,
-        >;
     }
     #[derive(Debug)]
     pub struct OfflineQueryServiceServer<T> {
@@ -4171,11 +4094,347 @@ pub mod offline_query_service_server {
                     };
                     Box::pin(fut)
                 }
-                "/featurestore.v1.OfflineQueryService/CreateTrainingDataset" => {
+                _ => {
+                    Box::pin(async move {
+                        let mut response = http::Response::new(
+                            tonic::body::Body::default(),
+                        );
+                        let headers = response.headers_mut();
+                        headers
+                            .insert(
+                                tonic::Status::GRPC_STATUS,
+                                (tonic::Code::Unimplemented as i32).into(),
+                            );
+                        headers
+                            .insert(
+                                http::header::CONTENT_TYPE,
+                                tonic::metadata::GRPC_CONTENT_TYPE,
+                            );
+                        Ok(response)
+                    })
+                }
+            }
+        }
+    }
+    impl<T> Clone for OfflineQueryServiceServer<T> {
+        fn clone(&self) -> Self {
+            let inner = self.inner.clone();
+            Self {
+                inner,
+                accept_compression_encodings: self.accept_compression_encodings,
+                send_compression_encodings: self.send_compression_encodings,
+                max_decoding_message_size: self.max_decoding_message_size,
+                max_encoding_message_size: self.max_encoding_message_size,
+            }
+        }
+    }
+    /// Generated gRPC service name
+    pub const SERVICE_NAME: &str = "featurestore.v1.OfflineQueryService";
+    impl<T> tonic::server::NamedService for OfflineQueryServiceServer<T> {
+        const NAME: &'static str = SERVICE_NAME;
+    }
+}
+/// Generated client implementations.
+pub mod training_dataset_service_client {
+    #![allow(
+        unused_variables,
+        dead_code,
+        missing_docs,
+        clippy::wildcard_imports,
+        clippy::let_unit_value,
+    )]
+    use tonic::codegen::*;
+    use tonic::codegen::http::Uri;
+    /// Training datasets: point-in-time joins materialised under a name and
+    /// version, with what is needed to reproduce them.
+    #[derive(Debug, Clone)]
+    pub struct TrainingDatasetServiceClient<T> {
+        inner: tonic::client::Grpc<T>,
+    }
+    impl TrainingDatasetServiceClient<tonic::transport::Channel> {
+        /// Attempt to create a new client by connecting to a given endpoint.
+        pub async fn connect<D>(dst: D) -> Result<Self, tonic::transport::Error>
+        where
+            D: TryInto<tonic::transport::Endpoint>,
+            D::Error: Into<StdError>,
+        {
+            let conn = tonic::transport::Endpoint::new(dst)?.connect().await?;
+            Ok(Self::new(conn))
+        }
+    }
+    impl<T> TrainingDatasetServiceClient<T>
+    where
+        T: tonic::client::GrpcService<tonic::body::Body>,
+        T::Error: Into<StdError>,
+        T::ResponseBody: Body<Data = Bytes> + std::marker::Send + 'static,
+        <T::ResponseBody as Body>::Error: Into<StdError> + std::marker::Send,
+    {
+        pub fn new(inner: T) -> Self {
+            let inner = tonic::client::Grpc::new(inner);
+            Self { inner }
+        }
+        pub fn with_origin(inner: T, origin: Uri) -> Self {
+            let inner = tonic::client::Grpc::with_origin(inner, origin);
+            Self { inner }
+        }
+        pub fn with_interceptor<F>(
+            inner: T,
+            interceptor: F,
+        ) -> TrainingDatasetServiceClient<InterceptedService<T, F>>
+        where
+            F: tonic::service::Interceptor,
+            T::ResponseBody: Default,
+            T: tonic::codegen::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<
+                    <T as tonic::client::GrpcService<tonic::body::Body>>::ResponseBody,
+                >,
+            >,
+            <T as tonic::codegen::Service<
+                http::Request<tonic::body::Body>,
+            >>::Error: Into<StdError> + std::marker::Send + std::marker::Sync,
+        {
+            TrainingDatasetServiceClient::new(
+                InterceptedService::new(inner, interceptor),
+            )
+        }
+        /// Compress requests with the given encoding.
+        ///
+        /// This requires the server to support it otherwise it might respond with an
+        /// error.
+        #[must_use]
+        pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.inner = self.inner.send_compressed(encoding);
+            self
+        }
+        /// Enable decompressing responses.
+        #[must_use]
+        pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.inner = self.inner.accept_compressed(encoding);
+            self
+        }
+        /// Limits the maximum size of a decoded message.
+        ///
+        /// Default: `4MB`
+        #[must_use]
+        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_decoding_message_size(limit);
+            self
+        }
+        /// Limits the maximum size of an encoded message.
+        ///
+        /// Default: `usize::MAX`
+        #[must_use]
+        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_encoding_message_size(limit);
+            self
+        }
+        /// Materialises a point-in-time join as a named, versioned dataset.
+        pub async fn create_training_dataset(
+            &mut self,
+            request: impl tonic::IntoRequest<super::CreateTrainingDatasetRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::TrainingDataset>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/featurestore.v1.TrainingDatasetService/CreateTrainingDataset",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "featurestore.v1.TrainingDatasetService",
+                        "CreateTrainingDataset",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn get_training_dataset(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetTrainingDatasetRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::TrainingDataset>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/featurestore.v1.TrainingDatasetService/GetTrainingDataset",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "featurestore.v1.TrainingDatasetService",
+                        "GetTrainingDataset",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn list_training_datasets(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListTrainingDatasetsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListTrainingDatasetsResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/featurestore.v1.TrainingDatasetService/ListTrainingDatasets",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "featurestore.v1.TrainingDatasetService",
+                        "ListTrainingDatasets",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
+    }
+}
+/// Generated server implementations.
+pub mod training_dataset_service_server {
+    #![allow(
+        unused_variables,
+        dead_code,
+        missing_docs,
+        clippy::wildcard_imports,
+        clippy::let_unit_value,
+    )]
+    use tonic::codegen::*;
+    /// Generated trait containing gRPC methods that should be implemented for use with TrainingDatasetServiceServer.
+    #[async_trait]
+    pub trait TrainingDatasetService: std::marker::Send + std::marker::Sync + 'static {
+        /// Materialises a point-in-time join as a named, versioned dataset.
+        async fn create_training_dataset(
+            &self,
+            request: tonic::Request<super::CreateTrainingDatasetRequest>,
+        ) -> std::result::Result<tonic::Response<super::TrainingDataset>, tonic::Status>;
+        async fn get_training_dataset(
+            &self,
+            request: tonic::Request<super::GetTrainingDatasetRequest>,
+        ) -> std::result::Result<tonic::Response<super::TrainingDataset>, tonic::Status>;
+        async fn list_training_datasets(
+            &self,
+            request: tonic::Request<super::ListTrainingDatasetsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ListTrainingDatasetsResponse>,
+            tonic::Status,
+        >;
+    }
+    /// Training datasets: point-in-time joins materialised under a name and
+    /// version, with what is needed to reproduce them.
+    #[derive(Debug)]
+    pub struct TrainingDatasetServiceServer<T> {
+        inner: Arc<T>,
+        accept_compression_encodings: EnabledCompressionEncodings,
+        send_compression_encodings: EnabledCompressionEncodings,
+        max_decoding_message_size: Option<usize>,
+        max_encoding_message_size: Option<usize>,
+    }
+    impl<T> TrainingDatasetServiceServer<T> {
+        pub fn new(inner: T) -> Self {
+            Self::from_arc(Arc::new(inner))
+        }
+        pub fn from_arc(inner: Arc<T>) -> Self {
+            Self {
+                inner,
+                accept_compression_encodings: Default::default(),
+                send_compression_encodings: Default::default(),
+                max_decoding_message_size: None,
+                max_encoding_message_size: None,
+            }
+        }
+        pub fn with_interceptor<F>(
+            inner: T,
+            interceptor: F,
+        ) -> InterceptedService<Self, F>
+        where
+            F: tonic::service::Interceptor,
+        {
+            InterceptedService::new(Self::new(inner), interceptor)
+        }
+        /// Enable decompressing requests with the given encoding.
+        #[must_use]
+        pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.accept_compression_encodings.enable(encoding);
+            self
+        }
+        /// Compress responses with the given encoding, if the client supports it.
+        #[must_use]
+        pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.send_compression_encodings.enable(encoding);
+            self
+        }
+        /// Limits the maximum size of a decoded message.
+        ///
+        /// Default: `4MB`
+        #[must_use]
+        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+            self.max_decoding_message_size = Some(limit);
+            self
+        }
+        /// Limits the maximum size of an encoded message.
+        ///
+        /// Default: `usize::MAX`
+        #[must_use]
+        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+            self.max_encoding_message_size = Some(limit);
+            self
+        }
+    }
+    impl<T, B> tonic::codegen::Service<http::Request<B>>
+    for TrainingDatasetServiceServer<T>
+    where
+        T: TrainingDatasetService,
+        B: Body + std::marker::Send + 'static,
+        B::Error: Into<StdError> + std::marker::Send + 'static,
+    {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = BoxFuture<Self::Response, Self::Error>;
+        fn poll_ready(
+            &mut self,
+            _cx: &mut Context<'_>,
+        ) -> Poll<std::result::Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, req: http::Request<B>) -> Self::Future {
+            match req.uri().path() {
+                "/featurestore.v1.TrainingDatasetService/CreateTrainingDataset" => {
                     #[allow(non_camel_case_types)]
-                    struct CreateTrainingDatasetSvc<T: OfflineQueryService>(pub Arc<T>);
+                    struct CreateTrainingDatasetSvc<T: TrainingDatasetService>(
+                        pub Arc<T>,
+                    );
                     impl<
-                        T: OfflineQueryService,
+                        T: TrainingDatasetService,
                     > tonic::server::UnaryService<super::CreateTrainingDatasetRequest>
                     for CreateTrainingDatasetSvc<T> {
                         type Response = super::TrainingDataset;
@@ -4189,7 +4448,7 @@ pub mod offline_query_service_server {
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
                             let fut = async move {
-                                <T as OfflineQueryService>::create_training_dataset(
+                                <T as TrainingDatasetService>::create_training_dataset(
                                         &inner,
                                         request,
                                     )
@@ -4220,11 +4479,11 @@ pub mod offline_query_service_server {
                     };
                     Box::pin(fut)
                 }
-                "/featurestore.v1.OfflineQueryService/GetTrainingDataset" => {
+                "/featurestore.v1.TrainingDatasetService/GetTrainingDataset" => {
                     #[allow(non_camel_case_types)]
-                    struct GetTrainingDatasetSvc<T: OfflineQueryService>(pub Arc<T>);
+                    struct GetTrainingDatasetSvc<T: TrainingDatasetService>(pub Arc<T>);
                     impl<
-                        T: OfflineQueryService,
+                        T: TrainingDatasetService,
                     > tonic::server::UnaryService<super::GetTrainingDatasetRequest>
                     for GetTrainingDatasetSvc<T> {
                         type Response = super::TrainingDataset;
@@ -4238,7 +4497,7 @@ pub mod offline_query_service_server {
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
                             let fut = async move {
-                                <T as OfflineQueryService>::get_training_dataset(
+                                <T as TrainingDatasetService>::get_training_dataset(
                                         &inner,
                                         request,
                                     )
@@ -4269,11 +4528,13 @@ pub mod offline_query_service_server {
                     };
                     Box::pin(fut)
                 }
-                "/featurestore.v1.OfflineQueryService/ListTrainingDatasets" => {
+                "/featurestore.v1.TrainingDatasetService/ListTrainingDatasets" => {
                     #[allow(non_camel_case_types)]
-                    struct ListTrainingDatasetsSvc<T: OfflineQueryService>(pub Arc<T>);
+                    struct ListTrainingDatasetsSvc<T: TrainingDatasetService>(
+                        pub Arc<T>,
+                    );
                     impl<
-                        T: OfflineQueryService,
+                        T: TrainingDatasetService,
                     > tonic::server::UnaryService<super::ListTrainingDatasetsRequest>
                     for ListTrainingDatasetsSvc<T> {
                         type Response = super::ListTrainingDatasetsResponse;
@@ -4287,7 +4548,7 @@ pub mod offline_query_service_server {
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
                             let fut = async move {
-                                <T as OfflineQueryService>::list_training_datasets(
+                                <T as TrainingDatasetService>::list_training_datasets(
                                         &inner,
                                         request,
                                     )
@@ -4340,7 +4601,7 @@ pub mod offline_query_service_server {
             }
         }
     }
-    impl<T> Clone for OfflineQueryServiceServer<T> {
+    impl<T> Clone for TrainingDatasetServiceServer<T> {
         fn clone(&self) -> Self {
             let inner = self.inner.clone();
             Self {
@@ -4353,8 +4614,8 @@ pub mod offline_query_service_server {
         }
     }
     /// Generated gRPC service name
-    pub const SERVICE_NAME: &str = "featurestore.v1.OfflineQueryService";
-    impl<T> tonic::server::NamedService for OfflineQueryServiceServer<T> {
+    pub const SERVICE_NAME: &str = "featurestore.v1.TrainingDatasetService";
+    impl<T> tonic::server::NamedService for TrainingDatasetServiceServer<T> {
         const NAME: &'static str = SERVICE_NAME;
     }
 }

@@ -1,0 +1,82 @@
+//! An offline query service started in-process against the test etcd and a
+//! Delta root of the caller's choosing.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use arrow_flight::FlightClient;
+use featurestore_catalog::EtcdSettings;
+use featurestore_offline_query::{
+    OfflineQueryConfig,
+    config::{OfflineSettings, QuerySettings},
+};
+use featurestore_proto::v1::offline_query_service_client::OfflineQueryServiceClient;
+use featurestore_runtime::Shutdown;
+use tonic::transport::Channel;
+
+pub struct OfflineQuerySandbox {
+    pub addr: SocketAddr,
+    shutdown: Shutdown,
+}
+
+impl Drop for OfflineQuerySandbox {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl OfflineQuerySandbox {
+    pub async fn start(root: &str, offline_root: &Path) -> Self {
+        let mut config = OfflineQueryConfig {
+            etcd: EtcdSettings {
+                endpoints: vec![crate::etcd_endpoint()],
+                root: root.into(),
+                request_timeout: Duration::from_secs(2),
+                connect_timeout: Duration::from_secs(1),
+            },
+            offline: OfflineSettings {
+                root: offline_root.to_string_lossy().into(),
+            },
+            query: QuerySettings {
+                memory_limit_mb: 64,
+                spill_dir: offline_root.join("_spill"),
+                batch_size: 1024,
+            },
+            ..OfflineQueryConfig::default()
+        };
+        config.server.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = featurestore_offline_query::connect(&config)
+            .await
+            .expect("offline query");
+        server
+            .catalog()
+            .wait_synced(Duration::from_secs(10))
+            .await
+            .expect("catalog synced");
+        let listener = featurestore_runtime::server::bind(config.server.listen_addr)
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let shutdown = Shutdown::new();
+        tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move { featurestore_offline_query::serve(&config, server, listener, shutdown).await }
+        });
+        Self { addr, shutdown }
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect")
+    }
+
+    pub async fn client(&self) -> OfflineQueryServiceClient<Channel> {
+        OfflineQueryServiceClient::new(self.channel().await)
+    }
+
+    pub async fn flight(&self) -> FlightClient {
+        FlightClient::new(self.channel().await)
+    }
+}

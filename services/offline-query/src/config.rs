@@ -1,0 +1,121 @@
+//! Offline query configuration (see `config/offline-query.example.toml`).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use featurestore_catalog::EtcdSettings;
+use featurestore_runtime::{ServerConfig, TelemetryConfig, Validate};
+use serde::{Deserialize, Serialize};
+
+/// Default port of offline query: the gRPC control API and Arrow Flight.
+pub const DEFAULT_PORT: u16 = 50054;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OfflineQueryConfig {
+    pub server: ServerConfig,
+    pub telemetry: TelemetryConfig,
+    pub etcd: EtcdSettings,
+    pub offline: OfflineSettings,
+    pub query: QuerySettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OfflineSettings {
+    /// Root of the Delta tables (what materialization writes).
+    pub root: String,
+}
+
+impl Default for OfflineSettings {
+    fn default() -> Self {
+        Self {
+            root: "./data/offline".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuerySettings {
+    /// Memory for sorts across all running queries; beyond it they spill.
+    pub memory_limit_mb: usize,
+    /// Where sorts spill and entity rows are spooled.
+    pub spill_dir: PathBuf,
+    pub batch_size: usize,
+}
+
+impl Default for QuerySettings {
+    fn default() -> Self {
+        Self {
+            memory_limit_mb: 1024,
+            spill_dir: std::env::temp_dir().join("featurestore-offline-query"),
+            batch_size: 8192,
+        }
+    }
+}
+
+impl Default for OfflineQueryConfig {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig {
+                listen_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
+                // Planning a query: reading results over Flight streams past it.
+                request_timeout: Duration::from_secs(30),
+                max_message_bytes: 256 << 20,
+                ..ServerConfig::default()
+            },
+            telemetry: TelemetryConfig::default(),
+            etcd: EtcdSettings::default(),
+            offline: OfflineSettings::default(),
+            query: QuerySettings::default(),
+        }
+    }
+}
+
+impl Validate for OfflineQueryConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.server.validate()?;
+        self.telemetry.validate()?;
+        self.etcd.validate(self.server.request_timeout)?;
+        if self.offline.root.is_empty() {
+            return Err("offline.root is required".into());
+        }
+        if self.query.memory_limit_mb == 0 {
+            return Err("query.memory_limit_mb must be positive".into());
+        }
+        if self.query.batch_size == 0 {
+            return Err("query.batch_size must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::HashMap, path::Path};
+
+    use super::*;
+
+    #[test]
+    fn example_config_loads() {
+        let example =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("config/offline-query.example.toml");
+        let config: OfflineQueryConfig =
+            featurestore_runtime::config::load(Some(&example), &HashMap::new(), "FS_OFFLINE_")
+                .unwrap();
+        assert_eq!(config.server.listen_addr.port(), DEFAULT_PORT);
+        assert_eq!(config.query.memory_limit_mb, 1024);
+    }
+
+    #[test]
+    fn kubernetes_config_loads() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../k8s/base/offline-query/offline-query.toml");
+        featurestore_runtime::config::load::<OfflineQueryConfig>(
+            Some(&file),
+            &HashMap::new(),
+            "FS_OFFLINE_",
+        )
+        .unwrap();
+    }
+}

@@ -1,0 +1,70 @@
+//! The offline query service: point-in-time-correct training data from the
+//! Delta tables. `OfflineQueryService` plans a query (checks it, pins the
+//! Delta versions it reads) and returns a ticket; Arrow Flight `DoGet` on the
+//! same port streams the result, so `pyarrow.flight` clients read it
+//! directly. Tickets carry the whole pinned query: any replica can serve them.
+
+pub mod config;
+pub mod error;
+mod flight;
+mod grpc;
+pub mod query;
+
+use std::sync::Arc;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use featurestore_catalog::{CatalogCache, Keyspace};
+use featurestore_metastore::{EtcdStore, MetadataStore};
+use featurestore_offlinequery::{OfflineQuery, QueryConfig};
+use featurestore_offlinestore::DeltaStore;
+use featurestore_proto::v1::offline_query_service_server::OfflineQueryServiceServer;
+use featurestore_runtime::{GrpcServer, Shutdown};
+use tokio::net::TcpListener;
+
+pub use config::OfflineQueryConfig;
+pub use flight::OfflineFlight;
+pub use grpc::OfflineGrpc;
+pub use query::Server;
+
+/// Connects to etcd and opens the offline store as configured.
+pub async fn connect(config: &OfflineQueryConfig) -> anyhow::Result<Arc<Server>> {
+    let store: Arc<dyn MetadataStore> =
+        Arc::new(EtcdStore::connect(&config.etcd.client_config()).await?);
+    let catalog = Arc::new(CatalogCache::spawn(store, Keyspace::new(&config.etcd.root)));
+    let offline = Arc::new(DeltaStore::new(&config.offline.root)?);
+    let engine = OfflineQuery::new(
+        offline,
+        QueryConfig {
+            memory_limit_bytes: config.query.memory_limit_mb << 20,
+            spill_dir: config.query.spill_dir.clone(),
+            batch_size: config.query.batch_size,
+        },
+    )?;
+    Ok(Arc::new(Server::new(catalog, engine)))
+}
+
+/// Serves the control API and Flight until `shutdown`.
+pub async fn serve(
+    config: &OfflineQueryConfig,
+    server: Arc<Server>,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let mut grpc = GrpcServer::new(config.server.clone());
+    let max = config.server.max_message_bytes;
+    grpc.add_service(
+        OfflineQueryServiceServer::new(OfflineGrpc::new(server.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    );
+    grpc.add_service(
+        FlightServiceServer::new(OfflineFlight::new(server))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    );
+    grpc.health()
+        .set_serving::<OfflineQueryServiceServer<OfflineGrpc>>()
+        .await;
+    grpc.serve(listener, shutdown).await?;
+    Ok(())
+}
