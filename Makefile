@@ -17,8 +17,9 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## Install build prerequisites (protoc, cmake, ...) from Debian packages
+deps: ## Install build prerequisites (protoc, cmake, ...) from Debian packages, and the test venv (pyarrow, duckdb)
 	$(SCRIPTS)/deps.sh
+	$(SCRIPTS)/python.sh
 
 .PHONY: build
 build: deps ## Build every crate (debug)
@@ -101,6 +102,11 @@ run-serving: deps infra-up ## Run online serving on 127.0.0.1:50053 against the 
 .PHONY: run-offline-query
 run-offline-query: deps infra-up ## Run offline query (gRPC + Arrow Flight) on 127.0.0.1:50054 over ./data/offline
 	$(CARGO) run -p featurestore-offline-query --bin offline-query -- --config services/offline-query/config/offline-query.example.toml
+
+.PHONY: bench-offline
+bench-offline: deps ## Offline PIT join vs DuckDB ASOF JOIN: wall, rows/s, peak memory, identical results (bench-results/offline.json)
+	$(CARGO) build --release -q -p featurestore-integration-tests --bin bench_offline
+	$(CARGO_TARGET_DIR)/release/bench_offline $(BENCH_ARGS)
 
 .PHONY: bench-serve
 bench-serve: deps infra-up ## Serving benchmark: service vs direct driver, p50-p99.9 (bench-results/serve.json)
