@@ -211,8 +211,7 @@ fn with_key_column(
                 .iter()
                 .map(|i| batch.column(*i).clone())
                 .collect();
-            let rows = converter.convert_columns(&columns)?;
-            let keys = BinaryArray::from_iter_values(rows.iter().map(|r| r.as_ref().to_vec()));
+            let keys: BinaryArray = converter.convert_columns(&columns)?.try_into_binary()?;
             let mut all = batch.columns().to_vec();
             all.push(Arc::new(keys));
             Ok(RecordBatch::try_new(out.clone(), all)?)
