@@ -512,3 +512,67 @@ async fn a_memory_limit_too_small_even_to_spill_is_resources_exhausted() {
     let err = result.unwrap_err();
     assert!(matches!(err, QueryError::ResourcesExhausted(_)), "{err}");
 }
+
+mod against_the_reference {
+    use featurestore_pitjoin::reference::{self, EntityRow, FeatureRow};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// `(key, event time s, ingest time s, amount)` feature rows and
+    /// `(key, time s)` entity rows over few keys and times, so ties,
+    /// duplicates and misses are common.
+    fn arb() -> impl Strategy<Value = (Vec<(i64, i64, i64, i64)>, Vec<(i64, i64)>, i64)> {
+        (
+            prop::collection::vec((0i64..5, 1i64..20, 0i64..3, -1000i64..1000), 0..60),
+            prop::collection::vec((0i64..6, 0i64..22), 1..40),
+            prop_oneof![Just(0i64), 1i64..8],
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        #[test]
+        fn the_engine_agrees_with_the_naive_join((features, entities, ttl) in arb()) {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let (got, want) = runtime.block_on(async {
+                let f = fixture(16 << 20);
+                let g = keyed("orders", "customer_id", ScalarType::Int64, ttl);
+                let rows: Vec<(Value, i64, i64, i64, i64)> = features
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, t, ingest, amount))| (int(*k), *t, *ingest, i as i64, *amount))
+                    .collect();
+                if !rows.is_empty() {
+                    write(&f.store, &g, &rows).await;
+                }
+                let out = run(&f, EntitySource::ArrowIpc(entity_ipc(&entities)), &[read(&g)]).await;
+                let got = column_i64(&out, "orders__amount");
+                // The engine's tie-break: ingest time, then partition (0), then offset.
+                let reference_rows: Vec<FeatureRow<i64>> = rows
+                    .iter()
+                    .map(|(_, t, ingest, offset, amount)| {
+                        let key = features[*offset as usize].0;
+                        (key.to_be_bytes().to_vec(), *t * SECOND, (*ingest * 1_000_000 + offset) as u64, *amount)
+                    })
+                    .collect();
+                let reference_entities: Vec<EntityRow> = entities
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, t))| (k.to_be_bytes().to_vec(), *t * SECOND, i as u64))
+                    .collect();
+                let want: Vec<Option<i64>> = reference::asof_join(
+                    &reference_entities,
+                    &reference_rows,
+                    (ttl > 0).then_some(ttl * SECOND),
+                )
+                .into_iter()
+                .map(|(_, picked)| picked.map(|(_, v)| v))
+                .collect();
+                (got, want)
+            });
+            prop_assert_eq!(got, want);
+        }
+    }
+}
