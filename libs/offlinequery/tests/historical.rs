@@ -519,10 +519,14 @@ mod against_the_reference {
 
     use super::*;
 
-    /// `(key, event time s, ingest time s, amount)` feature rows and
-    /// `(key, time s)` entity rows over few keys and times, so ties,
-    /// duplicates and misses are common.
-    fn arb() -> impl Strategy<Value = (Vec<(i64, i64, i64, i64)>, Vec<(i64, i64)>, i64)> {
+    /// `(key, event time s, ingest time s, amount)`.
+    type Features = Vec<(i64, i64, i64, i64)>;
+    /// `(key, time s)`.
+    type Entities = Vec<(i64, i64)>;
+
+    /// Feature and entity rows over few keys and times, so ties, duplicates
+    /// and misses are common, and a TTL in seconds (0 = none).
+    fn arb() -> impl Strategy<Value = (Features, Entities, i64)> {
         (
             prop::collection::vec((0i64..5, 1i64..20, 0i64..3, -1000i64..1000), 0..60),
             prop::collection::vec((0i64..6, 0i64..22), 1..40),
