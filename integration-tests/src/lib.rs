@@ -26,6 +26,35 @@ pub fn etcd_config() -> EtcdConfig {
     }
 }
 
+/// The catalog settings of an in-process service over `root` in the test etcd.
+pub fn etcd_settings(root: &str) -> featurestore_catalog::EtcdSettings {
+    featurestore_catalog::EtcdSettings {
+        endpoints: vec![etcd_endpoint()],
+        root: root.into(),
+        request_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(1),
+    }
+}
+
+/// Binds an ephemeral loopback port and runs `serve(listener, shutdown)` on
+/// a task; returns the address and the shutdown that stops it.
+pub async fn spawn_service<F, Fut>(
+    serve: F,
+) -> (std::net::SocketAddr, featurestore_runtime::Shutdown)
+where
+    F: FnOnce(tokio::net::TcpListener, featurestore_runtime::Shutdown) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let listener =
+        featurestore_runtime::server::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = featurestore_runtime::Shutdown::new();
+    tokio::spawn(serve(listener, shutdown.clone()));
+    (addr, shutdown)
+}
+
 /// A client of the test etcd; fails the test with a hint when etcd is down.
 pub async fn etcd_store() -> Arc<EtcdStore> {
     let store = EtcdStore::connect(&etcd_config())

@@ -4,7 +4,6 @@
 use std::{net::SocketAddr, path::Path, time::Duration};
 
 use arrow_flight::FlightClient;
-use featurestore_catalog::EtcdSettings;
 use featurestore_offline_query::{
     OfflineQueryConfig,
     config::{OfflineSettings, QuerySettings},
@@ -26,13 +25,8 @@ impl Drop for OfflineQuerySandbox {
 
 impl OfflineQuerySandbox {
     pub async fn start(root: &str, offline_root: &Path) -> Self {
-        let mut config = OfflineQueryConfig {
-            etcd: EtcdSettings {
-                endpoints: vec![crate::etcd_endpoint()],
-                root: root.into(),
-                request_timeout: Duration::from_secs(2),
-                connect_timeout: Duration::from_secs(1),
-            },
+        let config = OfflineQueryConfig {
+            etcd: crate::etcd_settings(root),
             offline: OfflineSettings {
                 root: offline_root.to_string_lossy().into(),
             },
@@ -43,7 +37,6 @@ impl OfflineQuerySandbox {
             },
             ..OfflineQueryConfig::default()
         };
-        config.server.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         let server = featurestore_offline_query::connect(&config)
             .await
             .expect("offline query");
@@ -52,15 +45,10 @@ impl OfflineQuerySandbox {
             .wait_synced(Duration::from_secs(10))
             .await
             .expect("catalog synced");
-        let listener = featurestore_runtime::server::bind(config.server.listen_addr)
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let shutdown = Shutdown::new();
-        tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move { featurestore_offline_query::serve(&config, server, listener, shutdown).await }
-        });
+        let (addr, shutdown) = crate::spawn_service(|listener, shutdown| async move {
+            featurestore_offline_query::serve(&config, server, listener, shutdown).await
+        })
+        .await;
         Self { addr, shutdown }
     }
 

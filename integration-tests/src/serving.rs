@@ -3,7 +3,6 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use featurestore_catalog::EtcdSettings;
 use featurestore_online_serving::{ServingConfig, config::CassandraSettings};
 use featurestore_proto::v1::online_serving_service_client::OnlineServingServiceClient;
 use featurestore_runtime::Shutdown;
@@ -22,13 +21,8 @@ impl Drop for ServingSandbox {
 
 impl ServingSandbox {
     pub async fn start(root: &str) -> Self {
-        let mut config = ServingConfig {
-            etcd: EtcdSettings {
-                endpoints: vec![crate::etcd_endpoint()],
-                root: root.into(),
-                request_timeout: Duration::from_secs(2),
-                connect_timeout: Duration::from_secs(1),
-            },
+        let config = ServingConfig {
+            etcd: crate::etcd_settings(root),
             cassandra: CassandraSettings {
                 nodes: vec![crate::materialization::cassandra_node()],
                 keyspace: "fs_e2e".into(),
@@ -36,7 +30,6 @@ impl ServingSandbox {
             },
             ..ServingConfig::default()
         };
-        config.server.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         let server = featurestore_online_serving::connect(&config)
             .await
             .expect("serving");
@@ -45,15 +38,10 @@ impl ServingSandbox {
             .wait_synced(Duration::from_secs(10))
             .await
             .expect("catalog synced");
-        let listener = featurestore_runtime::server::bind(config.server.listen_addr)
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let shutdown = Shutdown::new();
-        tokio::spawn({
-            let shutdown = shutdown.clone();
-            async move { featurestore_online_serving::serve(&config, server, listener, shutdown).await }
-        });
+        let (addr, shutdown) = crate::spawn_service(|listener, shutdown| async move {
+            featurestore_online_serving::serve(&config, server, listener, shutdown).await
+        })
+        .await;
         Self { addr, shutdown }
     }
 
