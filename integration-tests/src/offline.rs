@@ -1,19 +1,30 @@
 //! An offline query service started in-process against the test etcd and a
 //! Delta root of the caller's choosing.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use arrow_flight::FlightClient;
 use featurestore_offline_query::{
     OfflineQueryConfig,
-    config::{OfflineSettings, QuerySettings},
+    config::{DatasetSettings, OfflineSettings, QuerySettings},
 };
-use featurestore_proto::v1::offline_query_service_client::OfflineQueryServiceClient;
+use featurestore_proto::v1::{
+    offline_query_service_client::OfflineQueryServiceClient,
+    training_dataset_service_client::TrainingDatasetServiceClient,
+};
 use featurestore_runtime::Shutdown;
 use tonic::transport::Channel;
 
+pub mod fixtures;
+
 pub struct OfflineQuerySandbox {
     pub addr: SocketAddr,
+    /// Where training datasets are written (`_datasets` under the Delta root).
+    pub datasets_root: PathBuf,
     shutdown: Shutdown,
 }
 
@@ -25,6 +36,7 @@ impl Drop for OfflineQuerySandbox {
 
 impl OfflineQuerySandbox {
     pub async fn start(root: &str, offline_root: &Path) -> Self {
+        let datasets_root = offline_root.join("_datasets");
         let config = OfflineQueryConfig {
             etcd: crate::etcd_settings(root),
             offline: OfflineSettings {
@@ -34,6 +46,9 @@ impl OfflineQuerySandbox {
                 memory_limit_mb: 64,
                 spill_dir: offline_root.join("_spill"),
                 batch_size: 1024,
+            },
+            datasets: DatasetSettings {
+                root: datasets_root.clone(),
             },
             ..OfflineQueryConfig::default()
         };
@@ -49,7 +64,11 @@ impl OfflineQuerySandbox {
             featurestore_offline_query::serve(&config, server, listener, shutdown).await
         })
         .await;
-        Self { addr, shutdown }
+        Self {
+            addr,
+            datasets_root,
+            shutdown,
+        }
     }
 
     async fn channel(&self) -> Channel {
@@ -62,6 +81,10 @@ impl OfflineQuerySandbox {
 
     pub async fn client(&self) -> OfflineQueryServiceClient<Channel> {
         OfflineQueryServiceClient::new(self.channel().await)
+    }
+
+    pub async fn datasets(&self) -> TrainingDatasetServiceClient<Channel> {
+        TrainingDatasetServiceClient::new(self.channel().await)
     }
 
     pub async fn flight(&self) -> FlightClient {

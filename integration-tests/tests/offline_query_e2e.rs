@@ -5,145 +5,17 @@
 
 use std::sync::Arc;
 
-use arrow_array::{
-    Array, Int64Array, RecordBatch, TimestampMicrosecondArray, cast::AsArray, types::Int64Type,
-};
+use arrow_array::RecordBatch;
 use arrow_flight::Ticket;
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use featurestore_domain::fixtures::{group, view};
-use featurestore_integration_tests::{offline::OfflineQuerySandbox, registry::RegistrySandbox};
-use featurestore_offlinestore::{DeltaStore, OfflineRow, OfflineTable};
-use featurestore_proto::v1::{
-    CreateFeatureGroupRequest, CreateFeatureViewRequest, EntitySource, FeatureGroup,
-    FeatureGroupRef, FeatureViewRef, GetHistoricalFeaturesRequest, QueryHandle,
-    ReadFeatureGroupRequest, Value, entity_source::Source,
-    get_historical_features_request::Features, value::Kind,
+use featurestore_integration_tests::offline::{
+    OfflineQuerySandbox,
+    fixtures::{append, entity_rows, int_column, read_all, registered, request},
 };
-use futures::TryStreamExt;
-
-const SECOND: i64 = 1_000_000;
-
-fn entity_rows(rows: &[(i64, i64)]) -> Vec<u8> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("customer_id", DataType::Int64, false),
-        Field::new(
-            "event_timestamp",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-        Field::new("label", DataType::Int64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(
-                TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1 * SECOND))
-                    .with_timezone("UTC"),
-            ),
-            Arc::new(Int64Array::from_iter_values(0..rows.len() as i64)),
-        ],
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut out, &schema).unwrap();
-    writer.write(&batch).unwrap();
-    writer.finish().unwrap();
-    drop(writer);
-    out
-}
-
-async fn append(store: &DeltaStore, g: &FeatureGroup, rows: &[(i64, i64, i64)], first_offset: i64) {
-    let table = OfflineTable::for_group(g);
-    store.ensure_table(&table).await.unwrap();
-    let rows: Vec<OfflineRow> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, (key, t, amount))| OfflineRow {
-            key_values: vec![Value {
-                kind: Some(Kind::Int64Value(*key)),
-            }],
-            event_time_micros: t * SECOND,
-            feature_values: vec![Value {
-                kind: Some(Kind::Int64Value(*amount)),
-            }],
-            ingest_time_micros: t * SECOND,
-            partition: 0,
-            offset: first_offset + i as i64,
-        })
-        .collect();
-    store
-        .append(&table, "materialization", "fs.test", &rows)
-        .await
-        .unwrap();
-}
-
-async fn read_all(offline: &OfflineQuerySandbox, ticket: &[u8]) -> Vec<RecordBatch> {
-    let mut flight = offline.flight().await;
-    flight
-        .do_get(Ticket {
-            ticket: ticket.to_vec().into(),
-        })
-        .await
-        .expect("do_get")
-        .try_collect()
-        .await
-        .expect("read the result")
-}
-
-fn int_column(batches: &[RecordBatch], name: &str) -> Vec<Option<i64>> {
-    batches
-        .iter()
-        .flat_map(|b| {
-            let c = b.column_by_name(name).unwrap().as_primitive::<Int64Type>();
-            (0..c.len())
-                .map(|i| (!c.is_null(i)).then(|| c.value(i)))
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-fn request(project: &str, view_name: &str, entities: Vec<u8>) -> GetHistoricalFeaturesRequest {
-    GetHistoricalFeaturesRequest {
-        project: project.into(),
-        features: Some(Features::View(FeatureViewRef {
-            project: String::new(),
-            name: view_name.into(),
-            version: 0,
-        })),
-        entities: Some(EntitySource {
-            source: Some(Source::ArrowIpcStream(entities)),
-            timestamp_column: String::new(),
-        }),
-    }
-}
-
-/// A project with a `customer` entity, a group `orders` (amount: int64) and
-/// a view `model` over it.
-async fn registered() -> (RegistrySandbox, String, FeatureGroup) {
-    let registry = RegistrySandbox::start().await;
-    let project = registry.create_customer_project("offq").await;
-    let mut admin = registry.client().await;
-    let g = admin
-        .create_feature_group(CreateFeatureGroupRequest {
-            feature_group: Some(group(
-                &project,
-                "orders",
-                "customer",
-                &[("amount", "int64")],
-            )),
-        })
-        .await
-        .expect("group")
-        .into_inner();
-    admin
-        .create_feature_view(CreateFeatureViewRequest {
-            feature_view: Some(view(&project, "model", &[("orders", &[])])),
-        })
-        .await
-        .expect("view");
-    (registry, project, g)
-}
+use featurestore_offlinestore::DeltaStore;
+use featurestore_proto::v1::{
+    EntitySource, FeatureGroupRef, QueryHandle, ReadFeatureGroupRequest, entity_source::Source,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_then_read_over_flight_pinned_to_table_versions() {
@@ -258,7 +130,7 @@ async fn bad_requests_are_named() {
     let mut missing_file = request(&project, "model", Vec::new());
     missing_file.entities = Some(EntitySource {
         source: Some(Source::ParquetPath("/nonexistent/rows.parquet".into())),
-        timestamp_column: String::new(),
+        ..EntitySource::default()
     });
     let err = client
         .get_historical_features(missing_file)
@@ -280,4 +152,66 @@ async fn bad_requests_are_named() {
         .map(|_| ())
         .unwrap_err();
     assert!(err.to_string().contains("ticket"), "{err}");
+}
+
+/// Entity rows `(customer_id, event_timestamp, label)` as a stream.
+fn entity_stream(rows: &[(i64, i64)]) -> featurestore_offlinequery::SendableRecordBatchStream {
+    let ipc = entity_rows(rows);
+    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(ipc), None).unwrap();
+    let schema = reader.schema();
+    let batches: Vec<_> = reader.map(|b| b.map_err(datafusion_error)).collect();
+    Box::pin(
+        datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+            schema,
+            futures::stream::iter(batches),
+        ),
+    )
+}
+
+fn datafusion_error(e: arrow_schema::ArrowError) -> datafusion::error::DataFusionError {
+    datafusion::error::DataFusionError::ArrowError(Box::new(e), None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delta_entity_rows_are_pinned_to_the_version_planned() {
+    let (registry, project, g) = registered().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(DeltaStore::new(dir.path().to_str().unwrap()).unwrap());
+    append(&store, &g, &[(1, 100, 10), (2, 150, 5)], 0).await;
+    // The entity rows as a Delta table (version 0), written by the engine.
+    let engine = featurestore_offlinequery::OfflineQuery::new(
+        store.clone(),
+        featurestore_offlinequery::QueryConfig {
+            spill_dir: dir.path().join("_spill"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let entities = dir.path().join("_entities");
+    std::fs::create_dir_all(&entities).unwrap();
+    let delta = featurestore_offlinequery::DatasetFormat::Delta;
+    engine
+        .write_dataset(entity_stream(&[(1, 150), (2, 160)]), &entities, delta, None)
+        .await
+        .unwrap();
+    let offline = OfflineQuerySandbox::start(registry.root(), dir.path()).await;
+    let mut client = offline.client().await;
+    let mut query = request(&project, "model", Vec::new());
+    query.entities = Some(EntitySource {
+        source: Some(Source::DeltaPath(entities.to_string_lossy().into())),
+        ..EntitySource::default()
+    });
+    let handle = client
+        .get_historical_features(query)
+        .await
+        .expect("plan")
+        .into_inner();
+
+    // More entity rows land in version 1; the ticket still reads version 0.
+    engine
+        .write_dataset(entity_stream(&[(1, 500)]), &entities, delta, None)
+        .await
+        .unwrap();
+    let rows = read_all(&offline, &handle.flight_ticket).await;
+    assert_eq!(int_column(&rows, "orders__amount"), vec![Some(10), Some(5)]);
 }

@@ -13,8 +13,8 @@ use featurestore_integration_tests::{
     world::{event, ingest, offline_rows, world},
 };
 use featurestore_proto::v1::{
-    EntitySource, FeatureRef, FeatureRefs, GetHistoricalFeaturesRequest, entity_source::Source,
-    get_historical_features_request::Features,
+    CreateTrainingDatasetRequest, DatasetFormat, EntitySource, FeatureRef, FeatureRefs,
+    GetHistoricalFeaturesRequest, entity_source::Source, get_historical_features_request::Features,
 };
 
 fn entity_rows(rows: &[(i64, i64)]) -> Vec<u8> {
@@ -48,6 +48,22 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What `python/read_flight.py` reads for `ticket` (GetFlightInfo + DoGet).
+fn read_with_pyarrow(offline: &OfflineQuerySandbox, ticket: &[u8]) -> serde_json::Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/python.sh");
+    let reader = concat!(env!("CARGO_MANIFEST_DIR"), "/python/read_flight.py");
+    let output = Command::new("bash")
+        .args([script, reader, &offline.addr.to_string(), &hex(ticket)])
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "pyarrow reader failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("json")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingested_rows_come_back_point_in_time_through_pyarrow_flight() {
     let w = world().await;
@@ -68,38 +84,22 @@ async fn ingested_rows_come_back_point_in_time_through_pyarrow_flight() {
         group_version: 0,
         feature: name.into(),
     };
+    let query = GetHistoricalFeaturesRequest {
+        project: w.project.clone(),
+        features: Some(Features::FeatureRefs(FeatureRefs {
+            features: vec![feature("amount"), feature("country"), feature("embedding")],
+        })),
+        entities: Some(EntitySource {
+            source: Some(Source::ArrowIpcStream(entity_rows(&entities))),
+            ..EntitySource::default()
+        }),
+    };
     let handle = client
-        .get_historical_features(GetHistoricalFeaturesRequest {
-            project: w.project.clone(),
-            features: Some(Features::FeatureRefs(FeatureRefs {
-                features: vec![feature("amount"), feature("country"), feature("embedding")],
-            })),
-            entities: Some(EntitySource {
-                source: Some(Source::ArrowIpcStream(entity_rows(&entities))),
-                timestamp_column: String::new(),
-            }),
-        })
+        .get_historical_features(query.clone())
         .await
         .expect("plan")
         .into_inner();
-
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/python.sh");
-    let reader = concat!(env!("CARGO_MANIFEST_DIR"), "/python/read_flight.py");
-    let output = Command::new("bash")
-        .args([
-            script,
-            reader,
-            &offline.addr.to_string(),
-            &hex(&handle.flight_ticket),
-        ])
-        .output()
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "pyarrow reader failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let result = read_with_pyarrow(&offline, &handle.flight_ticket);
     assert_eq!(result["num_rows"], 5);
     assert_eq!(
         result["columns"],
@@ -123,4 +123,23 @@ async fn ingested_rows_come_back_point_in_time_through_pyarrow_flight() {
         serde_json::json!(["k5t1", "k5t3", null, null, "k19t3"])
     );
     assert_eq!(data["orders__embedding"][0], serde_json::json!([5.0, 1.0]));
+
+    // The same join stored as a Delta training dataset reads back the same.
+    let dataset = offline
+        .datasets()
+        .await
+        .create_training_dataset(CreateTrainingDatasetRequest {
+            project: w.project.clone(),
+            name: "orders_training".into(),
+            version: 0,
+            query: Some(query),
+            format: DatasetFormat::Delta as i32,
+        })
+        .await
+        .expect("create dataset")
+        .into_inner();
+    assert_eq!(dataset.row_count, 5);
+    let stored = read_with_pyarrow(&offline, &dataset.flight_ticket);
+    assert_eq!(stored["columns"], result["columns"]);
+    assert_eq!(stored["data"], result["data"]);
 }

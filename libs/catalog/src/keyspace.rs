@@ -6,7 +6,13 @@
 //! <root>/<project>/entities/<name>                         Entity
 //! <root>/<project>/feature_groups/<name>/<version:010>      FeatureGroup
 //! <root>/<project>/feature_views/<name>/<version:010>      FeatureView
+//! <root>/<project>/training_datasets/<name>/<version:010>  TrainingDataset
 //! ```
+//!
+//! Training datasets are written by the offline query service, not the
+//! registry; they are not catalog objects ([`Keyspace::parse`] does not name
+//! them and the catalog cache and watch skip them), but they live in the
+//! project, so a project holding datasets can't be deleted.
 //!
 //! Names are validated (`^[a-z][a-z0-9_]{0,47}$`), so they never contain `/`
 //! and never start with `_`; versions are zero-padded so keys sort by version.
@@ -120,6 +126,29 @@ impl Keyspace {
         format!("{}/{project}/feature_views/{name}/{version:010}", self.root)
     }
 
+    pub fn datasets_prefix(&self, project: &str) -> String {
+        format!("{}/{project}/training_datasets/", self.root)
+    }
+
+    pub fn dataset_versions_prefix(&self, project: &str, name: &str) -> String {
+        format!("{}/{project}/training_datasets/{name}/", self.root)
+    }
+
+    pub fn dataset(&self, project: &str, name: &str, version: u32) -> String {
+        format!(
+            "{}/{project}/training_datasets/{name}/{version:010}",
+            self.root
+        )
+    }
+
+    /// Whether `key` holds a training dataset (which the catalog skips).
+    pub fn is_dataset(&self, key: &str) -> bool {
+        key.strip_prefix(&self.root)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.split('/').nth(1))
+            == Some("training_datasets")
+    }
+
     /// What `key` names, or `None` when it is outside this keyspace or
     /// malformed.
     pub fn parse(&self, key: &str) -> Option<CatalogKey> {
@@ -212,6 +241,11 @@ mod tests {
         }
         assert_eq!(ks.group("p", "g", 2), "/fs/p/feature_groups/g/0000000002");
         assert_eq!(ks.parse("/other/_projects/x"), None);
+        let dataset = ks.dataset("p", "churn", 3);
+        assert_eq!(dataset, "/fs/p/training_datasets/churn/0000000003");
+        assert!(ks.is_dataset(&dataset));
+        assert_eq!(ks.parse(&dataset), None);
+        assert!(!ks.is_dataset(&ks.group("p", "g", 2)));
         assert_eq!(ks.parse("/fs/p/feature_groups/g/notanumber"), None);
     }
 }

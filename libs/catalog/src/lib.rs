@@ -10,6 +10,7 @@
 mod cache;
 mod config;
 mod keyspace;
+pub mod pagination;
 mod selection;
 mod snapshot;
 

@@ -44,6 +44,9 @@ impl Catalog {
     }
 
     fn put(&mut self, keyspace: &Keyspace, kv: &KeyValue) {
+        if keyspace.is_dataset(&kv.key) {
+            return;
+        }
         match keyspace.decode(&kv.key, &kv.value) {
             Ok(CatalogObject::Project(p)) => {
                 self.projects.insert(p.name.clone(), Arc::new(p));

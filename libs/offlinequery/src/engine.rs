@@ -111,14 +111,20 @@ impl OfflineQuery {
     /// sort has no final cross-partition merge (that merge can't spill in
     /// DataFusion 55 and fails first under a tight memory limit). Groups'
     /// sorts still run concurrently with each other.
-    fn context(&self) -> SessionContext {
+    pub(crate) fn context(&self) -> SessionContext {
         // What a sort keeps back for merging its spilled runs: DataFusion's
         // 10 MB default would not fit a small memory limit.
         let merge_reserve = (self.config.memory_limit_bytes / 16).min(10 << 20);
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_batch_size(self.config.batch_size)
             .with_target_partitions(1)
             .with_sort_spill_reservation_bytes(merge_reserve);
+        // Parquet strings read as they were written (`Utf8`), not as views.
+        config
+            .options_mut()
+            .execution
+            .parquet
+            .schema_force_view_types = false;
         SessionContext::new_with_config_rt(config, self.runtime.clone())
     }
 
@@ -190,6 +196,7 @@ impl OfflineQuery {
             .map(|p| Plan {
                 schema: p.schema,
                 table_versions: p.table_versions,
+                entity_version: p.entity_version,
             })
     }
 
@@ -206,7 +213,7 @@ impl OfflineQuery {
             ));
         }
         let ctx = self.context();
-        let frame = entities::open(&ctx, source).await?;
+        let (frame, entity_version) = entities::open(&ctx, source).await?;
         for read in groups {
             group::check_entity_columns(frame.schema(), timestamp_column, &read.group)?;
         }
@@ -248,6 +255,7 @@ impl OfflineQuery {
             schema: Arc::new(Schema::new(fields)),
             tables,
             table_versions,
+            entity_version,
         })
     }
 
@@ -312,6 +320,7 @@ impl OfflineQuery {
                 format!("{}@{}", read.group.name, read.group.version),
                 table.version().unwrap_or_default() as i64,
             )],
+            entity_version: None,
         })
     }
 
@@ -335,6 +344,8 @@ pub struct Plan {
     pub schema: SchemaRef,
     /// `(group@version, Delta table version)` per group, in request order.
     pub table_versions: Vec<(String, i64)>,
+    /// The Delta version of the entity rows' table, for a Delta source.
+    pub entity_version: Option<i64>,
 }
 
 struct Prepared {
@@ -343,4 +354,5 @@ struct Prepared {
     schema: SchemaRef,
     tables: Vec<(deltalake::DeltaTable, Vec<(String, arrow_schema::DataType)>)>,
     table_versions: Vec<(String, i64)>,
+    entity_version: Option<i64>,
 }

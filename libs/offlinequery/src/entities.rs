@@ -21,8 +21,11 @@ pub enum EntitySource {
     ArrowIpc(Vec<u8>),
     /// A Parquet file or a directory of Parquet files.
     Parquet(PathBuf),
-    /// A Delta table (local path or URL).
-    Delta(String),
+    /// A Delta table (local path or URL), at a version or the latest.
+    Delta {
+        location: String,
+        version: Option<i64>,
+    },
 }
 
 /// The spooled entity rows.
@@ -35,8 +38,11 @@ pub(crate) struct Spooled {
 }
 
 /// Reads `source` into a DataFrame, one partition so that the read order is
-/// the source's order.
-pub(crate) async fn open(ctx: &SessionContext, source: &EntitySource) -> Result<DataFrame> {
+/// the source's order; for a Delta source, also the table version read.
+pub(crate) async fn open(
+    ctx: &SessionContext,
+    source: &EntitySource,
+) -> Result<(DataFrame, Option<i64>)> {
     match source {
         EntitySource::ArrowIpc(bytes) => {
             let reader =
@@ -49,7 +55,7 @@ pub(crate) async fn open(ctx: &SessionContext, source: &EntitySource) -> Result<
                 QueryError::invalid("entity_rows", format!("unreadable Arrow IPC stream: {e}"))
             })?;
             let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
-            Ok(ctx.read_table(Arc::new(table))?)
+            Ok((ctx.read_table(Arc::new(table))?, None))
         }
         EntitySource::Parquet(path) => {
             if !path.exists() {
@@ -63,16 +69,32 @@ pub(crate) async fn open(ctx: &SessionContext, source: &EntitySource) -> Result<
                 file_extension: if path.is_dir() { ".parquet" } else { "" },
                 ..ParquetReadOptions::default()
             };
-            ctx.read_parquet(text.as_str(), options).await.map_err(|e| {
-                QueryError::invalid(
-                    "entity_source.parquet",
-                    format!("{} is not readable as Parquet: {e}", path.display()),
-                )
-            })
+            let frame = ctx
+                .read_parquet(text.as_str(), options)
+                .await
+                .map_err(|e| {
+                    QueryError::invalid(
+                        "entity_source.parquet",
+                        format!("{} is not readable as Parquet: {e}", path.display()),
+                    )
+                })?;
+            Ok((frame, None))
         }
-        EntitySource::Delta(location) => {
+        EntitySource::Delta { location, version } => {
             let url = crate::engine::location_url(location)?;
-            let table = deltalake::open_table(url).await.map_err(|e| match e {
+            let opened = match version {
+                None => deltalake::open_table(url).await,
+                Some(v) => {
+                    let v = u64::try_from(*v).map_err(|_| {
+                        QueryError::invalid(
+                            "entity_source.delta_version",
+                            format!("{v} is negative"),
+                        )
+                    })?;
+                    deltalake::open_table_with_version(url, v).await
+                }
+            };
+            let table = opened.map_err(|e| match e {
                 deltalake::DeltaTableError::NotATable(_) => QueryError::NotFound(format!(
                     "entity Delta table {location} (not a Delta table)"
                 )),
@@ -81,8 +103,9 @@ pub(crate) async fn open(ctx: &SessionContext, source: &EntitySource) -> Result<
                     format!("{location} is not readable as a Delta table: {other}"),
                 ),
             })?;
+            let read = table.version().map(|v| v as i64);
             let provider = table.table_provider().await?;
-            Ok(ctx.read_table(provider)?)
+            Ok((ctx.read_table(provider)?, read))
         }
     }
 }

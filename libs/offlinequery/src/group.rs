@@ -2,7 +2,7 @@
 //! sorted by `(keys, time)` by DataFusion (spilling), merged as of each
 //! entity row's time, then sorted back by `_row_id`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow_array::{ArrayRef, BinaryArray, RecordBatch};
 use arrow_row::{RowConverter, SortField};
@@ -13,12 +13,7 @@ use datafusion::{
     execution::{SendableRecordBatchStream, TaskContext},
     logical_expr::{Expr, SortExpr, cast, col},
     physical_expr::{LexOrdering, PhysicalSortExpr, expressions::Column},
-    physical_plan::{
-        ExecutionPlan,
-        sorts::sort::SortExec,
-        stream::RecordBatchStreamAdapter,
-        streaming::{PartitionStream, StreamingTableExec},
-    },
+    physical_plan::{ExecutionPlan, sorts::sort::SortExec, stream::RecordBatchStreamAdapter},
     prelude::{DataFrame, SessionContext},
 };
 use featurestore_offlinestore::{EVENT_TIME, INGEST_TIME, SOURCE_OFFSET, SOURCE_PARTITION};
@@ -247,21 +242,10 @@ pub(crate) fn join(
         options,
     )?;
     let schema = featurestore_pitjoin::output_schema(&features.schema, feature_names)?;
-    let source = OneShot {
-        schema: schema.clone(),
-        stream: Mutex::new(Some(Box::pin(RecordBatchStreamAdapter::new(
-            schema.clone(),
-            merged,
-        )))),
-    };
-    let input = Arc::new(StreamingTableExec::try_new(
+    let input = crate::oneshot::exec(Box::pin(RecordBatchStreamAdapter::new(
         schema.clone(),
-        vec![Arc::new(source)],
-        None,
-        Vec::<LexOrdering>::new(),
-        false,
-        None,
-    )?);
+        merged,
+    )))?;
     let ordering = LexOrdering::new(vec![PhysicalSortExpr::new_default(Arc::new(Column::new(
         ROW_ID, 0,
     )))])
@@ -269,36 +253,4 @@ pub(crate) fn join(
     let sort = Arc::new(SortExec::new(ordering, input));
     let task: Arc<TaskContext> = ctx.task_ctx();
     Ok(sort.execute(0, task)?)
-}
-
-/// A stream run once, as an execution plan's only partition.
-struct OneShot {
-    schema: SchemaRef,
-    stream: Mutex<Option<SendableRecordBatchStream>>,
-}
-
-impl std::fmt::Debug for OneShot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OneShot").finish_non_exhaustive()
-    }
-}
-
-impl PartitionStream for OneShot {
-    fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
-    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
-        match self.stream.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            Some(stream) => stream,
-            None => Box::pin(RecordBatchStreamAdapter::new(
-                self.schema.clone(),
-                futures::stream::once(async {
-                    Err(DataFusionError::Internal(
-                        "a one-shot stream ran twice".into(),
-                    ))
-                }),
-            )),
-        }
-    }
 }

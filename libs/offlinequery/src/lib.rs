@@ -23,13 +23,16 @@
 //! offset). When even spilling can't fit a sort in the memory limit, the query
 //! fails with [`QueryError::ResourcesExhausted`]; nothing is returned half.
 
+mod dataset;
 mod engine;
 mod entities;
 mod error;
 mod group;
+mod oneshot;
 mod zip;
 
 pub use datafusion::execution::SendableRecordBatchStream;
+pub use dataset::{DatasetFormat, PARQUET_FILE, ROW_GROUP_ROWS, WrittenDataset};
 pub use engine::{AsOf, GroupRead, OfflineQuery, Plan, QueryConfig};
 pub use entities::EntitySource;
 pub use error::QueryError;

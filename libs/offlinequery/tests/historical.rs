@@ -451,13 +451,15 @@ async fn bad_input_is_named() {
     let err = query(EntitySource::Parquet(not_parquet)).await;
     assert!(err.contains("not readable as Parquet"), "{err}");
 
-    let err = query(EntitySource::Delta(
-        f._dir
+    let err = query(EntitySource::Delta {
+        location: f
+            ._dir
             .path()
             .join("nothing-here")
             .to_string_lossy()
             .to_string(),
-    ))
+        version: None,
+    })
     .await;
     assert!(err.contains("nothing-here"), "{err}");
 }

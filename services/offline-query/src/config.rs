@@ -17,6 +17,23 @@ pub struct OfflineQueryConfig {
     pub etcd: EtcdSettings,
     pub offline: OfflineSettings,
     pub query: QuerySettings,
+    pub datasets: DatasetSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasetSettings {
+    /// Local directory of the training datasets
+    /// (`<root>/<project>/<name>/v<version>-<id>/`).
+    pub root: PathBuf,
+}
+
+impl Default for DatasetSettings {
+    fn default() -> Self {
+        Self {
+            root: "./data/datasets".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -59,8 +76,9 @@ impl Default for OfflineQueryConfig {
         Self {
             server: ServerConfig {
                 listen_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
-                // Planning a query: reading results over Flight streams past it.
-                request_timeout: Duration::from_secs(30),
+                // Planning a query or building a training dataset (which
+                // runs inside the call); reading over Flight streams past it.
+                request_timeout: Duration::from_secs(600),
                 max_message_bytes: 256 << 20,
                 ..ServerConfig::default()
             },
@@ -68,6 +86,7 @@ impl Default for OfflineQueryConfig {
             etcd: EtcdSettings::default(),
             offline: OfflineSettings::default(),
             query: QuerySettings::default(),
+            datasets: DatasetSettings::default(),
         }
     }
 }
@@ -79,6 +98,9 @@ impl Validate for OfflineQueryConfig {
         self.etcd.validate(self.server.request_timeout)?;
         if self.offline.root.is_empty() {
             return Err("offline.root is required".into());
+        }
+        if self.datasets.root.as_os_str().is_empty() {
+            return Err("datasets.root is required".into());
         }
         if self.query.memory_limit_mb == 0 {
             return Err("query.memory_limit_mb must be positive".into());

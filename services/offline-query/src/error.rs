@@ -1,4 +1,5 @@
 use featurestore_catalog::SelectionError;
+use featurestore_metastore::MetastoreError;
 use featurestore_offlinequery::QueryError;
 use featurestore_proto::{ErrorCode, ServiceError};
 
@@ -8,8 +9,18 @@ pub enum OfflineError {
     Invalid { field: String, reason: String },
     #[error("not found: {0}")]
     NotFound(String),
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    #[error("aborted: {0}")]
+    Aborted(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal: {0}")]
+    Internal(String),
     #[error(transparent)]
     Query(#[from] QueryError),
+    #[error("metadata store: {0}")]
+    Metadata(#[from] MetastoreError),
 }
 
 impl OfflineError {
@@ -35,7 +46,12 @@ impl ServiceError for OfflineError {
         match self {
             OfflineError::Invalid { .. } => ErrorCode::InvalidArgument,
             OfflineError::NotFound(_) => ErrorCode::NotFound,
+            OfflineError::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            OfflineError::Aborted(_) => ErrorCode::Aborted,
+            OfflineError::Unavailable(_) => ErrorCode::Unavailable,
+            OfflineError::Internal(_) => ErrorCode::Internal,
             OfflineError::Query(e) => e.error_code(),
+            OfflineError::Metadata(e) => e.error_code(),
         }
     }
 }

@@ -6,12 +6,18 @@ use std::sync::Arc;
 use arrow_flight::{IpcMessage, SchemaAsIpc};
 use arrow_ipc::writer::IpcWriteOptions;
 use featurestore_proto::v1::{
-    GetHistoricalFeaturesRequest, QueryHandle, ReadFeatureGroupRequest,
+    CreateTrainingDatasetRequest, DeleteTrainingDatasetRequest, DeleteTrainingDatasetResponse,
+    GetHistoricalFeaturesRequest, GetTrainingDatasetRequest, ListTrainingDatasetsRequest,
+    ListTrainingDatasetsResponse, QueryHandle, ReadFeatureGroupRequest, TrainingDataset,
     offline_query_service_server::OfflineQueryService,
+    training_dataset_service_server::TrainingDatasetService,
 };
 use tonic::{Request, Response, Status};
 
-use crate::query::{Planned, Server, versions};
+use crate::{
+    error::OfflineError,
+    query::{Planned, Server, dataset_ticket, versions},
+};
 
 #[derive(Debug, Clone)]
 pub struct OfflineGrpc {
@@ -25,10 +31,10 @@ impl OfflineGrpc {
 }
 
 /// The schema as an encapsulated Arrow IPC message (what Flight uses).
-pub fn schema_bytes(schema: &arrow_schema::Schema) -> Result<Vec<u8>, Status> {
+pub fn schema_bytes(schema: &arrow_schema::Schema) -> Result<Vec<u8>, OfflineError> {
     let message: IpcMessage = SchemaAsIpc::new(schema, &IpcWriteOptions::default())
         .try_into()
-        .map_err(|e: arrow_schema::ArrowError| Status::internal(e.to_string()))?;
+        .map_err(|e: arrow_schema::ArrowError| OfflineError::Internal(e.to_string()))?;
     Ok(message.0.to_vec())
 }
 
@@ -54,5 +60,63 @@ impl OfflineQueryService for OfflineGrpc {
         request: Request<ReadFeatureGroupRequest>,
     ) -> Result<Response<QueryHandle>, Status> {
         handle(self.server.plan_group_read(request.get_ref()).await?)
+    }
+}
+
+/// A stored dataset as the API returns it: with the ticket that reads it.
+fn readable(mut dataset: TrainingDataset) -> TrainingDataset {
+    dataset.flight_ticket = dataset_ticket(&dataset);
+    dataset
+}
+
+#[tonic::async_trait]
+impl TrainingDatasetService for OfflineGrpc {
+    async fn create_training_dataset(
+        &self,
+        request: Request<CreateTrainingDatasetRequest>,
+    ) -> Result<Response<TrainingDataset>, Status> {
+        let dataset = self.server.create_dataset(request.get_ref()).await?;
+        Ok(Response::new(readable(dataset)))
+    }
+
+    async fn get_training_dataset(
+        &self,
+        request: Request<GetTrainingDatasetRequest>,
+    ) -> Result<Response<TrainingDataset>, Status> {
+        let r = request.get_ref();
+        let dataset = self
+            .server
+            .datasets()
+            .get(&r.project, &r.name, r.version)
+            .await?;
+        Ok(Response::new(readable(dataset)))
+    }
+
+    async fn list_training_datasets(
+        &self,
+        request: Request<ListTrainingDatasetsRequest>,
+    ) -> Result<Response<ListTrainingDatasetsResponse>, Status> {
+        let r = request.get_ref();
+        let (datasets, next_page_token) = self
+            .server
+            .datasets()
+            .list(&r.project, r.page_size, &r.page_token)
+            .await?;
+        Ok(Response::new(ListTrainingDatasetsResponse {
+            datasets: datasets.into_iter().map(readable).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn delete_training_dataset(
+        &self,
+        request: Request<DeleteTrainingDatasetRequest>,
+    ) -> Result<Response<DeleteTrainingDatasetResponse>, Status> {
+        let r = request.get_ref();
+        self.server
+            .datasets()
+            .delete(&r.project, &r.name, r.version)
+            .await?;
+        Ok(Response::new(DeleteTrainingDatasetResponse {}))
     }
 }

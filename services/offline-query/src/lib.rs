@@ -3,8 +3,11 @@
 //! Delta versions it reads) and returns a ticket; Arrow Flight `DoGet` on the
 //! same port streams the result, so `pyarrow.flight` clients read it
 //! directly. Tickets carry the whole pinned query: any replica can serve them.
+//! `TrainingDatasetService` materialises queries as named, versioned
+//! datasets (Parquet or Delta) whose records live in the metadata store.
 
 pub mod config;
+pub mod datasets;
 pub mod error;
 mod flight;
 mod grpc;
@@ -17,11 +20,15 @@ use featurestore_catalog::{CatalogCache, Keyspace};
 use featurestore_metastore::{EtcdStore, MetadataStore};
 use featurestore_offlinequery::{OfflineQuery, QueryConfig};
 use featurestore_offlinestore::DeltaStore;
-use featurestore_proto::v1::offline_query_service_server::OfflineQueryServiceServer;
+use featurestore_proto::v1::{
+    offline_query_service_server::OfflineQueryServiceServer,
+    training_dataset_service_server::TrainingDatasetServiceServer,
+};
 use featurestore_runtime::{GrpcServer, Shutdown};
 use tokio::net::TcpListener;
 
 pub use config::OfflineQueryConfig;
+pub use datasets::Datasets;
 pub use flight::OfflineFlight;
 pub use grpc::OfflineGrpc;
 pub use query::Server;
@@ -30,7 +37,9 @@ pub use query::Server;
 pub async fn connect(config: &OfflineQueryConfig) -> anyhow::Result<Arc<Server>> {
     let store: Arc<dyn MetadataStore> =
         Arc::new(EtcdStore::connect(&config.etcd.client_config()).await?);
-    let catalog = Arc::new(CatalogCache::spawn(store, Keyspace::new(&config.etcd.root)));
+    let keys = Keyspace::new(&config.etcd.root);
+    let catalog = Arc::new(CatalogCache::spawn(store.clone(), keys.clone()));
+    let datasets = Datasets::new(store, keys, &config.datasets.root)?;
     let offline = Arc::new(DeltaStore::new(&config.offline.root)?);
     let engine = OfflineQuery::new(
         offline,
@@ -40,7 +49,7 @@ pub async fn connect(config: &OfflineQueryConfig) -> anyhow::Result<Arc<Server>>
             batch_size: config.query.batch_size,
         },
     )?;
-    Ok(Arc::new(Server::new(catalog, engine)))
+    Ok(Arc::new(Server::new(catalog, engine, datasets)))
 }
 
 /// Serves the control API and Flight until `shutdown`.
@@ -54,6 +63,11 @@ pub async fn serve(
     let max = config.server.max_message_bytes;
     grpc.add_service(
         OfflineQueryServiceServer::new(OfflineGrpc::new(server.clone()))
+            .max_decoding_message_size(max)
+            .max_encoding_message_size(max),
+    );
+    grpc.add_service(
+        TrainingDatasetServiceServer::new(OfflineGrpc::new(server.clone()))
             .max_decoding_message_size(max)
             .max_encoding_message_size(max),
     );

@@ -1,7 +1,8 @@
 //! Requests → plans → tickets → result streams. A ticket is a
-//! [`QueryTicket`]: the query resolved against the catalog and pinned to the
-//! Delta versions it reads, so any replica runs it and the same ticket always
-//! returns the same rows.
+//! [`FlightTicket`]: either a [`QueryTicket`] (the query resolved against the
+//! catalog and pinned to the Delta versions it reads, so any replica runs it
+//! and the same ticket always returns the same rows) or a training dataset's
+//! name and version (its stored rows).
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
@@ -12,17 +13,22 @@ use featurestore_offlinequery::{
     SendableRecordBatchStream,
 };
 use featurestore_proto::v1::{
-    self as pb, GetHistoricalFeaturesRequest, PinnedGroup, QueryTicket, ReadFeatureGroupRequest,
-    entity_source::Source, get_historical_features_request::Features,
+    self as pb, CreateTrainingDatasetRequest, FlightTicket, GetHistoricalFeaturesRequest,
+    PinnedGroup, QueryTicket, ReadFeatureGroupRequest, TrainingDataset, TrainingDatasetRef,
+    entity_source::Source, flight_ticket::Kind, get_historical_features_request::Features,
     read_feature_group_request::AsOf as ProtoAsOf,
 };
 use prost::Message;
 
-use crate::error::OfflineError;
+use crate::{
+    datasets::{self, Datasets},
+    error::OfflineError,
+};
 
 pub struct Server {
     catalog: Arc<CatalogCache>,
     engine: OfflineQuery,
+    datasets: Datasets,
 }
 
 impl std::fmt::Debug for Server {
@@ -38,6 +44,16 @@ pub struct Planned {
     pub plan: Plan,
 }
 
+fn encode_ticket(kind: Kind) -> Vec<u8> {
+    FlightTicket { kind: Some(kind) }.encode_to_vec()
+}
+
+/// What a ticket names, resolved.
+enum Resolved {
+    Query(QueryTicket, Vec<GroupRead>),
+    Dataset(TrainingDataset),
+}
+
 fn entity_source(
     entities: Option<&pb::EntitySource>,
 ) -> Result<(EntitySource, String), OfflineError> {
@@ -47,7 +63,10 @@ fn entity_source(
         None => return Err(OfflineError::invalid("entities", "give the entity rows")),
         Some(Source::ArrowIpcStream(bytes)) => EntitySource::ArrowIpc(bytes.clone()),
         Some(Source::ParquetPath(path)) => EntitySource::Parquet(PathBuf::from(path)),
-        Some(Source::DeltaPath(path)) => EntitySource::Delta(path.clone()),
+        Some(Source::DeltaPath(path)) => EntitySource::Delta {
+            location: path.clone(),
+            version: entities.delta_version,
+        },
     };
     let column = if entities.timestamp_column.is_empty() {
         DEFAULT_TIMESTAMP_COLUMN.to_string()
@@ -79,8 +98,16 @@ fn pinned_group(
 }
 
 impl Server {
-    pub fn new(catalog: Arc<CatalogCache>, engine: OfflineQuery) -> Self {
-        Self { catalog, engine }
+    pub fn new(catalog: Arc<CatalogCache>, engine: OfflineQuery, datasets: Datasets) -> Self {
+        Self {
+            catalog,
+            engine,
+            datasets,
+        }
+    }
+
+    pub fn datasets(&self) -> &Datasets {
+        &self.datasets
     }
 
     pub fn catalog(&self) -> &Arc<CatalogCache> {
@@ -91,6 +118,17 @@ impl Server {
         &self,
         request: &GetHistoricalFeaturesRequest,
     ) -> Result<Planned, OfflineError> {
+        let (ticket, plan) = self.plan_query(request).await?;
+        Ok(Planned {
+            ticket: encode_ticket(Kind::Query(ticket)),
+            plan,
+        })
+    }
+
+    async fn plan_query(
+        &self,
+        request: &GetHistoricalFeaturesRequest,
+    ) -> Result<(QueryTicket, Plan), OfflineError> {
         let project = &request.project;
         validate_name("project", project)
             .map_err(|e| OfflineError::invalid("project", e.to_string()))?;
@@ -118,6 +156,10 @@ impl Server {
             .collect();
         let (source, column) = entity_source(request.entities.as_ref())?;
         let plan = self.engine.plan(&source, &column, &reads).await?;
+        let mut entities = request.entities.clone();
+        if let Some(entities) = entities.as_mut() {
+            entities.delta_version = entities.delta_version.or(plan.entity_version);
+        }
         let ticket = QueryTicket {
             project: project.clone(),
             groups: reads
@@ -130,12 +172,9 @@ impl Server {
                     delta_version: *version,
                 })
                 .collect(),
-            entities: request.entities.clone(),
+            entities,
         };
-        Ok(Planned {
-            ticket: ticket.encode_to_vec(),
-            plan,
-        })
+        Ok((ticket, plan))
     }
 
     pub async fn plan_group_read(
@@ -179,49 +218,186 @@ impl Server {
             entities: None,
         };
         Ok(Planned {
-            ticket: ticket.encode_to_vec(),
+            ticket: encode_ticket(Kind::Query(ticket)),
             plan,
         })
     }
 
     /// What a ticket returns, without running it.
     pub async fn plan_ticket(&self, ticket: &[u8]) -> Result<Plan, OfflineError> {
-        let (ticket, reads) = self.decode(ticket)?;
-        match &ticket.entities {
-            Some(entities) => {
-                let (source, column) = entity_source(Some(entities))?;
-                Ok(self.engine.plan(&source, &column, &reads).await?)
-            }
-            None => Ok(self.engine.plan_group(first(&reads)?).await?),
+        match self.decode(ticket).await? {
+            Resolved::Query(ticket, reads) => match &ticket.entities {
+                Some(entities) => {
+                    let (source, column) = entity_source(Some(entities))?;
+                    Ok(self.engine.plan(&source, &column, &reads).await?)
+                }
+                None => Ok(self.engine.plan_group(first(&reads)?).await?),
+            },
+            Resolved::Dataset(dataset) => Ok(Plan {
+                schema: self
+                    .engine
+                    .dataset_schema(
+                        dataset.location.as_ref(),
+                        datasets::format_of(dataset.format)?,
+                    )
+                    .await?,
+                table_versions: dataset.table_versions.into_iter().collect(),
+                entity_version: None,
+            }),
         }
     }
 
     /// Runs what a ticket names.
     pub async fn run(&self, ticket: &[u8]) -> Result<SendableRecordBatchStream, OfflineError> {
-        let (ticket, reads) = self.decode(ticket)?;
+        match self.decode(ticket).await? {
+            Resolved::Query(ticket, reads) => self.run_query(&ticket, &reads).await,
+            Resolved::Dataset(dataset) => Ok(self
+                .engine
+                .read_dataset(
+                    dataset.location.as_ref(),
+                    datasets::format_of(dataset.format)?,
+                )
+                .await?),
+        }
+    }
+
+    async fn run_query(
+        &self,
+        ticket: &QueryTicket,
+        reads: &[GroupRead],
+    ) -> Result<SendableRecordBatchStream, OfflineError> {
         match &ticket.entities {
             Some(entities) => {
                 let (source, column) = entity_source(Some(entities))?;
                 Ok(self
                     .engine
-                    .historical_features(&source, &column, &reads)
+                    .historical_features(&source, &column, reads)
                     .await?)
             }
-            None => Ok(self.engine.read_group(first(&reads)?).await?.0),
+            None => Ok(self.engine.read_group(first(reads)?).await?.0),
         }
     }
 
-    fn decode(&self, ticket: &[u8]) -> Result<(QueryTicket, Vec<GroupRead>), OfflineError> {
-        let ticket = QueryTicket::decode(ticket)
-            .map_err(|_| OfflineError::invalid("ticket", "not a ticket of this service"))?;
+    async fn decode(&self, ticket: &[u8]) -> Result<Resolved, OfflineError> {
+        let not_ours = || OfflineError::invalid("ticket", "not a ticket of this service");
+        let ticket = FlightTicket::decode(ticket).map_err(|_| not_ours())?;
+        match ticket.kind.ok_or_else(not_ours)? {
+            Kind::Query(query) => {
+                let reads = self.pinned_reads(&query)?;
+                Ok(Resolved::Query(query, reads))
+            }
+            Kind::Dataset(d) => Ok(Resolved::Dataset(
+                self.datasets.get(&d.project, &d.name, d.version).await?,
+            )),
+        }
+    }
+
+    fn pinned_reads(&self, ticket: &QueryTicket) -> Result<Vec<GroupRead>, OfflineError> {
         let snapshot = self.catalog.snapshot();
-        let reads = ticket
+        ticket
             .groups
             .iter()
             .map(|g| pinned_group(&snapshot, &ticket.project, g))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((ticket, reads))
+            .collect()
     }
+
+    /// Runs the query and stores its result as a training dataset (see
+    /// [`crate::datasets`] for how nothing partial is left behind).
+    pub async fn create_dataset(
+        &self,
+        request: &CreateTrainingDatasetRequest,
+    ) -> Result<TrainingDataset, OfflineError> {
+        let (project, name) = (&request.project, &request.name);
+        datasets::validate(project, name)?;
+        let format = datasets::format_of(request.format)?;
+        let mut query = request
+            .query
+            .clone()
+            .ok_or_else(|| OfflineError::invalid("query", "give the query to materialise"))?;
+        if query.project.is_empty() {
+            query.project.clone_from(project);
+        } else if &query.project != project {
+            return Err(OfflineError::invalid(
+                "query.project",
+                format!(
+                    "{:?} is not the dataset's project {project:?}",
+                    query.project
+                ),
+            ));
+        }
+        let version = self
+            .datasets
+            .next_version(project, name, request.version)
+            .await?;
+        let view = match &query.features {
+            Some(Features::View(v)) => self
+                .catalog
+                .snapshot()
+                .feature_view(project, &v.name, v.version)
+                .map(|v| (**v).clone()),
+            _ => None,
+        };
+        let (ticket, plan) = self.plan_query(&query).await?;
+        let reads = self.pinned_reads(&ticket)?;
+        let scratch = self.datasets.scratch(project, name)?;
+        let rows = self.run_query(&ticket, &reads).await?;
+        let written = self
+            .engine
+            .write_dataset(rows, scratch.path(), format, None)
+            .await?;
+        let feature_count: usize = ticket.groups.iter().map(|g| g.features.len()).sum();
+        let fields = plan.schema.fields();
+        let entity_columns = fields[..fields.len().saturating_sub(feature_count)]
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let dataset = TrainingDataset {
+            project: project.clone(),
+            name: name.clone(),
+            version,
+            query: Some(recorded_query(query, ticket.entities.clone())),
+            format: match format {
+                featurestore_offlinequery::DatasetFormat::Parquet => pb::DatasetFormat::Parquet,
+                featurestore_offlinequery::DatasetFormat::Delta => pb::DatasetFormat::Delta,
+            } as i32,
+            location: String::new(),
+            row_count: written.rows,
+            table_versions: versions(&plan),
+            create_time_micros: datasets::now_micros(),
+            flight_ticket: Vec::new(),
+            groups: ticket.groups,
+            view,
+            entity_columns,
+            arrow_schema: crate::grpc::schema_bytes(&plan.schema)?,
+        };
+        self.datasets
+            .commit(scratch, dataset, request.version == 0)
+            .await
+    }
+}
+
+/// The Flight ticket that reads a stored dataset.
+pub fn dataset_ticket(dataset: &TrainingDataset) -> Vec<u8> {
+    encode_ticket(Kind::Dataset(TrainingDatasetRef {
+        project: dataset.project.clone(),
+        name: dataset.name.clone(),
+        version: dataset.version,
+    }))
+}
+
+/// The query as recorded with a dataset: inline entity rows are dropped (the
+/// dataset's entity columns hold them), a Delta source keeps the version read.
+fn recorded_query(
+    mut query: GetHistoricalFeaturesRequest,
+    pinned: Option<pb::EntitySource>,
+) -> GetHistoricalFeaturesRequest {
+    query.entities = pinned.map(|mut entities| {
+        if matches!(entities.source, Some(Source::ArrowIpcStream(_))) {
+            entities.source = None;
+        }
+        entities
+    });
+    query
 }
 
 fn first(reads: &[GroupRead]) -> Result<&GroupRead, OfflineError> {

@@ -5,7 +5,6 @@
 pub mod config;
 pub mod error;
 mod grpc;
-mod pagination;
 mod registry;
 mod store;
 mod watch;

@@ -163,7 +163,7 @@ pub(crate) fn page_of_versions<T: Versioned + HasMeta>(
     } else {
         items
     };
-    let (page, next) = crate::pagination::paginate(
+    let (page, next) = featurestore_catalog::pagination::paginate(
         items.into_iter().filter(|item| keep(&item.object)),
         |item| format!("{}/{:010}", item.object.name(), item.object.version()),
         page_size,

@@ -3548,6 +3548,10 @@ pub struct EntitySource {
     /// Name of the timestamp column. Default "event_timestamp".
     #[prost(string, tag = "4")]
     pub timestamp_column: ::prost::alloc::string::String,
+    /// For `delta_path`: the table version to read; unset = the latest (a
+    /// planned query pins the version it saw).
+    #[prost(int64, optional, tag = "5")]
+    pub delta_version: ::core::option::Option<i64>,
     #[prost(oneof = "entity_source::Source", tags = "1, 2, 3")]
     pub source: ::core::option::Option<entity_source::Source>,
 }
@@ -3605,9 +3609,27 @@ pub struct QueryHandle {
     #[prost(map = "string, int64", tag = "3")]
     pub table_versions: ::std::collections::HashMap<::prost::alloc::string::String, i64>,
 }
-/// What a Flight ticket carries: a query resolved against the catalog and
-/// pinned to the Delta table versions it reads, so that any replica can run it
-/// and the same ticket always returns the same rows. Opaque to clients.
+/// What a Flight ticket carries. Opaque to clients.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct FlightTicket {
+    #[prost(oneof = "flight_ticket::Kind", tags = "1, 2")]
+    pub kind: ::core::option::Option<flight_ticket::Kind>,
+}
+/// Nested message and enum types in `FlightTicket`.
+pub mod flight_ticket {
+    #[allow(clippy::all)]
+    #[derive(Clone, PartialEq, ::prost::Oneof)]
+    pub enum Kind {
+        #[prost(message, tag = "1")]
+        Query(super::QueryTicket),
+        #[prost(message, tag = "2")]
+        Dataset(super::TrainingDatasetRef),
+    }
+}
+/// A query resolved against the catalog and pinned to the Delta table
+/// versions it reads, so that any replica can run it and the same ticket
+/// always returns the same rows.
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct QueryTicket {
@@ -3667,6 +3689,8 @@ pub struct CreateTrainingDatasetRequest {
     #[prost(enumeration = "DatasetFormat", tag = "5")]
     pub format: i32,
 }
+/// A materialised training dataset and what reproduces it. Stored in the
+/// metadata store once its files are complete; never changed afterwards.
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TrainingDataset {
@@ -3676,20 +3700,50 @@ pub struct TrainingDataset {
     pub name: ::prost::alloc::string::String,
     #[prost(uint32, tag = "3")]
     pub version: u32,
+    /// The request as given, except that inline Arrow entity rows are not kept
+    /// (they are the dataset's `entity_columns`) and a Delta entity source
+    /// carries the version read.
     #[prost(message, optional, tag = "4")]
     pub query: ::core::option::Option<GetHistoricalFeaturesRequest>,
     #[prost(enumeration = "DatasetFormat", tag = "5")]
     pub format: i32,
+    /// Directory of the Parquet files, or of the Delta table (version 0).
     #[prost(string, tag = "6")]
     pub location: ::prost::alloc::string::String,
     #[prost(uint64, tag = "7")]
     pub row_count: u64,
+    /// Delta versions read, per `group@version`.
     #[prost(map = "string, int64", tag = "8")]
     pub table_versions: ::std::collections::HashMap<::prost::alloc::string::String, i64>,
     #[prost(int64, tag = "9")]
     pub create_time_micros: i64,
+    /// Pass to Arrow Flight `DoGet` to read the dataset's rows.
     #[prost(bytes = "vec", tag = "10")]
     pub flight_ticket: ::prost::alloc::vec::Vec<u8>,
+    /// The selection as resolved: groups at their versions with the features
+    /// in output order and the Delta version read of each.
+    #[prost(message, repeated, tag = "11")]
+    pub groups: ::prost::alloc::vec::Vec<PinnedGroup>,
+    /// The view definition at the time, when the query named a view.
+    #[prost(message, optional, tag = "12")]
+    pub view: ::core::option::Option<FeatureView>,
+    /// The entity rows' columns, first in the dataset: the dataset's values of
+    /// these columns, in its row order, are the entity rows of the query.
+    #[prost(string, repeated, tag = "13")]
+    pub entity_columns: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Arrow IPC-encoded schema of the dataset.
+    #[prost(bytes = "vec", tag = "14")]
+    pub arrow_schema: ::prost::alloc::vec::Vec<u8>,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct TrainingDatasetRef {
+    #[prost(string, tag = "1")]
+    pub project: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(uint32, tag = "3")]
+    pub version: u32,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -3698,9 +3752,24 @@ pub struct GetTrainingDatasetRequest {
     pub project: ::prost::alloc::string::String,
     #[prost(string, tag = "2")]
     pub name: ::prost::alloc::string::String,
+    /// 0 = the latest version.
     #[prost(uint32, tag = "3")]
     pub version: u32,
 }
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DeleteTrainingDatasetRequest {
+    #[prost(string, tag = "1")]
+    pub project: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub name: ::prost::alloc::string::String,
+    /// Required: the version to delete.
+    #[prost(uint32, tag = "3")]
+    pub version: u32,
+}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DeleteTrainingDatasetResponse {}
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListTrainingDatasetsRequest {
@@ -4317,6 +4386,36 @@ pub mod training_dataset_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// Deletes the dataset's record, then its files.
+        pub async fn delete_training_dataset(
+            &mut self,
+            request: impl tonic::IntoRequest<super::DeleteTrainingDatasetRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DeleteTrainingDatasetResponse>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/featurestore.v1.TrainingDatasetService/DeleteTrainingDataset",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "featurestore.v1.TrainingDatasetService",
+                        "DeleteTrainingDataset",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -4346,6 +4445,14 @@ pub mod training_dataset_service_server {
             request: tonic::Request<super::ListTrainingDatasetsRequest>,
         ) -> std::result::Result<
             tonic::Response<super::ListTrainingDatasetsResponse>,
+            tonic::Status,
+        >;
+        /// Deletes the dataset's record, then its files.
+        async fn delete_training_dataset(
+            &self,
+            request: tonic::Request<super::DeleteTrainingDatasetRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::DeleteTrainingDatasetResponse>,
             tonic::Status,
         >;
     }
@@ -4564,6 +4671,57 @@ pub mod training_dataset_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListTrainingDatasetsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/featurestore.v1.TrainingDatasetService/DeleteTrainingDataset" => {
+                    #[allow(non_camel_case_types)]
+                    struct DeleteTrainingDatasetSvc<T: TrainingDatasetService>(
+                        pub Arc<T>,
+                    );
+                    impl<
+                        T: TrainingDatasetService,
+                    > tonic::server::UnaryService<super::DeleteTrainingDatasetRequest>
+                    for DeleteTrainingDatasetSvc<T> {
+                        type Response = super::DeleteTrainingDatasetResponse;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::DeleteTrainingDatasetRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as TrainingDatasetService>::delete_training_dataset(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = DeleteTrainingDatasetSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -1,3 +1,4 @@
+use featurestore_catalog::pagination::paginate;
 use featurestore_domain::{schema::validate_entity, validate_name};
 use featurestore_metastore::{Condition, Op};
 use featurestore_proto::v1::{Entity, FeatureGroup};
@@ -6,7 +7,6 @@ use prost::Message;
 use super::{HasMeta, Registry};
 use crate::{
     error::{RegistryError, Result},
-    pagination::paginate,
     store::{Stored, check_expected, retry_on_conflict},
 };
 

@@ -1,3 +1,4 @@
+use featurestore_catalog::pagination::paginate;
 use featurestore_domain::schema::validate_project;
 use featurestore_metastore::Condition;
 use featurestore_proto::v1::Project;
@@ -6,7 +7,6 @@ use prost::Message;
 use super::{HasMeta, Registry};
 use crate::{
     error::{RegistryError, Result},
-    pagination::paginate,
     store::{Stored, check_expected, retry_on_conflict},
 };
 
@@ -60,7 +60,8 @@ impl Registry {
         Ok((page.into_iter().map(Stored::into_response).collect(), next))
     }
 
-    /// Refused while the project holds any entity, group or view.
+    /// Refused while the project holds any entity, group, view or training
+    /// dataset.
     pub async fn delete_project(&self, name: &str, expected_revision: i64) -> Result<i64> {
         featurestore_domain::validate_name("name", name)?;
         retry_on_conflict("delete project", || async {
@@ -70,7 +71,7 @@ impl Registry {
             let listing = self.catalog.store.list(&prefix).await?;
             if !listing.kvs.is_empty() {
                 return Err(RegistryError::FailedPrecondition(format!(
-                    "project {name:?} still holds {} object(s) (entities, feature groups, views); delete them first",
+                    "project {name:?} still holds {} object(s) (entities, feature groups, views, training datasets); delete them first",
                     listing.kvs.len()
                 )));
             }

@@ -3,7 +3,9 @@ use std::collections::HashMap;
 use featurestore_proto::v1::{FeatureGroup, FeatureHit, Project};
 
 use super::{Registry, latest_versions};
-use crate::{error::Result, pagination::paginate};
+use featurestore_catalog::pagination::paginate;
+
+use crate::error::Result;
 
 /// What [`Registry::search_features`] looks for.
 #[derive(Debug, Default, Clone)]
