@@ -46,6 +46,7 @@ impl OfflineQuerySandbox {
                 memory_limit_mb: 64,
                 spill_dir: offline_root.join("_spill"),
                 batch_size: 1024,
+                ..QuerySettings::default()
             },
             datasets: DatasetSettings {
                 root: datasets_root.clone(),

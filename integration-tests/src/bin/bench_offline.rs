@@ -5,7 +5,12 @@
 //! checks the results agree (exact checksums). Text and JSON
 //! (`bench-results/offline.json`). Not a test: it never fails on timings.
 
-use std::{path::PathBuf, process::Command, sync::Arc, time::Instant};
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::Arc,
+    time::Instant,
+};
 
 use arrow_array::{
     Array, Int64Array, RecordBatch, TimestampMicrosecondArray,
@@ -37,6 +42,10 @@ struct Args {
     memory_mb: usize,
     #[arg(long, default_value = "bench-results/offline.json")]
     out: PathBuf,
+    /// Only run the in-memory join this many times (no DuckDB, no report):
+    /// for profiling with `perf record`.
+    #[arg(long)]
+    profile: Option<usize>,
 }
 
 const FEATURES: usize = 11;
@@ -201,14 +210,6 @@ async fn main() -> anyhow::Result<()> {
         args.entities
     );
 
-    let engine = OfflineQuery::new(
-        store.clone(),
-        QueryConfig {
-            memory_limit_bytes: args.memory_mb << 20,
-            spill_dir: dir.path().join("spill"),
-            ..QueryConfig::default()
-        },
-    )?;
     let mut g = group("bench", "stats", "customer", &[]);
     g.version = 1;
     g.primary_key = vec![KeyColumn {
@@ -221,32 +222,37 @@ async fn main() -> anyhow::Result<()> {
         features: (0..FEATURES).map(|i| format!("f{i}")).collect(),
         as_of: AsOf::Latest,
     };
-    reset_peak_rss();
-    let started = Instant::now();
-    let mut stream = engine
-        .historical_features(
-            &EntitySource::Parquet(entities.clone()),
-            "event_timestamp",
-            std::slice::from_ref(&read),
-        )
-        .await?;
-    let mut ours = Checksums {
-        rows: 0,
-        matched: 0,
-        sum_f0: 0.0,
-        weighted_f0: 0.0,
-    };
-    while let Some(batch) = stream.next().await {
-        checksums(&batch?, &mut ours);
+    if let Some(times) = args.profile {
+        let engine = OfflineQuery::new(
+            store.clone(),
+            QueryConfig {
+                memory_limit_bytes: args.memory_mb << 20,
+                spill_dir: dir.path().join("spill"),
+                ..QueryConfig::default()
+            },
+        )?;
+        for _ in 0..times {
+            let run = run_ours(&engine, "in memory", &entities, &read, args.entities).await?;
+            eprintln!("in-memory join: {:.3} s", run.wall_s);
+        }
+        return Ok(());
     }
-    let wall = started.elapsed().as_secs_f64();
-    let engine_run = Run {
-        engine: "featurestore (DataFusion sort + as-of merge)",
-        wall_s: wall,
-        rows_per_sec: args.entities as f64 / wall,
-        peak_rss_mb: peak_rss_mb(),
-        checksums: ours,
-    };
+    let mut runs = Vec::new();
+    for (in_memory_join, name) in [
+        (true, "featurestore (in-memory as-of join)"),
+        (false, "featurestore (sort + as-of merge, spilling)"),
+    ] {
+        let engine = OfflineQuery::new(
+            store.clone(),
+            QueryConfig {
+                memory_limit_bytes: args.memory_mb << 20,
+                spill_dir: dir.path().join("spill"),
+                in_memory_join,
+                ..QueryConfig::default()
+            },
+        )?;
+        runs.push(run_ours(&engine, name, &entities, &read, args.entities).await?);
+    }
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/python.sh");
     let duck = concat!(env!("CARGO_MANIFEST_DIR"), "/python/bench_duckdb.py");
@@ -284,7 +290,8 @@ async fn main() -> anyhow::Result<()> {
             weighted_f0: d["weighted_f0"].as_f64().unwrap_or_default(),
         },
     };
-    let identical = engine_run.checksums == duck_run.checksums;
+    let identical = runs.iter().all(|r| r.checksums == duck_run.checksums);
+    let engine_run = &runs[0];
     println!(
         "offline point-in-time join: {} entity rows x {} feature rows ({} keys, {FEATURES} float64 features), memory limit {} MB, {threads} cores",
         args.entities, args.rows, args.keys, args.memory_mb
@@ -293,7 +300,7 @@ async fn main() -> anyhow::Result<()> {
         "{:<46} {:>8} {:>12} {:>10} {:>9} {:>9}",
         "engine", "wall s", "rows/s", "peak MB", "rows", "matched"
     );
-    for r in [&engine_run, &duck_run] {
+    for r in runs.iter().chain([&duck_run]) {
         println!(
             "{:<46} {:>8.2} {:>12.0} {:>10.0} {:>9} {:>9}",
             r.engine,
@@ -305,8 +312,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!(
-        "time vs duckdb: {:.2}x; results identical: {identical}",
-        engine_run.wall_s / duck_run.wall_s
+        "time vs duckdb: {:.2}x in memory, {:.2}x sorting; results identical: {identical}",
+        engine_run.wall_s / duck_run.wall_s,
+        runs[1].wall_s / duck_run.wall_s
     );
     if let Some(parent) = args.out.parent() {
         std::fs::create_dir_all(parent)?;
@@ -318,11 +326,48 @@ async fn main() -> anyhow::Result<()> {
             "feature_rows": args.rows,
             "keys": args.keys,
             "memory_limit_mb": args.memory_mb,
-            "runs": [engine_run, duck_run],
+            "runs": [&runs[0], &runs[1], &duck_run],
             "ratio_vs_duckdb": engine_run.wall_s / duck_run.wall_s,
+            "ratio_vs_duckdb_sorting": runs[1].wall_s / duck_run.wall_s,
             "identical": identical,
         }))?,
     )?;
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// Runs the join with `engine` and sums its result.
+async fn run_ours(
+    engine: &OfflineQuery,
+    name: &'static str,
+    entities: &Path,
+    read: &GroupRead,
+    entity_rows: usize,
+) -> anyhow::Result<Run> {
+    reset_peak_rss();
+    let started = Instant::now();
+    let mut stream = engine
+        .historical_features(
+            &EntitySource::Parquet(entities.to_path_buf()),
+            "event_timestamp",
+            std::slice::from_ref(read),
+        )
+        .await?;
+    let mut sums = Checksums {
+        rows: 0,
+        matched: 0,
+        sum_f0: 0.0,
+        weighted_f0: 0.0,
+    };
+    while let Some(batch) = stream.next().await {
+        checksums(&batch?, &mut sums);
+    }
+    let wall = started.elapsed().as_secs_f64();
+    Ok(Run {
+        engine: name,
+        wall_s: wall,
+        rows_per_sec: entity_rows as f64 / wall,
+        peak_rss_mb: peak_rss_mb(),
+        checksums: sums,
+    })
 }

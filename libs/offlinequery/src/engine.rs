@@ -18,7 +18,7 @@ use featurestore_offlinestore::{DeltaStore, OfflineTable};
 use featurestore_proto::v1::FeatureGroup;
 use url::Url;
 
-use crate::{EntitySource, QueryError, Result, entities, group, zip};
+use crate::{EntitySource, QueryError, Result, entities, group, index::GroupIndex, zip};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryConfig {
@@ -29,6 +29,10 @@ pub struct QueryConfig {
     pub spill_dir: PathBuf,
     /// Rows per batch.
     pub batch_size: usize,
+    /// Join in memory when every group's feature rows fit in half the
+    /// memory limit (no entity spool and no sorts of the entity rows); the
+    /// sorting, spilling join otherwise or when off.
+    pub in_memory_join: bool,
 }
 
 impl Default for QueryConfig {
@@ -37,6 +41,7 @@ impl Default for QueryConfig {
             memory_limit_bytes: 1 << 30,
             spill_dir: std::env::temp_dir(),
             batch_size: 8192,
+            in_memory_join: true,
         }
     }
 }
@@ -112,12 +117,18 @@ impl OfflineQuery {
     /// DataFusion 55 and fails first under a tight memory limit). Groups'
     /// sorts still run concurrently with each other.
     pub(crate) fn context(&self) -> SessionContext {
+        self.context_with_partitions(1)
+    }
+
+    /// A context whose scans use `partitions` partitions, for reads whose
+    /// order does not matter.
+    fn context_with_partitions(&self, partitions: usize) -> SessionContext {
         // What a sort keeps back for merging its spilled runs: DataFusion's
         // 10 MB default would not fit a small memory limit.
         let merge_reserve = (self.config.memory_limit_bytes / 16).min(10 << 20);
         let mut config = SessionConfig::new()
             .with_batch_size(self.config.batch_size)
-            .with_target_partitions(1)
+            .with_target_partitions(partitions)
             .with_sort_spill_reservation_bytes(merge_reserve);
         // Parquet strings read as they were written (`Utf8`), not as views.
         config
@@ -274,6 +285,12 @@ impl OfflineQuery {
             tables,
             ..
         } = self.prepare(source, timestamp_column, groups).await?;
+        if self.config.in_memory_join
+            && let Some(indexes) = self.index_groups(groups, &tables).await?
+        {
+            tracing::debug!(groups = groups.len(), "joining in memory");
+            return in_memory_join(frame, schema, timestamp_column, indexes).await;
+        }
         let spooled = entities::spool(frame, &self.config.spill_dir).await?;
         tracing::debug!(
             rows = spooled.rows,
@@ -311,6 +328,33 @@ impl OfflineQuery {
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 
+    /// Every group's rows indexed in memory, or `None` when they don't all
+    /// fit in half the memory limit.
+    async fn index_groups(
+        &self,
+        groups: &[GroupRead],
+        tables: &[(deltalake::DeltaTable, Vec<(String, arrow_schema::DataType)>)],
+    ) -> Result<Option<Vec<GroupIndex>>> {
+        let mut budget = self.config.memory_limit_bytes / 2;
+        let mut indexes = Vec::with_capacity(groups.len());
+        let ctx = self.context_with_partitions(parallelism());
+        for (read, (table, typed)) in groups.iter().zip(tables) {
+            let rows = ctx.read_table(table.table_provider().await?)?;
+            let pool = &self.runtime.memory_pool;
+            match GroupIndex::build(rows, &read.group, typed, pool, budget).await? {
+                Some(index) => {
+                    budget = budget.saturating_sub(index.memory());
+                    indexes.push(index);
+                }
+                None => {
+                    tracing::debug!(group = %read.group.name, "too large to join in memory");
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(indexes))
+    }
+
     /// The schema and Delta version a group read would return.
     pub async fn plan_group(&self, read: &GroupRead) -> Result<Plan> {
         let table = self.open_group(read).await?;
@@ -336,6 +380,46 @@ impl OfflineQuery {
             .await?;
         Ok((stream, version))
     }
+}
+
+/// Cores to spread work over.
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Streams the entity rows in their order, each batch probed against every
+/// group's index; batches are probed on blocking threads, several at a time,
+/// and come out in order.
+async fn in_memory_join(
+    frame: datafusion::dataframe::DataFrame,
+    schema: SchemaRef,
+    timestamp_column: &str,
+    indexes: Vec<GroupIndex>,
+) -> Result<SendableRecordBatchStream> {
+    let entities = frame.execute_stream().await?;
+    let column: Arc<str> = timestamp_column.into();
+    let indexes = Arc::new(indexes);
+    let out = schema.clone();
+    let probe = move |batch: arrow_array::RecordBatch| -> Result<arrow_array::RecordBatch> {
+        let mut columns = batch.columns().to_vec();
+        for index in indexes.iter() {
+            columns.extend(index.probe(&batch, &column)?);
+        }
+        Ok(arrow_array::RecordBatch::try_new(out.clone(), columns)?)
+    };
+    let probe = Arc::new(probe);
+    let stream = futures::StreamExt::map(entities, move |batch| {
+        let probe = probe.clone();
+        async move {
+            let batch = batch?;
+            tokio::task::spawn_blocking(move || probe(batch))
+                .await
+                .map_err(|e| QueryError::Internal(format!("probe task: {e}")))?
+                .map_err(datafusion::error::DataFusionError::from)
+        }
+    });
+    let stream = futures::StreamExt::buffered(stream, parallelism());
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
 }
 
 /// What a query will return and read.

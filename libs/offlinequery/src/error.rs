@@ -2,7 +2,7 @@
 
 use datafusion::error::DataFusionError;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum QueryError {
     /// The request is wrong (a missing or mistyped column, a bad path).
     #[error("{field}: {reason}")]
@@ -31,11 +31,24 @@ impl QueryError {
 impl From<DataFusionError> for QueryError {
     fn from(e: DataFusionError) -> Self {
         match e.find_root() {
+            DataFusionError::External(inner) if inner.downcast_ref::<QueryError>().is_some() => {
+                inner
+                    .downcast_ref::<QueryError>()
+                    .cloned()
+                    .unwrap_or_else(|| Self::Internal(e.to_string()))
+            }
             DataFusionError::ResourcesExhausted(m) => Self::ResourcesExhausted(m.clone()),
             DataFusionError::IoError(io) => Self::Unavailable(io.to_string()),
             DataFusionError::ObjectStore(os) => Self::Unavailable(os.to_string()),
             _ => Self::Internal(e.to_string()),
         }
+    }
+}
+
+/// A query error raised inside a stream, kept whole for the caller.
+impl From<QueryError> for DataFusionError {
+    fn from(e: QueryError) -> Self {
+        DataFusionError::External(Box::new(e))
     }
 }
 

@@ -114,7 +114,7 @@ fn quoted(name: &str) -> Expr {
     Expr::Column(datafusion::common::Column::new_unqualified(name))
 }
 
-fn key_columns(group: &FeatureGroup) -> Vec<(String, DataType)> {
+pub(crate) fn key_columns(group: &FeatureGroup) -> Vec<(String, DataType)> {
     group
         .primary_key
         .iter()
@@ -148,15 +148,18 @@ pub(crate) async fn sorted_entities(
     with_key_column(stream, &keys)
 }
 
-/// `(keys..., _time, features..., tie-break)` of a group's Delta rows,
-/// sorted by keys, event time, then the tie-break.
-pub(crate) async fn sorted_features(
+/// The tie-break of feature rows with equal event times, in order: the row
+/// ingested last wins.
+pub(crate) const TIE_BREAK: [&str; 3] = [INGEST_TIME, SOURCE_PARTITION, SOURCE_OFFSET];
+
+/// `(keys..., _time, features..., tie-break...)` of a group's Delta rows:
+/// keys and features cast to their output types, event time as µs.
+pub(crate) fn feature_projection(
     rows: DataFrame,
     group: &FeatureGroup,
     features: &[(String, DataType)],
-) -> Result<Sorted> {
-    let keys = key_columns(group);
-    let mut select: Vec<Expr> = keys
+) -> Result<DataFrame> {
+    let mut select: Vec<Expr> = key_columns(group)
         .iter()
         .map(|(name, ty)| cast(quoted(name), ty.clone()).alias(name))
         .collect();
@@ -167,15 +170,29 @@ pub(crate) async fn sorted_features(
             .iter()
             .map(|(name, ty)| cast(quoted(name), ty.clone()).alias(name)),
     );
+    select.extend(TIE_BREAK.map(quoted));
+    Ok(rows.select(select)?)
+}
+
+/// A group's Delta rows (see [`feature_projection`]) sorted by keys, event
+/// time, then the tie-break.
+pub(crate) async fn sorted_features(
+    rows: DataFrame,
+    group: &FeatureGroup,
+    features: &[(String, DataType)],
+) -> Result<Sorted> {
+    let keys = key_columns(group);
     let mut order: Vec<SortExpr> = keys
         .iter()
         .map(|(n, _)| quoted(n).sort(true, true))
         .collect();
-    for column in [TIME, INGEST_TIME, SOURCE_PARTITION, SOURCE_OFFSET] {
+    for column in [TIME].into_iter().chain(TIE_BREAK) {
         order.push(quoted(column).sort(true, true));
     }
-    select.extend([INGEST_TIME, SOURCE_PARTITION, SOURCE_OFFSET].map(quoted));
-    let stream = rows.select(select)?.sort(order)?.execute_stream().await?;
+    let stream = feature_projection(rows, group, features)?
+        .sort(order)?
+        .execute_stream()
+        .await?;
     with_key_column(stream, &keys)
 }
 

@@ -28,6 +28,7 @@ mod engine;
 mod entities;
 mod error;
 mod group;
+mod index;
 mod oneshot;
 mod zip;
 

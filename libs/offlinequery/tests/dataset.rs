@@ -22,6 +22,7 @@ fn engine(dir: &std::path::Path) -> OfflineQuery {
             memory_limit_bytes: 64 << 20,
             spill_dir: dir.join("spill"),
             batch_size: 4096,
+            ..QueryConfig::default()
         },
     )
     .unwrap()

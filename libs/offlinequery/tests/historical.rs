@@ -115,6 +115,11 @@ fn fixture(memory_limit_bytes: usize) -> Fixture {
 }
 
 fn fixture_with(memory_limit_bytes: usize, batch_size: usize) -> Fixture {
+    fixture_joining(memory_limit_bytes, batch_size, true)
+}
+
+/// `in_memory_join: false` forces the sorting (spilling) join.
+fn fixture_joining(memory_limit_bytes: usize, batch_size: usize, in_memory_join: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(DeltaStore::new(dir.path().join("offline").to_str().unwrap()).unwrap());
     let query = OfflineQuery::new(
@@ -123,6 +128,7 @@ fn fixture_with(memory_limit_bytes: usize, batch_size: usize) -> Fixture {
             memory_limit_bytes,
             spill_dir: dir.path().join("spill"),
             batch_size,
+            in_memory_join,
         },
     )
     .unwrap();
@@ -466,7 +472,7 @@ async fn bad_input_is_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sorts_spill_under_a_small_memory_limit() {
-    let f = fixture_with(16 << 20, 1024);
+    let f = fixture_joining(16 << 20, 1024, false);
     let g = keyed("orders", "customer_id", ScalarType::Int64, 0);
     let n = 60_000i64;
     let rows: Vec<(Value, i64, i64, i64, i64)> = (0..n)
@@ -537,13 +543,16 @@ mod against_the_reference {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(12))]
+        #![proptest_config(ProptestConfig::with_cases(24))]
 
         #[test]
-        fn the_engine_agrees_with_the_naive_join((features, entities, ttl) in arb()) {
+        fn the_engine_agrees_with_the_naive_join(
+            (features, entities, ttl) in arb(),
+            in_memory_join in any::<bool>(),
+        ) {
             let runtime = tokio::runtime::Runtime::new().unwrap();
             let (got, want) = runtime.block_on(async {
-                let f = fixture(16 << 20);
+                let f = fixture_joining(16 << 20, 3, in_memory_join);
                 let g = keyed("orders", "customer_id", ScalarType::Int64, ttl);
                 let rows: Vec<(Value, i64, i64, i64, i64)> = features
                     .iter()

@@ -59,6 +59,9 @@ pub struct QuerySettings {
     /// Where sorts spill and entity rows are spooled.
     pub spill_dir: PathBuf,
     pub batch_size: usize,
+    /// Join in memory when every group's rows fit in half of
+    /// `memory_limit_mb` (faster); otherwise, or when false, sort and spill.
+    pub in_memory_join: bool,
 }
 
 impl Default for QuerySettings {
@@ -67,6 +70,7 @@ impl Default for QuerySettings {
             memory_limit_mb: 1024,
             spill_dir: std::env::temp_dir().join("featurestore-offline-query"),
             batch_size: 8192,
+            in_memory_join: true,
         }
     }
 }

@@ -47,6 +47,7 @@ pub async fn connect(config: &OfflineQueryConfig) -> anyhow::Result<Arc<Server>>
             memory_limit_bytes: config.query.memory_limit_mb << 20,
             spill_dir: config.query.spill_dir.clone(),
             batch_size: config.query.batch_size,
+            in_memory_join: config.query.in_memory_join,
         },
     )?;
     Ok(Arc::new(Server::new(catalog, engine, datasets)))
