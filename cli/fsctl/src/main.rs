@@ -6,9 +6,12 @@
 //! fsctl describe feature-group customer_orders --project shop
 //! fsctl delete feature-view fraud_model --project shop --version 1
 //! fsctl search amount --tag team=risk
+//! fsctl training-set create churn -p shop --view fraud_model --entities rows.parquet
+//! fsctl training-set export churn -p shop --out churn.parquet
 //! ```
 
 mod apply;
+mod datasets;
 mod spec;
 
 use std::path::PathBuf;
@@ -37,6 +40,14 @@ struct Cli {
         default_value = "http://127.0.0.1:50051"
     )]
     registry: String,
+    /// Offline query gRPC address (training sets).
+    #[arg(
+        long,
+        global = true,
+        env = "FS_OFFLINE_ADDR",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    offline: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -120,6 +131,9 @@ enum Command {
         #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: Output,
     },
+    /// Point-in-time training sets (offline query service).
+    #[command(subcommand)]
+    TrainingSet(datasets::TrainingSet),
 }
 
 /// A gRPC status as a readable error.
@@ -163,18 +177,38 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
     }
 }
 
+/// A channel to `address`, or an error naming `what` could not be reached.
+async fn connect(address: &str, what: &str, timeout: std::time::Duration) -> Result<Channel> {
+    Channel::from_shared(address.to_string())
+        .with_context(|| format!("bad {what} address {address:?}"))?
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(timeout)
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach the {what} at {address}"))
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    let channel = Channel::from_shared(cli.registry.clone())
-        .with_context(|| format!("bad registry address {:?}", cli.registry))?
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(30))
-        .connect()
-        .await
-        .with_context(|| format!("cannot reach the registry at {}", cli.registry))?;
+    let command = match cli.command {
+        Command::TrainingSet(command) => {
+            // Building a training set runs inside the call.
+            let timeout = std::time::Duration::from_secs(900);
+            let channel = connect(&cli.offline, "offline query service", timeout).await?;
+            return datasets::run(channel, command).await;
+        }
+        registry_command => registry_command,
+    };
+    let channel = connect(
+        &cli.registry,
+        "registry",
+        std::time::Duration::from_secs(30),
+    )
+    .await?;
     let mut client = RegistryServiceClient::new(channel);
-    match cli.command {
+    match command {
+        Command::TrainingSet(_) => unreachable!("served by the offline query service above"),
         Command::Apply { file, dry_run } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;

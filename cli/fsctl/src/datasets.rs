@@ -1,0 +1,303 @@
+//! `fsctl training-set ...`: point-in-time training sets through the offline
+//! query service — create one from a view and a local Parquet file of entity
+//! rows, list them, export one to a local Parquet file over Arrow Flight.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result};
+use arrow_flight::{FlightClient, Ticket};
+use clap::{Subcommand, ValueEnum};
+use featurestore_proto::v1::{
+    CreateTrainingDatasetRequest, DatasetFormat, EntitySource, FeatureViewRef,
+    GetHistoricalFeaturesRequest, GetTrainingDatasetRequest, ListTrainingDatasetsRequest,
+    TrainingDataset, entity_source::Source, get_historical_features_request::Features,
+    training_dataset_service_client::TrainingDatasetServiceClient,
+};
+use futures::TryStreamExt;
+use parquet::arrow::{ArrowWriter, arrow_reader::ParquetRecordBatchReaderBuilder};
+use serde::Serialize;
+use tonic::transport::Channel;
+
+use crate::{Output, print, status_error, table};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Parquet,
+    Delta,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrainingSet {
+    /// Join a view's features, as of each entity row's time, to the entity
+    /// rows of a local Parquet file, and store the result as a named,
+    /// versioned training set.
+    Create {
+        name: String,
+        #[arg(long, short = 'p')]
+        project: String,
+        /// The feature view, `name` or `name@version`.
+        #[arg(long)]
+        view: String,
+        /// Parquet file of entity rows: the view's keys and a timestamp
+        /// column (extra columns, labels say, are kept).
+        #[arg(long)]
+        entities: PathBuf,
+        #[arg(long, default_value = "event_timestamp")]
+        timestamp_column: String,
+        #[arg(long, value_enum, default_value = "parquet")]
+        format: Format,
+        /// 0 = the next version.
+        #[arg(long, default_value_t = 0)]
+        version: u32,
+    },
+    /// List a project's training sets.
+    List {
+        #[arg(long, short = 'p')]
+        project: String,
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// Write a training set's rows to a local Parquet file.
+    Export {
+        name: String,
+        #[arg(long, short = 'p')]
+        project: String,
+        /// 0 = the latest version.
+        #[arg(long, default_value_t = 0)]
+        version: u32,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// `name` or `name@version`.
+fn view_ref(view: &str) -> Result<FeatureViewRef> {
+    let (name, version) = match view.split_once('@') {
+        Some((name, v)) => (
+            name,
+            v.parse()
+                .with_context(|| format!("--view {view}: the version is not a number"))?,
+        ),
+        None => (view, 0),
+    };
+    Ok(FeatureViewRef {
+        project: String::new(),
+        name: name.to_string(),
+        version,
+    })
+}
+
+/// The rows of a local Parquet file as an Arrow IPC stream.
+fn entity_rows(path: &Path) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{} is not a Parquet file", path.display()))?
+        .build()?;
+    let mut out = Vec::new();
+    let schema = arrow_array::RecordBatchReader::schema(&reader);
+    let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut out, &schema)?;
+    for batch in reader {
+        writer.write(&batch.with_context(|| format!("reading {}", path.display()))?)?;
+    }
+    writer.finish()?;
+    drop(writer);
+    Ok(out)
+}
+
+#[derive(Serialize)]
+struct Summary {
+    name: String,
+    version: u32,
+    format: String,
+    rows: u64,
+    location: String,
+    table_versions: BTreeMap<String, i64>,
+}
+
+fn summary(d: &TrainingDataset) -> Summary {
+    Summary {
+        name: d.name.clone(),
+        version: d.version,
+        format: DatasetFormat::try_from(d.format)
+            .map(|f| {
+                f.as_str_name()
+                    .trim_start_matches("DATASET_FORMAT_")
+                    .to_lowercase()
+            })
+            .unwrap_or_default(),
+        rows: d.row_count,
+        location: d.location.clone(),
+        table_versions: d.table_versions.clone().into_iter().collect(),
+    }
+}
+
+pub async fn run(channel: Channel, command: TrainingSet) -> Result<()> {
+    let mut client = TrainingDatasetServiceClient::new(channel.clone())
+        .max_decoding_message_size(256 << 20)
+        .max_encoding_message_size(256 << 20);
+    match command {
+        TrainingSet::Create {
+            name,
+            project,
+            view,
+            entities,
+            timestamp_column,
+            format,
+            version,
+        } => {
+            let rows = entity_rows(&entities)?;
+            let dataset = client
+                .create_training_dataset(CreateTrainingDatasetRequest {
+                    project: project.clone(),
+                    name,
+                    version,
+                    query: Some(GetHistoricalFeaturesRequest {
+                        project,
+                        features: Some(Features::View(view_ref(&view)?)),
+                        entities: Some(EntitySource {
+                            source: Some(Source::ArrowIpcStream(rows)),
+                            timestamp_column,
+                            delta_version: None,
+                        }),
+                    }),
+                    format: match format {
+                        Format::Parquet => DatasetFormat::Parquet,
+                        Format::Delta => DatasetFormat::Delta,
+                    } as i32,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            let s = summary(&dataset);
+            println!(
+                "created training set {}@{}: {} rows ({}) at {}",
+                s.name, s.version, s.rows, s.format, s.location
+            );
+            for (table, version) in &s.table_versions {
+                println!("  read {table} at Delta version {version}");
+            }
+        }
+        TrainingSet::List { project, output } => {
+            let mut request = ListTrainingDatasetsRequest {
+                project,
+                page_size: 1000,
+                page_token: String::new(),
+            };
+            let mut all = Vec::new();
+            loop {
+                let page = client
+                    .list_training_datasets(request.clone())
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                all.extend(page.datasets.iter().map(summary));
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                request.page_token = page.next_page_token;
+            }
+            if output == Output::Table {
+                table(
+                    &["NAME", "VERSION", "FORMAT", "ROWS", "LOCATION"],
+                    all.iter()
+                        .map(|s| {
+                            vec![
+                                s.name.clone(),
+                                s.version.to_string(),
+                                s.format.clone(),
+                                s.rows.to_string(),
+                                s.location.clone(),
+                            ]
+                        })
+                        .collect(),
+                );
+            } else {
+                print(output, &all)?;
+            }
+        }
+        TrainingSet::Export {
+            name,
+            project,
+            version,
+            out,
+        } => {
+            let dataset = client
+                .get_training_dataset(GetTrainingDatasetRequest {
+                    project,
+                    name,
+                    version,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            let rows = export(channel, &dataset, &out).await?;
+            println!(
+                "exported training set {}@{}: {rows} rows to {}",
+                dataset.name,
+                dataset.version,
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Streams the dataset over Flight into `out` (written beside it first,
+/// then renamed: no half-written file under the asked name).
+async fn export(channel: Channel, dataset: &TrainingDataset, out: &Path) -> Result<u64> {
+    let mut flight = FlightClient::new(channel);
+    let mut stream = flight
+        .do_get(Ticket {
+            ticket: dataset.flight_ticket.clone().into(),
+        })
+        .await
+        .context("reading the training set over Arrow Flight")?;
+    let partial = out.with_extension("parquet.partial");
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let result = async {
+        let mut writer: Option<ArrowWriter<std::fs::File>> = None;
+        let mut rows = 0u64;
+        let mut file = Some(file);
+        while let Some(batch) = stream.try_next().await? {
+            let writer = match &mut writer {
+                Some(w) => w,
+                None => writer.insert(ArrowWriter::try_new(
+                    file.take().expect("one file"),
+                    batch.schema(),
+                    None,
+                )?),
+            };
+            rows += batch.num_rows() as u64;
+            writer.write(&batch)?;
+        }
+        match writer {
+            Some(w) => {
+                w.close()?;
+            }
+            None => {
+                // No rows: an empty file with the schema the set was made with.
+                let schema = arrow_ipc::convert::try_schema_from_ipc_buffer(&dataset.arrow_schema)
+                    .context("the training set's schema")?;
+                let file = file.take().expect("one file");
+                ArrowWriter::try_new(file, std::sync::Arc::new(schema), None)?.close()?;
+            }
+        }
+        Ok::<_, anyhow::Error>(rows)
+    }
+    .await;
+    match result {
+        Ok(rows) => {
+            std::fs::rename(&partial, out)
+                .with_context(|| format!("moving the export to {}", out.display()))?;
+            Ok(rows)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
