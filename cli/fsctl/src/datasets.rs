@@ -11,9 +11,9 @@ use anyhow::{Context, Result};
 use arrow_flight::{FlightClient, Ticket};
 use clap::{Subcommand, ValueEnum};
 use featurestore_proto::v1::{
-    CreateTrainingDatasetRequest, DatasetFormat, EntitySource, FeatureViewRef,
-    GetHistoricalFeaturesRequest, GetTrainingDatasetRequest, ListTrainingDatasetsRequest,
-    TrainingDataset, entity_source::Source, get_historical_features_request::Features,
+    CreateTrainingDatasetRequest, DatasetFormat, EntitySource, GetHistoricalFeaturesRequest,
+    GetTrainingDatasetRequest, ListTrainingDatasetsRequest, TrainingDataset, entity_source::Source,
+    get_historical_features_request::Features,
     training_dataset_service_client::TrainingDatasetServiceClient,
 };
 use futures::TryStreamExt;
@@ -21,7 +21,7 @@ use parquet::arrow::{ArrowWriter, arrow_reader::ParquetRecordBatchReaderBuilder}
 use serde::Serialize;
 use tonic::transport::Channel;
 
-use crate::{Output, print, status_error, table};
+use crate::{Output, print, status_error, table, view_ref};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Format {
@@ -71,23 +71,6 @@ pub enum TrainingSet {
         #[arg(long)]
         out: PathBuf,
     },
-}
-
-/// `name` or `name@version`.
-fn view_ref(view: &str) -> Result<FeatureViewRef> {
-    let (name, version) = match view.split_once('@') {
-        Some((name, v)) => (
-            name,
-            v.parse()
-                .with_context(|| format!("--view {view}: the version is not a number"))?,
-        ),
-        None => (view, 0),
-    };
-    Ok(FeatureViewRef {
-        project: String::new(),
-        name: name.to_string(),
-        version,
-    })
 }
 
 /// The rows of a local Parquet file as an Arrow IPC stream.

@@ -6,6 +6,7 @@
 //! fsctl describe feature-group customer_orders --project shop
 //! fsctl delete feature-view fraud_model --project shop --version 1
 //! fsctl search amount --tag team=risk
+//! fsctl get-vectors -p shop --view fraud_model --key customer_id=5 --key customer_id=7
 //! fsctl training-set create churn -p shop --view fraud_model --entities rows.parquet
 //! fsctl training-set export churn -p shop --out churn.parquet
 //! ```
@@ -13,6 +14,7 @@
 mod apply;
 mod datasets;
 mod spec;
+mod vectors;
 
 use std::path::PathBuf;
 
@@ -48,6 +50,14 @@ struct Cli {
         default_value = "http://127.0.0.1:50054"
     )]
     offline: String,
+    /// Online serving gRPC address (feature vectors).
+    #[arg(
+        long,
+        global = true,
+        env = "FS_SERVING_ADDR",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    serving: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -131,9 +141,40 @@ enum Command {
         #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: Output,
     },
+    /// Feature vectors of a view for entity keys (online serving).
+    GetVectors {
+        #[arg(long, short = 'p')]
+        project: String,
+        /// The feature view, `name` or `name@version`.
+        #[arg(long)]
+        view: String,
+        /// One entity: `name=value[,name=value]` over the view's join keys;
+        /// repeat for more.
+        #[arg(long = "key", required = true)]
+        keys: Vec<String>,
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: Output,
+    },
     /// Point-in-time training sets (offline query service).
     #[command(subcommand)]
     TrainingSet(datasets::TrainingSet),
+}
+
+/// `name` or `name@version`.
+pub fn view_ref(view: &str) -> Result<featurestore_proto::v1::FeatureViewRef> {
+    let (name, version) = match view.split_once('@') {
+        Some((name, v)) => (
+            name,
+            v.parse()
+                .with_context(|| format!("--view {view}: the version is not a number"))?,
+        ),
+        None => (view, 0),
+    };
+    Ok(featurestore_proto::v1::FeatureViewRef {
+        project: String::new(),
+        name: name.to_string(),
+        version,
+    })
 }
 
 /// A gRPC status as a readable error.
@@ -209,6 +250,16 @@ async fn main() -> Result<()> {
     let mut client = RegistryServiceClient::new(channel);
     match command {
         Command::TrainingSet(_) => unreachable!("served by the offline query service above"),
+        Command::GetVectors {
+            project,
+            view,
+            keys,
+            output,
+        } => {
+            let timeout = std::time::Duration::from_secs(30);
+            let serving = connect(&cli.serving, "online serving service", timeout).await?;
+            vectors::run(&mut client, serving, project, &view, &keys, output).await?;
+        }
         Command::Apply { file, dry_run } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
