@@ -1,23 +1,14 @@
 //! `fsctl` against a registry on real etcd: apply is declarative and
 //! idempotent, and prints its plan.
 
-use std::process::Command;
+mod common;
 
 use featurestore_integration_tests::registry::RegistrySandbox;
 
 fn fsctl(registry: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fsctl"))
-        .arg("--registry")
-        .arg(registry)
-        .args(args)
-        .output()
-        .expect("run fsctl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let mut all = vec!["--registry", registry];
+    all.extend_from_slice(args);
+    common::fsctl(&all)
 }
 
 fn example() -> String {

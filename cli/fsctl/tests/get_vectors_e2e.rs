@@ -2,7 +2,7 @@
 //! through Kafka into Cassandra, served by online serving, printed as a
 //! table and as JSON; bad keys are named before anything is sent.
 
-use std::process::Command;
+mod common;
 
 use featurestore_domain::fixtures::view;
 use featurestore_integration_tests::{
@@ -13,21 +13,14 @@ use featurestore_integration_tests::{
 use featurestore_proto::v1::CreateFeatureViewRequest;
 
 async fn fsctl(registry: String, serving: String, args: Vec<String>) -> (bool, String) {
-    tokio::task::spawn_blocking(move || {
-        let out = Command::new(env!("CARGO_BIN_EXE_fsctl"))
-            .args(["--registry", &registry, "--serving", &serving])
-            .args(&args)
-            .output()
-            .expect("run fsctl");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    })
-    .await
-    .unwrap()
+    let mut all = vec![
+        "--registry".to_string(),
+        registry,
+        "--serving".into(),
+        serving,
+    ];
+    all.extend(args);
+    common::fsctl_async(all).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

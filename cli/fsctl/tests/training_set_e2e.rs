@@ -2,7 +2,9 @@
 //! training set from a local Parquet file of entity rows, list it, export it
 //! to a local Parquet file; bad input is named.
 
-use std::{path::Path, process::Command};
+mod common;
+
+use std::path::Path;
 
 use featurestore_integration_tests::offline::{
     OfflineQuerySandbox,
@@ -10,21 +12,6 @@ use featurestore_integration_tests::offline::{
 };
 use featurestore_offlinestore::DeltaStore;
 use parquet::arrow::{ArrowWriter, arrow_reader::ParquetRecordBatchReaderBuilder};
-
-fn fsctl(offline: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fsctl"))
-        .arg("--offline")
-        .arg(offline)
-        .args(args)
-        .output()
-        .expect("run fsctl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
 
 /// Entity rows `(customer_id, event_timestamp s, label)` as a Parquet file.
 fn write_entities(path: &Path, rows: &[(i64, i64)]) {
@@ -53,13 +40,10 @@ async fn create_list_and_export_a_training_set() {
     let entities_arg = entities.to_string_lossy().to_string();
     let out_arg = out.to_string_lossy().to_string();
     let run = |args: &[&str]| {
-        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut all: Vec<String> = vec!["--offline".into(), addr.clone()];
+        all.extend(args.iter().map(|s| s.to_string()));
         all.extend(["-p".to_string(), project.clone()]);
-        let addr = addr.clone();
-        tokio::task::spawn_blocking(move || {
-            let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-            fsctl(&addr, &refs)
-        })
+        common::fsctl_async(all)
     };
 
     let (ok, text) = run(&[
@@ -71,8 +55,7 @@ async fn create_list_and_export_a_training_set() {
         "--entities",
         &entities_arg,
     ])
-    .await
-    .unwrap();
+    .await;
     assert!(ok, "{text}");
     assert!(
         text.contains("created training set churn@1: 4 rows (parquet)"),
@@ -80,15 +63,13 @@ async fn create_list_and_export_a_training_set() {
     );
     assert!(text.contains("read orders@1 at Delta version 1"), "{text}");
 
-    let (ok, text) = run(&["training-set", "list", "-o", "json"]).await.unwrap();
+    let (ok, text) = run(&["training-set", "list", "-o", "json"]).await;
     assert!(ok, "{text}");
     let listed: serde_json::Value = serde_json::from_str(&text).expect(&text);
     assert_eq!(listed[0]["name"], "churn");
     assert_eq!(listed[0]["rows"], 4);
 
-    let (ok, text) = run(&["training-set", "export", "churn", "--out", &out_arg])
-        .await
-        .unwrap();
+    let (ok, text) = run(&["training-set", "export", "churn", "--out", &out_arg]).await;
     assert!(ok, "{text}");
     assert!(text.contains("4 rows"), "{text}");
     let batches: Vec<_> =
@@ -117,8 +98,7 @@ async fn create_list_and_export_a_training_set() {
         "--entities",
         &entities_arg,
     ])
-    .await
-    .unwrap();
+    .await;
     assert!(!ok && text.contains("no_such_view"), "{text}");
     let (ok, text) = run(&[
         "training-set",
@@ -129,8 +109,7 @@ async fn create_list_and_export_a_training_set() {
         "--entities",
         "/nonexistent.parquet",
     ])
-    .await
-    .unwrap();
+    .await;
     assert!(!ok && text.contains("/nonexistent.parquet"), "{text}");
     let (ok, text) = run(&[
         "training-set",
@@ -141,7 +120,6 @@ async fn create_list_and_export_a_training_set() {
         "--out",
         &out_arg,
     ])
-    .await
-    .unwrap();
+    .await;
     assert!(!ok && text.contains("NotFound"), "{text}");
 }
