@@ -6,6 +6,7 @@
 //! fsctl describe feature-group customer_orders --project shop
 //! fsctl delete feature-view fraud_model --project shop --version 1
 //! fsctl search amount --tag team=risk
+//! fsctl ingest -p shop --group customer_orders --file orders.csv
 //! fsctl get-vectors -p shop --view fraud_model --key customer_id=5 --key customer_id=7
 //! fsctl training-set create churn -p shop --view fraud_model --entities rows.parquet
 //! fsctl training-set export churn -p shop --out churn.parquet
@@ -13,6 +14,7 @@
 
 mod apply;
 mod datasets;
+mod ingest;
 mod spec;
 mod vectors;
 
@@ -50,6 +52,14 @@ struct Cli {
         default_value = "http://127.0.0.1:50054"
     )]
     offline: String,
+    /// Ingestion gRPC address.
+    #[arg(
+        long,
+        global = true,
+        env = "FS_INGESTION_ADDR",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    ingestion: String,
     /// Online serving gRPC address (feature vectors).
     #[arg(
         long,
@@ -140,6 +150,19 @@ enum Command {
         owner: String,
         #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: Output,
+    },
+    /// Ingest a CSV (with a header) or Parquet file into a feature group.
+    Ingest {
+        #[arg(long, short = 'p')]
+        project: String,
+        /// `name` or `name@version` (default: the latest version).
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        file: PathBuf,
+        /// Rows per request.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
     },
     /// Feature vectors of a view for entity keys (online serving).
     GetVectors {
@@ -250,6 +273,15 @@ async fn main() -> Result<()> {
     let mut client = RegistryServiceClient::new(channel);
     match command {
         Command::TrainingSet(_) => unreachable!("served by the offline query service above"),
+        Command::Ingest {
+            project,
+            group,
+            file,
+            batch,
+        } => {
+            let batch = batch.max(1);
+            ingest::run(&mut client, &cli.ingestion, project, &group, &file, batch).await?;
+        }
         Command::GetVectors {
             project,
             view,
