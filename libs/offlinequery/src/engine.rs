@@ -291,7 +291,7 @@ impl OfflineQuery {
             tracing::debug!(groups = groups.len(), "joining in memory");
             return in_memory_join(frame, schema, timestamp_column, indexes).await;
         }
-        let spooled = entities::spool(frame, &self.config.spill_dir).await?;
+        let spooled = entities::spool(frame, timestamp_column, &self.config.spill_dir).await?;
         tracing::debug!(
             rows = spooled.rows,
             groups = groups.len(),

@@ -110,8 +110,21 @@ pub(crate) async fn open(
     }
 }
 
-/// Streams `frame` into an Arrow file under `dir`, adding `_row_id`.
-pub(crate) async fn spool(frame: DataFrame, dir: &std::path::Path) -> Result<Spooled> {
+/// The error for entity rows without a time.
+pub(crate) fn null_time(column: &str) -> QueryError {
+    QueryError::invalid(
+        format!("entity_rows.{column}"),
+        "has nulls: every entity row needs the time to read features as of",
+    )
+}
+
+/// Streams `frame` into an Arrow file under `dir`, adding `_row_id`; rows
+/// without a time are refused.
+pub(crate) async fn spool(
+    frame: DataFrame,
+    timestamp_column: &str,
+    dir: &std::path::Path,
+) -> Result<Spooled> {
     let source_schema: Schema = frame.schema().as_arrow().clone();
     if source_schema
         .column_with_name(featurestore_pitjoin::ROW_ID)
@@ -147,6 +160,12 @@ pub(crate) async fn spool(frame: DataFrame, dir: &std::path::Path) -> Result<Spo
     let mut rows = 0u64;
     while let Some(batch) = stream.next().await {
         let batch = batch?;
+        if batch
+            .column_by_name(timestamp_column)
+            .is_some_and(|c| c.null_count() > 0)
+        {
+            return Err(null_time(timestamp_column));
+        }
         let n = batch.num_rows() as u64;
         let mut columns = batch.columns().to_vec();
         columns.push(Arc::new(UInt64Array::from_iter_values(rows..rows + n)));

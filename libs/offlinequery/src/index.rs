@@ -210,10 +210,7 @@ fn entity_micros(entities: &RecordBatch, column: &str) -> Result<Int64Array> {
     let micros = arrow_cast::cast(array, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
     let micros = arrow_cast::cast(&micros, &DataType::Int64)?;
     if micros.null_count() > 0 {
-        return Err(QueryError::invalid(
-            format!("entity_rows.{column}"),
-            "has nulls: every entity row needs the time to read features as of",
-        ));
+        return Err(crate::entities::null_time(column));
     }
     Ok(int64(&micros)?.clone())
 }

@@ -521,6 +521,52 @@ async fn a_memory_limit_too_small_even_to_spill_is_resources_exhausted() {
     assert!(matches!(err, QueryError::ResourcesExhausted(_)), "{err}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_rows_without_a_time_are_named_on_both_paths() {
+    for in_memory_join in [true, false] {
+        let f = fixture_joining(64 << 20, 1024, in_memory_join);
+        let g = keyed("orders", "customer_id", ScalarType::Int64, 0);
+        write(&f.store, &g, &[(int(1), 1, 0, 0, 10)]).await;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("customer_id", DataType::Int64, false),
+            Field::new(
+                "event_timestamp",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1, 1])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![Some(5 * SECOND), None])
+                        .with_timezone("UTC"),
+                ),
+            ],
+        )
+        .unwrap();
+        let source = EntitySource::ArrowIpc(ipc(&[batch]));
+        let result = match f
+            .query
+            .historical_features(&source, "event_timestamp", &[read(&g)])
+            .await
+        {
+            Ok(stream) => stream
+                .try_collect::<Vec<_>>()
+                .await
+                .map(|_| ())
+                .map_err(QueryError::from),
+            Err(e) => Err(e),
+        };
+        let err = result.unwrap_err();
+        assert!(
+            matches!(&err, QueryError::InvalidArgument { field, .. } if field == "entity_rows.event_timestamp"),
+            "in memory: {in_memory_join}: {err}"
+        );
+    }
+}
+
 mod against_the_reference {
     use featurestore_pitjoin::reference::{self, EntityRow, FeatureRow};
     use proptest::prelude::*;
