@@ -338,6 +338,21 @@ impl OfflineQuery {
         let mut budget = self.config.memory_limit_bytes / 2;
         let mut indexes = Vec::with_capacity(groups.len());
         let ctx = self.context_with_partitions(parallelism());
+        // From the Delta log's row counts, before reading anything: a group
+        // that can't fit skips the attempt.
+        for (read, (table, typed)) in groups.iter().zip(tables) {
+            let rows: u64 = table
+                .snapshot()?
+                .log_data()
+                .into_iter()
+                .map(|file| file.num_records().unwrap_or(0) as u64)
+                .sum();
+            let least = crate::index::least_bytes(rows, &read.group, typed);
+            if least > budget as u64 {
+                tracing::debug!(group = %read.group.name, rows, least, budget, "too large to join in memory");
+                return Ok(None);
+            }
+        }
         for (read, (table, typed)) in groups.iter().zip(tables) {
             let rows = ctx.read_table(table.table_provider().await?)?;
             let pool = &self.runtime.memory_pool;

@@ -62,6 +62,19 @@ fn int64(array: &ArrayRef) -> Result<&Int64Array> {
         .ok_or_else(|| QueryError::Internal(format!("expected Int64, got {}", array.data_type())))
 }
 
+/// The least memory building the index of `rows` rows takes: fixed-width
+/// columns at their width, variable-width ones at 8 bytes, twice (the rows
+/// as read and their ordered copy exist together). An underestimate on
+/// purpose: it only rules out groups that surely don't fit.
+pub(crate) fn least_bytes(rows: u64, group: &FeatureGroup, features: &[(String, DataType)]) -> u64 {
+    let width = |ty: &DataType| ty.primitive_width().unwrap_or(8) as u64;
+    let keys: u64 = key_columns(group).iter().map(|(_, ty)| width(ty)).sum();
+    let values: u64 = features.iter().map(|(_, ty)| width(ty)).sum();
+    // Event time and the tie-break (ingest time, partition, offset).
+    let fixed = 8 + 8 + 4 + 8;
+    2 * rows * (keys + values + fixed)
+}
+
 /// Bytes a map entry costs besides its key bytes (a rough upper bound).
 const ENTRY_OVERHEAD: usize = 48;
 
@@ -445,6 +458,16 @@ mod tests {
         assert!(build(rows(&many), 0, 16 << 10).await.is_none());
         let index = build(rows(&many), 0, 8 << 20).await.unwrap();
         assert!(index.memory() > 0 && index.memory() <= 8 << 20);
+    }
+
+    #[test]
+    fn the_least_size_counts_every_column_twice() {
+        let typed = [
+            ("amount".to_string(), DataType::Int64),
+            ("label".to_string(), DataType::Utf8),
+        ];
+        // key 8 + amount 8 + label 8 + time/tie 28 = 52 bytes a row, twice.
+        assert_eq!(least_bytes(1_000, &group(0), &typed), 104_000);
     }
 
     #[tokio::test]
