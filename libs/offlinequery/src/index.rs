@@ -228,6 +228,9 @@ fn entity_micros(entities: &RecordBatch, column: &str) -> Result<Int64Array> {
     Ok(int64(&micros)?.clone())
 }
 
+/// One key's run: `(one of its rows, start, end)` in index order.
+type Span = (u32, u32, u32);
+
 /// Each key's `start..end`, found by its bytes: the bytes of all keys in one
 /// buffer and a table of precomputed hashes (no allocation per key).
 struct KeyRuns {
@@ -238,7 +241,7 @@ struct KeyRuns {
 
 impl KeyRuns {
     /// From [`group_by_key`]'s spans (one row of each key and its run).
-    fn new(keys: &Rows, spans: &[(u32, u32, u32)]) -> Self {
+    fn new(keys: &Rows, spans: &[Span]) -> Self {
         let mut table = HashTable::with_capacity(spans.len());
         let mut bytes = Vec::new();
         for &(row, start, end) in spans {
@@ -265,8 +268,7 @@ impl KeyRuns {
 /// key's rows sorted by event time then the tie-break; and per key, one of
 /// its rows and its `start..end` in that order. Hashing, then small sorts:
 /// no comparison sort of the whole table.
-#[allow(clippy::type_complexity)]
-fn group_by_key(all: &RecordBatch, keys: &Rows) -> Result<(Vec<u32>, Vec<(u32, u32, u32)>)> {
+fn group_by_key(all: &RecordBatch, keys: &Rows) -> Result<(Vec<u32>, Vec<Span>)> {
     let schema = all.schema();
     let column = |name: &str| -> Result<Int64Array> {
         let array = all.column(schema.index_of(name)?);
@@ -315,7 +317,7 @@ fn group_by_key(all: &RecordBatch, keys: &Rows) -> Result<(Vec<u32>, Vec<(u32, u
         order[*slot as usize] = i as u32;
         *slot += 1;
     }
-    let spans: Vec<(u32, u32, u32)> = first_rows
+    let spans: Vec<Span> = first_rows
         .iter()
         .enumerate()
         .map(|(id, first)| (*first, starts[id], starts[id + 1]))

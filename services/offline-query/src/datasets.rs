@@ -57,15 +57,20 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if self.keep {
-            return;
+        if !self.keep {
+            remove_dir(&self.path);
         }
-        match std::fs::remove_dir_all(&self.path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                tracing::warn!(path = %self.path.display(), error = %e, "cannot remove a dataset's files");
-            }
-            _ => {}
+    }
+}
+
+/// Removes a dataset directory; a failure is logged (the files are then
+/// unreferenced, never read).
+fn remove_dir(path: &Path) {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove a dataset's files");
         }
+        _ => {}
     }
 }
 
@@ -286,10 +291,7 @@ impl Datasets {
         // Only directories this service made are removed.
         let location = PathBuf::from(&dataset.location);
         if location.starts_with(&self.root) {
-            drop(Scratch {
-                path: location,
-                keep: false,
-            });
+            remove_dir(&location);
         }
         Ok(())
     }

@@ -118,17 +118,19 @@ impl Server {
         &self,
         request: &GetHistoricalFeaturesRequest,
     ) -> Result<Planned, OfflineError> {
-        let (ticket, plan) = self.plan_query(request).await?;
+        let (ticket, plan, _) = self.plan_query(request).await?;
         Ok(Planned {
             ticket: encode_ticket(Kind::Query(ticket)),
             plan,
         })
     }
 
+    /// The ticket, the plan, and the group reads pinned to the Delta versions
+    /// the plan saw (what running the ticket reads).
     async fn plan_query(
         &self,
         request: &GetHistoricalFeaturesRequest,
-    ) -> Result<(QueryTicket, Plan), OfflineError> {
+    ) -> Result<(QueryTicket, Plan, Vec<GroupRead>), OfflineError> {
         let project = &request.project;
         validate_name("project", project)
             .map_err(|e| OfflineError::invalid("project", e.to_string()))?;
@@ -174,7 +176,15 @@ impl Server {
                 .collect(),
             entities,
         };
-        Ok((ticket, plan))
+        let pinned = reads
+            .into_iter()
+            .zip(&plan.table_versions)
+            .map(|(read, (_, version))| GroupRead {
+                as_of: AsOf::Version(*version),
+                ..read
+            })
+            .collect();
+        Ok((ticket, plan, pinned))
     }
 
     pub async fn plan_group_read(
@@ -337,8 +347,7 @@ impl Server {
                 .map(|v| (**v).clone()),
             _ => None,
         };
-        let (ticket, plan) = self.plan_query(&query).await?;
-        let reads = self.pinned_reads(&ticket)?;
+        let (ticket, plan, reads) = self.plan_query(&query).await?;
         let scratch = self.datasets.scratch(project, name)?;
         let rows = self.run_query(&ticket, &reads).await?;
         let written = self
