@@ -3,12 +3,14 @@
 //! that the catalog relies on.
 //!
 //! - [`EtcdStore`] is the production implementation (etcd-client).
-//! - [`MemoryStore`] keeps everything in memory (unit tests, embedded use).
+//! - [`MemoryStore`] keeps everything in memory (unit tests); opened on a
+//!   file it journals every transaction to redb first (standalone mode).
 //! - [`testsuite`] is the one conformance suite both must pass
 //!   ([`metastore_conformance_tests!`]).
 
 mod error;
 pub mod etcd;
+mod journal;
 pub mod memory;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;

@@ -1,9 +1,14 @@
 //! An in-memory [`MetadataStore`] with etcd's semantics: one global revision
 //! per transaction, compare-and-set on `mod_revision`, a history that watches
 //! replay from any uncompacted revision.
+//!
+//! [`MemoryStore::open`] makes it persistent (standalone mode): every
+//! transaction is written to a redb journal and synced before it is applied
+//! and acknowledged; reads and watches are served from memory.
 
 use std::{
     collections::BTreeMap,
+    path::Path,
     sync::{Arc, Mutex},
 };
 
@@ -14,7 +19,7 @@ use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 
 use crate::{
     Condition, KeyValue, Listing, MetadataStore, MetastoreError, Op, Result, Revision, WatchEvent,
-    WatchStream, etcd::stop_after_error,
+    WatchStream, etcd::stop_after_error, journal::Journal,
 };
 
 /// Events kept for live watchers that are behind; a watcher further behind
@@ -29,11 +34,13 @@ struct State {
     history: Vec<WatchEvent>,
 }
 
-/// In-memory metadata store. Cloning shares the same data.
+/// In-memory metadata store, optionally journaled to disk. Cloning shares
+/// the same data.
 #[derive(Clone)]
 pub struct MemoryStore {
     state: Arc<Mutex<State>>,
     events: broadcast::Sender<Arc<Vec<WatchEvent>>>,
+    journal: Option<Arc<Journal>>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -50,13 +57,36 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     pub fn new() -> Self {
-        let (events, _) = broadcast::channel(LIVE_BUFFER);
-        Self {
-            state: Arc::new(Mutex::new(State {
+        Self::from_state(
+            State {
                 revision: 1,
                 ..State::default()
-            })),
+            },
+            None,
+        )
+    }
+
+    /// A store persisted in the redb file at `path` (created when missing):
+    /// it comes back with every acknowledged write, the same revision and
+    /// the history since the last compaction. A file that is not a valid
+    /// journal is an error and left untouched.
+    pub fn open(path: &Path) -> Result<Self> {
+        let (journal, loaded) = Journal::open(path)?;
+        let state = State {
+            data: loaded.data,
+            revision: loaded.revision,
+            compacted: loaded.compacted,
+            history: loaded.history,
+        };
+        Ok(Self::from_state(state, Some(Arc::new(journal))))
+    }
+
+    fn from_state(state: State, journal: Option<Arc<Journal>>) -> Self {
+        let (events, _) = broadcast::channel(LIVE_BUFFER);
+        Self {
+            state: Arc::new(Mutex::new(state)),
             events,
+            journal,
         }
     }
 
@@ -108,30 +138,48 @@ impl MetadataStore for MemoryStore {
         }
         let revision = state.revision + 1;
         let mut events = Vec::with_capacity(ops.len());
-        for op in ops {
+        // Later ops of one transaction see the earlier ones: key → its
+        // create revision, `None` once deleted.
+        let mut staged: BTreeMap<&str, Option<Revision>> = BTreeMap::new();
+        for op in &ops {
+            let key = op_key(op);
+            let created = match staged.get(key) {
+                Some(staged) => *staged,
+                None => state.data.get(key).map(|kv| kv.create_revision),
+            };
             match op {
                 Op::Put { key, value } => {
-                    let create_revision = state
-                        .data
-                        .get(&key)
-                        .map(|kv| kv.create_revision)
-                        .unwrap_or(revision);
-                    let kv = KeyValue {
+                    let create_revision = created.unwrap_or(revision);
+                    staged.insert(key, Some(create_revision));
+                    events.push(WatchEvent::Put(KeyValue {
                         key: key.clone(),
-                        value,
+                        value: value.clone(),
                         create_revision,
                         mod_revision: revision,
-                    };
-                    state.data.insert(key, kv.clone());
-                    events.push(WatchEvent::Put(kv));
+                    }));
                 }
                 Op::Delete { key } => {
-                    if state.data.remove(&key).is_some() {
+                    staged.insert(key, None);
+                    if created.is_some() {
                         events.push(WatchEvent::Delete {
-                            key,
+                            key: key.clone(),
                             mod_revision: revision,
                         });
                     }
+                }
+            }
+        }
+        if let Some(journal) = &self.journal {
+            // Durable before it is visible or acknowledged.
+            journal.commit(revision, &events)?;
+        }
+        for event in &events {
+            match event {
+                WatchEvent::Put(kv) => {
+                    state.data.insert(kv.key.clone(), kv.clone());
+                }
+                WatchEvent::Delete { key, .. } => {
+                    state.data.remove(key);
                 }
             }
         }
@@ -190,9 +238,19 @@ impl MetadataStore for MemoryStore {
                 state.revision
             )));
         }
-        state.compacted = state.compacted.max(revision - 1);
+        let compacted = state.compacted.max(revision - 1);
+        if let Some(journal) = &self.journal {
+            journal.compact(compacted)?;
+        }
+        state.compacted = compacted;
         let keep_from = state.compacted;
         state.history.retain(|e| e.revision() > keep_from);
         Ok(())
+    }
+}
+
+fn op_key(op: &Op) -> &str {
+    match op {
+        Op::Put { key, .. } | Op::Delete { key } => key,
     }
 }
