@@ -5,11 +5,14 @@
 //!
 //! - [`KafkaLog`] is the production implementation (rdkafka: idempotent
 //!   producer, `acks=all`).
+//! - [`RedbLog`] is the embedded implementation of standalone mode (one
+//!   redb file, appends synced before they return).
 //! - [`testsuite`] is the conformance suite every implementation passes
 //!   ([`eventlog_conformance_tests!`]).
 
 mod error;
 pub mod kafka;
+pub mod redb;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
@@ -19,6 +22,7 @@ use async_trait::async_trait;
 
 pub use error::EventLogError;
 pub use kafka::{KafkaConfig, KafkaLog};
+pub use redb::RedbLog;
 
 pub type Partition = i32;
 pub type Offset = i64;

@@ -1,0 +1,96 @@
+//! The event-log conformance suite against the embedded log of standalone
+//! mode, and its durability across a restart.
+
+use std::time::Duration;
+
+use featurestore_eventlog::{
+    EventLog, Position, Record, RedbLog, Topics,
+    testsuite::{read, unique},
+};
+
+/// The log and its directory, removed when the case ends.
+struct Embedded {
+    log: RedbLog,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Embedded {
+    type Target = RedbLog;
+    fn deref(&self) -> &RedbLog {
+        &self.log
+    }
+}
+
+async fn make_log() -> Embedded {
+    let dir = tempfile::tempdir().unwrap();
+    let log = RedbLog::open(&dir.path().join("eventlog.redb")).unwrap();
+    Embedded { log, _dir: dir }
+}
+
+featurestore_eventlog::eventlog_conformance_tests!(make_log);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_records_and_commits_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("eventlog.redb");
+    let topic = unique("restart");
+    let group = unique("g");
+    let record = |i: usize| Record {
+        partition: (i % 2) as i32,
+        key: vec![i as u8],
+        payload: format!("row-{i}").into_bytes(),
+        headers: vec![],
+    };
+    {
+        let log = RedbLog::open(&path).unwrap();
+        log.ensure_topic(&topic, 2).await.unwrap();
+        log.append(&topic, (0..10).map(record).collect())
+            .await
+            .unwrap();
+        let mut sub = log
+            .subscribe(&group, Topics::Named(vec![topic.clone()]))
+            .await
+            .unwrap();
+        read(&mut *sub, 10, Duration::from_secs(10)).await;
+        // Partition 0 processed up to offset 3; partition 1 not at all.
+        sub.commit(&[Position {
+            topic: topic.clone(),
+            partition: 0,
+            next_offset: 3,
+        }])
+        .await
+        .unwrap();
+    }
+    let log = RedbLog::open(&path).unwrap();
+    assert_eq!(log.partition_count(&topic).await.unwrap(), Some(2));
+    assert_eq!(log.end_offsets(&topic).await.unwrap(), vec![5, 5]);
+    let offsets = log.append(&topic, vec![record(10)]).await.unwrap();
+    assert_eq!(offsets, vec![5], "offsets continue after the restart");
+    let mut sub = log
+        .subscribe(&group, Topics::Named(vec![topic.clone()]))
+        .await
+        .unwrap();
+    let mut again: Vec<(i32, i64)> = read(&mut *sub, 8, Duration::from_secs(10))
+        .await
+        .iter()
+        .map(|m| (m.partition, m.offset))
+        .collect();
+    again.sort();
+    let mut want: Vec<(i32, i64)> = (3..6)
+        .map(|o| (0, o))
+        .chain((0..5).map(|o| (1, o)))
+        .collect();
+    want.sort();
+    assert_eq!(again, want, "resumes after the committed positions");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_log_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("eventlog.redb");
+    let garbage = b"not an event log ".repeat(200);
+    std::fs::write(&path, &garbage).unwrap();
+    let error = RedbLog::open(&path).err().expect("refused");
+    assert!(error.to_string().contains("event log"), "{error}");
+    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+}
