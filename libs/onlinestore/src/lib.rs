@@ -9,11 +9,14 @@
 //! - [`CassandraStore`] is the production implementation (the `scylla`
 //!   driver; Cassandra or ScyllaDB), with prepared statements, token-aware
 //!   routing and `USING TIMESTAMP <event time>`.
+//! - [`RedbOnlineStore`] is the embedded implementation of standalone mode
+//!   (one redb file).
 //! - [`testsuite`] is the conformance suite every implementation passes.
 
 pub mod cassandra;
 mod cql;
 mod error;
+pub mod redb;
 mod replica;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
@@ -23,6 +26,7 @@ use featurestore_proto::v1::{FeatureGroup, Value, ValueType};
 
 pub use cassandra::{CassandraConfig, CassandraStore};
 pub use error::OnlineStoreError;
+pub use redb::RedbOnlineStore;
 
 pub type Result<T, E = OnlineStoreError> = std::result::Result<T, E>;
 
