@@ -16,6 +16,21 @@ CARGO ?= cargo
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
+DATA_DIR ?= featurestore-data
+FSCTL := $(CARGO_TARGET_DIR)/debug/fsctl
+
+.PHONY: run
+run: ## Build and start the whole feature store in one process (standalone mode; data in ./$(DATA_DIR))
+	$(SCRIPTS)/deps.sh build
+	$(CARGO) build -p featurestore-standalone -p fsctl --bin standalone --bin fsctl
+	$(CARGO_TARGET_DIR)/debug/standalone --data-dir $(DATA_DIR)
+
+.PHONY: example-energy
+example-energy: ## Register examples/energy and load its meter readings into a running feature store
+	$(CARGO) build -q -p fsctl --bin fsctl
+	$(FSCTL) apply -f examples/energy/energy.yaml
+	$(FSCTL) ingest -p energy --group daily_readings --file examples/energy/daily_readings.csv
+
 .PHONY: deps
 deps: ## Install build prerequisites (protoc, cmake, ...) from Debian packages, and the test venv (pyarrow, duckdb)
 	$(SCRIPTS)/deps.sh

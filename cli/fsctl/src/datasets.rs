@@ -7,7 +7,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use arrow_flight::{FlightClient, Ticket};
 use clap::{Subcommand, ValueEnum};
 use featurestore_proto::v1::{
@@ -17,7 +17,7 @@ use featurestore_proto::v1::{
     training_dataset_service_client::TrainingDatasetServiceClient,
 };
 use futures::TryStreamExt;
-use parquet::arrow::{ArrowWriter, arrow_reader::ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ArrowWriter;
 use serde::Serialize;
 use tonic::transport::Channel;
 
@@ -41,8 +41,8 @@ pub enum TrainingSet {
         /// The feature view, `name` or `name@version`.
         #[arg(long)]
         view: String,
-        /// Parquet file of entity rows: the view's keys and a timestamp
-        /// column (extra columns, labels say, are kept).
+        /// Parquet or CSV file of entity rows: the view's keys and a
+        /// timestamp column (extra columns, labels say, are kept).
         #[arg(long)]
         entities: PathBuf,
         #[arg(long, default_value = "event_timestamp")]
@@ -75,19 +75,22 @@ pub enum TrainingSet {
 
 /// The rows of a local Parquet file as an Arrow IPC stream.
 fn entity_rows(path: &Path) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .with_context(|| format!("{} is not a Parquet file", path.display()))?
-        .build()?;
-    let mut out = Vec::new();
-    let schema = arrow_array::RecordBatchReader::schema(&reader);
-    let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut out, &schema)?;
-    for batch in reader {
-        writer.write(&batch.with_context(|| format!("reading {}", path.display()))?)?;
+    let mut writer = None;
+    for batch in crate::ingest::read(path, 65_536)? {
+        let batch = batch.with_context(|| format!("reading {}", path.display()))?;
+        let writer = match &mut writer {
+            Some(writer) => writer,
+            None => writer.insert(arrow_ipc::writer::StreamWriter::try_new(
+                Vec::new(),
+                &batch.schema(),
+            )?),
+        };
+        writer.write(&batch)?;
     }
-    writer.finish()?;
-    drop(writer);
-    Ok(out)
+    let Some(writer) = writer else {
+        bail!("{} has no entity rows", path.display());
+    };
+    Ok(writer.into_inner()?)
 }
 
 #[derive(Serialize)]

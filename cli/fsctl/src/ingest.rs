@@ -36,7 +36,10 @@ fn arrow_type(ty: ScalarType) -> Option<DataType> {
 }
 
 /// The file's batches of `batch_rows` rows.
-fn read(path: &Path, batch_rows: usize) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>>>> {
+pub(crate) fn read(
+    path: &Path,
+    batch_rows: usize,
+) -> Result<Box<dyn Iterator<Item = Result<RecordBatch>>>> {
     let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
     let ext = path
         .extension()

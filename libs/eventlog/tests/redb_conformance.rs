@@ -90,7 +90,7 @@ async fn a_file_that_is_not_a_log_is_refused_and_left_alone() {
     let path = dir.path().join("eventlog.redb");
     let garbage = b"not an event log ".repeat(200);
     std::fs::write(&path, &garbage).unwrap();
-    let error = RedbLog::open(&path).err().expect("refused");
+    let error = RedbLog::open(&path).expect_err("refused");
     assert!(error.to_string().contains("event log"), "{error}");
     assert_eq!(std::fs::read(&path).unwrap(), garbage);
 }

@@ -94,7 +94,7 @@ async fn a_file_that_is_not_a_journal_is_refused_and_left_alone() {
     let path = dir.path().join("metadata.redb");
     let garbage = b"this is not a redb file, it is someone's notes".repeat(100);
     std::fs::write(&path, &garbage).unwrap();
-    let error = MemoryStore::open(&path).err().expect("refused");
+    let error = MemoryStore::open(&path).expect_err("refused");
     assert!(error.to_string().contains("metadata journal"), "{error}");
     assert_eq!(std::fs::read(&path).unwrap(), garbage, "not overwritten");
 }

@@ -15,6 +15,7 @@ use std::{
     },
 };
 
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use datafusion::{
     common::config::TableParquetOptions, dataframe::DataFrameWriteOptions,
@@ -44,6 +45,32 @@ pub struct WrittenDataset {
     pub rows: u64,
 }
 
+/// `schema` with second-precision timestamps (an entity file's times, as
+/// a CSV reader infers them) widened to microseconds: Parquet and Delta have
+/// no second unit, and a writer would store them as bare integers.
+fn storable(schema: &SchemaRef) -> SchemaRef {
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+    if !schema
+        .fields()
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::Timestamp(TimeUnit::Second, _)))
+    {
+        return schema.clone();
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(TimeUnit::Second, tz) => f
+                .as_ref()
+                .clone()
+                .with_data_type(DataType::Timestamp(TimeUnit::Microsecond, tz.clone())),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
 fn dir_url(dir: &Path) -> Result<url::Url> {
     url::Url::from_directory_path(dir)
         .map_err(|_| QueryError::Internal(format!("{} is not an absolute path", dir.display())))
@@ -61,11 +88,24 @@ impl OfflineQuery {
     ) -> Result<WrittenDataset> {
         let ctx = self.context();
         let counted = Arc::new(AtomicU64::new(0));
-        let schema = rows.schema();
+        let schema = storable(&rows.schema());
         let counter = counted.clone();
+        let target = schema.clone();
         let rows = Box::pin(RecordBatchStreamAdapter::new(
             schema,
             rows.map(move |batch| {
+                let batch = batch.and_then(|b| {
+                    if b.schema() == target {
+                        return Ok(b);
+                    }
+                    let columns = b
+                        .columns()
+                        .iter()
+                        .zip(target.fields())
+                        .map(|(c, f)| arrow_cast::cast(c, f.data_type()))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(RecordBatch::try_new(target.clone(), columns)?)
+                });
                 if let Ok(b) = &batch {
                     counter.fetch_add(b.num_rows() as u64, Ordering::Relaxed);
                 }

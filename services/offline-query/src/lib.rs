@@ -39,8 +39,20 @@ pub async fn connect(config: &OfflineQueryConfig) -> anyhow::Result<Arc<Server>>
         Arc::new(EtcdStore::connect(&config.etcd.client_config()).await?);
     let keys = Keyspace::new(&config.etcd.root);
     let catalog = Arc::new(CatalogCache::spawn(store.clone(), keys.clone()));
-    let datasets = Datasets::new(store, keys, &config.datasets.root)?;
     let offline = Arc::new(DeltaStore::new(&config.offline.root)?);
+    build(config, store, keys, catalog, offline)
+}
+
+/// Builds the service over given backends (standalone mode shares one
+/// metadata store and catalog cache between services).
+pub fn build(
+    config: &OfflineQueryConfig,
+    store: Arc<dyn MetadataStore>,
+    keys: Keyspace,
+    catalog: Arc<CatalogCache>,
+    offline: Arc<DeltaStore>,
+) -> anyhow::Result<Arc<Server>> {
+    let datasets = Datasets::new(store, keys, &config.datasets.root)?;
     let engine = OfflineQuery::new(
         offline,
         QueryConfig {

@@ -1,0 +1,126 @@
+//! Standalone configuration: defaults, then `--config <file.toml>`, then
+//! `FS_STANDALONE_*` environment variables (`FS_STANDALONE_DATA_DIR`,
+//! `FS_STANDALONE_LISTEN__SERVING=0.0.0.0:50053`, ...). Everything else
+//! each service needs has its distributed-mode default.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use featurestore_offline_query::config::QuerySettings;
+use featurestore_runtime::{TelemetryConfig, Validate};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StandaloneConfig {
+    /// Holds every embedded backend (see `data_dir.rs` for the layout).
+    pub data_dir: PathBuf,
+    pub listen: Listen,
+    pub telemetry: TelemetryConfig,
+    /// The offline query engine (memory limit, spill directory, ...).
+    pub query: QuerySettings,
+}
+
+/// Where each service listens: the ports of the distributed services, so
+/// clients (fsctl, inference services, pyarrow.flight) work unchanged.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listen {
+    pub registry: SocketAddr,
+    pub ingestion: SocketAddr,
+    pub serving: SocketAddr,
+    /// Offline query and its Arrow Flight endpoint.
+    pub offline: SocketAddr,
+    pub materialization: SocketAddr,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        let local = |port| SocketAddr::from(([127, 0, 0, 1], port));
+        Self {
+            registry: local(featurestore_registry::config::DEFAULT_PORT),
+            ingestion: local(featurestore_ingestion::config::DEFAULT_PORT),
+            serving: local(featurestore_online_serving::config::DEFAULT_PORT),
+            offline: local(featurestore_offline_query::config::DEFAULT_PORT),
+            materialization: local(featurestore_materialization::config::DEFAULT_PORT),
+        }
+    }
+}
+
+impl Listen {
+    /// Every address with the service it belongs to.
+    pub fn named(&self) -> [(&'static str, SocketAddr); 5] {
+        [
+            ("registry", self.registry),
+            ("ingestion", self.ingestion),
+            ("online serving", self.serving),
+            ("offline query", self.offline),
+            ("materialization", self.materialization),
+        ]
+    }
+}
+
+impl Default for StandaloneConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: "featurestore-data".into(),
+            listen: Listen::default(),
+            telemetry: TelemetryConfig::default(),
+            query: QuerySettings::default(),
+        }
+    }
+}
+
+impl Validate for StandaloneConfig {
+    fn validate(&self) -> Result<(), String> {
+        self.telemetry.validate()?;
+        if self.data_dir.as_os_str().is_empty() {
+            return Err("data_dir is required".into());
+        }
+        let named = self.listen.named();
+        for (i, (a, addr)) in named.iter().enumerate() {
+            if addr.port() == 0 {
+                continue;
+            }
+            if let Some((b, _)) = named[i + 1..].iter().find(|(_, other)| other == addr) {
+                return Err(format!("listen.{a} and listen.{b} are both {addr}"));
+            }
+        }
+        if self.query.memory_limit_mb == 0 || self.query.batch_size == 0 {
+            return Err("query.memory_limit_mb and query.batch_size must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::HashMap, path::Path};
+
+    use super::*;
+
+    #[test]
+    fn example_config_loads() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/standalone.example.toml");
+        let config: StandaloneConfig =
+            featurestore_runtime::config::load(Some(&example), &HashMap::new(), "FS_STANDALONE_")
+                .unwrap();
+        assert_eq!(config.listen, Listen::default());
+    }
+
+    #[test]
+    fn two_services_on_one_port_are_refused() {
+        let env = HashMap::from([(
+            "FS_STANDALONE_LISTEN__SERVING".to_string(),
+            "127.0.0.1:50051".to_string(),
+        )]);
+        let error =
+            featurestore_runtime::config::load::<StandaloneConfig>(None, &env, "FS_STANDALONE_")
+                .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("listen.registry and listen.online serving"),
+            "{error}"
+        );
+    }
+}
