@@ -1,0 +1,208 @@
+//! The README's quick start, as a new user runs it, against standalone mode
+//! (started in-process on free ports): register the energy example, ingest
+//! its readings, read a feature vector, build and export a point-in-time
+//! training set — and check the values against the example's CSV files.
+
+mod common;
+
+use std::{collections::HashMap, path::PathBuf, time::Duration};
+
+use arrow_array::{Array, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use common::fsctl_async;
+use featurestore_standalone::{StandaloneConfig, config::Listen};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+fn example(file: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/energy")
+        .join(file)
+        .display()
+        .to_string()
+}
+
+/// `(household, day end µs) → energy_sum` from the example's readings.
+fn readings() -> HashMap<String, Vec<(i64, f64)>> {
+    let text = std::fs::read_to_string(example("daily_readings.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (id, day, sum) = (col("household_id"), col("day"), col("energy_sum"));
+    let mut out: HashMap<String, Vec<(i64, f64)>> = HashMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let micros = humantime::parse_rfc3339(f[day])
+            .unwrap()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as i64;
+        out.entry(f[id].to_string())
+            .or_default()
+            .push((micros, f[sum].parse().unwrap()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_energy_example_runs_end_to_end_on_standalone() {
+    let data = tempfile::tempdir().unwrap();
+    let any = "127.0.0.1:0".parse().unwrap();
+    let config = StandaloneConfig {
+        data_dir: data.path().join("featurestore-data"),
+        listen: Listen {
+            registry: any,
+            ingestion: any,
+            serving: any,
+            offline: any,
+            materialization: any,
+        },
+        ..StandaloneConfig::default()
+    };
+    let standalone = featurestore_standalone::start(&config, featurestore_runtime::Shutdown::new())
+        .await
+        .unwrap();
+    let a = standalone.addrs;
+    let run = |args: &[&str]| {
+        let mut all: Vec<String> = vec![
+            format!("--registry=http://{}", a.registry),
+            format!("--ingestion=http://{}", a.ingestion),
+            format!("--serving=http://{}", a.serving),
+            format!("--offline=http://{}", a.offline),
+        ];
+        all.extend(args.iter().map(|s| s.to_string()));
+        fsctl_async(all)
+    };
+
+    let (ok, out) = run(&["apply", "-f", &example("energy.yaml")]).await;
+    assert!(ok, "{out}");
+    let (ok, out) = run(&[
+        "ingest",
+        "-p",
+        "energy",
+        "--group",
+        "daily_readings",
+        "--file",
+        &example("daily_readings.csv"),
+    ])
+    .await;
+    assert!(
+        ok && out.contains("2400 rows read, 2400 accepted, 0 rejected"),
+        "{out}"
+    );
+
+    // The latest day of MAC000001, once materialized.
+    let latest = readings()["MAC000001"]
+        .iter()
+        .max_by_key(|r| r.0)
+        .unwrap()
+        .1;
+    let started = std::time::Instant::now();
+    loop {
+        let (ok, out) = run(&[
+            "get-vectors",
+            "-p",
+            "energy",
+            "--view",
+            "consumption_model",
+            "--key",
+            "household_id=MAC000001",
+            "-o",
+            "json",
+        ])
+        .await;
+        assert!(ok, "{out}");
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let sum = &json[0]["features"]["daily_readings:energy_sum"];
+        if sum["status"] == "PRESENT" {
+            assert_eq!(sum["value"].as_f64(), Some(latest), "{out}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never served: {out}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The training set: Delta is committed within about a second of the
+    // online write; retry until every row has its features.
+    let out_file = data.path().join("consumption.parquet");
+    let readings = readings();
+    let started = std::time::Instant::now();
+    let batches = loop {
+        let (ok, out) = run(&[
+            "training-set",
+            "create",
+            "consumption",
+            "-p",
+            "energy",
+            "--view",
+            "consumption_model",
+            "--entities",
+            &example("training_rows.csv"),
+        ])
+        .await;
+        assert!(ok && out.contains("320 rows"), "{out}");
+        let (ok, out) = run(&[
+            "training-set",
+            "export",
+            "consumption",
+            "-p",
+            "energy",
+            "--out",
+            out_file.to_str().unwrap(),
+        ])
+        .await;
+        assert!(ok, "{out}");
+        let batches: Vec<RecordBatch> =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out_file).unwrap())
+                .unwrap()
+                .build()
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+        let complete = batches.iter().all(|b| {
+            b.column_by_name("daily_readings__energy_sum")
+                .is_some_and(|c| c.null_count() == 0)
+        });
+        if complete {
+            break batches;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "features missing offline"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+
+    // Point in time: each row has the latest day ended at or before its time.
+    let mut checked = 0;
+    for b in &batches {
+        let ids = b.column_by_name("household_id").unwrap();
+        let ids = ids.as_any().downcast_ref::<StringArray>().unwrap();
+        let times = b.column_by_name("event_timestamp").unwrap();
+        let times = times
+            .as_any()
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .expect("the entity time stays a timestamp");
+        let sums = b.column_by_name("daily_readings__energy_sum").unwrap();
+        let sums = sums.as_any().downcast_ref::<Float64Array>().unwrap();
+        for i in 0..b.num_rows() {
+            let want = readings[ids.value(i)]
+                .iter()
+                .filter(|(day, _)| *day <= times.value(i))
+                .max_by_key(|(day, _)| *day)
+                .unwrap()
+                .1;
+            assert_eq!(
+                sums.value(i),
+                want,
+                "{} at {}",
+                ids.value(i),
+                times.value(i)
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 320);
+    standalone.stop().await.unwrap();
+}
