@@ -127,3 +127,9 @@ bench-offline: deps ## Offline PIT join vs DuckDB ASOF JOIN: wall, rows/s, peak 
 bench-serve: deps infra-up ## Serving benchmark: service vs direct driver, p50-p99.9 (bench-results/serve.json)
 	$(CARGO) build --release -q -p featurestore-online-serving -p featurestore-integration-tests --bin online-serving --bin bench_serve
 	$(CARGO_TARGET_DIR)/release/bench_serve $(BENCH_ARGS)
+
+.PHONY: bench-serve-standalone
+bench-serve-standalone: ## Serving benchmark against standalone mode (embedded store; bench-results/serve-standalone.json)
+	$(SCRIPTS)/deps.sh build
+	$(CARGO) build --release -q -p featurestore-standalone -p featurestore-integration-tests --bin standalone --bin bench_serve
+	$(CARGO_TARGET_DIR)/release/bench_serve --target standalone --out bench-results/serve-standalone.json $(BENCH_ARGS)

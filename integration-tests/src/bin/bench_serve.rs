@@ -4,6 +4,12 @@
 //! the `online-serving` release binary, Cassandra, etcd, and this load
 //! generator. Reports throughput and p50/p90/p99/p99.9 as text and JSON
 //! (`bench-results/serve.json`). Not a test: it never fails on numbers.
+//!
+//! `--target standalone` (`make bench-serve-standalone`) measures the
+//! `standalone` release binary instead: entities loaded through its
+//! ingestion port and materialized into its embedded online store, then the
+//! same requests to its serving port (no direct-driver comparison: the
+//! store is inside the process).
 
 use std::{
     path::PathBuf,
@@ -14,7 +20,7 @@ use std::{
 
 use clap::{Parser, ValueEnum};
 use featurestore_domain::{
-    EntityKeyEncoder,
+    EntityKeyEncoder, fixtures,
     fixtures::{group, view},
 };
 use featurestore_integration_tests::{
@@ -24,9 +30,12 @@ use featurestore_onlinestore::{
     CassandraConfig, CassandraStore, OnlineRow, OnlineStore, OnlineTable,
 };
 use featurestore_proto::v1::{
-    CreateFeatureGroupRequest, CreateFeatureViewRequest, FeatureSelector, FeatureViewRef,
-    GetFeatureVectorsRequest, Row, Value, feature_selector::Selector,
-    online_serving_service_client::OnlineServingServiceClient, value::Kind,
+    CreateEntityRequest, CreateFeatureGroupRequest, CreateFeatureViewRequest, CreateProjectRequest,
+    FeatureGroupRef, FeatureSelector, FeatureViewRef, GetFeatureVectorsRequest, IngestRequest, Row,
+    ScalarType, Value, feature_selector::Selector,
+    ingestion_service_client::IngestionServiceClient,
+    online_serving_service_client::OnlineServingServiceClient,
+    registry_service_client::RegistryServiceClient, value::Kind,
 };
 use serde::Serialize;
 
@@ -37,8 +46,19 @@ enum Keys {
     Skewed,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Target {
+    /// `online-serving` over the test Cassandra and etcd (`make infra-up`).
+    Cassandra,
+    /// The `standalone` binary over its embedded store.
+    Standalone,
+}
+
 #[derive(Debug, Parser)]
 struct Args {
+    #[arg(long, value_enum, default_value = "cassandra")]
+    target: Target,
     /// Entities loaded into the online store.
     #[arg(long, default_value_t = 100_000)]
     entities: usize,
@@ -206,27 +226,97 @@ where
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let registry = RegistrySandbox::start().await;
-    let mut admin = registry.client().await;
-    let project = registry.create_customer_project("sbench").await;
-    let names: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
+/// Reads straight from the online store, for the comparison.
+#[derive(Clone)]
+struct Direct {
+    store: Arc<CassandraStore>,
+    table: OnlineTable,
+    encoder: EntityKeyEncoder,
+}
+
+/// What the measurement runs against, and what keeps it alive.
+struct Setup {
+    client: OnlineServingServiceClient<tonic::transport::Channel>,
+    project: String,
+    direct: Option<Direct>,
+    _process: Killed,
+    _keep: Box<dyn std::any::Any>,
+}
+
+const FEATURES: usize = 10;
+
+fn value(id: i64, feature: usize) -> Value {
+    Value {
+        kind: Some(Kind::Float64Value((id * 10 + feature as i64) as f64)),
+    }
+}
+
+fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?.parent().expect("dir").join(name);
+    anyhow::ensure!(
+        exe.exists(),
+        "{} not built: run `make bench-serve` or `make bench-serve-standalone`",
+        exe.display()
+    );
+    Ok(exe)
+}
+
+async fn connect_serving(port: u16) -> OnlineServingServiceClient<tonic::transport::Channel> {
+    loop {
+        if let Ok(c) = OnlineServingServiceClient::connect(format!("http://127.0.0.1:{port}")).await
+        {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Registers `project` with a `customer` entity, a 10-feature group and a view.
+async fn register(
+    admin: &mut RegistryServiceClient<tonic::transport::Channel>,
+    project: &str,
+) -> anyhow::Result<featurestore_proto::v1::FeatureGroup> {
+    admin
+        .create_project(CreateProjectRequest {
+            project: Some(fixtures::project(project)),
+        })
+        .await?;
+    admin
+        .create_entity(CreateEntityRequest {
+            entity: Some(fixtures::entity(
+                project,
+                "customer",
+                &[("customer_id", ScalarType::Int64)],
+            )),
+        })
+        .await?;
+    let names: Vec<String> = (0..FEATURES).map(|i| format!("f{i}")).collect();
     let features: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "float64")).collect();
     let g = admin
         .create_feature_group(CreateFeatureGroupRequest {
-            feature_group: Some(group(&project, "stats", "customer", &features)),
+            feature_group: Some(group(project, "stats", "customer", &features)),
         })
         .await?
         .into_inner();
     admin
         .create_feature_view(CreateFeatureViewRequest {
-            feature_view: Some(view(&project, "model", &[("stats", &[])])),
+            feature_view: Some(view(project, "model", &[("stats", &[])])),
         })
         .await?;
+    Ok(g)
+}
 
-    // Load the online store directly.
+/// `online-serving` over the test Cassandra, loaded directly with the driver.
+async fn setup_cassandra(args: &Args) -> anyhow::Result<Setup> {
+    let registry = RegistrySandbox::start().await;
+    let project = featurestore_integration_tests::unique_name("sbench");
+    let g = register(&mut registry.client().await, &project).await?;
     let store = Arc::new(
         CassandraStore::connect(CassandraConfig {
             nodes: vec![cassandra_node()],
@@ -245,30 +335,14 @@ async fn main() -> anyhow::Result<()> {
             .map(|id| OnlineRow {
                 entity_key: key(*id),
                 event_time_micros: 1_700_000_000_000_000,
-                values: (0..10)
-                    .map(|f| Value {
-                        kind: Some(Kind::Float64Value((*id * 10 + f) as f64)),
-                    })
-                    .collect(),
+                values: (0..FEATURES).map(|f| value(*id, f)).collect(),
             })
             .collect();
         store.upsert(&table, &rows).await?;
     }
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let exe = std::env::current_exe()?
-        .parent()
-        .expect("dir")
-        .join("online-serving");
-    anyhow::ensure!(
-        exe.exists(),
-        "{} not built: run `make bench-serve`",
-        exe.display()
-    );
-    let _serving = Killed(
-        Command::new(exe)
+    let port = free_port()?;
+    let process = Killed(
+        Command::new(sibling_binary("online-serving")?)
             .env(
                 "FS_SERVING_SERVER__LISTEN_ADDR",
                 format!("127.0.0.1:{port}"),
@@ -288,109 +362,223 @@ async fn main() -> anyhow::Result<()> {
             .stderr(Stdio::null())
             .spawn()?,
     );
-    let client = loop {
-        if let Ok(c) = OnlineServingServiceClient::connect(format!("http://127.0.0.1:{port}")).await
-        {
-            break c;
+    Ok(Setup {
+        client: connect_serving(port).await,
+        project,
+        direct: Some(Direct {
+            store,
+            table,
+            encoder,
+        }),
+        _process: process,
+        _keep: Box::new(registry),
+    })
+}
+
+/// The `standalone` binary on a fresh data directory, loaded through its
+/// ingestion port; returns once every entity is served.
+async fn setup_standalone(args: &Args) -> anyhow::Result<Setup> {
+    let data = tempfile::tempdir()?;
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect::<anyhow::Result<_>>()?;
+    let mut command = Command::new(sibling_binary("standalone")?);
+    command
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("FS_STANDALONE_TELEMETRY__LOG_LEVEL", "warn");
+    for (name, port) in [
+        "REGISTRY",
+        "INGESTION",
+        "SERVING",
+        "OFFLINE",
+        "MATERIALIZATION",
+    ]
+    .iter()
+    .zip(&ports)
+    {
+        command.env(
+            format!("FS_STANDALONE_LISTEN__{name}"),
+            format!("127.0.0.1:{port}"),
+        );
+    }
+    let process = Killed(
+        command
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?,
+    );
+    let channel = |port: u16| async move {
+        loop {
+            if let Ok(c) =
+                tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+                    .expect("url")
+                    .connect()
+                    .await
+            {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let selector = Some(FeatureSelector {
+    let project = "sbench".to_string();
+    register(
+        &mut RegistryServiceClient::new(channel(ports[0]).await),
+        &project,
+    )
+    .await?;
+    let mut ingestion = IngestionServiceClient::new(channel(ports[1]).await);
+    let columns: Vec<String> = ["customer_id", "event_time"]
+        .into_iter()
+        .map(String::from)
+        .chain((0..FEATURES).map(|f| format!("f{f}")))
+        .collect();
+    let loading = Instant::now();
+    for chunk in (0..args.entities as i64).collect::<Vec<_>>().chunks(5_000) {
+        let request = IngestRequest {
+            group: Some(FeatureGroupRef {
+                project: project.clone(),
+                name: "stats".into(),
+                version: 0,
+            }),
+            columns: columns.clone(),
+            rows: chunk
+                .iter()
+                .map(|id| Row {
+                    values: [
+                        Value {
+                            kind: Some(Kind::Int64Value(*id)),
+                        },
+                        Value {
+                            kind: Some(Kind::TimestampValue(1_700_000_000_000_000)),
+                        },
+                    ]
+                    .into_iter()
+                    .chain((0..FEATURES).map(|f| value(*id, f)))
+                    .collect(),
+                })
+                .collect(),
+        };
+        // The first requests may arrive before ingestion's catalog watch saw the group.
+        let mut tries = 0;
+        while let Err(e) = ingestion.ingest(request.clone()).await {
+            tries += 1;
+            anyhow::ensure!(tries < 50, "ingest: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let client = connect_serving(ports[2]).await;
+    // Materialized when the last entity is served.
+    let last = GetFeatureVectorsRequest {
+        project: project.clone(),
+        selector: Some(view_selector()),
+        join_keys: vec!["customer_id".into()],
+        entity_rows: vec![Row {
+            values: vec![Value {
+                kind: Some(Kind::Int64Value(args.entities as i64 - 1)),
+            }],
+        }],
+        include_event_times: false,
+    };
+    loop {
+        let response = client.clone().get_feature_vectors(last.clone()).await?;
+        if response.into_inner().vectors[0].values[0] == value(args.entities as i64 - 1, 0) {
+            break;
+        }
+        anyhow::ensure!(
+            loading.elapsed() < Duration::from_secs(600),
+            "entities not materialized within 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "loaded {} entities through ingestion → event log → materialization in {:.1} s",
+        args.entities,
+        loading.elapsed().as_secs_f64()
+    );
+    Ok(Setup {
+        client,
+        project,
+        direct: None,
+        _process: process,
+        _keep: Box::new(data),
+    })
+}
+
+fn view_selector() -> FeatureSelector {
+    FeatureSelector {
         selector: Some(Selector::View(FeatureViewRef {
             project: String::new(),
             name: "model".into(),
             version: 0,
         })),
-    });
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let setup = match args.target {
+        Target::Cassandra => setup_cassandra(&args).await?,
+        Target::Standalone => setup_standalone(&args).await?,
+    };
+    let Setup {
+        client,
+        project,
+        direct,
+        ..
+    } = &setup;
+    let selector = Some(view_selector());
 
     let load = if args.rate > 0.0 {
         format!("open loop, {} requests/s", args.rate)
     } else {
         format!("closed loop, {} in flight", args.concurrency)
     };
-    {
-        let (store, table, encoder) = (store.clone(), table.clone(), encoder.clone());
-        let n = args.entities;
-        measure(args.concurrency, args.warmup, move |i| {
-            let (store, table) = (store.clone(), table.clone());
-            let mut state = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-            let keys: Vec<Vec<u8>> = (0..10)
-                .map(|_| {
-                    encoder
-                        .encode([Some(&Kind::Int64Value(pick(&mut state, n, Keys::Uniform)))])
-                        .expect("key")
-                })
-                .collect();
-            async move {
-                store.get(&table, &keys).await.expect("warm-up read");
-            }
-        })
-        .await;
-    }
+    // Warm-up through the service (its plan cache, the store's caches).
+    measure(
+        args.concurrency,
+        args.warmup,
+        service_call(client, project, &selector, args.entities, 10, Keys::Uniform),
+    )
+    .await;
+    let path = match args.target {
+        Target::Cassandra => "service",
+        Target::Standalone => "standalone",
+    };
     let mut results = Vec::new();
     for &batch in &args.batch {
-        let n = args.entities;
-        let mode = args.keys;
-        // The service's plan and connections.
-        let warm = GetFeatureVectorsRequest {
-            project: project.clone(),
-            selector: selector.clone(),
-            join_keys: vec!["customer_id".into()],
-            entity_rows: vec![Row {
-                values: vec![Value {
-                    kind: Some(Kind::Int64Value(1)),
-                }],
-            }],
-            include_event_times: false,
-        };
-        client.clone().get_feature_vectors(warm).await?;
+        let call = service_call(client, project, &selector, args.entities, batch, args.keys);
+        let (samples, wall) = run(&args, call).await;
+        results.push(stats(path, batch, &load, samples, wall));
 
-        let (client2, project2, selector2) = (client.clone(), project.clone(), selector.clone());
-        let (samples, wall) = run(&args, move |i| {
-            let mut client = client2.clone();
-            let mut state = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-            let request = GetFeatureVectorsRequest {
-                project: project2.clone(),
-                selector: selector2.clone(),
-                join_keys: vec!["customer_id".into()],
-                entity_rows: (0..batch)
-                    .map(|_| Row {
-                        values: vec![Value {
-                            kind: Some(Kind::Int64Value(pick(&mut state, n, mode))),
-                        }],
+        if let Some(direct) = direct.clone() {
+            let (n, mode) = (args.entities, args.keys);
+            let (samples, wall) = run(&args, move |i| {
+                let direct = direct.clone();
+                let mut state = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+                let keys: Vec<Vec<u8>> = (0..batch)
+                    .map(|_| {
+                        direct
+                            .encoder
+                            .encode([Some(&Kind::Int64Value(pick(&mut state, n, mode)))])
+                            .expect("key")
                     })
-                    .collect(),
-                include_event_times: false,
-            };
-            async move {
-                let response = client.get_feature_vectors(request).await.expect("serve");
-                debug_assert_eq!(response.into_inner().vectors.len(), batch);
-            }
-        })
-        .await;
-        results.push(stats("service", batch, &load, samples, wall));
-
-        let (store2, table2, encoder2) = (store.clone(), table.clone(), encoder.clone());
-        let (samples, wall) = run(&args, move |i| {
-            let (store, table) = (store2.clone(), table2.clone());
-            let mut state = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-            let keys: Vec<Vec<u8>> = (0..batch)
-                .map(|_| {
-                    encoder2
-                        .encode([Some(&Kind::Int64Value(pick(&mut state, n, mode)))])
-                        .expect("key")
-                })
-                .collect();
-            async move {
-                store.get(&table, &keys).await.expect("direct read");
-            }
-        })
-        .await;
-        results.push(stats("direct-driver", batch, &load, samples, wall));
+                    .collect();
+                async move {
+                    direct
+                        .store
+                        .get(&direct.table, &keys)
+                        .await
+                        .expect("direct read");
+                }
+            })
+            .await;
+            results.push(stats("direct-driver", batch, &load, samples, wall));
+        }
     }
 
     println!(
-        "online serving: {} entities x 10 features, {load}, {:?} keys, {} s per run, {} cores (everything co-located)",
+        "online serving ({:?}): {} entities x 10 features, {load}, {:?} keys, {} s per run, {} cores (everything co-located)",
+        args.target,
         args.entities,
         args.keys,
         args.seconds,
@@ -408,7 +596,7 @@ async fn main() -> anyhow::Result<()> {
             s.path, s.batch, s.requests, s.vectors_per_sec, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms
         );
     }
-    for pair in results.chunks(2) {
+    for pair in results.chunks(2).filter(|_| direct.is_some()) {
         if let [service, direct] = pair {
             println!(
                 "batch {:>4}: service p99 overhead over the driver {:+.2} ms",
@@ -423,4 +611,41 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&args.out, serde_json::to_string_pretty(&results)?)?;
     println!("wrote {}", args.out.display());
     Ok(())
+}
+
+/// A request of `batch` random keys to the serving client, per worker `i`.
+fn service_call(
+    client: &OnlineServingServiceClient<tonic::transport::Channel>,
+    project: &str,
+    selector: &Option<FeatureSelector>,
+    n: usize,
+    batch: usize,
+    mode: Keys,
+) -> impl Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    let (client, project, selector) = (client.clone(), project.to_string(), selector.clone());
+    move |i| {
+        let mut client = client.clone();
+        let mut state = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let request = GetFeatureVectorsRequest {
+            project: project.clone(),
+            selector: selector.clone(),
+            join_keys: vec!["customer_id".into()],
+            entity_rows: (0..batch)
+                .map(|_| Row {
+                    values: vec![Value {
+                        kind: Some(Kind::Int64Value(pick(&mut state, n, mode))),
+                    }],
+                })
+                .collect(),
+            include_event_times: false,
+        };
+        Box::pin(async move {
+            let response = client.get_feature_vectors(request).await.expect("serve");
+            debug_assert_eq!(response.into_inner().vectors.len(), batch);
+        })
+    }
 }

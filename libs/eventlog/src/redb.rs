@@ -8,8 +8,14 @@
 //!
 //! A consumer group is meant to have one member at a time (standalone mode
 //! runs one materializer); two members of one group would each read every
-//! partition — at-least-once, as the [`EventLog`] contract allows. Records
-//! are kept until the file is removed (no retention yet).
+//! partition — at-least-once, as the [`EventLog`] contract allows.
+//!
+//! Retention: a commit deletes the records of its partitions that every
+//! consumer group with a committed position has processed (the offline
+//! store keeps the history). A group that has never committed does not hold
+//! records back; it starts at the oldest record kept. The last record of a
+//! partition is always kept: the end offsets are recomputed from it on
+//! open, so offsets are never reused after a restart.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -247,16 +253,48 @@ impl Inner {
         Ok(out)
     }
 
+    /// Records `group`'s positions and, in the same transaction, deletes
+    /// the records of those partitions that every group has processed.
     fn commit(&self, group: &str, positions: &[Position]) -> Result<()> {
         let write = self.db.begin_write().map_err(storage)?;
         {
-            let mut table = write.open_table(COMMITS).map_err(storage)?;
+            let mut commits = write.open_table(COMMITS).map_err(storage)?;
             for p in positions {
-                table
+                commits
                     .insert(
                         (group, p.topic.as_str(), p.partition as u32),
                         p.next_offset.max(0) as u64,
                     )
+                    .map_err(storage)?;
+            }
+            // The lowest committed position of every group, per partition
+            // committed now.
+            let mut floor: HashMap<(&str, u32), u64> = positions
+                .iter()
+                .map(|p| ((p.topic.as_str(), p.partition as u32), u64::MAX))
+                .collect();
+            for entry in commits.iter().map_err(storage)? {
+                let (key, next) = entry.map_err(storage)?;
+                let (_, topic, partition) = key.value();
+                if let Some((_, low)) = floor
+                    .iter_mut()
+                    .find(|((t, p), _)| *t == topic && *p == partition)
+                {
+                    *low = (*low).min(next.value());
+                }
+            }
+            let ends = self.ends().clone();
+            let mut records = write.open_table(RECORDS).map_err(storage)?;
+            for ((topic, partition), below) in floor {
+                let last = ends
+                    .get(topic)
+                    .and_then(|e| e.get(partition as usize))
+                    .map_or(0, |end| (*end - 1).max(0) as u64);
+                let below = below.min(last);
+                records
+                    .retain_in((topic, partition, 0)..(topic, partition, below), |_, _| {
+                        false
+                    })
                     .map_err(storage)?;
             }
         }

@@ -94,3 +94,54 @@ async fn a_file_that_is_not_a_log_is_refused_and_left_alone() {
     assert!(error.to_string().contains("event log"), "{error}");
     assert_eq!(std::fs::read(&path).unwrap(), garbage);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_every_group_processed_are_deleted_and_offsets_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("eventlog.redb");
+    let topic = unique("retention");
+    let record = |i: usize| Record {
+        partition: 0,
+        key: vec![i as u8],
+        payload: format!("row-{i}").into_bytes(),
+        headers: vec![],
+    };
+    let commit = |next_offset| {
+        vec![Position {
+            topic: topic.clone(),
+            partition: 0,
+            next_offset,
+        }]
+    };
+    {
+        let log = RedbLog::open(&path).unwrap();
+        log.ensure_topic(&topic, 1).await.unwrap();
+        log.append(&topic, (0..10).map(record).collect())
+            .await
+            .unwrap();
+        let named = Topics::Named(vec![topic.clone()]);
+        let mut slow = log.subscribe("slow", named.clone()).await.unwrap();
+        slow.commit(&commit(4)).await.unwrap();
+        let mut fast = log.subscribe("fast", named.clone()).await.unwrap();
+        fast.commit(&commit(10)).await.unwrap();
+        // The slowest group holds records back: a new group starts at 4.
+        let mut fresh = log.subscribe(&unique("g"), named.clone()).await.unwrap();
+        let seen = read(&mut *fresh, 6, Duration::from_secs(10)).await;
+        assert_eq!(
+            seen[0].offset, 4,
+            "records before every group's position are gone"
+        );
+        // Everyone done: all but the last record are deleted.
+        slow.commit(&commit(10)).await.unwrap();
+        let mut fresh = log.subscribe(&unique("g"), named).await.unwrap();
+        let seen = read(&mut *fresh, 1, Duration::from_secs(10)).await;
+        assert_eq!(seen.iter().map(|m| m.offset).collect::<Vec<_>>(), vec![9]);
+    }
+    let log = RedbLog::open(&path).unwrap();
+    assert_eq!(log.end_offsets(&topic).await.unwrap(), vec![10]);
+    assert_eq!(
+        log.append(&topic, vec![record(10)]).await.unwrap(),
+        vec![10],
+        "offsets are not reused after the restart"
+    );
+}
