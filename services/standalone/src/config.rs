@@ -47,14 +47,14 @@ impl Default for Listen {
 }
 
 impl Listen {
-    /// Every address with the service it belongs to.
-    pub fn named(&self) -> [(&'static str, SocketAddr); 5] {
+    /// Every address with its key under `[listen]` and the service's name.
+    pub fn named(&self) -> [(&'static str, &'static str, SocketAddr); 5] {
         [
-            ("registry", self.registry),
-            ("ingestion", self.ingestion),
-            ("online serving", self.serving),
-            ("offline query", self.offline),
-            ("materialization", self.materialization),
+            ("registry", "registry", self.registry),
+            ("ingestion", "ingestion", self.ingestion),
+            ("serving", "online serving", self.serving),
+            ("offline", "offline query", self.offline),
+            ("materialization", "materialization", self.materialization),
         ]
     }
 }
@@ -77,11 +77,11 @@ impl Validate for StandaloneConfig {
             return Err("data_dir is required".into());
         }
         let named = self.listen.named();
-        for (i, (a, addr)) in named.iter().enumerate() {
+        for (i, (a, _, addr)) in named.iter().enumerate() {
             if addr.port() == 0 {
                 continue;
             }
-            if let Some((b, _)) = named[i + 1..].iter().find(|(_, other)| other == addr) {
+            if let Some((b, _, _)) = named[i + 1..].iter().find(|(_, _, other)| other == addr) {
                 return Err(format!("listen.{a} and listen.{b} are both {addr}"));
             }
         }
@@ -119,7 +119,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .contains("listen.registry and listen.online serving"),
+                .contains("listen.registry and listen.serving are both"),
             "{error}"
         );
     }

@@ -176,11 +176,12 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
 /// port is reported by name.
 async fn bind(config: &StandaloneConfig) -> anyhow::Result<[TcpListener; 5]> {
     let mut listeners = Vec::with_capacity(5);
-    for (service, addr) in config.listen.named() {
+    for (key, service, addr) in config.listen.named() {
         let listener = TcpListener::bind(addr).await.with_context(|| {
             format!(
                 "cannot listen on {addr} for the {service} service (is another feature store \
-                 running? choose other addresses under [listen] or FS_STANDALONE_LISTEN__*)"
+                 running? choose another listen.{key} or FS_STANDALONE_LISTEN__{})",
+                key.to_uppercase()
             )
         })?;
         listeners.push(listener);
