@@ -142,6 +142,11 @@ impl DeltaStore {
                 std::fs::create_dir_all(&path).map_err(|e| {
                     OfflineStoreError::Unavailable(format!("{}: {e}", path.display()))
                 })?;
+                if !path.join("_delta_log").exists() {
+                    // A table about to be created: nothing to load (loading
+                    // an empty location logs a delta-kernel ERROR line).
+                    return Ok(deltalake::DeltaTableBuilder::from_url(url)?.build()?);
+                }
             } else if !path.exists() {
                 return Err(OfflineStoreError::UnknownTable(table.label.clone()));
             }
