@@ -256,6 +256,10 @@ impl Inner {
     /// Records `group`'s positions and, in the same transaction, deletes
     /// the records of those partitions that every group has processed.
     fn commit(&self, group: &str, positions: &[Position]) -> Result<()> {
+        // Taken before the write transaction: appends hold `ends` while they
+        // wait for theirs (the other order deadlocks). Older ends only keep
+        // more records.
+        let ends = self.ends().clone();
         let write = self.db.begin_write().map_err(storage)?;
         {
             let mut commits = write.open_table(COMMITS).map_err(storage)?;
@@ -283,7 +287,6 @@ impl Inner {
                     *low = (*low).min(next.value());
                 }
             }
-            let ends = self.ends().clone();
             let mut records = write.open_table(RECORDS).map_err(storage)?;
             for ((topic, partition), below) in floor {
                 let last = ends

@@ -145,3 +145,63 @@ async fn records_every_group_processed_are_deleted_and_offsets_continue() {
         "offsets are not reused after the restart"
     );
 }
+
+/// Appends and commits from concurrent tasks, on a runtime of its own in
+/// a thread of its own: a deadlock shows as this test failing after 60 s
+/// (a deadlocked runtime could not even be shut down to report it).
+#[test]
+fn appends_and_commits_running_together_all_finish() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(appends_and_commits());
+        let _ = done.send(());
+    });
+    finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("appends and commits finish (no deadlock)");
+}
+
+async fn appends_and_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = RedbLog::open(&dir.path().join("eventlog.redb")).unwrap();
+    let topic = unique("busy");
+    log.ensure_topic(&topic, 2).await.unwrap();
+    let appends = {
+        let (log, topic) = (log.clone(), topic.clone());
+        tokio::spawn(async move {
+            for i in 0..200 {
+                let record = Record {
+                    partition: i % 2,
+                    payload: vec![i as u8],
+                    ..Record::default()
+                };
+                log.append(&topic, vec![record]).await.unwrap();
+            }
+        })
+    };
+    let mut sub = log
+        .subscribe("g", Topics::Named(vec![topic.clone()]))
+        .await
+        .unwrap();
+    let mut seen = 0;
+    while seen < 200 {
+        let batch = sub.next_batch(50, Duration::from_secs(5)).await.unwrap();
+        seen += batch.len();
+        let positions: Vec<Position> = batch
+            .iter()
+            .map(|m| Position {
+                topic: m.topic.clone(),
+                partition: m.partition,
+                next_offset: m.offset + 1,
+            })
+            .collect();
+        sub.commit(&positions).await.unwrap();
+    }
+    appends.await.unwrap();
+    assert_eq!(log.end_offsets(&topic).await.unwrap(), vec![100, 100]);
+}

@@ -81,6 +81,14 @@ async fn a_reopened_store_has_the_keys_revisions_and_history() {
         store.watch("/p/", first).await.err(),
         Some(MetastoreError::Compacted { .. })
     ));
+    // History after the compaction point is still there.
+    let mut watch = store.watch("/p/", second).await.unwrap();
+    let mut revisions = Vec::new();
+    for _ in 0..3 {
+        revisions.push(watch.next().await.unwrap().unwrap().revision());
+    }
+    assert_eq!(revisions, vec![second, second, third]);
+    drop(watch);
     let next = store
         .txn(vec![], vec![Op::put("/p/c", vec![])])
         .await

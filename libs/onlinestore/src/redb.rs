@@ -86,7 +86,10 @@ impl RedbOnlineStore {
                 .map_err(storage)?
             {
                 let (name, list) = entry.map_err(storage)?;
-                let list: Vec<String> = list.value().split('\n').map(str::to_string).collect();
+                let list: Vec<String> = match list.value() {
+                    "" => Vec::new(),
+                    names => names.split('\n').map(str::to_string).collect(),
+                };
                 columns.insert(name.value().to_string(), Arc::new(list));
             }
         }

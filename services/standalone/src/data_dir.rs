@@ -11,20 +11,39 @@
 //! <data dir>/datasets/           training datasets
 //! ```
 //!
-//! A directory that is not empty and has no marker (someone else's files),
-//! a marker that does not parse or names another format, and a directory
-//! another process holds are refused before anything in it is written.
+//! Opening is in two steps so that a refused start writes nothing:
+//! [`DataDir::open`] checks and locks (creating only the directory and an
+//! empty lock file when they are missing); [`DataDir::claim`], called once
+//! the ports are bound, records the pid and checks the store files; after
+//! the stores opened, [`DataDir::mark`] writes the marker of a new directory
+//! (so a first start that died midway is not mistaken for someone else's
+//! directory: an unmarked directory holding only our own names is new).
+//!
+//! Refused: a directory that is not empty and has no marker (someone else's
+//! files), a marker that does not parse, names another format or a newer
+//! layout, a directory another process holds, and a marked directory whose
+//! store file is missing or empty (its data would silently start over).
 
 use std::{
     fs::{File, OpenOptions},
-    io::{Read, Write},
+    io::{Read, Seek, SeekFrom, Write},
     path::{Path, PathBuf},
 };
 
 use serde::{Deserialize, Serialize};
 
 const MARKER: &str = "featurestore.json";
+const MARKER_TMP: &str = "featurestore.json.tmp";
 const LOCK: &str = "lock";
+const METADATA: &str = "metadata.redb";
+const EVENT_LOG: &str = "eventlog.redb";
+const ONLINE: &str = "online.redb";
+const OFFLINE: &str = "offline";
+const DATASETS: &str = "datasets";
+/// Every name standalone creates at the top of the directory.
+const OURS: [&str; 8] = [
+    MARKER, MARKER_TMP, LOCK, METADATA, EVENT_LOG, ONLINE, OFFLINE, DATASETS,
+];
 const FORMAT: &str = "featurestore-standalone";
 /// The layout version this build reads and writes.
 const VERSION: u32 = 1;
@@ -46,6 +65,11 @@ pub enum DataDirError {
         pid.as_ref().map(|p| format!(" (pid {p})")).unwrap_or_default()
     )]
     InUse { path: PathBuf, pid: Option<String> },
+    #[error(
+        "data directory {path}: the store file {file} is missing or empty, so its data would \
+         start over; restore it from a backup, or start with a new --data-dir"
+    )]
+    MissingStore { path: PathBuf, file: &'static str },
     #[error("data directory {path}: {source}")]
     Io {
         path: PathBuf,
@@ -64,32 +88,37 @@ struct Marker {
 #[derive(Debug)]
 pub struct DataDir {
     path: PathBuf,
-    _lock: File,
+    lock: File,
+    /// No marker yet: a new directory (or a first start that died midway).
+    fresh: bool,
 }
 
 impl DataDir {
-    /// Opens `path` (creating it when missing), checks that it is a
-    /// standalone data directory of a layout this build knows, and locks it.
+    /// Checks that `path` is a standalone data directory of a layout this
+    /// build knows (or a new one) and locks it; creates the directory and
+    /// an empty lock file when missing, and writes nothing else.
     pub fn open(path: &Path) -> Result<Self, DataDirError> {
         let io = |source| DataDirError::Io {
             path: path.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(path).map_err(io)?;
         let marker = path.join(MARKER);
         let fresh = if marker.exists() {
             check_marker(path, &marker)?;
             false
         } else {
-            let others = std::fs::read_dir(path)
-                .map_err(io)?
-                .filter_map(|e| e.ok())
-                .any(|e| e.file_name() != LOCK);
-            if others {
-                return Err(DataDirError::Foreign(path.to_path_buf()));
+            if path.exists() {
+                let foreign = std::fs::read_dir(path)
+                    .map_err(io)?
+                    .filter_map(|e| e.ok())
+                    .any(|e| !OURS.iter().any(|ours| e.file_name() == *ours));
+                if foreign {
+                    return Err(DataDirError::Foreign(path.to_path_buf()));
+                }
             }
             true
         };
+        std::fs::create_dir_all(path).map_err(io)?;
         let mut lock = OpenOptions::new()
             .read(true)
             .write(true)
@@ -110,15 +139,46 @@ impl DataDir {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        lock.set_len(0).map_err(io)?;
-        writeln!(lock, "{}", std::process::id()).map_err(io)?;
-        if fresh {
-            write_marker(path).map_err(io)?;
-        }
         Ok(Self {
             path: path.to_path_buf(),
-            _lock: lock,
+            lock,
+            fresh,
         })
+    }
+
+    /// Records this process's pid in the lock file and, for a marked
+    /// directory, checks that every store file is there and not empty.
+    pub fn claim(&mut self) -> Result<(), DataDirError> {
+        let io = |source| DataDirError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        if !self.fresh {
+            for file in [METADATA, EVENT_LOG, ONLINE] {
+                let len = std::fs::metadata(self.path.join(file)).map_or(0, |m| m.len());
+                if len == 0 {
+                    return Err(DataDirError::MissingStore {
+                        path: self.path.clone(),
+                        file,
+                    });
+                }
+            }
+        }
+        self.lock.set_len(0).map_err(io)?;
+        self.lock.seek(SeekFrom::Start(0)).map_err(io)?;
+        writeln!(self.lock, "{}", std::process::id()).map_err(io)
+    }
+
+    /// Marks a new directory as ours, once its stores exist.
+    pub fn mark(&mut self) -> Result<(), DataDirError> {
+        if self.fresh {
+            write_marker(&self.path).map_err(|source| DataDirError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
+            self.fresh = false;
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -126,23 +186,23 @@ impl DataDir {
     }
 
     pub fn metadata(&self) -> PathBuf {
-        self.path.join("metadata.redb")
+        self.path.join(METADATA)
     }
 
     pub fn event_log(&self) -> PathBuf {
-        self.path.join("eventlog.redb")
+        self.path.join(EVENT_LOG)
     }
 
     pub fn online(&self) -> PathBuf {
-        self.path.join("online.redb")
+        self.path.join(ONLINE)
     }
 
     pub fn offline(&self) -> PathBuf {
-        self.path.join("offline")
+        self.path.join(OFFLINE)
     }
 
     pub fn datasets(&self) -> PathBuf {
-        self.path.join("datasets")
+        self.path.join(DATASETS)
     }
 }
 
@@ -174,7 +234,7 @@ fn write_marker(path: &Path) -> std::io::Result<()> {
         format: FORMAT.into(),
         version: VERSION,
     };
-    let tmp = path.join(format!("{MARKER}.tmp"));
+    let tmp = path.join(MARKER_TMP);
     let mut file = File::create(&tmp)?;
     file.write_all(&serde_json::to_vec_pretty(&marker).map_err(std::io::Error::other)?)?;
     file.sync_all()?;
@@ -186,25 +246,65 @@ fn write_marker(path: &Path) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    fn open_and_mark(path: &Path) -> DataDir {
+        let mut dir = DataDir::open(path).unwrap();
+        dir.claim().unwrap();
+        for file in [METADATA, EVENT_LOG, ONLINE] {
+            std::fs::write(path.join(file), b"store").unwrap();
+        }
+        dir.mark().unwrap();
+        dir
+    }
+
     #[test]
-    fn a_new_directory_is_marked_and_reopens() {
+    fn a_new_directory_is_marked_once_its_stores_exist_and_reopens() {
         let root = tempfile::tempdir().unwrap();
         let path = root.path().join("data");
-        drop(DataDir::open(&path).unwrap());
+        let dir = DataDir::open(&path).unwrap();
+        assert!(
+            !path.join(MARKER).exists(),
+            "not marked before the stores exist"
+        );
+        drop(dir);
+        drop(open_and_mark(&path));
         assert!(path.join(MARKER).exists());
-        DataDir::open(&path).unwrap();
+        let mut again = DataDir::open(&path).unwrap();
+        again.claim().unwrap();
+    }
+
+    #[test]
+    fn a_first_start_that_died_before_the_marker_is_not_foreign() {
+        let root = tempfile::tempdir().unwrap();
+        for name in [LOCK, METADATA, MARKER_TMP] {
+            std::fs::write(root.path().join(name), b"").unwrap();
+        }
+        std::fs::create_dir(root.path().join(OFFLINE)).unwrap();
+        DataDir::open(root.path()).unwrap();
     }
 
     #[test]
     fn a_second_open_while_locked_is_in_use_with_the_pid() {
         let root = tempfile::tempdir().unwrap();
-        let _first = DataDir::open(root.path()).unwrap();
+        let _first = open_and_mark(root.path());
         match DataDir::open(root.path()) {
             Err(DataDirError::InUse { pid, .. }) => {
                 assert_eq!(pid, Some(std::process::id().to_string()))
             }
             other => panic!("expected InUse, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_marked_directory_missing_a_store_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        drop(open_and_mark(root.path()));
+        std::fs::write(root.path().join(ONLINE), b"").unwrap();
+        let mut dir = DataDir::open(root.path()).unwrap();
+        let error = dir.claim().unwrap_err();
+        assert!(
+            matches!(error, DataDirError::MissingStore { file: ONLINE, .. }),
+            "{error}"
+        );
     }
 
     #[test]

@@ -55,13 +55,16 @@ pub struct Standalone {
     _data_dir: DataDir,
 }
 
-/// Opens and locks the data directory, binds every port, opens the
+/// Checks and locks the data directory, binds every port, opens the
 /// embedded backends and starts the five services. Fails before anything
-/// is served when the directory is foreign, corrupt or in use, or a port
-/// is taken.
+/// is served, and before anything in the directory is written, when the
+/// directory is foreign, damaged or in use, or a port is taken; a corrupt
+/// store file is refused by its own open (its siblings may have been
+/// opened and recovered, never changed in content).
 pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Result<Standalone> {
-    let data_dir = DataDir::open(&config.data_dir)?;
+    let mut data_dir = DataDir::open(&config.data_dir)?;
     let listeners = bind(config).await?;
+    data_dir.claim()?;
     let store: Arc<dyn MetadataStore> = Arc::new(
         MemoryStore::open(&data_dir.metadata())
             .with_context(|| format!("data directory {}", data_dir.path().display()))?,
@@ -75,6 +78,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
             .with_context(|| format!("data directory {}", data_dir.path().display()))?,
     );
     let offline = Arc::new(DeltaStore::new(&data_dir.offline().to_string_lossy())?);
+    data_dir.mark()?;
     let keys = Keyspace::new(DEFAULT_ROOT);
     let catalog = Arc::new(CatalogCache::spawn(store.clone(), keys.clone()));
 

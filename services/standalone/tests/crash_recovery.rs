@@ -106,19 +106,10 @@ async fn acknowledged_rows_survive_a_kill_and_are_served_once_after_restart() {
             Err(s) => panic!("ingest: {s}"),
         }
     }
-    let accepted = ingestion
-        .ingest(request(KEYS / 2..KEYS))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(accepted.rows_accepted, (KEYS / 2) as u64);
-    // Killed right after the acknowledgement: materialization may not have
-    // seen the last rows, nor committed anything.
-    first.kill();
-
-    let second = start(dir.path(), free_ports()).await;
-    let mut serving = OnlineServingServiceClient::new(second.channel(2).await);
-    let read = GetFeatureVectorsRequest {
+    // The first half is materialized (online, and in Delta with the log
+    // positions committed after it) before the second half comes in.
+    let mut serving = OnlineServingServiceClient::new(first.channel(2).await);
+    let read = |keys: std::ops::Range<i64>| GetFeatureVectorsRequest {
         project: "energy".into(),
         selector: Some(FeatureSelector {
             selector: Some(Selector::View(FeatureViewRef {
@@ -128,34 +119,28 @@ async fn acknowledged_rows_survive_a_kill_and_are_served_once_after_restart() {
             })),
         }),
         join_keys: vec!["household_id".into()],
-        entity_rows: (0..KEYS)
+        entity_rows: keys
             .map(|k| Row {
                 values: vec![v(Kind::Int64Value(k))],
             })
             .collect(),
         include_event_times: false,
     };
-    let started = Instant::now();
-    let vectors = loop {
-        let response = serving
-            .get_feature_vectors(read.clone())
-            .await
-            .unwrap()
-            .into_inner();
-        let present = response.vectors.iter().all(|v| {
-            v.statuses
-                .iter()
-                .all(|s| *s == FeatureStatus::Present as i32)
-        });
-        if present {
-            break response.vectors;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "acknowledged rows not served after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    served(&mut serving, read(0..KEYS / 2)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let accepted = ingestion
+        .ingest(request(KEYS / 2..KEYS))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(accepted.rows_accepted, (KEYS / 2) as u64);
+    // Killed right after the acknowledgement: materialization may not have
+    // seen the second half, and has not committed its log positions.
+    first.kill();
+
+    let second = start(dir.path(), free_ports()).await;
+    let mut serving = OnlineServingServiceClient::new(second.channel(2).await);
+    let vectors = served(&mut serving, read(0..KEYS)).await;
     for (k, vector) in (0..KEYS).zip(&vectors) {
         assert_eq!(
             vector.values,
@@ -164,8 +149,8 @@ async fn acknowledged_rows_survive_a_kill_and_are_served_once_after_restart() {
         );
     }
 
-    // Offline: every acknowledged row exactly once (the replay after the
-    // kill did not duplicate what was committed before it).
+    // Offline: every acknowledged row exactly once — the first half was in
+    // Delta before the kill, the second half replayed from the log after it.
     let mut offline = OfflineQueryServiceClient::new(second.channel(3).await);
     let started = Instant::now();
     loop {
@@ -200,5 +185,33 @@ async fn acknowledged_rows_survive_a_kill_and_are_served_once_after_restart() {
             "only {rows} of {KEYS} rows offline"
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// The vectors once every feature of every row is PRESENT (30 s at most).
+async fn served(
+    serving: &mut OnlineServingServiceClient<tonic::transport::Channel>,
+    request: GetFeatureVectorsRequest,
+) -> Vec<featurestore_proto::v1::FeatureVector> {
+    let started = Instant::now();
+    loop {
+        let response = serving
+            .get_feature_vectors(request.clone())
+            .await
+            .unwrap()
+            .into_inner();
+        let present = response.vectors.iter().all(|v| {
+            v.statuses
+                .iter()
+                .all(|s| *s == FeatureStatus::Present as i32)
+        });
+        if present {
+            return response.vectors;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "acknowledged rows not served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

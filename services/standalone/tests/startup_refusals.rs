@@ -70,17 +70,34 @@ async fn a_foreign_directory_is_refused_untouched() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_corrupt_store_file_is_refused_untouched() {
+async fn a_corrupt_or_missing_store_file_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     start(dir.path(), free_ports()).await.kill();
+    let names = |dir: &Path| snapshot(dir).into_keys().collect::<Vec<_>>();
+    let before = names(dir.path());
+    // The event log, opened after the metadata journal.
     let garbage = b"\x00garbage, not a redb file\xff".repeat(512);
-    std::fs::write(dir.path().join("metadata.redb"), &garbage).unwrap();
+    std::fs::write(dir.path().join("eventlog.redb"), &garbage).unwrap();
     let (output, stderr) = refused(dir.path(), free_ports());
     assert!(!output.status.success());
-    assert!(stderr.contains("metadata journal"), "{stderr}");
+    assert!(stderr.contains("cannot open event log"), "{stderr}");
     assert_eq!(
-        std::fs::read(dir.path().join("metadata.redb")).unwrap(),
+        std::fs::read(dir.path().join("eventlog.redb")).unwrap(),
         garbage
+    );
+    assert_eq!(names(dir.path()), before, "no file created or removed");
+
+    // An emptied store would silently start over: refused too.
+    std::fs::write(dir.path().join("eventlog.redb"), b"").unwrap();
+    let (_, stderr) = refused(dir.path(), free_ports());
+    assert!(
+        stderr.contains("eventlog.redb is missing or empty"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read(dir.path().join("eventlog.redb"))
+            .unwrap()
+            .is_empty()
     );
 
     let other = tempfile::tempdir().unwrap();
@@ -106,7 +123,15 @@ async fn a_taken_port_is_refused_naming_the_service() {
             && stderr.contains("online serving"),
         "{stderr}"
     );
-    // The directory is usable afterwards: nothing was left locked.
+    // Nothing but the (empty) lock file was written, and it is not held.
+    let written = snapshot(dir.path());
+    assert!(
+        written
+            .iter()
+            .all(|(name, bytes)| name == "lock" && bytes.is_empty()),
+        "{:?}",
+        written.keys()
+    );
     drop(taken);
     start(dir.path(), free_ports()).await;
 }
