@@ -370,7 +370,9 @@ impl Subscription for RedbSubscription {
             let inner = self.inner.clone();
             let group = self.group.clone();
             let topics = self.topics.clone();
-            let mut positions = std::mem::take(&mut self.positions);
+            // A copy: a call dropped midway (cancelled by a select) leaves the
+            // positions as they were, so nothing is skipped or redelivered.
+            let mut positions = self.positions.clone();
             let start = self.round;
             let (messages, positions) = blocking(move || {
                 let messages = inner.read(&group, &topics, &mut positions, max, start);

@@ -41,6 +41,8 @@ pub struct MemoryStore {
     state: Arc<Mutex<State>>,
     events: broadcast::Sender<Arc<Vec<WatchEvent>>>,
     journal: Option<Arc<Journal>>,
+    /// Serialises transactions and compactions (held across the journal write).
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -87,6 +89,7 @@ impl MemoryStore {
             state: Arc::new(Mutex::new(state)),
             events,
             journal,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -117,62 +120,25 @@ impl MetadataStore for MemoryStore {
     }
 
     async fn txn(&self, conditions: Vec<Condition>, ops: Vec<Op>) -> Result<Revision> {
-        let mut state = self.lock();
-        for condition in &conditions {
-            let holds = match condition {
-                Condition::ModRevision { key, revision } => {
-                    state.data.get(key).map(|kv| kv.mod_revision).unwrap_or(0) == *revision
-                }
-                Condition::PrefixUnchangedSince { prefix, revision } => state
-                    .data
-                    .range(prefix.clone()..)
-                    .take_while(|(k, _)| k.starts_with(prefix.as_str()))
-                    .all(|(_, kv)| kv.mod_revision <= *revision),
-            };
-            if !holds {
-                return Err(MetastoreError::Conflict);
+        // Writers one at a time; readers only wait for the in-memory steps,
+        // never for the journal's sync.
+        let _writer = self.writer.lock().await;
+        let (revision, events) = {
+            let state = self.lock();
+            match prepare(&state, &conditions, &ops)? {
+                Some(prepared) => prepared,
+                None => return Ok(state.revision),
             }
-        }
-        if ops.is_empty() {
-            return Ok(state.revision);
-        }
-        let revision = state.revision + 1;
-        let mut events = Vec::with_capacity(ops.len());
-        // Later ops of one transaction see the earlier ones: key → its
-        // create revision, `None` once deleted.
-        let mut staged: BTreeMap<&str, Option<Revision>> = BTreeMap::new();
-        for op in &ops {
-            let key = op_key(op);
-            let created = match staged.get(key) {
-                Some(staged) => *staged,
-                None => state.data.get(key).map(|kv| kv.create_revision),
-            };
-            match op {
-                Op::Put { key, value } => {
-                    let create_revision = created.unwrap_or(revision);
-                    staged.insert(key, Some(create_revision));
-                    events.push(WatchEvent::Put(KeyValue {
-                        key: key.clone(),
-                        value: value.clone(),
-                        create_revision,
-                        mod_revision: revision,
-                    }));
-                }
-                Op::Delete { key } => {
-                    staged.insert(key, None);
-                    if created.is_some() {
-                        events.push(WatchEvent::Delete {
-                            key: key.clone(),
-                            mod_revision: revision,
-                        });
-                    }
-                }
-            }
-        }
-        if let Some(journal) = &self.journal {
+        };
+        let events = match &self.journal {
             // Durable before it is visible or acknowledged.
-            journal.commit(revision, &events)?;
-        }
+            Some(journal) => {
+                let journal = journal.clone();
+                blocking(move || journal.commit(revision, &events).map(|()| events)).await?
+            }
+            None => events,
+        };
+        let mut state = self.lock();
         for event in &events {
             match event {
                 WatchEvent::Put(kv) => {
@@ -231,22 +197,94 @@ impl MetadataStore for MemoryStore {
     }
 
     async fn compact(&self, revision: Revision) -> Result<()> {
-        let mut state = self.lock();
-        if revision > state.revision {
-            return Err(MetastoreError::Internal(format!(
-                "cannot compact to future revision {revision} (current {})",
-                state.revision
-            )));
-        }
-        let compacted = state.compacted.max(revision - 1);
+        let _writer = self.writer.lock().await;
+        let compacted = {
+            let state = self.lock();
+            if revision > state.revision {
+                return Err(MetastoreError::Internal(format!(
+                    "cannot compact to future revision {revision} (current {})",
+                    state.revision
+                )));
+            }
+            state.compacted.max(revision - 1)
+        };
         if let Some(journal) = &self.journal {
-            journal.compact(compacted)?;
+            let journal = journal.clone();
+            blocking(move || journal.compact(compacted)).await?;
         }
+        let mut state = self.lock();
         state.compacted = compacted;
-        let keep_from = state.compacted;
-        state.history.retain(|e| e.revision() > keep_from);
+        state.history.retain(|e| e.revision() > compacted);
         Ok(())
     }
+}
+
+/// Checks `conditions` against `state` and turns `ops` into the events of
+/// the next revision; `None` when there is nothing to write.
+fn prepare(
+    state: &State,
+    conditions: &[Condition],
+    ops: &[Op],
+) -> Result<Option<(Revision, Vec<WatchEvent>)>> {
+    for condition in conditions {
+        let holds = match condition {
+            Condition::ModRevision { key, revision } => {
+                state.data.get(key).map(|kv| kv.mod_revision).unwrap_or(0) == *revision
+            }
+            Condition::PrefixUnchangedSince { prefix, revision } => state
+                .data
+                .range(prefix.clone()..)
+                .take_while(|(k, _)| k.starts_with(prefix.as_str()))
+                .all(|(_, kv)| kv.mod_revision <= *revision),
+        };
+        if !holds {
+            return Err(MetastoreError::Conflict);
+        }
+    }
+    if ops.is_empty() {
+        return Ok(None);
+    }
+    let revision = state.revision + 1;
+    let mut events = Vec::with_capacity(ops.len());
+    // Later ops of one transaction see the earlier ones: key → its
+    // create revision, `None` once deleted.
+    let mut staged: BTreeMap<&str, Option<Revision>> = BTreeMap::new();
+    for op in ops {
+        let key = op_key(op);
+        let created = match staged.get(key) {
+            Some(staged) => *staged,
+            None => state.data.get(key).map(|kv| kv.create_revision),
+        };
+        match op {
+            Op::Put { key, value } => {
+                let create_revision = created.unwrap_or(revision);
+                staged.insert(key, Some(create_revision));
+                events.push(WatchEvent::Put(KeyValue {
+                    key: key.clone(),
+                    value: value.clone(),
+                    create_revision,
+                    mod_revision: revision,
+                }));
+            }
+            Op::Delete { key } => {
+                staged.insert(key, None);
+                if created.is_some() {
+                    events.push(WatchEvent::Delete {
+                        key: key.clone(),
+                        mod_revision: revision,
+                    });
+                }
+            }
+        }
+    }
+    Ok(Some((revision, events)))
+}
+
+/// Runs journal I/O off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| MetastoreError::Internal(format!("metadata journal task: {e}")))?
 }
 
 fn op_key(op: &Op) -> &str {
