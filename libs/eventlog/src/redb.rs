@@ -226,28 +226,25 @@ impl Inner {
         let n = partitions.len();
         for i in 0..n {
             let (topic, partition, end) = &partitions[(start + i) % n];
-            let key = (topic.clone(), *partition);
-            let from = match positions.get(&key) {
-                Some(from) => *from,
-                None => {
-                    let committed = commits
+            let position = match positions.entry((topic.clone(), *partition)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    commits
                         .get((group, topic.as_str(), *partition as u32))
                         .map_err(storage)?
-                        .map_or(0, |v| v.value() as Offset);
-                    positions.insert(key.clone(), committed);
-                    committed
-                }
+                        .map_or(0, |v| v.value() as Offset),
+                ),
             };
-            if from >= *end || out.len() >= max {
+            if *position >= *end || out.len() >= max {
                 continue;
             }
-            let range = (topic.as_str(), *partition as u32, from as u64)
+            let range = (topic.as_str(), *partition as u32, *position as u64)
                 ..(topic.as_str(), *partition as u32, *end as u64);
             for entry in records.range(range).map_err(storage)?.take(max - out.len()) {
                 let (k, v) = entry.map_err(storage)?;
                 let offset = k.value().2 as Offset;
                 out.push(decode(topic, *partition, offset, v.value())?);
-                positions.insert(key.clone(), offset + 1);
+                *position = offset + 1;
             }
         }
         Ok(out)
