@@ -65,6 +65,19 @@ pub async fn world_with(
     }
 }
 
+/// The columns of [`event`] rows (the test group's key, time and features).
+pub fn event_columns() -> Vec<String> {
+    [
+        "customer_id",
+        "event_time",
+        "amount",
+        "country",
+        "embedding",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 pub fn v(kind: Kind) -> Value {
     Value { kind: Some(kind) }
 }
@@ -93,19 +106,12 @@ pub async fn ingest(w: &World, rows: Vec<Row>) {
         .ingest(IngestRequest {
             group: Some(FeatureGroupRef {
                 project: w.project.clone(),
-                name: "orders".into(),
-                version: 1,
+                name: w.group.name.clone(),
+                version: w.group.version,
             }),
-            columns: [
-                "customer_id",
-                "event_time",
-                "amount",
-                "country",
-                "embedding",
-            ]
-            .map(String::from)
-            .to_vec(),
+            columns: event_columns(),
             rows,
+            idempotency_key: String::new(),
         })
         .await
         .unwrap();
@@ -121,31 +127,38 @@ pub async fn online_store() -> CassandraStore {
     .unwrap()
 }
 
+/// The (customer_id, event time) pairs of a Delta table of the test
+/// group's shape, in file order (empty when the table is not there yet).
+pub async fn delta_rows(store: &DeltaStore, table: &OfflineTable) -> Vec<(i64, i64)> {
+    let mut rows: Vec<(i64, i64)> = Vec::new();
+    if let Ok(batches) = store.scan(table).await {
+        for b in &batches {
+            let keys = b
+                .column_by_name("customer_id")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            let times = b
+                .column_by_name("event_time")
+                .unwrap()
+                .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+            for i in 0..b.num_rows() {
+                rows.push((keys.value(i), times.value(i)));
+            }
+        }
+    }
+    rows
+}
+
 /// Waits until the Delta table holds `count` rows; returns their (key, event time) pairs.
 pub async fn offline_rows(w: &World, count: usize) -> Vec<(i64, i64)> {
     let store = DeltaStore::new(w.offline_dir.path().to_str().unwrap()).unwrap();
     let table = OfflineTable::for_group(&w.group);
     let started = Instant::now();
     loop {
-        if let Ok(batches) = store.scan(&table).await {
-            let mut rows: Vec<(i64, i64)> = Vec::new();
-            for b in &batches {
-                let keys = b
-                    .column_by_name("customer_id")
-                    .unwrap()
-                    .as_primitive::<Int64Type>();
-                let times = b
-                    .column_by_name("event_time")
-                    .unwrap()
-                    .as_primitive::<arrow_array::types::TimestampMicrosecondType>();
-                for i in 0..b.num_rows() {
-                    rows.push((keys.value(i), times.value(i)));
-                }
-            }
-            if rows.len() >= count {
-                rows.sort();
-                return rows;
-            }
+        let mut rows = delta_rows(&store, &table).await;
+        if rows.len() >= count {
+            rows.sort();
+            return rows;
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),

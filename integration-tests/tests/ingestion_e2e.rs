@@ -58,6 +58,7 @@ fn request(s: &Stack, rows: Vec<Row>) -> IngestRequest {
         }),
         columns: columns(&["customer_id", "event_time", "amount", "country"]),
         rows,
+        idempotency_key: String::new(),
     }
 }
 
@@ -238,6 +239,7 @@ async fn a_stream_is_written_whole_or_not_at_all() {
             group: None,
             columns: vec![],
             rows: (10..20).map(good_row).collect(),
+            idempotency_key: String::new(),
         },
         request(&s, (20..30).map(good_row).collect()),
     ];
@@ -346,6 +348,7 @@ async fn a_dataframe_is_ingested_over_arrow_ipc() {
         .ingest_arrow(IngestArrowRequest {
             group: group.clone(),
             arrow_ipc_stream: wrong,
+            idempotency_key: String::new(),
         })
         .await
         .unwrap_err();
@@ -363,6 +366,7 @@ async fn a_dataframe_is_ingested_over_arrow_ipc() {
         .ingest_arrow(IngestArrowRequest {
             group,
             arrow_ipc_stream: frame,
+            idempotency_key: String::new(),
         })
         .await
         .unwrap()

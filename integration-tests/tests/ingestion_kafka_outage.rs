@@ -75,6 +75,7 @@ async fn ingest_is_unavailable_during_a_kafka_outage_and_loses_nothing() {
         }),
         columns: vec!["user_id".into(), "event_time".into(), "n".into()],
         rows,
+        idempotency_key: String::new(),
     };
     let mut acknowledged: Vec<i64> = Vec::new();
     client

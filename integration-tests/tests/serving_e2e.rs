@@ -336,6 +336,7 @@ async fn two_group_views_and_ttl() {
                 risk_rows("m_fresh", now - 60_000_000, 0.25),
                 risk_rows("m_old", now - 7_200_000_000, 0.75),
             ],
+            idempotency_key: String::new(),
         })
         .await
         .unwrap();

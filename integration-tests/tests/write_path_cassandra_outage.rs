@@ -3,11 +3,9 @@
 //! stalled batch, and catches up exactly once when Cassandra returns. Its own
 //! test binary, so the outage does not disturb other tests.
 
-use std::time::Duration;
-
 use featurestore_integration_tests::{
     StartOnDrop,
-    materialization::MaterializationSandbox,
+    materialization::{MaterializationSandbox, pipeline_status_until},
     server_ctl,
     world::{event, ingest, offline_rows, wait_online, world},
 };
@@ -27,7 +25,12 @@ async fn materialization_stalls_during_a_cassandra_outage_and_catches_up_exactly
     let _guard = StartOnDrop("cassandra");
     server_ctl("cassandra", "stop");
     ingest(&w, keys.iter().map(|k| event(*k, 2)).collect()).await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Observed: the materializer read the batch and its online write failed
+    // (at least twice: it retries without committing anything).
+    pipeline_status_until(materialization.addr, "two failed attempts", |s| {
+        s.failed_attempts >= 2
+    })
+    .await;
     let store = DeltaStore::new(&offline).unwrap();
     let during: usize = store
         .scan(&OfflineTable::for_group(&w.group))

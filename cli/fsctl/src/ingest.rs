@@ -4,7 +4,9 @@
 //! Columns are cast to the group's types first (a CSV's inferred integers
 //! for a float feature, timestamps written as text). A chunk with bad rows is
 //! rejected whole by the service, with the rows and reasons; those rows are
-//! dropped and the rest of the chunk is sent again.
+//! dropped and the rest of the chunk is sent again. Every request carries
+//! an idempotency key, so a chunk retried after a transient failure is
+//! written once.
 
 use std::{collections::HashSet, path::Path, sync::Arc};
 
@@ -17,8 +19,12 @@ use featurestore_proto::v1::{
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use tonic::Code;
 
 use crate::{Client, status_error};
+
+/// Attempts of one request after a transient failure (same key each time).
+const MAX_RETRIES: u32 = 6;
 
 /// The Arrow type a scalar of the group is sent as.
 fn arrow_type(ty: ScalarType) -> Option<DataType> {
@@ -193,6 +199,10 @@ pub async fn run(
     );
     let (mut accepted, mut read_rows) = (0u64, 0u64);
     let mut rejected: Vec<Rejected> = Vec::new();
+    // Each request carries an idempotency key: a retry after a transient
+    // failure (UNAVAILABLE, ABORTED) never writes a chunk twice.
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let mut sent = 0u64;
     for batch in batches {
         let (batch, unreadable) = conform(&batch?, &types)?;
         let first = read_rows;
@@ -205,12 +215,30 @@ pub async fn run(
         let (mut pending, kept) = without(&batch, &dropped)?;
         // File row numbers (from 0) of the rows still in `pending`.
         let mut rows: Vec<u64> = kept.iter().map(|i| first + *i as u64).collect();
+        let mut retries = 0u32;
         while pending.num_rows() > 0 {
+            sent += 1;
             let request = IngestArrowRequest {
                 group: Some(target.clone()),
                 arrow_ipc_stream: ipc(&pending)?,
+                idempotency_key: format!("fsctl-{run}-{sent}"),
             };
-            match client.ingest_arrow(request).await {
+            let result = loop {
+                match client.ingest_arrow(request.clone()).await {
+                    Err(status)
+                        if matches!(status.code(), Code::Unavailable | Code::Aborted)
+                            && retries < MAX_RETRIES =>
+                    {
+                        retries += 1;
+                        progress.set_message(format!("retrying: {}", status.message()));
+                        tokio::time::sleep(std::time::Duration::from_millis(250 << retries.min(5)))
+                            .await;
+                    }
+                    other => break other,
+                }
+            };
+            progress.set_message("");
+            match result {
                 Ok(response) => {
                     accepted += response.into_inner().rows_accepted;
                     break;

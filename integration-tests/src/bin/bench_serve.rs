@@ -456,6 +456,7 @@ async fn setup_standalone(args: &Args) -> anyhow::Result<Setup> {
                     .collect(),
                 })
                 .collect(),
+            idempotency_key: String::new(),
         };
         // The first requests may arrive before ingestion's catalog watch saw the group.
         let mut tries = 0;

@@ -252,6 +252,7 @@ async fn main() -> anyhow::Result<()> {
         }),
         columns: columns.clone(),
         rows,
+        idempotency_key: String::new(),
     };
     client
         .clone()

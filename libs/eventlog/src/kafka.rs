@@ -1,14 +1,15 @@
 //! The Kafka implementation of [`EventLog`] (rdkafka / librdkafka).
 //!
-//! Appends use an idempotent producer with `acks=all` and explicit
-//! partitions, and return only after every record's delivery report; a
-//! Kafka that is down makes an append fail with
+//! Appends are Kafka transactions (idempotent, `acks=all`, explicit
+//! partitions; see [`crate::kafka_txn`]) and return only once committed;
+//! subscriptions read `read_committed`, so an append is seen whole or not at
+//! all. A Kafka that is down makes an append fail with
 //! [`EventLogError::Unavailable`] after `append_timeout`, never hang.
 //! Subscriptions commit offsets manually, only when asked.
 
 use std::{
-    collections::BTreeMap,
-    sync::{Arc, RwLock},
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -18,14 +19,16 @@ use rdkafka::{
     ClientConfig, Message as _, Offset as KafkaOffset, TopicPartitionList,
     admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication},
     client::DefaultClientContext,
-    consumer::{CommitMode, Consumer, StreamConsumer},
+    config::FromClientConfig,
+    consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer},
     error::{KafkaError, RDKafkaErrorCode},
-    message::{BorrowedMessage, Header, Headers, OwnedHeaders},
-    producer::{FutureProducer, FutureRecord, Producer},
+    message::{BorrowedMessage, Headers},
+    producer::{BaseProducer, Producer},
 };
 
 use crate::{
     EventLog, EventLogError, Message, Offset, Position, Record, Result, Subscription, Topics,
+    kafka_txn::TransactionalWriter,
 };
 
 /// How to reach Kafka and how long to wait for it.
@@ -43,6 +46,12 @@ pub struct KafkaConfig {
     pub session_timeout: Duration,
     /// How often subscriptions look for new topics matching a prefix.
     pub topic_refresh: Duration,
+    /// The producer's `transactional.id`; `None`: a new one per process.
+    /// A stable id (one per replica, e.g. the pod name) lets a restarted
+    /// replica abort its predecessor's open transaction at once instead of
+    /// after the transaction timeout (`append_timeout` + 10 s), during
+    /// which `read_committed` consumers wait behind it.
+    pub transactional_id: Option<String>,
     /// Extra librdkafka properties, applied last.
     pub properties: BTreeMap<String, String>,
 }
@@ -56,6 +65,7 @@ impl Default for KafkaConfig {
             replication_factor: 1,
             session_timeout: Duration::from_secs(10),
             topic_refresh: Duration::from_secs(2),
+            transactional_id: None,
             properties: BTreeMap::new(),
         }
     }
@@ -75,23 +85,33 @@ impl KafkaConfig {
         config
     }
 
-    fn producer(&self) -> Result<FutureProducer> {
+    fn transactional_producer(&self) -> ClientConfig {
+        let id = self
+            .transactional_id
+            .clone()
+            .unwrap_or_else(|| format!("featurestore-{}", uuid::Uuid::new_v4()));
         let mut config = self.client();
         config
             .set("enable.idempotence", "true")
             .set("acks", "all")
+            .set("transactional.id", id)
+            .set(
+                "transaction.timeout.ms",
+                millis(self.append_timeout + Duration::from_secs(10)),
+            )
             .set("message.timeout.ms", millis(self.append_timeout))
             .set("linger.ms", "5")
             .set("batch.num.messages", "10000")
             .set("queue.buffering.max.messages", "1000000")
             .set("compression.type", "lz4");
-        self.with_extra(config).create().map_err(map_err)
+        self.with_extra(config)
     }
 
-    fn consumer(&self, group: &str) -> Result<StreamConsumer> {
+    fn consumer<C: FromClientConfig>(&self, group: &str) -> Result<C> {
         let mut config = self.client();
         config
             .set("group.id", group)
+            .set("isolation.level", "read_committed")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
@@ -112,7 +132,10 @@ fn millis(d: Duration) -> String {
 
 pub struct KafkaLog {
     config: KafkaConfig,
-    producer: RwLock<Arc<FutureProducer>>,
+    writer: TransactionalWriter,
+    /// Metadata and watermark look-ups (blocking calls, run off the async
+    /// threads).
+    metadata: Arc<BaseProducer>,
     admin: AdminClient<DefaultClientContext>,
 }
 
@@ -128,34 +151,24 @@ impl KafkaLog {
     /// Creates the clients; they connect lazily, so an unreachable Kafka
     /// shows up as [`EventLogError::Unavailable`] on use, not here.
     pub fn new(config: KafkaConfig) -> Result<Self> {
-        let producer = RwLock::new(Arc::new(config.producer()?));
+        let writer =
+            TransactionalWriter::start(config.transactional_producer(), config.append_timeout)?;
         let admin = config
             .with_extra(config.client())
             .create()
             .map_err(map_err)?;
+        let metadata = Arc::new(
+            config
+                .with_extra(config.client())
+                .create()
+                .map_err(map_err)?,
+        );
         Ok(Self {
             config,
-            producer,
+            writer,
+            metadata,
             admin,
         })
-    }
-
-    fn producer(&self) -> Arc<FutureProducer> {
-        self.producer
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// An idempotent producer that hit a fatal error cannot be used again;
-    /// replace it so the next append starts clean.
-    fn replace_producer_if_fatal(&self, producer: &FutureProducer) {
-        if let Some((code, reason)) = producer.client().fatal_error() {
-            tracing::warn!(?code, %reason, "kafka producer hit a fatal error; recreating it");
-            if let Ok(fresh) = self.config.producer() {
-                *self.producer.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
-            }
-        }
     }
 
     fn admin_options(&self) -> AdminOptions {
@@ -261,11 +274,11 @@ impl EventLog for KafkaLog {
     }
 
     async fn partition_count(&self, topic: &str) -> Result<Option<u32>> {
-        let producer = self.producer();
+        let client = self.metadata.clone();
         let topic = topic.to_string();
         let timeout = self.config.admin_timeout;
         tokio::task::spawn_blocking(move || {
-            let metadata = producer
+            let metadata = client
                 .client()
                 .fetch_metadata(Some(&topic), timeout)
                 .map_err(map_err)?;
@@ -287,74 +300,10 @@ impl EventLog for KafkaLog {
     }
 
     async fn append(&self, topic: &str, records: Vec<Record>) -> Result<Vec<Offset>> {
-        let producer = self.producer();
-        let deadline = Instant::now() + self.config.append_timeout;
-        let mut deliveries = Vec::with_capacity(records.len());
-        for record in &records {
-            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-            for (key, value) in &record.headers {
-                headers = headers.insert(Header {
-                    key,
-                    value: Some(value),
-                });
-            }
-            let mut next = FutureRecord::to(topic)
-                .partition(record.partition)
-                .key(&record.key)
-                .payload(&record.payload)
-                .headers(headers);
-            let delivery = loop {
-                match producer.send_result(next) {
-                    Ok(delivery) => break delivery,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
-                        if Instant::now() < deadline =>
-                    {
-                        next = back;
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                    Err((e, _)) => return Err(map_err(e)),
-                }
-            };
-            deliveries.push(delivery);
+        if records.is_empty() {
+            return Ok(Vec::new());
         }
-        // librdkafka's own message timeout is not a bound on how long a
-        // broker outage keeps an idempotent producer's records in flight, so
-        // the append enforces its deadline itself. Records not acknowledged
-        // by then may still be written later: the caller sees UNAVAILABLE
-        // and retries (at-least-once).
-        let reports =
-            match tokio::time::timeout_at(deadline.into(), futures::future::join_all(deliveries))
-                .await
-            {
-                Ok(reports) => reports,
-                Err(_) => {
-                    return Err(EventLogError::Unavailable(format!(
-                        "kafka did not acknowledge {} record(s) within {:?}",
-                        records.len(),
-                        self.config.append_timeout
-                    )));
-                }
-            };
-        let mut offsets = Vec::with_capacity(reports.len());
-        let mut failure = None;
-        for delivery in reports {
-            match delivery {
-                Ok(Ok(d)) => offsets.push(d.offset),
-                Ok(Err((e, _))) => {
-                    failure.get_or_insert(map_err(e));
-                }
-                Err(_) => {
-                    failure.get_or_insert(EventLogError::Internal("delivery report lost".into()));
-                }
-            }
-        }
-        match failure {
-            None => Ok(offsets),
-            Some(e) => {
-                self.replace_producer_if_fatal(&producer);
-                Err(e)
-            }
-        }
+        self.writer.append(topic, records).await
     }
 
     async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>> {
@@ -362,13 +311,13 @@ impl EventLog for KafkaLog {
             .partition_count(topic)
             .await?
             .ok_or_else(|| EventLogError::UnknownTopic(topic.to_string()))?;
-        let producer = self.producer();
+        let client = self.metadata.clone();
         let topic = topic.to_string();
         let timeout = self.config.admin_timeout;
         tokio::task::spawn_blocking(move || {
             (0..partitions as i32)
                 .map(|p| {
-                    producer
+                    client
                         .client()
                         .fetch_watermarks(&topic, p, timeout)
                         .map(|(_, high)| high)
@@ -380,8 +329,37 @@ impl EventLog for KafkaLog {
         .map_err(|e| EventLogError::Internal(e.to_string()))?
     }
 
+    async fn committed_offsets(&self, group: &str, topic: &str) -> Result<Vec<Option<Offset>>> {
+        let partitions = self
+            .partition_count(topic)
+            .await?
+            .ok_or_else(|| EventLogError::UnknownTopic(topic.to_string()))?;
+        // A consumer of the group that never subscribes does not join it.
+        let consumer: BaseConsumer = self.config.consumer(group)?;
+        let mut list = TopicPartitionList::with_capacity(partitions as usize);
+        for p in 0..partitions as i32 {
+            list.add_partition(topic, p);
+        }
+        let timeout = self.config.admin_timeout;
+        let committed =
+            tokio::task::spawn_blocking(move || consumer.committed_offsets(list, timeout))
+                .await
+                .map_err(|e| EventLogError::Internal(e.to_string()))?
+                .map_err(map_err)?;
+        Ok((0..partitions as i32)
+            .map(|p| {
+                committed
+                    .find_partition(topic, p)
+                    .and_then(|e| match e.offset() {
+                        KafkaOffset::Offset(o) => Some(o),
+                        _ => None,
+                    })
+            })
+            .collect())
+    }
+
     async fn subscribe(&self, group: &str, topics: Topics) -> Result<Box<dyn Subscription>> {
-        let consumer = self.config.consumer(group)?;
+        let consumer: StreamConsumer = self.config.consumer(group)?;
         let pattern;
         let names: Vec<&str> = match &topics {
             Topics::Named(names) => names.iter().map(String::as_str).collect(),
@@ -393,6 +371,7 @@ impl EventLog for KafkaLog {
         consumer.subscribe(&names).map_err(map_err)?;
         Ok(Box::new(KafkaSubscription {
             consumer: Arc::new(consumer),
+            delivered: HashMap::new(),
         }))
     }
 }
@@ -409,18 +388,52 @@ fn regex_escape(text: &str) -> String {
 }
 
 impl EventLogError {
-    fn context(self, what: &str) -> Self {
+    pub(crate) fn context(self, what: &str) -> Self {
         match self {
             EventLogError::UnknownTopic(m) => EventLogError::UnknownTopic(format!("{what}: {m}")),
             EventLogError::Unavailable(m) => EventLogError::Unavailable(format!("{what}: {m}")),
             EventLogError::Invalid(m) => EventLogError::Invalid(format!("{what}: {m}")),
             EventLogError::Internal(m) => EventLogError::Internal(format!("{what}: {m}")),
+            EventLogError::OutcomeUnknown(m) => {
+                EventLogError::OutcomeUnknown(format!("{what}: {m}"))
+            }
         }
     }
 }
 
 struct KafkaSubscription {
     consumer: Arc<StreamConsumer>,
+    /// The last offset delivered per partition.
+    delivered: HashMap<(String, i32), Offset>,
+}
+
+impl KafkaSubscription {
+    fn deliver(&mut self, message: Message, batch: &mut Vec<Message>) {
+        self.delivered
+            .insert((message.topic.clone(), message.partition), message.offset);
+        batch.push(message);
+    }
+
+    /// Where to commit `p`: past the transaction markers that follow the
+    /// last delivered record when everything delivered is processed (the
+    /// consumer's position skips them; committing the record's offset + 1
+    /// would leave them as lag forever). Nothing delivered is skipped.
+    fn commit_offset(&self, p: &Position, positions: &TopicPartitionList) -> Offset {
+        let all_processed = self
+            .delivered
+            .get(&(p.topic.clone(), p.partition))
+            .is_some_and(|last| *last + 1 == p.next_offset);
+        let consumer_at = positions
+            .find_partition(&p.topic, p.partition)
+            .and_then(|e| match e.offset() {
+                KafkaOffset::Offset(o) => Some(o),
+                _ => None,
+            });
+        match consumer_at {
+            Some(at) if all_processed && at > p.next_offset => at,
+            _ => p.next_offset,
+        }
+    }
 }
 
 fn owned(message: &BorrowedMessage<'_>) -> Message {
@@ -451,18 +464,23 @@ fn owned(message: &BorrowedMessage<'_>) -> Message {
 impl Subscription for KafkaSubscription {
     async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Message>> {
         let mut batch = Vec::new();
-        match tokio::time::timeout(wait, self.consumer.recv()).await {
+        let first = match tokio::time::timeout(wait, self.consumer.recv()).await {
             Err(_) => return Ok(batch),
-            Ok(first) => batch.push(owned(&first.map_err(map_err)?)),
-        }
+            Ok(first) => owned(&first.map_err(map_err)?),
+        };
+        self.deliver(first, &mut batch);
         while batch.len() < max.max(1) {
-            match self.consumer.recv().now_or_never() {
-                Some(Ok(message)) => batch.push(owned(&message)),
-                Some(Err(e)) => {
+            let next = match self.consumer.recv().now_or_never() {
+                Some(Ok(message)) => Ok(owned(&message)),
+                Some(Err(e)) => Err(e),
+                None => break,
+            };
+            match next {
+                Ok(message) => self.deliver(message, &mut batch),
+                Err(e) => {
                     tracing::warn!(error = %e, "kafka consumer error after a partial batch");
                     break;
                 }
-                None => break,
             }
         }
         Ok(batch)
@@ -472,9 +490,11 @@ impl Subscription for KafkaSubscription {
         if positions.is_empty() {
             return Ok(());
         }
+        let at = self.consumer.position().map_err(map_err)?;
         let mut list = TopicPartitionList::with_capacity(positions.len());
         for p in positions {
-            list.add_partition_offset(&p.topic, p.partition, KafkaOffset::Offset(p.next_offset))
+            let offset = self.commit_offset(p, &at);
+            list.add_partition_offset(&p.topic, p.partition, KafkaOffset::Offset(offset))
                 .map_err(map_err)?;
         }
         let consumer = self.consumer.clone();

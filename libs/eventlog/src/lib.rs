@@ -12,6 +12,7 @@
 
 mod error;
 pub mod kafka;
+mod kafka_txn;
 pub mod redb;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
@@ -22,6 +23,7 @@ use async_trait::async_trait;
 
 pub use error::EventLogError;
 pub use kafka::{KafkaConfig, KafkaLog};
+pub use kafka_txn::RESOLVE_WINDOW as KAFKA_COMMIT_RESOLVE_WINDOW;
 pub use redb::RedbLog;
 
 pub type Partition = i32;
@@ -74,14 +76,22 @@ pub trait EventLog: Send + Sync + 'static {
     /// The topic's partition count, `None` when it does not exist.
     async fn partition_count(&self, topic: &str) -> Result<Option<u32>>;
 
-    /// Appends every record and returns their offsets (in input order) once
-    /// all are acknowledged. On error some records may have been written: a
-    /// caller retries, and consumers must tolerate duplicates.
+    /// Appends every record or none, and returns their offsets (in input
+    /// order) once all are durable. On error no record of the call is ever
+    /// read by a subscription (Kafka: the transaction was aborted; embedded:
+    /// the write transaction never committed). Offsets increase per
+    /// partition but need not be dense (Kafka's transaction markers take
+    /// offsets too).
     async fn append(&self, topic: &str, records: Vec<Record>) -> Result<Vec<Offset>>;
 
     /// The next offset to be written in each partition of `topic` (the
     /// "high watermark"), by partition; for lag.
     async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>>;
+
+    /// The positions consumer group `group` committed in each partition of
+    /// `topic` (`None` where it committed none); with [`EventLog::end_offsets`]
+    /// the group's lag.
+    async fn committed_offsets(&self, group: &str, topic: &str) -> Result<Vec<Option<Offset>>>;
 
     /// Joins consumer group `group` reading `topics`, from each partition's
     /// committed position (or the beginning when none is committed).

@@ -335,6 +335,31 @@ impl EventLog for RedbLog {
             .ok_or_else(|| EventLogError::UnknownTopic(topic.to_string()))
     }
 
+    async fn committed_offsets(&self, group: &str, topic: &str) -> Result<Vec<Option<Offset>>> {
+        let partitions = self.end_offsets(topic).await?.len() as u32;
+        let inner = self.inner.clone();
+        let (group, topic) = (group.to_string(), topic.to_string());
+        blocking(move || {
+            let read = inner.db.begin_read().map_err(storage)?;
+            let commits = match read.open_table(COMMITS) {
+                Ok(table) => table,
+                Err(::redb::TableError::TableDoesNotExist(_)) => {
+                    return Ok(vec![None; partitions as usize]);
+                }
+                Err(e) => return Err(storage(e)),
+            };
+            (0..partitions)
+                .map(|p| {
+                    Ok(commits
+                        .get((group.as_str(), topic.as_str(), p))
+                        .map_err(storage)?
+                        .map(|next| next.value() as Offset))
+                })
+                .collect()
+        })
+        .await
+    }
+
     async fn subscribe(&self, group: &str, topics: Topics) -> Result<Box<dyn Subscription>> {
         Ok(Box::new(RedbSubscription {
             inner: self.inner.clone(),

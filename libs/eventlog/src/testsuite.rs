@@ -39,7 +39,9 @@ macro_rules! eventlog_conformance_tests {
             appended_records_are_consumed_in_order_with_their_headers,
             a_new_member_resumes_after_committed_positions,
             prefix_subscriptions_find_topics_created_later,
-            append_to_a_missing_topic_fails
+            append_to_a_missing_topic_fails,
+            a_failed_append_writes_none_of_its_records,
+            committed_positions_are_reported_and_leave_no_lag
         );
     };
     (@cases $make:path; $($case:ident),*) => {
@@ -117,17 +119,22 @@ pub async fn appended_records_are_consumed_in_order_with_their_headers(log: &dyn
     let records: Vec<Record> = (0..300).map(|i| record((i % 3) as i32, i)).collect();
     let offsets = log.append(&topic, records.clone()).await.unwrap();
     assert_eq!(offsets.len(), records.len());
-    assert_eq!(
-        log.end_offsets(&topic).await.unwrap(),
-        vec![100, 100, 100],
-        "next offset per partition"
-    );
     // Offsets increase per partition in append order.
     let mut last: BTreeMap<i32, i64> = BTreeMap::new();
     for (r, offset) in records.iter().zip(&offsets) {
         if let Some(prev) = last.insert(r.partition, *offset) {
             assert!(*offset > prev);
         }
+    }
+    // The next offset of each partition is past its last record (Kafka's
+    // transaction markers may take offsets in between).
+    let ends = log.end_offsets(&topic).await.unwrap();
+    assert_eq!(ends.len(), 3);
+    for (p, end) in ends.iter().enumerate() {
+        assert!(
+            *end > last[&(p as i32)],
+            "next offset per partition: {ends:?}"
+        );
     }
     let mut sub = log
         .subscribe(&unique("g"), Topics::Named(vec![topic.clone()]))
@@ -253,5 +260,91 @@ pub async fn append_to_a_missing_topic_fails(log: &dyn EventLog) {
         log.partition_count(&topic).await.unwrap(),
         None,
         "not auto-created"
+    );
+}
+
+/// An append with one record the log refuses (a partition the topic does
+/// not have) fails, and none of its other records is ever delivered.
+pub async fn a_failed_append_writes_none_of_its_records(log: &dyn EventLog) {
+    let topic = unique("atomic");
+    log.ensure_topic(&topic, 2).await.unwrap();
+    let mut bad: Vec<Record> = (0..50).map(|i| record((i % 2) as i32, i)).collect();
+    bad.push(record(7, 50));
+    let result = tokio::time::timeout(Duration::from_secs(60), log.append(&topic, bad))
+        .await
+        .expect("answers");
+    assert!(result.is_err(), "{result:?}");
+    log.append(&topic, vec![record(0, 100), record(1, 101)])
+        .await
+        .unwrap();
+    let mut sub = log
+        .subscribe(&unique("g"), Topics::Named(vec![topic.clone()]))
+        .await
+        .unwrap();
+    let mut got = read(&mut *sub, 2, Duration::from_secs(30)).await;
+    got.extend(sub.next_batch(100, Duration::from_secs(2)).await.unwrap());
+    let payloads: Vec<String> = got
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.payload).into_owned())
+        .collect();
+    assert_eq!(payloads.len(), 2, "only the good append: {payloads:?}");
+    assert!(
+        payloads
+            .iter()
+            .all(|p| p == "payload-100" || p == "payload-101")
+    );
+}
+
+/// `committed_offsets` reports what a group committed; once everything
+/// read is committed, nothing lags (Kafka: past the transaction markers).
+pub async fn committed_positions_are_reported_and_leave_no_lag(log: &dyn EventLog) {
+    let topic = unique("lag");
+    let group = unique("g");
+    log.ensure_topic(&topic, 2).await.unwrap();
+    assert_eq!(
+        log.committed_offsets(&group, &topic).await.unwrap(),
+        vec![None, None]
+    );
+    for round in 0..3 {
+        log.append(
+            &topic,
+            (0..10)
+                .map(|i| record((i % 2) as i32, round * 10 + i))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    }
+    let mut sub = log
+        .subscribe(&group, Topics::Named(vec![topic.clone()]))
+        .await
+        .unwrap();
+    let got = read(&mut *sub, 30, Duration::from_secs(30)).await;
+    // The next poll (what a consumer does while waiting) sees nothing new.
+    assert!(
+        sub.next_batch(10, Duration::from_millis(500))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut next: BTreeMap<i32, i64> = BTreeMap::new();
+    for m in &got {
+        next.insert(m.partition, m.offset + 1);
+    }
+    let positions: Vec<Position> = next
+        .iter()
+        .map(|(p, o)| Position {
+            topic: topic.clone(),
+            partition: *p,
+            next_offset: *o,
+        })
+        .collect();
+    sub.commit(&positions).await.unwrap();
+    let committed = log.committed_offsets(&group, &topic).await.unwrap();
+    let ends = log.end_offsets(&topic).await.unwrap();
+    assert_eq!(
+        committed,
+        ends.iter().map(|e| Some(*e)).collect::<Vec<_>>(),
+        "no lag once everything read is committed"
     );
 }

@@ -7,6 +7,8 @@ use featurestore_eventlog::KafkaConfig;
 use featurestore_runtime::{ServerConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
 
+pub use crate::idempotency::IdempotencySettings;
+
 /// Default gRPC port of ingestion.
 pub const DEFAULT_PORT: u16 = 50052;
 
@@ -18,6 +20,7 @@ pub struct IngestionConfig {
     pub etcd: EtcdSettings,
     pub kafka: KafkaSettings,
     pub limits: Limits,
+    pub idempotency: IdempotencySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -30,6 +33,9 @@ pub struct KafkaSettings {
     pub append_timeout: Duration,
     /// Replication factor of the topics ingestion creates.
     pub replication_factor: i32,
+    /// The producer's `transactional.id` (one per replica, e.g. the pod
+    /// name); empty: a new one per process. See `KafkaConfig`.
+    pub transactional_id: String,
     /// Extra librdkafka properties.
     pub properties: BTreeMap<String, String>,
 }
@@ -51,6 +57,7 @@ impl Default for KafkaSettings {
             bootstrap_servers: "127.0.0.1:9092".into(),
             append_timeout: Duration::from_secs(5),
             replication_factor: 1,
+            transactional_id: String::new(),
             properties: BTreeMap::new(),
         }
     }
@@ -62,6 +69,8 @@ impl KafkaSettings {
             bootstrap_servers: self.bootstrap_servers.clone(),
             append_timeout: self.append_timeout,
             replication_factor: self.replication_factor,
+            transactional_id: (!self.transactional_id.is_empty())
+                .then(|| self.transactional_id.clone()),
             properties: self.properties.clone(),
             ..KafkaConfig::default()
         }
@@ -89,6 +98,7 @@ impl Default for IngestionConfig {
             etcd: EtcdSettings::default(),
             kafka: KafkaSettings::default(),
             limits: Limits::default(),
+            idempotency: IdempotencySettings::default(),
         }
     }
 }
@@ -106,6 +116,9 @@ impl Validate for IngestionConfig {
         }
         if self.kafka.replication_factor < 1 {
             return Err("kafka.replication_factor must be at least 1".into());
+        }
+        if self.idempotency.window.is_zero() {
+            return Err("idempotency.window must be positive".into());
         }
         if self.limits.max_rows_per_request == 0 || self.limits.max_rows_per_stream == 0 {
             return Err(

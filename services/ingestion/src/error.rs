@@ -13,6 +13,13 @@ pub enum IngestionError {
     /// Rows failed validation; nothing of the request was written.
     #[error("invalid argument: {summary}")]
     BadRows { summary: String, details: BadRows },
+    /// Another attempt with the same idempotency key is running.
+    #[error("aborted: {0}")]
+    InProgress(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
     #[error(transparent)]
     Domain(#[from] DomainError),
     #[error(transparent)]
@@ -35,6 +42,9 @@ impl ServiceError for IngestionError {
             IngestionError::Invalid { .. } | IngestionError::BadRows { .. } => {
                 ErrorCode::InvalidArgument
             }
+            IngestionError::InProgress(_) => ErrorCode::Aborted,
+            IngestionError::Unavailable(_) => ErrorCode::Unavailable,
+            IngestionError::Internal(_) => ErrorCode::Internal,
             IngestionError::Domain(e) => e.error_code(),
             IngestionError::EventLog(e) => e.error_code(),
         }

@@ -7,7 +7,13 @@ use featurestore_proto::v1::{
 };
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::{error::IngestionError, ingest::Ingestor, validate::Violations};
+use prost::Message as _;
+
+use crate::{
+    error::IngestionError,
+    ingest::{Ingestor, RequestKey},
+    validate::Violations,
+};
 
 #[derive(Debug, Clone)]
 pub struct IngestionGrpc {
@@ -31,6 +37,10 @@ impl IngestionGrpc {
         let mut group = None;
         let mut columns = Vec::new();
         let mut rows = 0u64;
+        // The first message's idempotency key covers the stream; the
+        // fingerprint covers every message.
+        let mut key = String::new();
+        let mut parts: Vec<Vec<u8>> = Vec::new();
         while let Some(mut message) = stream
             .message()
             .await
@@ -38,6 +48,18 @@ impl IngestionGrpc {
         {
             // The first message names the group and columns; later ones may
             // repeat them or leave them out.
+            let message_key = std::mem::take(&mut message.idempotency_key);
+            if group.is_none() {
+                key = message_key;
+            } else if !message_key.is_empty() && message_key != key {
+                return Err(IngestionError::invalid(
+                    "idempotency_key",
+                    "later messages of a stream may only repeat the first message's key",
+                ));
+            }
+            if !key.is_empty() {
+                parts.push(message.encode_to_vec());
+            }
             match (&group, &message.group) {
                 (None, Some(g)) => group = Some(g.clone()),
                 (None, None) => {
@@ -95,7 +117,9 @@ impl IngestionGrpc {
         if !violations.is_empty() {
             return Err(violations.into_error(rows));
         }
-        self.ingestor.append(&schema, records).await
+        let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        let key = RequestKey::new("idempotency_key", key, &parts)?;
+        self.ingestor.append(&schema, records, key).await
     }
 }
 

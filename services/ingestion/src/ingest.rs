@@ -1,6 +1,8 @@
 //! The ingest path: resolve the group from the watched catalog, validate
-//! every row, append the records to the group's topic, answer once Kafka
-//! acknowledged them all. A request with any bad row writes nothing.
+//! every row, append the records to the group's topic in one all-or-nothing
+//! append, answer once it is durable. A request with any bad row writes
+//! nothing; a request whose append fails left nothing readable in the log;
+//! a retry with the same idempotency key writes nothing again.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -10,18 +12,42 @@ use std::{
 
 use featurestore_catalog::CatalogCache;
 use featurestore_domain::validate_name;
-use featurestore_eventlog::{EventLog, Record};
+use featurestore_eventlog::{EventLog, EventLogError, Record};
 use featurestore_metastore::MetadataStore;
 use featurestore_proto::v1::{FeatureGroupRef, IngestArrowRequest, IngestRequest, IngestResponse};
+use prost::Message as _;
 
 use crate::{
     config::Limits,
     error::IngestionError,
+    idempotency::{Claim, Idempotency, fingerprint, validate_key},
     validate::{GroupSchema, Violations},
 };
 
-/// Records appended per call when a stream is flushed.
-const APPEND_CHUNK: usize = 50_000;
+/// A request's idempotency key and the fingerprint of what it asked.
+#[derive(Debug, Clone)]
+pub struct RequestKey {
+    pub key: String,
+    pub fingerprint: Vec<u8>,
+}
+
+impl RequestKey {
+    /// `None` for an empty key; INVALID_ARGUMENT for a malformed one.
+    pub fn new(
+        field: &str,
+        key: String,
+        parts: &[&[u8]],
+    ) -> Result<Option<RequestKey>, IngestionError> {
+        if key.is_empty() {
+            return Ok(None);
+        }
+        validate_key(field, &key)?;
+        Ok(Some(RequestKey {
+            key,
+            fingerprint: fingerprint(parts),
+        }))
+    }
+}
 
 type GroupKey = (String, String, u32);
 
@@ -30,6 +56,7 @@ pub struct Ingestor {
     store: Arc<dyn MetadataStore>,
     log: Arc<dyn EventLog>,
     limits: Limits,
+    idempotency: Arc<Idempotency>,
     /// Compiled schemas by group version, with the revision they reflect.
     schemas: Mutex<HashMap<GroupKey, (i64, Arc<GroupSchema>)>>,
     /// Topics known to exist with at least this many partitions.
@@ -55,12 +82,14 @@ impl Ingestor {
         store: Arc<dyn MetadataStore>,
         log: Arc<dyn EventLog>,
         limits: Limits,
+        idempotency: Idempotency,
     ) -> Self {
         Self {
             catalog,
             store,
             log,
             limits,
+            idempotency: Arc::new(idempotency),
             schemas: Mutex::new(HashMap::new()),
             topics: Mutex::new(HashSet::new()),
         }
@@ -68,6 +97,10 @@ impl Ingestor {
 
     pub fn catalog(&self) -> &Arc<CatalogCache> {
         &self.catalog
+    }
+
+    pub fn idempotency(&self) -> &Idempotency {
+        &self.idempotency
     }
 
     fn cached_schema(&self, group: &FeatureGroupRef) -> Option<Arc<GroupSchema>> {
@@ -166,9 +199,11 @@ impl Ingestor {
     /// `Ingest`: one batch, all or nothing.
     pub async fn ingest(
         &self,
-        request: IngestRequest,
+        mut request: IngestRequest,
         headers: &[(String, Vec<u8>)],
     ) -> Result<IngestResponse, IngestionError> {
+        let key = std::mem::take(&mut request.idempotency_key);
+        let key = RequestKey::new("idempotency_key", key, &[&request.encode_to_vec()])?;
         let rows = request.rows.len();
         if rows > self.limits.max_rows_per_request {
             return Err(IngestionError::invalid(
@@ -186,16 +221,18 @@ impl Ingestor {
         if !violations.is_empty() {
             return Err(violations.into_error(rows as u64));
         }
-        self.append(&schema, records).await
+        self.append(&schema, records, key).await
     }
 
     /// `IngestArrow`: every record batch of an Arrow IPC stream, all or
     /// nothing, through the same validation as `Ingest`.
     pub async fn ingest_arrow(
         &self,
-        request: IngestArrowRequest,
+        mut request: IngestArrowRequest,
         headers: &[(String, Vec<u8>)],
     ) -> Result<IngestResponse, IngestionError> {
+        let key = std::mem::take(&mut request.idempotency_key);
+        let key = RequestKey::new("idempotency_key", key, &[&request.encode_to_vec()])?;
         let schema = self.schema(request.group.as_ref()).await?;
         let (columns, batches) = crate::arrow::decode(&request.arrow_ipc_stream)?;
         let rows: usize = batches.iter().map(Vec::len).sum();
@@ -217,6 +254,7 @@ impl Ingestor {
                 group: None,
                 columns: columns.clone(),
                 rows: batch,
+                idempotency_key: String::new(),
             };
             self.validate(
                 &schema,
@@ -231,11 +269,71 @@ impl Ingestor {
         if !violations.is_empty() {
             return Err(violations.into_error(rows as u64));
         }
-        self.append(&schema, records).await
+        self.append(&schema, records, key).await
     }
 
-    /// Appends validated records (all of a request or stream).
+    /// Appends validated records (all of a request or stream) in one
+    /// all-or-nothing append; with a key, at most once per window. A keyed
+    /// append runs on its own task, so a caller that goes away (a client
+    /// deadline) does not leave its claim unanswered while the append
+    /// completes.
     pub async fn append(
+        &self,
+        schema: &GroupSchema,
+        records: Vec<Record>,
+        key: Option<RequestKey>,
+    ) -> Result<IngestResponse, IngestionError> {
+        let Some(key) = key else {
+            return self.append_once(schema, records).await;
+        };
+        let project = &schema.group.project;
+        let (path, revision) = match self
+            .idempotency
+            .claim(project, &key.key, &key.fingerprint)
+            .await?
+        {
+            Claim::Answered(response) => return Ok(response),
+            Claim::Owned { key, revision } => (key, revision),
+        };
+        let response = IngestResponse {
+            rows_accepted: records.len() as u64,
+            group_version: schema.group.version,
+        };
+        if !records.is_empty()
+            && let Err(e) = self.ensure_topic(schema).await
+        {
+            self.idempotency.release(&path, revision).await;
+            return Err(e);
+        }
+        let log = self.log.clone();
+        let idempotency = self.idempotency.clone();
+        let topic = schema.topic.clone();
+        let task = tokio::spawn(async move {
+            let appended = match records.is_empty() {
+                true => Ok(Vec::new()),
+                false => log.append(&topic, records).await,
+            };
+            match appended {
+                Ok(_) => {
+                    idempotency
+                        .complete(&path, revision, &key.fingerprint, &response)
+                        .await;
+                    Ok(response)
+                }
+                // The append may be in the log: keep the claim (a retry
+                // waits for it to go stale rather than maybe write twice).
+                Err(e @ EventLogError::OutcomeUnknown(_)) => Err(e.into()),
+                Err(e) => {
+                    idempotency.release(&path, revision).await;
+                    Err(e.into())
+                }
+            }
+        });
+        task.await
+            .map_err(|e| IngestionError::Internal(format!("append task: {e}")))?
+    }
+
+    async fn append_once(
         &self,
         schema: &GroupSchema,
         records: Vec<Record>,
@@ -243,12 +341,7 @@ impl Ingestor {
         let total = records.len() as u64;
         if total > 0 {
             self.ensure_topic(schema).await?;
-        }
-        let mut records = records;
-        while !records.is_empty() {
-            let rest = records.split_off(records.len().min(APPEND_CHUNK));
             self.log.append(&schema.topic, records).await?;
-            records = rest;
         }
         Ok(IngestResponse {
             rows_accepted: total,

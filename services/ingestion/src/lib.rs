@@ -7,6 +7,7 @@ mod arrow;
 pub mod config;
 pub mod error;
 mod grpc;
+pub mod idempotency;
 pub mod ingest;
 pub mod validate;
 
@@ -21,23 +22,45 @@ use tokio::net::TcpListener;
 
 pub use config::IngestionConfig;
 pub use grpc::IngestionGrpc;
+use idempotency::Idempotency;
 pub use ingest::Ingestor;
 
 /// Builds the ingestor over etcd and Kafka as configured.
 pub async fn connect(config: &IngestionConfig) -> anyhow::Result<Arc<Ingestor>> {
     let store: Arc<dyn MetadataStore> =
         Arc::new(EtcdStore::connect(&config.etcd.client_config()).await?);
-    let catalog = Arc::new(CatalogCache::spawn(
-        store.clone(),
-        Keyspace::new(&config.etcd.root),
-    ));
+    let keys = Keyspace::new(&config.etcd.root);
+    let catalog = Arc::new(CatalogCache::spawn(store.clone(), keys.clone()));
     let log: Arc<dyn EventLog> = Arc::new(KafkaLog::new(config.kafka.client_config())?);
+    let idempotency = Idempotency::new(
+        store.clone(),
+        &keys,
+        &config.idempotency,
+        config.kafka.append_timeout,
+    );
     Ok(Arc::new(Ingestor::new(
         catalog,
         store,
         log,
         config.limits.clone(),
+        idempotency,
     )))
+}
+
+/// Deletes expired idempotency records every `window / 10` (at least once a
+/// minute).
+pub async fn sweep_idempotency(ingestor: Arc<Ingestor>, every: Duration, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        match ingestor.idempotency().sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(records = n, "expired idempotency records deleted"),
+            Err(e) => tracing::warn!(error = %e, "idempotency sweep failed; will retry"),
+        }
+    }
 }
 
 /// Keeps every catalog group's topic in place: on each catalog change, and
@@ -66,6 +89,12 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     tokio::spawn(reconcile_topics(ingestor.clone(), shutdown.clone()));
+    let every = (config.idempotency.window / 10).min(Duration::from_secs(60));
+    tokio::spawn(sweep_idempotency(
+        ingestor.clone(),
+        every.max(Duration::from_secs(1)),
+        shutdown.clone(),
+    ));
     let mut server = GrpcServer::new(config.server.clone());
     let max = config.server.max_message_bytes;
     server.add_service(

@@ -17,8 +17,9 @@ use featurestore_offlinestore::OfflineTable;
 use featurestore_onlinestore::{OnlineRow, OnlineTable};
 use featurestore_proto::v1::{
     BackfillJob, FeatureGroup, FeatureGroupRef, GetBackfillJobRequest,
-    GetMaterializationStatusRequest, MaterializationStatus, PartitionStatus, ResourceState,
-    StartBackfillRequest, materialization_admin_service_server::MaterializationAdminService,
+    GetMaterializationStatusRequest, GetPipelineStatusRequest, MaterializationStatus,
+    PartitionStatus, PipelineStatus, ResourceState, StartBackfillRequest,
+    materialization_admin_service_server::MaterializationAdminService,
 };
 use tonic::{Request, Response, Status};
 
@@ -152,6 +153,13 @@ impl MaterializationAdminService for AdminGrpc {
         };
         let ensured = self.materializer.tables_ensured(&group);
         let ends = self.log.end_offsets(&topic).await.unwrap_or_default();
+        // The group's committed positions skip transaction markers; the
+        // offline table's offsets alone would leave them as lag.
+        let positions = self
+            .log
+            .committed_offsets(self.materializer.consumer(), &topic)
+            .await
+            .unwrap_or_default();
         let mut partitions = Vec::with_capacity(ends.len());
         for (p, end) in ends.iter().enumerate() {
             let committed = if group.offline_enabled {
@@ -169,7 +177,8 @@ impl MaterializationAdminService for AdminGrpc {
                 partition: p as i32,
                 committed_offset: committed,
                 high_watermark: *end,
-                lag: (*end - committed).max(0),
+                lag: (*end - committed.max(positions.get(p).copied().flatten().unwrap_or(0)))
+                    .max(0),
             });
         }
         Ok(Response::new(MaterializationStatus {
@@ -246,5 +255,12 @@ impl MaterializationAdminService for AdminGrpc {
             .cloned()
             .map(Response::new)
             .ok_or_else(|| Status::not_found(format!("backfill job {id:?}")))
+    }
+
+    async fn get_pipeline_status(
+        &self,
+        _request: Request<GetPipelineStatusRequest>,
+    ) -> Result<Response<PipelineStatus>, Status> {
+        Ok(Response::new(self.materializer.pipeline_status()))
     }
 }

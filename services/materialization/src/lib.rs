@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod held;
 pub mod pipeline;
 
 use std::{sync::Arc, time::Duration};
@@ -29,12 +30,20 @@ pub struct Parts {
 
 /// Connects to etcd, Kafka, Cassandra and the Delta root as configured.
 pub async fn connect(config: &MaterializationConfig) -> anyhow::Result<Parts> {
-    let store: Arc<dyn MetadataStore> =
-        Arc::new(EtcdStore::connect(&config.etcd.client_config()).await?);
-    let catalog = Arc::new(CatalogCache::spawn(
-        store.clone(),
-        Keyspace::new(&config.etcd.root),
+    connect_with(config, |store| store).await
+}
+
+/// [`connect`], with the etcd store seen through `wrap` (tests cut the
+/// materializer off from etcd this way).
+pub async fn connect_with(
+    config: &MaterializationConfig,
+    wrap: impl FnOnce(Arc<dyn MetadataStore>) -> Arc<dyn MetadataStore>,
+) -> anyhow::Result<Parts> {
+    let store: Arc<dyn MetadataStore> = wrap(Arc::new(
+        EtcdStore::connect(&config.etcd.client_config()).await?,
     ));
+    let keys = Keyspace::new(&config.etcd.root);
+    let catalog = Arc::new(CatalogCache::spawn(store.clone(), keys.clone()));
     let log: Arc<dyn EventLog> = Arc::new(KafkaLog::new(config.kafka.client_config())?);
     let online: Arc<dyn OnlineStore> =
         Arc::new(CassandraStore::connect(config.cassandra.client_config()).await?);
@@ -42,6 +51,7 @@ pub async fn connect(config: &MaterializationConfig) -> anyhow::Result<Parts> {
     let materializer = Arc::new(Materializer::new(
         catalog,
         store,
+        keys,
         online,
         offline,
         config.kafka.group_id.clone(),

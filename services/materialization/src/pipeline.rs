@@ -7,22 +7,27 @@
 
 use std::{
     collections::{BTreeMap, HashSet},
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, Instant},
 };
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use featurestore_catalog::CatalogCache;
+use featurestore_catalog::{CatalogCache, Keyspace};
 use featurestore_domain::names::TOPIC_PREFIX;
 use featurestore_eventlog::{EventLog, Message, Position, Topics};
 use featurestore_metastore::MetadataStore;
 use featurestore_offlinestore::{DeltaStore, OfflineRow, OfflineStoreError, OfflineTable};
 use featurestore_onlinestore::{OnlineRow, OnlineStore, OnlineStoreError, OnlineTable};
-use featurestore_proto::v1::{FeatureGroup, FeatureRowRecord, Value, value::Kind};
+use featurestore_proto::v1::{
+    FeatureGroup, FeatureRowRecord, HeldTopic, PipelineStatus, Value, value::Kind,
+};
 use featurestore_runtime::Shutdown;
 use prost::Message as _;
 
-use crate::config::BatchSettings;
+use crate::{config::BatchSettings, held::Held};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaterializeError {
@@ -39,19 +44,65 @@ pub struct BatchOutcome {
     pub online_rows: usize,
     pub offline_appended: usize,
     pub offline_skipped: usize,
-    /// Records of unknown group versions or undecodable payloads.
+    /// Records skipped and committed: of deleted group versions, foreign
+    /// topics or undecodable payloads (each counted in [`PipelineStatus`]).
     pub dropped: usize,
+    /// Records of topics whose group version could not be resolved (the
+    /// metadata store did not answer): not processed, their positions not
+    /// advanced; the caller holds and retries them.
+    pub unresolved: Vec<Unresolved>,
     pub positions: Vec<Position>,
+}
+
+/// A topic's records that wait for the catalog, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    pub topic: String,
+    pub messages: Vec<Message>,
+    pub reason: String,
+}
+
+/// What the metadata says of a topic.
+#[derive(Debug)]
+pub enum Resolution {
+    Group(Arc<FeatureGroup>),
+    /// The store of record has no such group version (deleted).
+    Deleted,
+    /// Not a group version's topic name.
+    Foreign,
+    /// The store could not be asked; try again later.
+    Unknown(String),
+}
+
+#[derive(Debug, Default)]
+struct Skipped {
+    deleted: u64,
+    foreign: u64,
+    undecodable: u64,
+}
+
+/// Pipeline-wide counts of skipped records, and the held topics.
+#[derive(Debug, Default)]
+pub struct PipelineCounters {
+    dropped_deleted_group: AtomicU64,
+    undecodable: AtomicU64,
+    foreign_topic: AtomicU64,
+    held: Arc<Mutex<Vec<HeldTopic>>>,
+    failed_attempts: AtomicU64,
+    /// The last failure and when (µs since epoch).
+    last_error: Mutex<(String, i64)>,
 }
 
 pub struct Materializer {
     catalog: Arc<CatalogCache>,
     store: Arc<dyn MetadataStore>,
+    keys: Keyspace,
     online: Arc<dyn OnlineStore>,
     offline: Arc<DeltaStore>,
     consumer: String,
     /// Tables known to exist with this many feature columns.
     ensured: Mutex<HashSet<(String, u32, usize)>>,
+    counters: PipelineCounters,
 }
 
 impl std::fmt::Debug for Materializer {
@@ -62,7 +113,7 @@ impl std::fmt::Debug for Materializer {
     }
 }
 
-/// `fs.<project>.<group>.v<version>` → its parts.
+/// `fs.<project>.<group>.v<version>` → its parts (versions start at 1).
 pub fn parse_topic(topic: &str) -> Option<(&str, &str, u32)> {
     let rest = topic.strip_prefix(TOPIC_PREFIX)?;
     let mut parts = rest.split('.');
@@ -70,7 +121,8 @@ pub fn parse_topic(topic: &str) -> Option<(&str, &str, u32)> {
     if parts.next().is_some() {
         return None;
     }
-    Some((project, group, version.strip_prefix('v')?.parse().ok()?))
+    let version: u32 = version.strip_prefix('v')?.parse().ok()?;
+    (version > 0).then_some((project, group, version))
 }
 
 fn null() -> Value {
@@ -80,9 +132,11 @@ fn null() -> Value {
 }
 
 impl Materializer {
+    /// `keys` is the layout the catalog cache follows in `store`.
     pub fn new(
         catalog: Arc<CatalogCache>,
         store: Arc<dyn MetadataStore>,
+        keys: Keyspace,
         online: Arc<dyn OnlineStore>,
         offline: Arc<DeltaStore>,
         consumer: String,
@@ -90,11 +144,49 @@ impl Materializer {
         Self {
             catalog,
             store,
+            keys,
             online,
             offline,
             consumer,
             ensured: Mutex::new(HashSet::new()),
+            counters: PipelineCounters::default(),
         }
+    }
+
+    /// Counts a failed attempt (retried without committing).
+    pub fn record_failure(&self, error: &MaterializeError) {
+        let c = &self.counters;
+        c.failed_attempts.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or_default();
+        *c.last_error.lock().unwrap_or_else(|e| e.into_inner()) = (error.to_string(), now);
+    }
+
+    /// Held topics, skipped-record counts and failed attempts.
+    pub fn pipeline_status(&self) -> PipelineStatus {
+        let c = &self.counters;
+        let (last_error, last_error_micros) = c
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        PipelineStatus {
+            failed_attempts: c.failed_attempts.load(Ordering::Relaxed),
+            last_error,
+            last_error_micros,
+            held: c.held.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            records_dropped_deleted_group: c.dropped_deleted_group.load(Ordering::Relaxed),
+            records_undecodable: c.undecodable.load(Ordering::Relaxed),
+            records_foreign_topic: c.foreign_topic.load(Ordering::Relaxed),
+            consumer: self.consumer.clone(),
+        }
+    }
+
+    /// A held-records buffer publishing to this materializer's status.
+    pub fn held_buffer(&self, max_retry_delay: Duration) -> Held {
+        Held::new(max_retry_delay, self.counters.held.clone())
     }
 
     pub fn catalog(&self) -> &Arc<CatalogCache> {
@@ -169,26 +261,33 @@ impl Materializer {
         Ok(n)
     }
 
-    async fn group_of(&self, topic: &str) -> Option<Arc<FeatureGroup>> {
-        let (project, name, version) = parse_topic(topic)?;
+    /// The group version a topic carries: from the catalog cache, or, when
+    /// the cache does not know it (registered a moment ago, or the cache is
+    /// cut off from the store), from the store of record itself. Only the
+    /// store's answer "no such key" makes a topic's records droppable.
+    pub async fn resolve(&self, topic: &str) -> Resolution {
+        let Some((project, name, version)) = parse_topic(topic) else {
+            return Resolution::Foreign;
+        };
         if let Some(g) = self
             .catalog
             .snapshot()
             .feature_group(project, name, version)
         {
-            return Some(g.clone());
+            return Resolution::Group(g.clone());
         }
-        // Maybe registered a moment ago: let the cache catch up once.
-        if let Ok(revision) = self.store.current_revision().await {
-            let _ = self
-                .catalog
-                .wait_for_revision(revision, Duration::from_secs(5))
-                .await;
+        match self
+            .store
+            .get(&self.keys.group(project, name, version))
+            .await
+        {
+            Ok(Some(kv)) => match FeatureGroup::decode(kv.value.as_slice()) {
+                Ok(group) => Resolution::Group(Arc::new(group)),
+                Err(e) => Resolution::Unknown(format!("stored group does not decode: {e}")),
+            },
+            Ok(None) => Resolution::Deleted,
+            Err(e) => Resolution::Unknown(format!("metadata store: {e}")),
         }
-        self.catalog
-            .snapshot()
-            .feature_group(project, name, version)
-            .cloned()
     }
 
     /// Step 1 of a batch: upserts the online rows now and queues the offline
@@ -208,15 +307,40 @@ impl Materializer {
             by_topic.entry(m.topic.as_str()).or_default().push(m);
         }
         let mut queued: Vec<(String, Arc<FeatureGroup>, Vec<OfflineRow>)> = Vec::new();
+        // Counted once the batch succeeded (a failed batch is retried whole).
+        let mut skipped = Skipped::default();
         for (topic, messages) in by_topic {
-            let Some(group) = self.group_of(topic).await else {
-                tracing::warn!(
-                    topic,
-                    records = messages.len(),
-                    "no feature group for this topic; dropping its records"
-                );
-                outcome.dropped += messages.len();
-                continue;
+            let group = match self.resolve(topic).await {
+                Resolution::Group(group) => group,
+                Resolution::Unknown(reason) => {
+                    tracing::warn!(topic, records = messages.len(), %reason, "group version unknown; holding the topic's records");
+                    outcome.unresolved.push(Unresolved {
+                        topic: topic.to_string(),
+                        messages: messages.into_iter().cloned().collect(),
+                        reason,
+                    });
+                    continue;
+                }
+                Resolution::Deleted => {
+                    tracing::warn!(
+                        topic,
+                        records = messages.len(),
+                        "the metadata store has no such group version (deleted); skipping its records"
+                    );
+                    skipped.deleted += messages.len() as u64;
+                    outcome.dropped += messages.len();
+                    continue;
+                }
+                Resolution::Foreign => {
+                    tracing::warn!(
+                        topic,
+                        records = messages.len(),
+                        "not a feature-group topic; skipping its records"
+                    );
+                    skipped.foreign += messages.len() as u64;
+                    outcome.dropped += messages.len();
+                    continue;
+                }
             };
             self.ensure_tables(&group).await?;
             let features = group.features.len();
@@ -226,7 +350,8 @@ impl Materializer {
                 let record = match FeatureRowRecord::decode(m.payload.as_slice()) {
                     Ok(r) => r,
                     Err(e) => {
-                        tracing::error!(topic, partition = m.partition, offset = m.offset, error = %e, "undecodable record dropped");
+                        tracing::error!(topic, partition = m.partition, offset = m.offset, error = %e, "undecodable record skipped");
+                        skipped.undecodable += 1;
                         outcome.dropped += 1;
                         continue;
                     }
@@ -275,12 +400,22 @@ impl Materializer {
                 .extend(rows);
         }
         for m in messages {
+            if outcome.unresolved.iter().any(|u| u.topic == m.topic) {
+                continue;
+            }
             let slot = pending
                 .positions
                 .entry((m.topic.clone(), m.partition))
                 .or_insert(0);
             *slot = (*slot).max(m.offset + 1);
         }
+        let c = &self.counters;
+        c.dropped_deleted_group
+            .fetch_add(skipped.deleted, Ordering::Relaxed);
+        c.foreign_topic
+            .fetch_add(skipped.foreign, Ordering::Relaxed);
+        c.undecodable
+            .fetch_add(skipped.undecodable, Ordering::Relaxed);
         Ok(outcome)
     }
 
@@ -348,6 +483,11 @@ impl PendingOffline {
 /// `offline_flush_interval` (or sooner when `max_pending_rows` are queued),
 /// and Kafka offsets are committed after that. A crash loses nothing: what
 /// was not committed to Kafka is read again, and both sinks ignore replays.
+///
+/// Records whose group version cannot be resolved (the metadata store does
+/// not answer) are held, uncommitted, with every later record of their
+/// topic, and retried with backoff while the other topics go on; past
+/// `max_pending_rows` held records nothing new is read until they resolve.
 pub async fn run(
     materializer: Arc<Materializer>,
     log: Arc<dyn EventLog>,
@@ -364,41 +504,113 @@ pub async fn run(
         .without_max_times()
         .with_jitter();
     let mut pending = PendingOffline::default();
+    let mut held = materializer.held_buffer(batch.max_retry_delay);
     let mut oldest: Option<Instant> = None;
+    let mut uncommitted: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let mut commit_due = Instant::now();
+    let mut commit_delays = backoff.build();
     loop {
-        let wait = match oldest {
+        let mut wait = match oldest {
             Some(t) => batch
                 .max_wait
                 .min(batch.offline_flush_interval.saturating_sub(t.elapsed())),
             None => batch.max_wait,
         };
-        let messages = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
-            next = subscription.next_batch(batch.max_records, wait.max(Duration::from_millis(1))) => next,
+        if let Some(retry) = held.until_retry() {
+            wait = wait.min(retry);
+        }
+        if !uncommitted.is_empty() {
+            wait = wait.min(commit_due.saturating_duration_since(Instant::now()));
+        }
+        let wait = wait.max(Duration::from_millis(1));
+        let read = if held.records() >= batch.max_pending_rows {
+            // Memory bound: read nothing new until the held records resolve
+            // (nothing past them is committed, so nothing is lost).
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(wait) => Ok(Vec::new()),
+            }
+        } else {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                next = subscription.next_batch(batch.max_records, wait) => next,
+            }
         };
-        match messages {
-            Ok(messages) if !messages.is_empty() => {
-                let mut delays = backoff.build();
-                loop {
-                    match materializer.write_online(&messages, &mut pending).await {
-                        Ok(_) => break,
-                        Err(e) => {
-                            let delay = delays.next().unwrap_or(batch.max_retry_delay);
-                            tracing::warn!(error = %e, ?delay, records = messages.len(), "online write failed; retrying the batch");
-                            tokio::select! {
-                                _ = shutdown.cancelled() => return Ok(()),
-                                _ = tokio::time::sleep(delay) => {}
-                            }
+        // Positions whose offline rows are in Delta, committed to the log.
+        // A failed commit is kept and retried later while reading goes on
+        // (a consumer that stops polling cannot rejoin its group after a
+        // broker restart, so its commits would fail forever).
+        if !uncommitted.is_empty() && Instant::now() >= commit_due {
+            let positions: Vec<Position> = uncommitted
+                .iter()
+                .map(|((topic, partition), next_offset)| Position {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    next_offset: *next_offset,
+                })
+                .collect();
+            match subscription.commit(&positions).await {
+                Ok(()) => {
+                    uncommitted.clear();
+                    commit_delays = backoff.build();
+                }
+                Err(e) => {
+                    let delay = commit_delays.next().unwrap_or(batch.max_retry_delay);
+                    tracing::warn!(error = %e, ?delay, "offset commit failed; retrying while reading on");
+                    commit_due = Instant::now() + delay;
+                }
+            }
+        }
+        // Held records due for a retry go first: they are older than
+        // anything just read of their topics.
+        let retrying = held.take_due();
+        let is_retry = retrying.is_some();
+        let mut work = retrying.unwrap_or_default();
+        match read {
+            Ok(messages) if is_retry => work.extend(messages),
+            Ok(messages) => {
+                let mut behind: BTreeMap<String, Vec<Message>> = BTreeMap::new();
+                for m in messages {
+                    if held.holds(&m.topic) {
+                        behind.entry(m.topic.clone()).or_default().push(m);
+                    } else {
+                        work.push(m);
+                    }
+                }
+                for (topic, messages) in behind {
+                    held.queue_behind(&topic, messages);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "event log read failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        if !work.is_empty() {
+            let mut delays = backoff.build();
+            let outcome = loop {
+                match materializer.write_online(&work, &mut pending).await {
+                    Ok(outcome) => break outcome,
+                    Err(e) => {
+                        materializer.record_failure(&e);
+                        let delay = delays.next().unwrap_or(batch.max_retry_delay);
+                        tracing::warn!(error = %e, ?delay, records = work.len(), "online write failed; retrying the batch");
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return Ok(()),
+                            _ = tokio::time::sleep(delay) => {}
                         }
                     }
                 }
+            };
+            for unresolved in outcome.unresolved {
+                held.hold(&unresolved.topic, unresolved.messages, &unresolved.reason);
+            }
+            if !pending.is_empty() {
                 oldest.get_or_insert_with(Instant::now);
             }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "kafka read failed; retrying");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+        }
+        if is_retry {
+            held.finish_retry();
         }
         let due = oldest.is_some_and(|t| t.elapsed() >= batch.offline_flush_interval)
             || pending.rows() >= batch.max_pending_rows;
@@ -411,6 +623,7 @@ pub async fn run(
             match materializer.flush_offline(&mut pending, &mut outcome).await {
                 Ok(positions) => break positions,
                 Err(e) => {
+                    materializer.record_failure(&e);
                     let delay = delays.next().unwrap_or(batch.max_retry_delay);
                     tracing::warn!(error = %e, ?delay, rows = pending.rows(), "offline commit failed; retrying without committing offsets");
                     tokio::select! {
@@ -421,16 +634,17 @@ pub async fn run(
             }
         };
         oldest = None;
-        let mut delays = backoff.build();
-        while let Err(e) = subscription.commit(&positions).await {
-            let delay = delays.next().unwrap_or(batch.max_retry_delay);
-            tracing::warn!(error = %e, ?delay, "offset commit failed; retrying");
-            tokio::time::sleep(delay).await;
+        for p in positions {
+            let slot = uncommitted
+                .entry((p.topic, p.partition))
+                .or_insert(p.next_offset);
+            *slot = (*slot).max(p.next_offset);
         }
+        commit_due = Instant::now();
         tracing::debug!(
             appended = outcome.offline_appended,
             skipped = outcome.offline_skipped,
-            "offline commit and offsets done"
+            "offline commit done; its log positions are committed next"
         );
     }
 }

@@ -3,10 +3,7 @@
 //! store holds the latest per key. Runs the real binary against the real
 //! servers (`make infra-up`).
 
-use std::{
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::process::{Child, Command, Stdio};
 
 use featurestore_integration_tests::{
     etcd_endpoint,
@@ -25,16 +22,9 @@ impl Drop for Process {
 }
 
 fn start(w: &World) -> Process {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // The test never calls the admin port: let the system pick one.
     let child = Command::new(env!("CARGO_BIN_EXE_materialization"))
-        .env(
-            "FS_MATERIALIZATION_SERVER__LISTEN_ADDR",
-            format!("127.0.0.1:{port}"),
-        )
+        .env("FS_MATERIALIZATION_SERVER__LISTEN_ADDR", "127.0.0.1:0")
         .env(
             "FS_MATERIALIZATION_ETCD__ENDPOINTS",
             format!("[\"{}\"]", etcd_endpoint()),
@@ -76,8 +66,10 @@ async fn kill_9_mid_stream_then_restart_leaves_every_row_exactly_once() {
     for time in 1..=10 {
         ingest(&w, keys.iter().map(|k| event(*k, time)).collect()).await;
         if time == 4 {
-            // Let it get going, then kill it without warning.
-            tokio::time::sleep(Duration::from_millis(700)).await;
+            // Once it has applied the fourth batch online (its Delta commit
+            // and log positions may still be pending), kill it without
+            // warning.
+            let _ = wait_online(&w, &keys, 4).await;
             let pid = process.0.id().to_string();
             assert!(
                 Command::new("kill")

@@ -110,11 +110,18 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     });
 
     let ingestion_config = IngestionConfig::default();
+    let idempotency = featurestore_ingestion::idempotency::Idempotency::new(
+        store.clone(),
+        &keys,
+        &ingestion_config.idempotency,
+        ingestion_config.kafka.append_timeout,
+    );
     let ingestor = Arc::new(Ingestor::new(
         catalog.clone(),
         store.clone(),
         log.clone(),
         ingestion_config.limits.clone(),
+        idempotency,
     ));
     let down = shutdown.clone();
     services.spawn(async move {
@@ -126,6 +133,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
         materializer: Arc::new(Materializer::new(
             catalog.clone(),
             store.clone(),
+            keys.clone(),
             online.clone(),
             offline.clone(),
             materialization_config.kafka.group_id.clone(),

@@ -12,8 +12,9 @@ use featurestore_domain::fixtures::{entity, group, project, view};
 use featurestore_proto::v1::{
     CreateEntityRequest, CreateFeatureGroupRequest, CreateFeatureViewRequest, CreateProjectRequest,
     FeatureGroupRef, FeatureSelector, FeatureStatus, FeatureViewRef, GetFeatureVectorsRequest,
-    IngestRequest, ReadFeatureGroupRequest, Row, ScalarType, Value, feature_selector::Selector,
-    ingestion_service_client::IngestionServiceClient,
+    GetMaterializationStatusRequest, IngestRequest, ReadFeatureGroupRequest, Row, ScalarType,
+    Value, feature_selector::Selector, ingestion_service_client::IngestionServiceClient,
+    materialization_admin_service_client::MaterializationAdminServiceClient,
     offline_query_service_client::OfflineQueryServiceClient,
     online_serving_service_client::OnlineServingServiceClient,
     registry_service_client::RegistryServiceClient, value::Kind,
@@ -90,6 +91,7 @@ async fn acknowledged_rows_survive_a_kill_and_are_served_once_after_restart() {
                 ],
             })
             .collect(),
+        idempotency_key: String::new(),
     };
     // Catalog changes reach ingestion through its watch: retry until it knows the group.
     let started = Instant::now();
@@ -127,7 +129,31 @@ async fn acknowledged_rows_survive_a_kill_and_are_served_once_after_restart() {
         include_event_times: false,
     };
     served(&mut serving, read(0..KEYS / 2)).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Observed, not assumed: the first half's log positions are committed
+    // (after its Delta commit) — no partition lags.
+    let mut admin = MaterializationAdminServiceClient::new(first.channel(4).await);
+    let started = Instant::now();
+    loop {
+        let status = admin
+            .get_materialization_status(GetMaterializationStatusRequest {
+                group: Some(FeatureGroupRef {
+                    project: "energy".into(),
+                    name: "daily".into(),
+                    version: 1,
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if !status.partitions.is_empty() && status.partitions.iter().all(|p| p.lag == 0) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "first half never committed: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let accepted = ingestion
         .ingest(request(KEYS / 2..KEYS))
         .await

@@ -2537,6 +2537,13 @@ pub struct IngestRequest {
     pub columns: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     #[prost(message, repeated, tag = "3")]
     pub rows: ::prost::alloc::vec::Vec<Row>,
+    /// Optional: a retry with the same key (same project, same request) within
+    /// the configured window is answered with the first answer and writes
+    /// nothing; the same key with a different request is INVALID_ARGUMENT, and
+    /// while the first attempt runs a retry is ABORTED. In a stream, the first
+    /// message's key covers the whole stream. At most 256 bytes.
+    #[prost(string, tag = "4")]
+    pub idempotency_key: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -2546,6 +2553,9 @@ pub struct IngestArrowRequest {
     /// An Arrow IPC stream (schema + record batches).
     #[prost(bytes = "vec", tag = "2")]
     pub arrow_ipc_stream: ::prost::alloc::vec::Vec<u8>,
+    /// As IngestRequest.idempotency_key.
+    #[prost(string, tag = "3")]
+    pub idempotency_key: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
@@ -2575,6 +2585,21 @@ pub struct FeatureRowRecord {
     /// µs since epoch when ingestion accepted the row (for freshness).
     #[prost(int64, tag = "4")]
     pub ingest_time_micros: i64,
+}
+/// The stored state of an idempotency key (ingestion, in the metadata store
+/// outside the catalog's prefix).
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct IdempotencyRecord {
+    /// A hash of the request the key was first used with.
+    #[prost(bytes = "vec", tag = "1")]
+    pub request_fingerprint: ::prost::alloc::vec::Vec<u8>,
+    /// µs since epoch of the claim, or of the answer once there is one.
+    #[prost(int64, tag = "2")]
+    pub created_micros: i64,
+    /// Absent while the first attempt runs.
+    #[prost(message, optional, tag = "3")]
+    pub response: ::core::option::Option<IngestResponse>,
 }
 /// Generated client implementations.
 pub mod ingestion_service_client {
@@ -4788,10 +4813,14 @@ pub struct GetMaterializationStatusRequest {
 pub struct PartitionStatus {
     #[prost(int32, tag = "1")]
     pub partition: i32,
+    /// The next offset after the last one committed to the offline table.
     #[prost(int64, tag = "2")]
     pub committed_offset: i64,
+    /// The log's next offset (Kafka: transaction markers take offsets too).
     #[prost(int64, tag = "3")]
     pub high_watermark: i64,
+    /// Offsets not yet processed: the high watermark less the consumer
+    /// group's committed position (which skips transaction markers).
     #[prost(int64, tag = "4")]
     pub lag: i64,
 }
@@ -4842,6 +4871,57 @@ pub struct BackfillJob {
 pub struct GetBackfillJobRequest {
     #[prost(string, tag = "1")]
     pub id: ::prost::alloc::string::String,
+}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GetPipelineStatusRequest {}
+/// A topic whose records wait, uncommitted, because the materializer could
+/// not learn its group version (metadata store unreachable); retried with
+/// backoff while the other topics go on.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct HeldTopic {
+    #[prost(string, tag = "1")]
+    pub topic: ::prost::alloc::string::String,
+    /// Records read and waiting (later records of the topic are not read
+    /// past what the memory bound allows; nothing is committed).
+    #[prost(uint64, tag = "2")]
+    pub records: u64,
+    /// µs since epoch when the topic was first held.
+    #[prost(int64, tag = "3")]
+    pub since_micros: i64,
+    /// Why the group version could not be resolved (the last error).
+    #[prost(string, tag = "4")]
+    pub reason: ::prost::alloc::string::String,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct PipelineStatus {
+    #[prost(message, repeated, tag = "1")]
+    pub held: ::prost::alloc::vec::Vec<HeldTopic>,
+    /// Records of group versions the metadata store says do not exist (the
+    /// version was deleted): skipped and committed.
+    #[prost(uint64, tag = "2")]
+    pub records_dropped_deleted_group: u64,
+    /// Records whose payload does not decode (only a bug writes them):
+    /// skipped and committed.
+    #[prost(uint64, tag = "3")]
+    pub records_undecodable: u64,
+    /// Records of topics under the consumed prefix that do not name a group
+    /// version (`fs.<project>.<group>.v<version>`): skipped and committed.
+    #[prost(uint64, tag = "4")]
+    pub records_foreign_topic: u64,
+    /// The consumer group whose positions these are.
+    #[prost(string, tag = "5")]
+    pub consumer: ::prost::alloc::string::String,
+    /// Attempts of a batch that failed (a sink down) and were retried without
+    /// committing; the last one's error and when (µs since epoch).
+    #[prost(uint64, tag = "6")]
+    pub failed_attempts: u64,
+    #[prost(string, tag = "7")]
+    pub last_error: ::prost::alloc::string::String,
+    #[prost(int64, tag = "8")]
+    pub last_error_micros: i64,
 }
 /// Generated client implementations.
 pub mod materialization_admin_service_client {
@@ -5019,6 +5099,34 @@ pub mod materialization_admin_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// The pipeline as a whole: topics held back until the catalog answers,
+        /// and records skipped (never silently: each is counted here).
+        pub async fn get_pipeline_status(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GetPipelineStatusRequest>,
+        ) -> std::result::Result<tonic::Response<super::PipelineStatus>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/featurestore.v1.MaterializationAdminService/GetPipelineStatus",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new(
+                        "featurestore.v1.MaterializationAdminService",
+                        "GetPipelineStatus",
+                    ),
+                );
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -5051,6 +5159,12 @@ pub mod materialization_admin_service_server {
             &self,
             request: tonic::Request<super::GetBackfillJobRequest>,
         ) -> std::result::Result<tonic::Response<super::BackfillJob>, tonic::Status>;
+        /// The pipeline as a whole: topics held back until the catalog answers,
+        /// and records skipped (never silently: each is counted here).
+        async fn get_pipeline_status(
+            &self,
+            request: tonic::Request<super::GetPipelineStatusRequest>,
+        ) -> std::result::Result<tonic::Response<super::PipelineStatus>, tonic::Status>;
     }
     #[derive(Debug)]
     pub struct MaterializationAdminServiceServer<T> {
@@ -5265,6 +5379,57 @@ pub mod materialization_admin_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GetBackfillJobSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/featurestore.v1.MaterializationAdminService/GetPipelineStatus" => {
+                    #[allow(non_camel_case_types)]
+                    struct GetPipelineStatusSvc<T: MaterializationAdminService>(
+                        pub Arc<T>,
+                    );
+                    impl<
+                        T: MaterializationAdminService,
+                    > tonic::server::UnaryService<super::GetPipelineStatusRequest>
+                    for GetPipelineStatusSvc<T> {
+                        type Response = super::PipelineStatus;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GetPipelineStatusRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as MaterializationAdminService>::get_pipeline_status(
+                                        &inner,
+                                        request,
+                                    )
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GetPipelineStatusSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
