@@ -8,7 +8,7 @@
 //! Subscriptions commit offsets manually, only when asked.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -27,49 +27,9 @@ use rdkafka::{
 };
 
 use crate::{
-    EventLog, EventLogError, Message, Offset, Position, Record, Result, Subscription, Topics,
-    kafka_txn::TransactionalWriter,
+    EventLog, EventLogError, KafkaConfig, Message, Offset, Position, Record, Result, Subscription,
+    Topics, kafka_txn::TransactionalWriter,
 };
-
-/// How to reach Kafka and how long to wait for it.
-#[derive(Debug, Clone)]
-pub struct KafkaConfig {
-    pub bootstrap_servers: String,
-    /// Longest an append waits for acknowledgements (librdkafka
-    /// `message.timeout.ms`).
-    pub append_timeout: Duration,
-    /// Longest an admin or metadata call waits.
-    pub admin_timeout: Duration,
-    /// Replication factor of created topics (3 in production, 1 in tests).
-    pub replication_factor: i32,
-    /// Consumer session timeout: how fast a dead consumer's partitions move.
-    pub session_timeout: Duration,
-    /// How often subscriptions look for new topics matching a prefix.
-    pub topic_refresh: Duration,
-    /// The producer's `transactional.id`; `None`: a new one per process.
-    /// A stable id (one per replica, e.g. the pod name) lets a restarted
-    /// replica abort its predecessor's open transaction at once instead of
-    /// after the transaction timeout (`append_timeout` + 10 s), during
-    /// which `read_committed` consumers wait behind it.
-    pub transactional_id: Option<String>,
-    /// Extra librdkafka properties, applied last.
-    pub properties: BTreeMap<String, String>,
-}
-
-impl Default for KafkaConfig {
-    fn default() -> Self {
-        Self {
-            bootstrap_servers: "127.0.0.1:9092".into(),
-            append_timeout: Duration::from_secs(10),
-            admin_timeout: Duration::from_secs(10),
-            replication_factor: 1,
-            session_timeout: Duration::from_secs(10),
-            topic_refresh: Duration::from_secs(2),
-            transactional_id: None,
-            properties: BTreeMap::new(),
-        }
-    }
-}
 
 impl KafkaConfig {
     fn client(&self) -> ClientConfig {
@@ -85,7 +45,9 @@ impl KafkaConfig {
         config
     }
 
-    fn transactional_producer(&self) -> ClientConfig {
+    /// The transactional producers' settings (each writer sets its own
+    /// `transactional.id` from the returned base).
+    fn transactional_producer(&self) -> (ClientConfig, String) {
         let id = self
             .transactional_id
             .clone()
@@ -94,7 +56,6 @@ impl KafkaConfig {
         config
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("transactional.id", id)
             .set(
                 "transaction.timeout.ms",
                 millis(self.append_timeout + Duration::from_secs(10)),
@@ -104,7 +65,7 @@ impl KafkaConfig {
             .set("batch.num.messages", "10000")
             .set("queue.buffering.max.messages", "1000000")
             .set("compression.type", "lz4");
-        self.with_extra(config)
+        (self.with_extra(config), id)
     }
 
     fn consumer<C: FromClientConfig>(&self, group: &str) -> Result<C> {
@@ -151,8 +112,8 @@ impl KafkaLog {
     /// Creates the clients; they connect lazily, so an unreachable Kafka
     /// shows up as [`EventLogError::Unavailable`] on use, not here.
     pub fn new(config: KafkaConfig) -> Result<Self> {
-        let writer =
-            TransactionalWriter::start(config.transactional_producer(), config.append_timeout)?;
+        let (producer, id) = config.transactional_producer();
+        let writer = TransactionalWriter::start(producer, &id, config.append_timeout)?;
         let admin = config
             .with_extra(config.client())
             .create()

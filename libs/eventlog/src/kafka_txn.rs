@@ -18,7 +18,7 @@
 //! past that is the answer [`EventLogError::OutcomeUnknown`].
 
 use std::{
-    sync::mpsc,
+    sync::{Arc, Mutex, mpsc},
     time::{Duration, Instant},
 };
 
@@ -30,12 +30,16 @@ use rdkafka::{
 };
 use tokio::sync::oneshot;
 
-use crate::{EventLogError, Offset, Record, Result, kafka::map_err};
+use crate::{
+    EventLogError, KAFKA_COMMIT_RESOLVE_WINDOW as RESOLVE_WINDOW, Offset, Record, Result,
+    kafka::map_err,
+};
 
-/// How long past its deadline a commit interrupted by an outage is retried
-/// to learn whether it was applied (the keyed callers of ingestion wait for
-/// it; see `featurestore_ingestion::idempotency`).
-pub const RESOLVE_WINDOW: Duration = Duration::from_secs(60);
+/// Transactions in flight at once (one producer each): a transactional
+/// producer runs one at a time, and a commit's round trips would otherwise
+/// cap a few concurrent requests (measured: 4 requests of 2,000 rows in
+/// flight, one writer, 15.6k rows/s against 41.8k without transactions).
+const WRITERS: usize = 4;
 
 /// Appends grouped into one transaction at most.
 const MAX_GROUPED_RECORDS: usize = 500_000;
@@ -71,21 +75,34 @@ impl std::fmt::Debug for TransactionalWriter {
 impl TransactionalWriter {
     /// Starts the writer thread; `config` must carry `transactional.id`.
     /// Each transaction gets `timeout` to be acknowledged and committed.
-    pub(crate) fn start(config: ClientConfig, timeout: Duration) -> Result<Self> {
-        let producer: FutureProducer = config.create().map_err(map_err)?;
+    /// Starts [`WRITERS`] writer threads, each with its own producer whose
+    /// `transactional.id` is `<transactional_id>-<n>` (stable when the base
+    /// is, so a restarted process fences its predecessor's producers).
+    pub(crate) fn start(
+        config: ClientConfig,
+        transactional_id: &str,
+        timeout: Duration,
+    ) -> Result<Self> {
         let (jobs, rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("kafka-txn-writer".into())
-            .spawn(move || {
-                Writer {
-                    config,
-                    producer,
-                    initialized: false,
-                    timeout,
-                }
-                .run(rx)
-            })
-            .map_err(|e| EventLogError::Internal(format!("kafka writer thread: {e}")))?;
+        let rx = Arc::new(Mutex::new(rx));
+        for n in 0..WRITERS {
+            let mut config = config.clone();
+            config.set("transactional.id", format!("{transactional_id}-{n}"));
+            let producer: FutureProducer = config.create().map_err(map_err)?;
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("kafka-txn-writer-{n}"))
+                .spawn(move || {
+                    Writer {
+                        config,
+                        producer,
+                        initialized: false,
+                        timeout,
+                    }
+                    .run(&rx)
+                })
+                .map_err(|e| EventLogError::Internal(format!("kafka writer thread: {e}")))?;
+        }
         Ok(Self { jobs, timeout })
     }
 
@@ -115,11 +132,32 @@ struct Writer {
 }
 
 impl Writer {
-    fn run(mut self, jobs: mpsc::Receiver<Job>) {
-        while let Ok(first) = jobs.recv() {
+    /// Takes the next group of queued appends (the receiver is shared by
+    /// the writers; one waits for work at a time) and commits it, until the
+    /// handle is dropped.
+    fn run(mut self, jobs: &Mutex<mpsc::Receiver<Job>>) {
+        while let Some(group) = self.next_group(jobs) {
+            match self.transaction(&group) {
+                Ok(offsets) => {
+                    for (job, offsets) in group.into_iter().zip(offsets) {
+                        let _ = job.reply.send(Ok(offsets));
+                    }
+                }
+                Err(e) => {
+                    for job in group {
+                        let _ = job.reply.send(Err(e.clone()));
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_group(&self, jobs: &Mutex<mpsc::Receiver<Job>>) -> Option<Vec<Job>> {
+        let jobs = jobs.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
             let mut group = Vec::new();
             let mut records = 0;
-            let mut next = Some(first);
+            let mut next = Some(jobs.recv().ok()?);
             while let Some(job) = next {
                 if Instant::now() >= job.deadline {
                     // Waited its whole timeout behind other transactions.
@@ -136,20 +174,8 @@ impl Writer {
                     false => None,
                 };
             }
-            if group.is_empty() {
-                continue;
-            }
-            match self.transaction(&group) {
-                Ok(offsets) => {
-                    for (job, offsets) in group.into_iter().zip(offsets) {
-                        let _ = job.reply.send(Ok(offsets));
-                    }
-                }
-                Err(e) => {
-                    for job in group {
-                        let _ = job.reply.send(Err(e.clone()));
-                    }
-                }
+            if !group.is_empty() {
+                return Some(group);
             }
         }
     }

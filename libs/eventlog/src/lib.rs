@@ -3,7 +3,7 @@
 //! (durable), and consumer groups that resume after their committed
 //! positions (at-least-once delivery; sinks make it effectively-once).
 //!
-//! - [`KafkaLog`] is the production implementation (rdkafka: idempotent
+//! - `KafkaLog` (cargo feature `kafka`) is the production implementation (rdkafka: idempotent
 //!   producer, `acks=all`).
 //! - [`RedbLog`] is the embedded implementation of standalone mode (one
 //!   redb file, appends synced before they return).
@@ -11,7 +11,10 @@
 //!   ([`eventlog_conformance_tests!`]).
 
 mod error;
+#[cfg(feature = "kafka")]
 pub mod kafka;
+mod kafka_config;
+#[cfg(feature = "kafka")]
 mod kafka_txn;
 pub mod redb;
 #[cfg(feature = "testsuite")]
@@ -22,9 +25,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use error::EventLogError;
-pub use kafka::{KafkaConfig, KafkaLog};
-pub use kafka_txn::RESOLVE_WINDOW as KAFKA_COMMIT_RESOLVE_WINDOW;
+#[cfg(feature = "kafka")]
+pub use kafka::KafkaLog;
+pub use kafka_config::KafkaConfig;
 pub use redb::RedbLog;
+
+/// Kafka: how long past its deadline a commit interrupted by an outage is retried
+/// to learn whether it was applied (the keyed callers of ingestion wait for
+/// it; see `featurestore_ingestion::idempotency`).
+pub const KAFKA_COMMIT_RESOLVE_WINDOW: Duration = Duration::from_secs(60);
 
 pub type Partition = i32;
 pub type Offset = i64;

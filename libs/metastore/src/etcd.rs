@@ -13,29 +13,9 @@ use etcd_client::{
 use futures::StreamExt;
 
 use crate::{
-    Condition, KeyValue, Listing, MetadataStore, MetastoreError, Op, Result, Revision, WatchEvent,
-    WatchStream, prefix_end,
+    Condition, EtcdConfig, KeyValue, Listing, MetadataStore, MetastoreError, Op, Result, Revision,
+    WatchEvent, WatchStream, prefix_end, stop_after_error,
 };
-
-/// How to reach etcd.
-#[derive(Debug, Clone)]
-pub struct EtcdConfig {
-    /// `host:port` or `http://host:port` of each member.
-    pub endpoints: Vec<String>,
-    /// Upper bound of every unary call.
-    pub request_timeout: Duration,
-    pub connect_timeout: Duration,
-}
-
-impl Default for EtcdConfig {
-    fn default() -> Self {
-        Self {
-            endpoints: vec!["http://127.0.0.1:2379".into()],
-            request_timeout: Duration::from_secs(3),
-            connect_timeout: Duration::from_secs(2),
-        }
-    }
-}
 
 /// Keys per page when listing a prefix (listings are still consistent: every
 /// page is read at the revision of the first).
@@ -259,19 +239,4 @@ impl MetadataStore for EtcdStore {
             .await
             .map(|_| ())
     }
-}
-
-/// Ends a stream right after its first error.
-pub(crate) fn stop_after_error(
-    stream: impl futures::Stream<Item = Result<WatchEvent>> + Send + 'static,
-) -> WatchStream {
-    stream
-        .scan(false, |failed, item| {
-            if *failed {
-                return futures::future::ready(None);
-            }
-            *failed = item.is_err();
-            futures::future::ready(Some(item))
-        })
-        .boxed()
 }

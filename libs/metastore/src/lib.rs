@@ -2,24 +2,29 @@
 //! compare-and-set transactions and ordered watches, the semantics of etcd
 //! that the catalog relies on.
 //!
-//! - [`EtcdStore`] is the production implementation (etcd-client).
+//! - `EtcdStore` is the production implementation (etcd-client; cargo
+//!   feature `etcd`).
 //! - [`MemoryStore`] keeps everything in memory (unit tests); opened on a
 //!   file it journals every transaction to redb first (standalone mode).
 //! - [`testsuite`] is the one conformance suite both must pass
 //!   ([`metastore_conformance_tests!`]).
 
 mod error;
+#[cfg(feature = "etcd")]
 pub mod etcd;
+mod etcd_config;
 mod journal;
 pub mod memory;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
 use async_trait::async_trait;
-use futures::stream::BoxStream;
+use futures::{StreamExt, stream::BoxStream};
 
 pub use error::MetastoreError;
-pub use etcd::{EtcdConfig, EtcdStore};
+#[cfg(feature = "etcd")]
+pub use etcd::EtcdStore;
+pub use etcd_config::EtcdConfig;
 pub use memory::MemoryStore;
 
 /// A metadata store revision (etcd's global, monotonically increasing
@@ -156,6 +161,7 @@ pub trait MetadataStore: Send + Sync + 'static {
 
 /// The smallest key greater than every key starting with `prefix` (etcd's
 /// range end for a prefix).
+#[cfg(feature = "etcd")]
 pub(crate) fn prefix_end(prefix: &str) -> Vec<u8> {
     let mut end = prefix.as_bytes().to_vec();
     while let Some(last) = end.pop() {
@@ -165,4 +171,19 @@ pub(crate) fn prefix_end(prefix: &str) -> Vec<u8> {
         }
     }
     vec![0]
+}
+
+/// Ends a stream right after its first error.
+pub(crate) fn stop_after_error(
+    stream: impl futures::Stream<Item = Result<WatchEvent>> + Send + 'static,
+) -> WatchStream {
+    stream
+        .scan(false, |failed, item| {
+            if *failed {
+                return futures::future::ready(None);
+            }
+            *failed = item.is_err();
+            futures::future::ready(Some(item))
+        })
+        .boxed()
 }

@@ -19,7 +19,7 @@ use tokio_stream::wrappers::{BroadcastStream, errors::BroadcastStreamRecvError};
 
 use crate::{
     Condition, KeyValue, Listing, MetadataStore, MetastoreError, Op, Result, Revision, WatchEvent,
-    WatchStream, etcd::stop_after_error, journal::Journal,
+    WatchStream, journal::Journal, stop_after_error,
 };
 
 /// Events kept for live watchers that are behind; a watcher further behind

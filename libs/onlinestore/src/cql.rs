@@ -1,25 +1,9 @@
-//! CQL names, column types and value conversions.
+//! CQL column types and value conversions.
 
 use featurestore_proto::v1::{self as pb, ScalarType, Value, ValueType, value::Kind};
 use scylla::value::CqlValue;
 
 use crate::OnlineStoreError;
-
-/// Longest CQL table name.
-const MAX_CQL_NAME: usize = 48;
-
-/// The table of a group version: `<project>__<group>__v<version>`, or, when
-/// that is longer than CQL allows, its first 39 characters, `_` and 8 hex
-/// digits of its XXH3 hash (stable, so the same group always maps to the
-/// same table).
-pub fn table_name(project: &str, group: &str, version: u32) -> String {
-    let full = format!("{project}__{group}__v{version}");
-    if full.len() <= MAX_CQL_NAME {
-        return full;
-    }
-    let hash = xxhash_rust::xxh3::xxh3_64(full.as_bytes()) as u32;
-    format!("{}_{hash:08x}", &full[..MAX_CQL_NAME - 9])
-}
 
 /// The CQL type of a feature column. Timestamps are `bigint` microseconds
 /// (CQL `timestamp` only keeps milliseconds); lists are frozen so an upsert
@@ -183,15 +167,6 @@ pub fn from_cql(ty: &ValueType, cell: Option<CqlValue>) -> Result<Value, OnlineS
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_names_fit_cql_and_are_stable() {
-        assert_eq!(table_name("shop", "orders", 2), "shop__orders__v2");
-        let long = table_name(&"p".repeat(48), &"g".repeat(48), 7);
-        assert_eq!(long.len(), 48);
-        assert_eq!(long, table_name(&"p".repeat(48), &"g".repeat(48), 7));
-        assert_ne!(long, table_name(&"p".repeat(48), &"g".repeat(48), 8));
-    }
 
     #[test]
     fn values_round_trip_through_cql() {

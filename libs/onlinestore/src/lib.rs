@@ -6,17 +6,22 @@
 //! event (late and replayed rows never overwrite newer ones). Rows expire
 //! after the group's TTL.
 //!
-//! - [`CassandraStore`] is the production implementation (the `scylla`
+//! - `CassandraStore` (cargo feature `cassandra`) is the production implementation (the `scylla`
 //!   driver; Cassandra or ScyllaDB), with prepared statements, token-aware
 //!   routing and `USING TIMESTAMP <event time>`.
 //! - [`RedbOnlineStore`] is the embedded implementation of standalone mode
 //!   (one redb file).
 //! - [`testsuite`] is the conformance suite every implementation passes.
 
+#[cfg(feature = "cassandra")]
 pub mod cassandra;
+mod cassandra_config;
+#[cfg(feature = "cassandra")]
 mod cql;
 mod error;
+mod names;
 pub mod redb;
+#[cfg(feature = "cassandra")]
 mod replica;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
@@ -24,7 +29,9 @@ pub mod testsuite;
 use async_trait::async_trait;
 use featurestore_proto::v1::{FeatureGroup, Value, ValueType};
 
-pub use cassandra::{CassandraConfig, CassandraStore};
+#[cfg(feature = "cassandra")]
+pub use cassandra::CassandraStore;
+pub use cassandra_config::CassandraConfig;
 pub use error::OnlineStoreError;
 pub use redb::RedbOnlineStore;
 
@@ -47,7 +54,7 @@ impl OnlineTable {
     pub fn for_group(group: &FeatureGroup) -> Self {
         Self {
             label: format!("{}/{}@{}", group.project, group.name, group.version),
-            name: cql::table_name(&group.project, &group.name, group.version),
+            name: names::table_name(&group.project, &group.name, group.version),
             features: group
                 .features
                 .iter()

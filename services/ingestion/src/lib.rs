@@ -13,25 +13,28 @@ pub mod validate;
 
 use std::{sync::Arc, time::Duration};
 
-use featurestore_catalog::{CatalogCache, Keyspace};
-use featurestore_eventlog::{EventLog, KafkaLog};
-use featurestore_metastore::{EtcdStore, MetadataStore};
 use featurestore_proto::v1::ingestion_service_server::IngestionServiceServer;
 use featurestore_runtime::{GrpcServer, Shutdown};
 use tokio::net::TcpListener;
 
 pub use config::IngestionConfig;
 pub use grpc::IngestionGrpc;
-use idempotency::Idempotency;
 pub use ingest::Ingestor;
 
 /// Builds the ingestor over etcd and Kafka as configured.
+#[cfg(feature = "distributed")]
 pub async fn connect(config: &IngestionConfig) -> anyhow::Result<Arc<Ingestor>> {
+    use crate::idempotency::Idempotency;
+    use featurestore_catalog::{CatalogCache, Keyspace};
+    use featurestore_eventlog::EventLog;
+    use featurestore_metastore::MetadataStore;
     let store: Arc<dyn MetadataStore> =
-        Arc::new(EtcdStore::connect(&config.etcd.client_config()).await?);
+        Arc::new(featurestore_metastore::EtcdStore::connect(&config.etcd.client_config()).await?);
     let keys = Keyspace::new(&config.etcd.root);
     let catalog = Arc::new(CatalogCache::spawn(store.clone(), keys.clone()));
-    let log: Arc<dyn EventLog> = Arc::new(KafkaLog::new(config.kafka.client_config())?);
+    let log: Arc<dyn EventLog> = Arc::new(featurestore_eventlog::KafkaLog::new(
+        config.kafka.client_config(),
+    )?);
     let idempotency = Idempotency::new(
         store.clone(),
         &keys,

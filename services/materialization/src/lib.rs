@@ -10,11 +10,7 @@ pub mod pipeline;
 
 use std::{sync::Arc, time::Duration};
 
-use featurestore_catalog::{CatalogCache, Keyspace};
-use featurestore_eventlog::{EventLog, KafkaLog};
-use featurestore_metastore::{EtcdStore, MetadataStore};
-use featurestore_offlinestore::DeltaStore;
-use featurestore_onlinestore::{CassandraStore, OnlineStore};
+use featurestore_eventlog::EventLog;
 use featurestore_proto::v1::materialization_admin_service_server::MaterializationAdminServiceServer;
 use featurestore_runtime::{GrpcServer, Shutdown};
 use tokio::net::TcpListener;
@@ -29,24 +25,35 @@ pub struct Parts {
 }
 
 /// Connects to etcd, Kafka, Cassandra and the Delta root as configured.
+#[cfg(feature = "distributed")]
 pub async fn connect(config: &MaterializationConfig) -> anyhow::Result<Parts> {
     connect_with(config, |store| store).await
 }
 
 /// [`connect`], with the etcd store seen through `wrap` (tests cut the
 /// materializer off from etcd this way).
+#[cfg(feature = "distributed")]
 pub async fn connect_with(
     config: &MaterializationConfig,
-    wrap: impl FnOnce(Arc<dyn MetadataStore>) -> Arc<dyn MetadataStore>,
+    wrap: impl FnOnce(
+        Arc<dyn featurestore_metastore::MetadataStore>,
+    ) -> Arc<dyn featurestore_metastore::MetadataStore>,
 ) -> anyhow::Result<Parts> {
+    use featurestore_catalog::{CatalogCache, Keyspace};
+    use featurestore_metastore::MetadataStore;
+    use featurestore_offlinestore::DeltaStore;
+    use featurestore_onlinestore::OnlineStore;
     let store: Arc<dyn MetadataStore> = wrap(Arc::new(
-        EtcdStore::connect(&config.etcd.client_config()).await?,
+        featurestore_metastore::EtcdStore::connect(&config.etcd.client_config()).await?,
     ));
     let keys = Keyspace::new(&config.etcd.root);
     let catalog = Arc::new(CatalogCache::spawn(store.clone(), keys.clone()));
-    let log: Arc<dyn EventLog> = Arc::new(KafkaLog::new(config.kafka.client_config())?);
-    let online: Arc<dyn OnlineStore> =
-        Arc::new(CassandraStore::connect(config.cassandra.client_config()).await?);
+    let log: Arc<dyn EventLog> = Arc::new(featurestore_eventlog::KafkaLog::new(
+        config.kafka.client_config(),
+    )?);
+    let online: Arc<dyn OnlineStore> = Arc::new(
+        featurestore_onlinestore::CassandraStore::connect(config.cassandra.client_config()).await?,
+    );
     let offline = Arc::new(DeltaStore::new(&config.offline.root)?);
     let materializer = Arc::new(Materializer::new(
         catalog,

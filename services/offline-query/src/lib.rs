@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use featurestore_catalog::{CatalogCache, Keyspace};
-use featurestore_metastore::{EtcdStore, MetadataStore};
+use featurestore_metastore::MetadataStore;
 use featurestore_offlinequery::{OfflineQuery, QueryConfig};
 use featurestore_offlinestore::DeltaStore;
 use featurestore_proto::v1::{
@@ -34,9 +34,10 @@ pub use grpc::OfflineGrpc;
 pub use query::Server;
 
 /// Connects to etcd and opens the offline store as configured.
+#[cfg(feature = "distributed")]
 pub async fn connect(config: &OfflineQueryConfig) -> anyhow::Result<Arc<Server>> {
     let store: Arc<dyn MetadataStore> =
-        Arc::new(EtcdStore::connect(&config.etcd.client_config()).await?);
+        Arc::new(featurestore_metastore::EtcdStore::connect(&config.etcd.client_config()).await?);
     let keys = Keyspace::new(&config.etcd.root);
     let catalog = Arc::new(CatalogCache::spawn(store.clone(), keys.clone()));
     let offline = Arc::new(DeltaStore::new(&config.offline.root)?);

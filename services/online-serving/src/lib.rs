@@ -10,9 +10,6 @@ pub mod serve;
 
 use std::sync::Arc;
 
-use featurestore_catalog::{CatalogCache, Keyspace};
-use featurestore_metastore::{EtcdStore, MetadataStore};
-use featurestore_onlinestore::{CassandraStore, OnlineStore};
 use featurestore_proto::v1::online_serving_service_server::OnlineServingServiceServer;
 use featurestore_runtime::{GrpcServer, Shutdown};
 use tokio::net::TcpListener;
@@ -22,12 +19,17 @@ pub use grpc::ServingGrpc;
 pub use serve::Server;
 
 /// Connects to etcd and Cassandra as configured.
+#[cfg(feature = "distributed")]
 pub async fn connect(config: &ServingConfig) -> anyhow::Result<Arc<Server>> {
+    use featurestore_catalog::{CatalogCache, Keyspace};
+    use featurestore_metastore::MetadataStore;
+    use featurestore_onlinestore::OnlineStore;
     let store: Arc<dyn MetadataStore> =
-        Arc::new(EtcdStore::connect(&config.etcd.client_config()).await?);
+        Arc::new(featurestore_metastore::EtcdStore::connect(&config.etcd.client_config()).await?);
     let catalog = Arc::new(CatalogCache::spawn(store, Keyspace::new(&config.etcd.root)));
-    let online: Arc<dyn OnlineStore> =
-        Arc::new(CassandraStore::connect(config.cassandra.client_config()).await?);
+    let online: Arc<dyn OnlineStore> = Arc::new(
+        featurestore_onlinestore::CassandraStore::connect(config.cassandra.client_config()).await?,
+    );
     Ok(Arc::new(Server::new(
         catalog,
         online,

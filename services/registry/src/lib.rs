@@ -9,10 +9,6 @@ mod registry;
 mod store;
 mod watch;
 
-use std::sync::Arc;
-
-use featurestore_catalog::Keyspace;
-use featurestore_metastore::{EtcdStore, MetadataStore};
 use featurestore_proto::v1::registry_service_server::RegistryServiceServer;
 use featurestore_runtime::{GrpcServer, Shutdown};
 use tokio::net::TcpListener;
@@ -23,9 +19,13 @@ pub use grpc::RegistryGrpc;
 pub use registry::{FeatureQuery, GroupFilter, Registry};
 
 /// Builds the registry over etcd as configured.
+#[cfg(feature = "distributed")]
 pub async fn connect(config: &RegistryConfig) -> anyhow::Result<Registry> {
+    use featurestore_catalog::Keyspace;
+    use featurestore_metastore::MetadataStore;
+    use std::sync::Arc;
     let store: Arc<dyn MetadataStore> =
-        Arc::new(EtcdStore::connect(&config.etcd.client_config()).await?);
+        Arc::new(featurestore_metastore::EtcdStore::connect(&config.etcd.client_config()).await?);
     Ok(Registry::new(
         store,
         Keyspace::new(&config.etcd.root),
