@@ -117,8 +117,7 @@ impl IngestionGrpc {
         if !violations.is_empty() {
             return Err(violations.into_error(rows));
         }
-        let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-        let key = RequestKey::new("idempotency_key", key, &parts)?;
+        let key = RequestKey::new("idempotency_key", key, || parts)?;
         self.ingestor.append(&schema, records, key).await
     }
 }

@@ -33,18 +33,22 @@ pub struct RequestKey {
 
 impl RequestKey {
     /// `None` for an empty key; INVALID_ARGUMENT for a malformed one.
+    /// `parts` gives the request's content; it is only encoded when there
+    /// is a key (requests without one pay nothing).
     pub fn new(
         field: &str,
         key: String,
-        parts: &[&[u8]],
+        parts: impl FnOnce() -> Vec<Vec<u8>>,
     ) -> Result<Option<RequestKey>, IngestionError> {
         if key.is_empty() {
             return Ok(None);
         }
         validate_key(field, &key)?;
+        let parts = parts();
+        let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
         Ok(Some(RequestKey {
             key,
-            fingerprint: fingerprint(parts),
+            fingerprint: fingerprint(&parts),
         }))
     }
 }
@@ -203,7 +207,7 @@ impl Ingestor {
         headers: &[(String, Vec<u8>)],
     ) -> Result<IngestResponse, IngestionError> {
         let key = std::mem::take(&mut request.idempotency_key);
-        let key = RequestKey::new("idempotency_key", key, &[&request.encode_to_vec()])?;
+        let key = RequestKey::new("idempotency_key", key, || vec![request.encode_to_vec()])?;
         let rows = request.rows.len();
         if rows > self.limits.max_rows_per_request {
             return Err(IngestionError::invalid(
@@ -232,7 +236,7 @@ impl Ingestor {
         headers: &[(String, Vec<u8>)],
     ) -> Result<IngestResponse, IngestionError> {
         let key = std::mem::take(&mut request.idempotency_key);
-        let key = RequestKey::new("idempotency_key", key, &[&request.encode_to_vec()])?;
+        let key = RequestKey::new("idempotency_key", key, || vec![request.encode_to_vec()])?;
         let schema = self.schema(request.group.as_ref()).await?;
         let (columns, batches) = crate::arrow::decode(&request.arrow_ipc_stream)?;
         let rows: usize = batches.iter().map(Vec::len).sum();
