@@ -2,6 +2,7 @@
 //! `scripts/*.sh`, see `make test`) and how to start the services in-process
 //! against them.
 
+pub mod bench;
 pub mod gate;
 pub mod ingestion;
 pub mod materialization;

@@ -5,6 +5,11 @@
 //! generator. Reports throughput and p50/p90/p99/p99.9 as text and JSON
 //! (`bench-results/serve.json`). Not a test: it never fails on numbers.
 //!
+//! Every service run also reports the CPU the serving process spent per
+//! request and per vector (from /proc, so the load generator sharing the
+//! cores does not distort it), and the same for the cheapest unary call the
+//! server has (`health-check`: the transport's floor).
+//!
 //! `--target standalone` (`make bench-serve-standalone`) measures the
 //! `standalone` release binary instead: entities loaded through its
 //! ingestion port and materialized into its embedded online store, then the
@@ -13,7 +18,7 @@
 
 use std::{
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -24,7 +29,10 @@ use featurestore_domain::{
     fixtures::{group, view},
 };
 use featurestore_integration_tests::{
-    etcd_endpoint, materialization::cassandra_node, registry::RegistrySandbox,
+    bench::{Killed, cpu_seconds},
+    etcd_endpoint,
+    materialization::cassandra_node,
+    registry::RegistrySandbox,
 };
 use featurestore_onlinestore::{
     CassandraConfig, CassandraStore, OnlineRow, OnlineStore, OnlineTable,
@@ -99,15 +107,13 @@ struct Stats {
     p90_ms: f64,
     p99_ms: f64,
     p999_ms: f64,
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    /// CPU time (user + system) the serving process spent per request and
+    /// per vector during the run, read from /proc: the load generator on
+    /// the same cores cannot distort it. None for the direct-driver path.
+    server_cpu_us_per_request: Option<f64>,
+    server_cpu_us_per_vector: Option<f64>,
+    /// Requests answered per second of server CPU.
+    requests_per_server_cpu_sec: Option<f64>,
 }
 
 /// xorshift64*: enough randomness for picking keys.
@@ -134,6 +140,7 @@ fn stats(
     load: &str,
     mut samples: Vec<Duration>,
     wall: Duration,
+    server_cpu_seconds: Option<f64>,
 ) -> Stats {
     samples.sort();
     let q = |p: f64| {
@@ -150,6 +157,10 @@ fn stats(
         p90_ms: q(0.9),
         p99_ms: q(0.99),
         p999_ms: q(0.999),
+        server_cpu_us_per_request: server_cpu_seconds.map(|c| c * 1e6 / samples.len() as f64),
+        server_cpu_us_per_vector: server_cpu_seconds
+            .map(|c| c * 1e6 / (samples.len() * batch) as f64),
+        requests_per_server_cpu_sec: server_cpu_seconds.map(|c| samples.len() as f64 / c),
     }
 }
 
@@ -236,7 +247,7 @@ struct Direct {
 
 /// What the measurement runs against, and what keeps it alive.
 struct Setup {
-    client: OnlineServingServiceClient<tonic::transport::Channel>,
+    channel: tonic::transport::Channel,
     project: String,
     direct: Option<Direct>,
     _process: Killed,
@@ -261,9 +272,13 @@ fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
     Ok(exe)
 }
 
-async fn connect_serving(port: u16) -> OnlineServingServiceClient<tonic::transport::Channel> {
+/// One HTTP/2 connection to the serving port, shared by every worker.
+async fn connect_serving(port: u16) -> tonic::transport::Channel {
     loop {
-        if let Ok(c) = OnlineServingServiceClient::connect(format!("http://127.0.0.1:{port}")).await
+        if let Ok(c) = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .expect("url")
+            .connect()
+            .await
         {
             return c;
         }
@@ -363,7 +378,7 @@ async fn setup_cassandra(args: &Args) -> anyhow::Result<Setup> {
             .spawn()?,
     );
     Ok(Setup {
-        client: connect_serving(port).await,
+        channel: connect_serving(port).await,
         project,
         direct: Some(Direct {
             store,
@@ -466,7 +481,8 @@ async fn setup_standalone(args: &Args) -> anyhow::Result<Setup> {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    let client = connect_serving(ports[2]).await;
+    let channel = connect_serving(ports[2]).await;
+    let client = OnlineServingServiceClient::new(channel.clone());
     // Materialized when the last entity is served.
     let last = GetFeatureVectorsRequest {
         project: project.clone(),
@@ -496,7 +512,7 @@ async fn setup_standalone(args: &Args) -> anyhow::Result<Setup> {
         loading.elapsed().as_secs_f64()
     );
     Ok(Setup {
-        client,
+        channel,
         project,
         direct: None,
         _process: process,
@@ -522,12 +538,13 @@ async fn main() -> anyhow::Result<()> {
         Target::Standalone => setup_standalone(&args).await?,
     };
     let Setup {
-        client,
+        channel,
         project,
         direct,
         ..
     } = &setup;
     let selector = Some(view_selector());
+    let client = &OnlineServingServiceClient::new(channel.clone());
 
     let load = if args.rate > 0.0 {
         format!("open loop, {} requests/s", args.rate)
@@ -548,8 +565,10 @@ async fn main() -> anyhow::Result<()> {
     let mut results = Vec::new();
     for &batch in &args.batch {
         let call = service_call(client, project, &selector, args.entities, batch, args.keys);
+        let cpu_before = cpu_seconds(setup._process.0.id());
         let (samples, wall) = run(&args, call).await;
-        results.push(stats(path, batch, &load, samples, wall));
+        let cpu = cpu_seconds(setup._process.0.id()) - cpu_before;
+        results.push(stats(path, batch, &load, samples, wall, Some(cpu)));
 
         if let Some(direct) = direct.clone() {
             let (n, mode) = (args.entities, args.keys);
@@ -573,8 +592,31 @@ async fn main() -> anyhow::Result<()> {
                 }
             })
             .await;
-            results.push(stats("direct-driver", batch, &load, samples, wall));
+            results.push(stats("direct-driver", batch, &load, samples, wall, None));
         }
+    }
+
+    // The floor: the same server answering the smallest unary call it has
+    // (grpc.health.v1 Check: no store read, a few bytes each way) through
+    // the same layers and connection; what a request costs before serving
+    // does anything.
+    {
+        let health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+        let cpu_before = cpu_seconds(setup._process.0.id());
+        let (samples, wall) = run(&args, move |_| {
+            let mut health = health.clone();
+            async move {
+                health
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .expect("health check");
+            }
+        })
+        .await;
+        let cpu = cpu_seconds(setup._process.0.id()) - cpu_before;
+        results.push(stats("health-check", 1, &load, samples, wall, Some(cpu)));
     }
 
     println!(
@@ -588,17 +630,42 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(1)
     );
     println!(
-        "{:<14} {:>6} {:>9} {:>12} {:>8} {:>8} {:>8} {:>8}",
-        "path", "batch", "requests", "vectors/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms"
+        "{:<14} {:>6} {:>9} {:>12} {:>8} {:>8} {:>8} {:>8} {:>11} {:>10} {:>13}",
+        "path",
+        "batch",
+        "requests",
+        "vectors/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "cpu µs/req",
+        "cpu µs/vec",
+        "req/server-s"
     );
+    let or_dash = |v: Option<f64>, digits: usize| {
+        v.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
+    };
     for s in &results {
         println!(
-            "{:<14} {:>6} {:>9} {:>12.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2}",
-            s.path, s.batch, s.requests, s.vectors_per_sec, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms
+            "{:<14} {:>6} {:>9} {:>12.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>11} {:>10} {:>13}",
+            s.path,
+            s.batch,
+            s.requests,
+            s.vectors_per_sec,
+            s.p50_ms,
+            s.p90_ms,
+            s.p99_ms,
+            s.p999_ms,
+            or_dash(s.server_cpu_us_per_request, 1),
+            or_dash(s.server_cpu_us_per_vector, 2),
+            or_dash(s.requests_per_server_cpu_sec, 0),
         );
     }
     for pair in results.chunks(2).filter(|_| direct.is_some()) {
-        if let [service, direct] = pair {
+        if let [service, direct] = pair
+            && direct.path == "direct-driver"
+        {
             println!(
                 "batch {:>4}: service p99 overhead over the driver {:+.2} ms",
                 service.batch,

@@ -9,7 +9,7 @@
 use std::{
     collections::VecDeque,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -17,7 +17,10 @@ use std::{
 use clap::Parser;
 use featurestore_domain::{EntityKeyEncoder, fixtures::group};
 use featurestore_integration_tests::{
-    etcd_endpoint, ingestion::kafka_bootstrap, materialization::cassandra_node,
+    bench::{Killed, cpu_seconds},
+    etcd_endpoint,
+    ingestion::kafka_bootstrap,
+    materialization::cassandra_node,
     registry::RegistrySandbox,
 };
 use featurestore_offlinestore::{DeltaStore, OfflineTable};
@@ -73,30 +76,6 @@ struct Report {
     freshness_p99_ms: f64,
     freshness_max_ms: f64,
     cores: usize,
-}
-
-/// user + system CPU seconds of a process, from /proc/<pid>/stat.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // Fields 14 and 15 of stat (utime, stime) are 12 and 13 after the ')'.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn free_port() -> u16 {

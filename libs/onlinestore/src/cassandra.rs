@@ -10,7 +10,7 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
+    sync::Arc,
 };
 
 use async_trait::async_trait;
@@ -19,7 +19,7 @@ use scylla::{
     client::{
         execution_profile::ExecutionProfile, session::Session, session_builder::SessionBuilder,
     },
-    errors::{ExecutionError, NewSessionError, PrepareError},
+    errors::{DbError, ExecutionError, NewSessionError, PrepareError, RequestAttemptError},
     policies::load_balancing::{DefaultPolicy, LoadBalancingPolicy},
     statement::prepared::PreparedStatement,
     value::{CqlValue, Row},
@@ -35,8 +35,9 @@ pub struct CassandraStore {
     session: Arc<Session>,
     config: CassandraConfig,
     /// Prepared statements by table and shape (features only get appended,
-    /// so the feature count identifies the column list).
-    statements: Mutex<HashMap<(String, Statement, usize), Arc<PreparedStatement>>>,
+    /// so the feature count identifies the column list); read lock-free
+    /// and without building a key on every call.
+    statements: papaya::HashMap<StatementKey, Arc<PreparedStatement>>,
     /// What `IN` queries fall back to when their preferred replica is down.
     default_policy: Arc<dyn LoadBalancingPolicy>,
 }
@@ -57,31 +58,54 @@ enum Statement {
     SelectIn,
 }
 
+/// What a cached statement is for. [`StatementLookup`] hashes the same
+/// way (a `String` hashes as its `str`), so a lookup builds no `String`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct StatementKey {
+    table: String,
+    kind: Statement,
+    features: usize,
+}
+
+#[derive(Debug, Hash)]
+struct StatementLookup<'a> {
+    table: &'a str,
+    kind: Statement,
+    features: usize,
+}
+
+impl papaya::Equivalent<StatementKey> for StatementLookup<'_> {
+    fn equivalent(&self, key: &StatementKey) -> bool {
+        self.table == key.table && self.kind == key.kind && self.features == key.features
+    }
+}
+
 fn unavailable(e: impl std::fmt::Display) -> OnlineStoreError {
     OnlineStoreError::Unavailable(e.to_string())
 }
 
-fn map_execution(table: &OnlineTable, e: ExecutionError) -> OnlineStoreError {
-    let text = e.to_string();
-    if text.contains("unconfigured table") || text.contains("does not exist") {
-        OnlineStoreError::UnknownTable(table.label.clone())
-    } else {
-        OnlineStoreError::Unavailable(text)
+/// The server's answer when a request reached it and was refused.
+fn db_error_of_attempt(attempt: &RequestAttemptError) -> Option<(&DbError, &str)> {
+    match attempt {
+        RequestAttemptError::DbError(code, message) => Some((code, message.as_str())),
+        _ => None,
     }
 }
 
-fn map_prepare(table: &OnlineTable, e: PrepareError) -> OnlineStoreError {
-    let text = e.to_string();
-    if text.contains("Undefined column") {
-        // A feature added a moment ago: reconciliation adds the column soon.
-        OnlineStoreError::Unavailable(format!(
-            "{}: a column is not created yet ({text})",
-            table.label
-        ))
-    } else if text.contains("unconfigured table") || text.contains("does not exist") {
-        OnlineStoreError::UnknownTable(format!("{} ({text})", table.label))
-    } else {
-        OnlineStoreError::Unavailable(text)
+fn db_error_of_execution(e: &ExecutionError) -> Option<(&DbError, &str)> {
+    match e {
+        ExecutionError::LastAttemptError(attempt) => db_error_of_attempt(attempt),
+        ExecutionError::PrepareError(PrepareError::AllAttemptsFailed { first_attempt }) => {
+            db_error_of_attempt(first_attempt)
+        }
+        _ => None,
+    }
+}
+
+fn db_error_of_prepare(e: &PrepareError) -> Option<(&DbError, &str)> {
+    match e {
+        PrepareError::AllAttemptsFailed { first_attempt } => db_error_of_attempt(first_attempt),
+        _ => None,
     }
 }
 
@@ -105,7 +129,7 @@ impl CassandraStore {
         let store = Self {
             session: Arc::new(session),
             config,
-            statements: Mutex::new(HashMap::new()),
+            statements: papaya::HashMap::new(),
             default_policy: DefaultPolicy::builder().build(),
         };
         store
@@ -163,13 +187,12 @@ impl CassandraStore {
         table: &OnlineTable,
         kind: Statement,
     ) -> Result<Arc<PreparedStatement>> {
-        let cache_key = (table.name.clone(), kind, table.features.len());
-        if let Some(found) = self
-            .statements
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&cache_key)
-        {
+        let lookup = StatementLookup {
+            table: &table.name,
+            kind,
+            features: table.features.len(),
+        };
+        if let Some(found) = self.statements.pin().get(&lookup) {
             return Ok(found.clone());
         }
         let columns: Vec<String> = table
@@ -198,19 +221,80 @@ impl CassandraStore {
                 self.qualified(table),
             ),
         };
-        let mut prepared = self
-            .session
-            .prepare(cql)
-            .await
-            .map_err(|e| map_prepare(table, e))?;
+        let mut prepared = match self.session.prepare(cql).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                return Err(match db_error_of_prepare(&e) {
+                    Some((code, message)) => self.refused(table, code, message).await,
+                    None => unavailable(format!("{}: {e}", table.label)),
+                });
+            }
+        };
         // Writes carry their own timestamp, so retrying them is safe.
         prepared.set_is_idempotent(true);
         let prepared = Arc::new(prepared);
-        self.statements
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(cache_key, prepared.clone());
+        self.statements.pin().insert(
+            StatementKey {
+                table: table.name.clone(),
+                kind,
+                features: table.features.len(),
+            },
+            prepared.clone(),
+        );
         Ok(prepared)
+    }
+
+    /// A failed execution of a statement on `table`, as a store error.
+    async fn execution_error(&self, table: &OnlineTable, e: ExecutionError) -> OnlineStoreError {
+        match db_error_of_execution(&e) {
+            Some((code, message)) => self.refused(table, code, message).await,
+            None => unavailable(format!("{}: {e}", table.label)),
+        }
+    }
+
+    /// The server refused a statement on `table`. A missing table or column
+    /// is refused as `Invalid` (the server's code for any bad statement):
+    /// the schema tables tell which it was, not the message's wording.
+    async fn refused(
+        &self,
+        table: &OnlineTable,
+        code: &DbError,
+        message: &str,
+    ) -> OnlineStoreError {
+        if *code != DbError::Invalid {
+            return unavailable(format!("{}: {message} ({code:?})", table.label));
+        }
+        match self.existing_columns(table).await {
+            Ok(columns) if columns.is_empty() => {
+                OnlineStoreError::UnknownTable(table.label.clone())
+            }
+            Ok(columns) => {
+                let missing: Vec<String> = table
+                    .features
+                    .iter()
+                    .map(|(name, _)| feature_column(name))
+                    .filter(|c| !columns.contains(c.trim_matches('"')))
+                    .collect();
+                if missing.is_empty() {
+                    OnlineStoreError::Internal(format!(
+                        "{}: statement refused: {message}",
+                        table.label
+                    ))
+                } else {
+                    // A feature added a moment ago: reconciliation adds the
+                    // column soon; retry.
+                    OnlineStoreError::Unavailable(format!(
+                        "{}: column(s) {} not created yet",
+                        table.label,
+                        missing.join(", ")
+                    ))
+                }
+            }
+            Err(schema) => unavailable(format!(
+                "{}: statement refused ({message}) and the schema cannot be read: {schema}",
+                table.label
+            )),
+        }
     }
 }
 
@@ -297,10 +381,10 @@ impl OnlineStore for CassandraStore {
             .map(|values| {
                 let insert = insert.clone();
                 async move {
-                    self.session
-                        .execute_unpaged(&insert, values)
-                        .await
-                        .map_err(|e| map_execution(table, e))
+                    match self.session.execute_unpaged(&insert, values).await {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err(self.execution_error(table, e).await),
+                    }
                 }
             })
             .buffer_unordered(self.config.max_in_flight.max(1))
@@ -330,11 +414,10 @@ impl CassandraStore {
         select: &PreparedStatement,
         key: &[u8],
     ) -> Result<Option<StoredRow>> {
-        let result = self
-            .session
-            .execute_unpaged(select, (key,))
-            .await
-            .map_err(|e| map_execution(table, e))?;
+        let result = match self.session.execute_unpaged(select, (key,)).await {
+            Ok(result) => result,
+            Err(e) => return Err(self.execution_error(table, e).await),
+        };
         let rows = result
             .into_rows_result()
             .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
@@ -394,11 +477,10 @@ impl CassandraStore {
                 }
                 let list: Vec<&[u8]> = positions.iter().map(|i| keys[*i].as_slice()).collect();
                 async move {
-                    let result = self
-                        .session
-                        .execute_unpaged(&statement, (list,))
-                        .await
-                        .map_err(|e| map_execution(table, e))?;
+                    let result = match self.session.execute_unpaged(&statement, (list,)).await {
+                        Ok(result) => result,
+                        Err(e) => return Err(self.execution_error(table, e).await),
+                    };
                     let rows = result
                         .into_rows_result()
                         .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;

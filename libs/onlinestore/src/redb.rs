@@ -282,6 +282,9 @@ fn expired(expiry: i64, now: i64) -> bool {
     expiry != 0 && now >= expiry
 }
 
+/// Reads of at most this many keys run on the calling (async) thread.
+const INLINE_READ_KEYS: usize = 16;
+
 /// Runs blocking redb work off the async threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
@@ -305,6 +308,13 @@ impl OnlineStore for RedbOnlineStore {
     }
 
     async fn get(&self, table: &OnlineTable, keys: &[Vec<u8>]) -> Result<Vec<Option<StoredRow>>> {
+        // A few point reads cost less than handing them to a blocking thread
+        // and back (two wake-ups, the keys and table copied): redb readers
+        // take no lock a writer holds, and the pages a hot key needs sit in
+        // redb's cache or the OS page cache.
+        if keys.len() <= INLINE_READ_KEYS {
+            return self.inner.get(table, keys);
+        }
         let inner = self.inner.clone();
         let table = table.clone();
         let keys = keys.to_vec();

@@ -15,7 +15,7 @@ use std::{
 use featurestore_domain::types::parse_type;
 use featurestore_proto::v1::{self as pb, Value, value::Kind};
 
-use crate::{OnlineRow, OnlineStore, OnlineTable, StoredRow};
+use crate::{OnlineRow, OnlineStore, OnlineStoreError, OnlineTable, StoredRow};
 
 #[macro_export]
 macro_rules! onlinestore_conformance_tests {
@@ -26,7 +26,8 @@ macro_rules! onlinestore_conformance_tests {
             rows_expire_after_the_ttl,
             adding_features_keeps_existing_rows,
             many_keys_come_back_in_request_order,
-            repeated_keys_in_one_read_each_get_the_row
+            repeated_keys_in_one_read_each_get_the_row,
+            a_table_never_created_is_unknown
         );
     };
     (@cases $make:path; $($case:ident),*) => {
@@ -293,4 +294,25 @@ pub async fn repeated_keys_in_one_read_each_get_the_row(store: &dyn OnlineStore)
         });
         assert_eq!(row, want, "key {i}");
     }
+}
+
+/// Serving answers NOT_FOUND for a group nothing was materialized into yet:
+/// it depends on this error, for one key and for many, and on a store that
+/// has other tables.
+pub async fn a_table_never_created_is_unknown(store: &dyn OnlineStore) {
+    let existing = table(&[("x", "int64")], 0);
+    store.ensure_table(&existing).await.unwrap();
+    let never = table(&[("x", "int64"), ("y", "string")], 0);
+    for keys in [vec![key(1)], (0..20).map(key).collect()] {
+        match store.get(&never, &keys).await {
+            Err(OnlineStoreError::UnknownTable(label)) => assert!(
+                label.contains(&never.label),
+                "the error names the table: {label}"
+            ),
+            other => panic!("{} keys: expected UnknownTable, got {other:?}", keys.len()),
+        }
+    }
+    // The table once created reads as empty, not unknown.
+    store.ensure_table(&never).await.unwrap();
+    assert_eq!(store.get(&never, &[key(1)]).await.unwrap(), vec![None]);
 }

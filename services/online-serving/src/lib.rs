@@ -1,11 +1,13 @@
 //! The online serving service: `GetFeatureVector(s)` for inference, read
 //! from the online store with one concurrent read per feature group,
-//! planned once per feature selection and catalog revision.
+//! planned once per feature selection (plans outlive catalog changes to
+//! groups they do not read).
 
 pub mod config;
 pub mod error;
 mod grpc;
 pub mod plan;
+pub mod plans;
 pub mod serve;
 
 use std::sync::Arc;

@@ -1,10 +1,13 @@
 //! Serving plans: what to read and how to assemble it, compiled once per
-//! feature selection and catalog revision (a feature added to a group is
-//! served after the next catalog change, without restart).
+//! feature selection and kept while the groups it reads are unchanged (a
+//! feature added to a group is served after the catalog change, without
+//! restart; see `plans`).
 
 use std::collections::HashMap;
 
-use featurestore_catalog::{Catalog, Selected, SelectionError};
+use std::sync::Arc;
+
+use featurestore_catalog::{Catalog, Selected, Selection, SelectionError};
 use featurestore_domain::EntityKeyEncoder;
 use featurestore_onlinestore::OnlineTable;
 use featurestore_proto::v1::{FeatureSelector, KeyColumn, Value, feature_selector::Selector};
@@ -31,37 +34,66 @@ pub struct Plan {
     /// The entity key a request must give.
     pub join_keys: Vec<KeyColumn>,
     pub groups: Vec<GroupPlan>,
+    /// The group versions and features the plan was compiled from.
+    selection: Selection,
+}
+
+/// The groups and features `selector` names in `catalog`.
+fn resolve(
+    project: &str,
+    selector: &FeatureSelector,
+    catalog: &Catalog,
+) -> Result<Selection, ServingError> {
+    let selected = match selector.selector.as_ref() {
+        None => {
+            return Err(ServingError::invalid(
+                "selector",
+                "name a feature view or a list of features",
+            ));
+        }
+        Some(Selector::View(view)) => Selected::View(view),
+        Some(Selector::Features(list)) => Selected::Features(&list.features),
+    };
+    catalog
+        .resolve_selection(project, selected)
+        .map_err(|e| match e {
+            SelectionError::NotFound(what) => ServingError::NotFound(what),
+            SelectionError::Invalid { field, reason } => {
+                ServingError::invalid(format!("selector.{field}"), reason)
+            }
+        })
 }
 
 impl Plan {
+    /// Whether `selector` still resolves, in `catalog`, to the very groups
+    /// and features this plan was compiled from.
+    pub fn still_valid(
+        &self,
+        project: &str,
+        selector: &FeatureSelector,
+        catalog: &Catalog,
+    ) -> bool {
+        let Ok(now) = resolve(project, selector, catalog) else {
+            return false;
+        };
+        now.len() == self.selection.len()
+            && now
+                .iter()
+                .zip(&self.selection)
+                .all(|((g, f), (was, was_f))| (Arc::ptr_eq(g, was) || g == was) && f == was_f)
+    }
+
     /// Builds the plan of a selector against a catalog snapshot.
     pub fn compile(
         project: &str,
         selector: &FeatureSelector,
         catalog: &Catalog,
     ) -> Result<Plan, ServingError> {
-        let selected = match selector.selector.as_ref() {
-            None => {
-                return Err(ServingError::invalid(
-                    "selector",
-                    "name a feature view or a list of features",
-                ));
-            }
-            Some(Selector::View(view)) => Selected::View(view),
-            Some(Selector::Features(list)) => Selected::Features(&list.features),
-        };
-        let selections = catalog
-            .resolve_selection(project, selected)
-            .map_err(|e| match e {
-                SelectionError::NotFound(what) => ServingError::NotFound(what),
-                SelectionError::Invalid { field, reason } => {
-                    ServingError::invalid(format!("selector.{field}"), reason)
-                }
-            })?;
+        let selections = resolve(project, selector, catalog)?;
         let mut join_keys: Vec<KeyColumn> = Vec::new();
         let mut feature_names = Vec::new();
         let mut groups = Vec::with_capacity(selections.len());
-        for (group, features) in selections {
+        for (group, features) in &selections {
             let mut key_positions = Vec::with_capacity(group.primary_key.len());
             for key in &group.primary_key {
                 let position = match join_keys.iter().position(|k| k.name == key.name) {
@@ -82,7 +114,7 @@ impl Plan {
                 };
                 key_positions.push(position);
             }
-            let table = OnlineTable::for_group(&group);
+            let table = OnlineTable::for_group(group);
             let index: HashMap<&str, usize> = group
                 .features
                 .iter()
@@ -90,7 +122,7 @@ impl Plan {
                 .map(|(i, f)| (f.name.as_str(), i))
                 .collect();
             let mut outputs = Vec::with_capacity(features.len());
-            for feature in &features {
+            for feature in features {
                 let column = *index.get(feature.as_str()).ok_or_else(|| {
                     ServingError::NotFound(format!(
                         "feature {feature:?} in group {}@{}",
@@ -116,6 +148,7 @@ impl Plan {
             feature_names,
             join_keys,
             groups,
+            selection: selections,
         })
     }
 

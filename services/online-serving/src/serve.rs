@@ -1,58 +1,22 @@
 //! Serving feature vectors: plan lookup, key encoding, one concurrent read
 //! per group, assembly in the plan's order with per-feature statuses.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
 use featurestore_catalog::CatalogCache;
 use featurestore_domain::validate_name;
 use featurestore_onlinestore::{OnlineStore, StoredRow};
 use featurestore_proto::v1::{
-    FeatureSelector, FeatureStatus, FeatureVector, Row, Value, feature_selector::Selector,
-    value::Kind,
+    FeatureSelector, FeatureStatus, FeatureVector, Row, Value, value::Kind,
 };
 
-use crate::{error::ServingError, plan::Plan};
+use crate::{error::ServingError, plan::Plan, plans::Plans};
 
 pub struct Server {
     catalog: Arc<CatalogCache>,
     online: Arc<dyn OnlineStore>,
     max_keys: usize,
-    plans: Mutex<Plans>,
-}
-
-/// The plans compiled at one catalog revision, by a hash of the selection
-/// (no allocation to find one; equal hashes are told apart by comparing).
-#[derive(Default)]
-struct Plans {
-    revision: i64,
-    by_selection: HashMap<u64, Vec<(String, FeatureSelector, Arc<Plan>)>>,
-}
-
-fn selection_hash(project: &str, selector: &FeatureSelector) -> u64 {
-    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-    hasher.update(project.as_bytes());
-    match &selector.selector {
-        None => hasher.update(&[0]),
-        Some(Selector::View(view)) => {
-            hasher.update(&[1]);
-            hasher.update(view.name.as_bytes());
-            hasher.update(&view.version.to_le_bytes());
-        }
-        Some(Selector::Features(list)) => {
-            hasher.update(&[2]);
-            for f in &list.features {
-                hasher.update(f.group.as_bytes());
-                hasher.update(&[0]);
-                hasher.update(&f.group_version.to_le_bytes());
-                hasher.update(f.feature.as_bytes());
-                hasher.update(&[0]);
-            }
-        }
-    }
-    hasher.digest()
+    plans: Plans,
 }
 
 impl std::fmt::Debug for Server {
@@ -74,7 +38,7 @@ impl Server {
             catalog,
             online,
             max_keys,
-            plans: Mutex::new(Plans::default()),
+            plans: Plans::new(crate::plans::DEFAULT_CAPACITY),
         }
     }
 
@@ -83,33 +47,7 @@ impl Server {
     }
 
     fn plan(&self, project: &str, selector: &FeatureSelector) -> Result<Arc<Plan>, ServingError> {
-        let snapshot = self.catalog.snapshot();
-        let hash = selection_hash(project, selector);
-        {
-            let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-            if plans.revision != snapshot.revision() {
-                plans.revision = snapshot.revision();
-                plans.by_selection.clear();
-            }
-            if let Some(plan) = plans.by_selection.get(&hash).and_then(|found| {
-                found
-                    .iter()
-                    .find(|(p, s, _)| p == project && s == selector)
-                    .map(|(_, _, plan)| plan.clone())
-            }) {
-                return Ok(plan);
-            }
-        }
-        let plan = Arc::new(Plan::compile(project, selector, &snapshot)?);
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        if plans.revision == snapshot.revision() {
-            plans.by_selection.entry(hash).or_default().push((
-                project.to_string(),
-                selector.clone(),
-                plan.clone(),
-            ));
-        }
-        Ok(plan)
+        self.plans.get(project, selector, &self.catalog.snapshot())
     }
 
     /// Vectors for `rows` (values in the order of `join_keys`), in order.
