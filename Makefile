@@ -7,7 +7,7 @@ SHELL := /bin/bash
 FS_CACHE ?= $(HOME)/.cache/featurestore
 export FS_CACHE
 export CARGO_TARGET_DIR ?= $(FS_CACHE)/target
-SCRIPTS := integration-tests/scripts
+SCRIPTS := dev
 CARGO ?= cargo
 
 .DEFAULT_GOAL := help
@@ -102,7 +102,7 @@ grpcurl-list: ## List the services of a running registry with grpcurl
 
 .PHONY: bench-registry
 bench-registry: deps infra-up ## Registry create/get latency over gRPC + etcd (bench-results/registry.json)
-	$(CARGO) run --release -q -p featurestore-integration-tests --bin bench_registry
+	$(CARGO) run --release -q -p featurestore-benches --bin bench_registry
 
 .PHONY: clean-infra
 clean-infra: ## Stop the test servers and delete their data (tests leave topics and tables behind)
@@ -118,7 +118,7 @@ run-materialization: deps infra-up ## Run materialization (Kafka -> Cassandra + 
 
 .PHONY: bench-write
 bench-write: deps infra-up ## Write-path benchmark: ingest + materialize N rows (bench-results/write.json)
-	$(CARGO) build --release -q -p featurestore-ingestion -p featurestore-materialization -p featurestore-integration-tests --bin ingestion --bin materialization --bin bench_write
+	$(CARGO) build --release -q -p featurestore-ingestion -p featurestore-materialization -p featurestore-benches --bin ingestion --bin materialization --bin bench_write
 	$(CARGO_TARGET_DIR)/release/bench_write $(BENCH_ARGS)
 
 .PHONY: run-serving
@@ -131,16 +131,16 @@ run-offline-query: deps infra-up ## Run offline query (gRPC + Arrow Flight) on 1
 
 .PHONY: bench-offline
 bench-offline: deps ## Offline PIT join vs DuckDB ASOF JOIN: wall, rows/s, peak memory, identical results (bench-results/offline.json)
-	$(CARGO) build --release -q -p featurestore-integration-tests --bin bench_offline
+	$(CARGO) build --release -q -p featurestore-benches --bin bench_offline
 	$(CARGO_TARGET_DIR)/release/bench_offline $(BENCH_ARGS)
 
 .PHONY: bench-serve
 bench-serve: deps infra-up ## Serving benchmark: service vs direct driver, p50-p99.9 (bench-results/serve.json)
-	$(CARGO) build --release -q -p featurestore-online-serving -p featurestore-integration-tests --bin online-serving --bin bench_serve
+	$(CARGO) build --release -q -p featurestore-online-serving -p featurestore-benches --bin online-serving --bin bench_serve
 	$(CARGO_TARGET_DIR)/release/bench_serve $(BENCH_ARGS)
 
 .PHONY: bench-serve-standalone
 bench-serve-standalone: ## Serving benchmark against standalone mode (embedded store; bench-results/serve-standalone.json)
 	$(SCRIPTS)/deps.sh build
-	$(CARGO) build --release -q -p featurestore-standalone -p featurestore-integration-tests --bin standalone --bin bench_serve
-	$(CARGO_TARGET_DIR)/release/bench_serve --target standalone --out bench-results/serve-standalone.json $(BENCH_ARGS)
+	$(CARGO) build --release -q -p featurestore-standalone -p featurestore-benches --bin standalone --bin bench_serve
+	$(CARGO_TARGET_DIR)/release/bench_serve --target standalone $(BENCH_ARGS)

@@ -1,8 +1,7 @@
 //! Helpers of the end-to-end tests: where the real servers are (started by
-//! `scripts/*.sh`, see `make test`) and how to start the services in-process
+//! `dev/*.sh`, see `make test`) and how to start the services in-process
 //! against them.
 
-pub mod bench;
 pub mod gate;
 pub mod ingestion;
 pub mod materialization;
@@ -78,11 +77,11 @@ pub async fn metadata_store() -> Arc<dyn MetadataStore> {
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
+        .join("../dev")
         .join(name)
 }
 
-/// Runs `scripts/<server>.sh <action>` (stop, start, restart), for fault
+/// Runs `dev/<server>.sh <action>` (stop, start, restart), for fault
 /// tests; `server` is etcd, kafka or cassandra.
 pub fn server_ctl(server: &str, action: &str) {
     let status = std::process::Command::new("bash")

@@ -1,7 +1,7 @@
 //! The whole path a training job sees: rows ingested over gRPC, through
 //! Kafka, materialized into Delta, joined point-in-time by offline query and
 //! read with Python's `pyarrow.flight` client (installed by
-//! `integration-tests/scripts/python.sh`).
+//! `dev/python.sh`).
 
 use std::{process::Command, sync::Arc};
 
@@ -50,7 +50,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// What `python/read_flight.py` reads for `ticket` (GetFlightInfo + DoGet).
 fn read_with_pyarrow(offline: &OfflineQuerySandbox, ticket: &[u8]) -> serde_json::Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/python.sh");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../dev/python.sh");
     let reader = concat!(env!("CARGO_MANIFEST_DIR"), "/python/read_flight.py");
     let output = Command::new("bash")
         .args([script, reader, &offline.addr.to_string(), &hex(ticket)])

@@ -15,10 +15,7 @@ use featurestore_eventlog::{
 };
 
 fn kafka_ctl(action: &str) {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../integration-tests/scripts/kafka.sh"
-    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../dev/kafka.sh");
     let status = Command::new("bash")
         .arg(script)
         .arg(action)

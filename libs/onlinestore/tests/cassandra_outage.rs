@@ -14,10 +14,7 @@ use featurestore_onlinestore::{
 use featurestore_proto::v1::{Value, value::Kind};
 
 fn cassandra_ctl(action: &str) {
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../integration-tests/scripts/cassandra.sh"
-    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../dev/cassandra.sh");
     let status = Command::new("bash")
         .arg(script)
         .arg(action)

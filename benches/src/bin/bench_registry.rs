@@ -51,10 +51,7 @@ fn stats(
     concurrency: usize,
 ) -> Stats {
     samples.sort();
-    let q = |p: f64| {
-        let i = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
-        samples[i].as_secs_f64() * 1e3
-    };
+    let q = |p: f64| featurestore_benches::quantile_ms(&samples, p);
     Stats {
         operation,
         count: samples.len(),

@@ -1,5 +1,6 @@
-//! What the bench binaries share: the processes they start and the CPU
-//! those processes spend.
+//! The benchmark binaries of `make bench-*` (`src/bin/`), and what they
+//! share: the processes they start and the CPU those processes spend. The
+//! sandboxes they start services in come from the integration tests.
 
 use std::process::Child;
 
@@ -30,4 +31,14 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     // utime and stime are the 12th and 13th fields after the ')', in
     // USER_HZ ticks: 100 per second on every Linux architecture we run on.
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The `p` quantile (0..=1) of sorted `samples`, in milliseconds (nearest
+/// rank).
+pub fn quantile_ms(sorted: &[std::time::Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1e3
 }

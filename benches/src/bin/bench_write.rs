@@ -15,12 +15,10 @@ use std::{
 };
 
 use clap::Parser;
+use featurestore_benches::{Killed, cpu_seconds};
 use featurestore_domain::{EntityKeyEncoder, fixtures::group};
 use featurestore_integration_tests::{
-    bench::{Killed, cpu_seconds},
-    etcd_endpoint,
-    ingestion::kafka_bootstrap,
-    materialization::cassandra_node,
+    etcd_endpoint, ingestion::kafka_bootstrap, materialization::cassandra_node,
     registry::RegistrySandbox,
 };
 use featurestore_offlinestore::{DeltaStore, OfflineTable};

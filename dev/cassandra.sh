@@ -8,7 +8,7 @@ source "$(dirname "$0")/common.sh"
 VERSION=5.0.6
 PORT="${FS_CASSANDRA_PORT:-9042}"
 STORAGE_PORT="${FS_CASSANDRA_STORAGE_PORT:-7000}"
-INFRA="$(cd "$(dirname "$0")/../infra/cassandra" && pwd)"
+INFRA="$(cd "$(dirname "$0")/infra/cassandra" && pwd)"
 LIBS="$FS_CACHE/cassandra-$VERSION/libs"
 DIR="$FS_RUN/cassandra-$PORT"
 PIDFILE="$DIR/cassandra.pid"

@@ -24,15 +24,13 @@ use std::{
 };
 
 use clap::{Parser, ValueEnum};
+use featurestore_benches::{Killed, cpu_seconds};
 use featurestore_domain::{
     EntityKeyEncoder, fixtures,
     fixtures::{group, view},
 };
 use featurestore_integration_tests::{
-    bench::{Killed, cpu_seconds},
-    etcd_endpoint,
-    materialization::cassandra_node,
-    registry::RegistrySandbox,
+    etcd_endpoint, materialization::cassandra_node, registry::RegistrySandbox,
 };
 use featurestore_onlinestore::{
     CassandraConfig, CassandraStore, OnlineRow, OnlineStore, OnlineTable,
@@ -91,8 +89,10 @@ struct Args {
     /// up; without it whichever path runs first looks slower).
     #[arg(long, default_value_t = 5)]
     warmup: u64,
-    #[arg(long, default_value = "bench-results/serve.json")]
-    out: PathBuf,
+    /// Where the JSON goes (default bench-results/serve.json, or
+    /// serve-standalone.json with `--target standalone`).
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -143,10 +143,7 @@ fn stats(
     server_cpu_seconds: Option<f64>,
 ) -> Stats {
     samples.sort();
-    let q = |p: f64| {
-        let i = ((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1;
-        samples[i].as_secs_f64() * 1e3
-    };
+    let q = |p: f64| featurestore_benches::quantile_ms(&samples, p);
     Stats {
         path,
         batch,
@@ -673,11 +670,15 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
-    if let Some(parent) = args.out.parent() {
+    let out = args.out.clone().unwrap_or_else(|| match args.target {
+        Target::Cassandra => "bench-results/serve.json".into(),
+        Target::Standalone => "bench-results/serve-standalone.json".into(),
+    });
+    if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::write(&args.out, serde_json::to_string_pretty(&results)?)?;
-    println!("wrote {}", args.out.display());
+    std::fs::write(&out, serde_json::to_string_pretty(&results)?)?;
+    println!("wrote {}", out.display());
     Ok(())
 }
 

@@ -254,8 +254,8 @@ async fn main() -> anyhow::Result<()> {
         runs.push(run_ours(&engine, name, &entities, &read, args.entities).await?);
     }
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/python.sh");
-    let duck = concat!(env!("CARGO_MANIFEST_DIR"), "/python/bench_duckdb.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../dev/python.sh");
+    let duck = concat!(env!("CARGO_MANIFEST_DIR"), "/../dev/python/bench_duckdb.py");
     let table_dir = store
         .table_url(&table)?
         .to_file_path()

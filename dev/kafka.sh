@@ -8,7 +8,7 @@ source "$(dirname "$0")/common.sh"
 VERSION=4.1.1
 PORT="${FS_KAFKA_PORT:-9092}"
 CONTROLLER_PORT=$((PORT + 1))
-INFRA="$(cd "$(dirname "$0")/../infra/kafka" && pwd)"
+INFRA="$(cd "$(dirname "$0")/infra/kafka" && pwd)"
 HOME_DIR="$FS_CACHE/kafka-$VERSION"
 LIBS="$HOME_DIR/libs"
 DIR="$FS_RUN/kafka-$PORT"

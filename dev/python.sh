@@ -5,7 +5,7 @@
 #   python.sh                     (just makes sure the venv exists)
 source "$(dirname "$0")/common.sh"
 venv="$FS_CACHE/venv"
-requirements="$(cd "$(dirname "$0")/.." && pwd)/python/requirements.txt"
+requirements="$(cd "$(dirname "$0")" && pwd)/python/requirements.txt"
 stamp="$venv/.requirements"
 if [ ! -x "$venv/bin/python" ] || ! cmp -s "$requirements" "$stamp"; then
   command -v python3 >/dev/null || apt_install python3 python3-venv
