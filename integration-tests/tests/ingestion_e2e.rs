@@ -166,6 +166,16 @@ async fn a_request_with_bad_rows_is_rejected_whole_with_per_row_reasons() {
     );
     assert_eq!((got[1].0, got[1].1.as_str()), (3, "customer_id"));
     assert_eq!((got[2].0, got[2].1.as_str()), (4, ""));
+    // The same violations as the standard google.rpc.BadRequest, decoded
+    // with nothing of ours (as grpcurl or Python's grpcio-status would).
+    let standard = tonic_types::StatusExt::get_details_bad_request(&status)
+        .expect("google.rpc.BadRequest details");
+    let fields: Vec<&str> = standard
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert_eq!(fields, ["rows[1].amount", "rows[3].customer_id", "rows[4]"]);
 
     // Nothing of it was produced: the first record in the topic is a marker
     // sent afterwards.

@@ -66,7 +66,7 @@ async fn vectors_come_back_as_ingested_with_statuses() {
         .into_inner();
     assert_eq!(
         response.feature_names,
-        ["orders:amount", "orders:country", "orders:embedding"]
+        ["orders__amount", "orders__country", "orders__embedding"]
     );
     let vector = response.vector.unwrap();
     let sent = event(3, 2);
@@ -180,10 +180,18 @@ async fn vectors_come_back_as_ingested_with_statuses() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(
-        err.message().contains("customer_id") && err.message().contains("expected int64"),
-        "{}",
-        err.message()
+    assert_eq!(
+        err.message(),
+        "entity_rows[0].customer_id: expected int64, got string",
+        "the message says the field and the problem once"
+    );
+    let violations = featurestore_proto::error::field_violations(&err);
+    assert_eq!(
+        violations
+            .iter()
+            .map(|v| (v.field.as_str(), v.description.as_str()))
+            .collect::<Vec<_>>(),
+        [("entity_rows[0].customer_id", "expected int64, got string")]
     );
 }
 
@@ -374,7 +382,7 @@ async fn two_group_views_and_ttl() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(fresh.feature_names, ["orders:amount", "risk:score"]);
+    assert_eq!(fresh.feature_names, ["orders__amount", "risk__score"]);
     assert_eq!(
         fresh.vectors[0].values,
         vec![event(1, 1).values[2].clone(), v(Kind::Float32Value(0.25))]

@@ -12,9 +12,10 @@ use std::{collections::HashSet, path::Path, sync::Arc};
 
 use anyhow::{Context, Result, bail};
 use arrow_array::{Array, RecordBatch, UInt32Array};
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use arrow_schema::{DataType, Field, Schema};
+use featurestore_domain::arrow::{data_type, scalar_data_type, timestamp_data_type};
 use featurestore_proto::v1::{
-    FeatureGroupRef, GetFeatureGroupRequest, IngestArrowRequest, ScalarType,
+    FeatureGroup, FeatureGroupRef, GetFeatureGroupRequest, IngestArrowRequest,
     ingestion_service_client::IngestionServiceClient,
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -25,21 +26,6 @@ use crate::{Client, status_error};
 
 /// Attempts of one request after a transient failure (same key each time).
 const MAX_RETRIES: u32 = 6;
-
-/// The Arrow type a scalar of the group is sent as.
-fn arrow_type(ty: ScalarType) -> Option<DataType> {
-    Some(match ty {
-        ScalarType::Bool => DataType::Boolean,
-        ScalarType::Int32 => DataType::Int32,
-        ScalarType::Int64 => DataType::Int64,
-        ScalarType::Float32 => DataType::Float32,
-        ScalarType::Float64 => DataType::Float64,
-        ScalarType::String => DataType::Utf8,
-        ScalarType::Bytes => DataType::Binary,
-        ScalarType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
-        ScalarType::Unspecified => return None,
-    })
-}
 
 /// The file's batches of `batch_rows` rows.
 pub(crate) fn read(
@@ -72,6 +58,25 @@ pub(crate) fn read(
         }
         _ => bail!("{}: give a .csv or .parquet file", path.display()),
     }
+}
+
+/// The Arrow type each column the group knows is sent as (the rule of
+/// `featurestore_domain::arrow`: timestamps as µs UTC; a naive timestamp
+/// string reads as UTC). Lists are sent as they are: casting them would
+/// refuse a whole chunk over one null element.
+fn target_types(g: &FeatureGroup) -> Result<Vec<(String, DataType)>> {
+    let mut types = Vec::with_capacity(g.primary_key.len() + 1 + g.features.len());
+    for k in &g.primary_key {
+        types.push((k.name.clone(), scalar_data_type(&k.name, k.r#type())?));
+    }
+    types.push((g.event_time_column.clone(), timestamp_data_type()));
+    for f in &g.features {
+        let ty = f.r#type.unwrap_or_default();
+        if !ty.is_list {
+            types.push((f.name.clone(), data_type(&f.name, &ty)?));
+        }
+    }
+    Ok(types)
 }
 
 /// `batch` with every column the group knows cast to the group's type, and
@@ -169,20 +174,7 @@ pub async fn run(
         .await
         .map_err(status_error)?
         .into_inner();
-    let mut types: Vec<(String, DataType)> = g
-        .primary_key
-        .iter()
-        .filter_map(|k| Some((k.name.clone(), arrow_type(k.r#type())?)))
-        .collect();
-    types.push((
-        g.event_time_column.clone(),
-        DataType::Timestamp(TimeUnit::Microsecond, None),
-    ));
-    types.extend(g.features.iter().filter_map(|f| {
-        let ty = f.r#type.as_ref()?;
-        (!ty.is_list).then_some(())?;
-        Some((f.name.clone(), arrow_type(ty.scalar())?))
-    }));
+    let types = target_types(&g)?;
     let target = FeatureGroupRef {
         project,
         name: g.name.clone(),
@@ -293,9 +285,66 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    use arrow_array::{Int64Array, StringArray};
+    use arrow_array::{
+        Int64Array, StringArray, TimestampNanosecondArray, cast::AsArray,
+        types::TimestampMicrosecondType,
+    };
+    use arrow_schema::TimeUnit;
+    use featurestore_domain::fixtures;
+    use featurestore_proto::v1::ScalarType;
 
     use super::*;
+
+    #[test]
+    fn the_group_types_are_the_domain_types() {
+        let mut g = fixtures::group(
+            "shop",
+            "orders",
+            "customer",
+            &[("amount", "float64"), ("embedding", "list<float32>")],
+        );
+        g.primary_key = vec![fixtures::key("customer_id", ScalarType::Int64)];
+        g.event_time_column = "event_time".into();
+        let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        assert_eq!(
+            target_types(&g).unwrap(),
+            [
+                ("customer_id".to_string(), DataType::Int64),
+                ("event_time".to_string(), utc),
+                ("amount".to_string(), DataType::Float64),
+            ],
+            "lists are sent as they are"
+        );
+        g.primary_key[0].r#type = ScalarType::Unspecified as i32;
+        let err = target_types(&g).unwrap_err().to_string();
+        assert!(err.contains("customer_id"), "{err}");
+    }
+
+    #[test]
+    fn naive_and_zoned_timestamps_keep_their_instant() {
+        let nanos = 1_714_557_600_123_456_789_i64;
+        let types = [(
+            "event_time".to_string(),
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        )];
+        for tz in [None, Some("+02:00")] {
+            let column = TimestampNanosecondArray::from(vec![nanos]).with_timezone_opt(tz);
+            let batch = RecordBatch::try_from_iter([(
+                "event_time",
+                Arc::new(column) as arrow_array::ArrayRef,
+            )])
+            .unwrap();
+            let (out, unreadable) = conform(&batch, &types).unwrap();
+            assert!(unreadable.is_empty());
+            assert_eq!(
+                out.column(0)
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .value(0),
+                nanos / 1_000,
+                "{tz:?}"
+            );
+        }
+    }
 
     #[test]
     fn columns_are_cast_to_the_group_types() {
@@ -307,9 +356,13 @@ mod tests {
         let batch = RecordBatch::try_new(
             schema,
             vec![
-                Arc::new(Int64Array::from(vec![3])),
-                Arc::new(StringArray::from(vec!["2024-05-01T10:00:00Z"])),
-                Arc::new(Int64Array::from(vec![1])),
+                Arc::new(Int64Array::from(vec![3, 4, 5])),
+                Arc::new(StringArray::from(vec![
+                    "2024-05-01T10:00:00Z",
+                    "2024-05-01T10:00:00",
+                    "2024-05-01 12:00:00+02:00",
+                ])),
+                Arc::new(Int64Array::from(vec![1, 2, 3])),
             ],
         )
         .unwrap();
@@ -317,14 +370,21 @@ mod tests {
             ("amount".to_string(), DataType::Float64),
             (
                 "event_time".to_string(),
-                DataType::Timestamp(TimeUnit::Microsecond, None),
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             ),
         ];
         let (out, unreadable) = conform(&batch, &types).unwrap();
         assert!(unreadable.is_empty());
         assert_eq!(out.column(0).data_type(), &DataType::Float64);
         assert_eq!(out.column(1).data_type(), &types[1].1);
-        assert_eq!(out.column(1).null_count(), 0);
+        // Zoned, naive (read as UTC) and offset strings: the same instant.
+        let micros = 1_714_557_600_000_000;
+        assert_eq!(
+            out.column(1)
+                .as_primitive::<TimestampMicrosecondType>()
+                .values(),
+            &[micros; 3]
+        );
         assert_eq!(
             out.column(2).data_type(),
             &DataType::Int64,

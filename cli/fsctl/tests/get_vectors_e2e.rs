@@ -59,8 +59,8 @@ async fn vectors_print_as_a_table_and_as_json() {
     let lines: Vec<&str> = text.lines().collect();
     assert!(
         lines[0].starts_with("customer_id")
-            && lines[0].contains("orders:amount")
-            && lines[0].contains("orders:country"),
+            && lines[0].contains("orders__amount")
+            && lines[0].contains("orders__country"),
         "{text}"
     );
     assert!(
@@ -81,11 +81,11 @@ async fn vectors_print_as_a_table_and_as_json() {
     assert!(ok, "{text}");
     let json: serde_json::Value = serde_json::from_str(&text).expect(&text);
     let features = &json[0]["features"];
-    assert_eq!(features["orders:amount"]["value"], 7002.0);
-    assert_eq!(features["orders:amount"]["status"], "PRESENT");
-    assert_eq!(features["orders:country"]["status"], "NULL");
+    assert_eq!(features["orders__amount"]["value"], 7002.0);
+    assert_eq!(features["orders__amount"]["status"], "PRESENT");
+    assert_eq!(features["orders__country"]["status"], "NULL");
     assert_eq!(
-        features["orders:embedding"]["value"],
+        features["orders__embedding"]["value"],
         serde_json::json!([7.0, 2.0])
     );
 

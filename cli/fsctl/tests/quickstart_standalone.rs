@@ -111,7 +111,7 @@ async fn the_energy_example_runs_end_to_end_on_standalone() {
         .await;
         assert!(ok, "{out}");
         let json: serde_json::Value = serde_json::from_str(&out).unwrap();
-        let sum = &json[0]["features"]["daily_readings:energy_sum"];
+        let sum = &json[0]["features"]["daily_readings__energy_sum"];
         if sum["status"] == "PRESENT" {
             assert_eq!(sum["value"].as_f64(), Some(latest), "{out}");
             break;

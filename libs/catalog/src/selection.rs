@@ -19,13 +19,9 @@ pub enum Selected<'a> {
 /// the requested order.
 pub type Selection = Vec<(Arc<FeatureGroup>, Vec<String>)>;
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SelectionError {
-    #[error("not found: {0}")]
-    NotFound(String),
-    #[error("{field}: {reason}")]
-    Invalid { field: String, reason: String },
-}
+/// What can be wrong with a selection: a name that does not resolve
+/// (`NotFound`) or a malformed request (`InvalidArgument`).
+pub type SelectionError = featurestore_domain::DomainError;
 
 impl Catalog {
     /// Resolves `selected` in `project`; every named feature must exist.
@@ -40,7 +36,7 @@ impl Catalog {
                 let found = self
                     .feature_view(project, &view.name, view.version)
                     .ok_or_else(|| {
-                        SelectionError::NotFound(format!(
+                        SelectionError::not_found(format!(
                             "feature view {:?} in project {project:?}",
                             view.name
                         ))
@@ -49,7 +45,7 @@ impl Catalog {
                     let group = self
                         .feature_group(project, &s.group, s.group_version)
                         .ok_or_else(|| {
-                            SelectionError::NotFound(format!(
+                            SelectionError::not_found(format!(
                                 "feature group {}@{} of view {:?}",
                                 s.group, s.group_version, view.name
                             ))
@@ -59,16 +55,16 @@ impl Catalog {
             }
             Selected::Features(list) => {
                 if list.is_empty() {
-                    return Err(SelectionError::Invalid {
-                        field: "features".into(),
-                        reason: "name at least one feature".into(),
-                    });
+                    return Err(SelectionError::invalid(
+                        "features",
+                        "name at least one feature",
+                    ));
                 }
                 for (i, r) in list.iter().enumerate() {
                     let found = self
                         .feature_group(project, &r.group, r.group_version)
                         .ok_or_else(|| {
-                            SelectionError::NotFound(format!(
+                            SelectionError::not_found(format!(
                                 "features[{i}]: feature group {}@{} in project {project:?}",
                                 r.group, r.group_version
                             ))
@@ -88,7 +84,7 @@ impl Catalog {
                 .iter()
                 .find(|f| !group.features.iter().any(|g| &g.name == *f))
             {
-                return Err(SelectionError::NotFound(format!(
+                return Err(SelectionError::not_found(format!(
                     "feature {missing:?} in group {}@{}",
                     group.name, group.version
                 )));

@@ -1,16 +1,20 @@
-//! Errors of domain validation; each names the field that was wrong.
+//! The error vocabulary every service shares: what was wrong with a request
+//! (naming the field), what was not found, what the state forbids. Messages
+//! say a thing once: the gRPC code names the kind of failure, so no message
+//! repeats it ("project: must not be empty", not "invalid argument:
+//! project: ..."); a service wraps a `DomainError` as is, never re-formats it.
 
-use featurestore_proto::{ErrorCode, ServiceError};
+use featurestore_proto::{ErrorCode, ServiceError, error::FieldViolation};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
     /// The request is malformed; `field` is a path such as
     /// `feature_group.features[2].name`.
-    #[error("invalid argument: {field}: {reason}")]
+    #[error("{field}: {reason}")]
     InvalidArgument { field: String, reason: String },
-    #[error("not found: {what}")]
+    #[error("{what} not found")]
     NotFound { what: String },
-    #[error("failed precondition: {field}: {reason}")]
+    #[error("{field}: {reason}")]
     FailedPrecondition { field: String, reason: String },
 }
 
@@ -40,6 +44,16 @@ impl ServiceError for DomainError {
             DomainError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             DomainError::NotFound { .. } => ErrorCode::NotFound,
             DomainError::FailedPrecondition { .. } => ErrorCode::FailedPrecondition,
+        }
+    }
+
+    fn field_violations(&self) -> Vec<FieldViolation> {
+        match self {
+            DomainError::InvalidArgument { field, reason } => vec![FieldViolation {
+                field: field.clone(),
+                description: reason.clone(),
+            }],
+            _ => Vec::new(),
         }
     }
 }

@@ -194,10 +194,7 @@ mod tests {
         let err = enc
             .encode([Some(&Kind::StringValue("x".into()))])
             .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid argument: customer_id: expected int64, got string"
-        );
+        assert_eq!(err.to_string(), "customer_id: expected int64, got string");
         let err = enc.encode([Some(&Kind::NullValue(0))]).unwrap_err();
         assert!(err.to_string().contains("cannot be null"));
         assert!(enc.encode(std::iter::empty()).is_err());

@@ -5,6 +5,8 @@
 //! Catalog objects are the protobuf messages of `featurestore-proto` (they
 //! are what etcd stores); this crate holds the rules about them.
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
 pub mod error;
 pub mod fixtures;
 pub mod key;
@@ -15,5 +17,5 @@ pub mod types;
 
 pub use error::DomainError;
 pub use key::{EntityKeyEncoder, KEY_ENCODING_VERSION, key_hash, partition_for};
-pub use names::validate_name;
+pub use names::{feature_column, validate_name};
 pub use refs::{FeatureGroupId, FeatureRefName, FeatureViewId};

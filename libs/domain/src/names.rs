@@ -43,6 +43,14 @@ pub fn topic_name(project: &str, group: &str, version: u32) -> String {
     format!("{TOPIC_PREFIX}{project}.{group}.v{version}")
 }
 
+/// The name a feature carries wherever a user sees it in results: served
+/// vectors (`feature_names`), training data and historical features
+/// columns, fsctl output: `<group>__<feature>` (Feast's full feature names).
+/// Requests still name features as `group:feature` references.
+pub fn feature_column(group: &str, feature: &str) -> String {
+    format!("{group}__{feature}")
+}
+
 /// Prefix of every feature-group topic (materialization subscribes to it).
 pub const TOPIC_PREFIX: &str = "fs.";
 

@@ -205,7 +205,8 @@ impl OfflineQuery {
     }
 
     async fn file_schema(&self, file: Option<&String>) -> Result<SchemaRef> {
-        let file = file.ok_or_else(|| QueryError::NotFound("dataset data files".into()))?;
+        let file =
+            file.ok_or_else(|| QueryError::NotFound("the dataset has no data files".into()))?;
         let frame = self
             .context()
             .read_parquet(file.as_str(), ParquetReadOptions::default())

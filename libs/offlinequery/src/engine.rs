@@ -243,12 +243,12 @@ impl OfflineQuery {
             for f in &read.features {
                 let field = delta_schema.field_with_name(f).map_err(|_| {
                     QueryError::NotFound(format!(
-                        "feature {f:?} in the offline table of {}@{}",
+                        "feature {f:?} not found in the offline table of {}@{}",
                         read.group.name, read.group.version
                     ))
                 })?;
                 fields.push(Field::new(
-                    format!("{}__{f}", read.group.name),
+                    featurestore_domain::feature_column(&read.group.name, f),
                     field.data_type().clone(),
                     true,
                 ));

@@ -60,7 +60,7 @@ pub(crate) async fn open(
         EntitySource::Parquet(path) => {
             if !path.exists() {
                 return Err(QueryError::NotFound(format!(
-                    "entity Parquet path {}",
+                    "entity Parquet path {} does not exist",
                     path.display()
                 )));
             }

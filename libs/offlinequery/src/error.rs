@@ -7,15 +7,16 @@ pub enum QueryError {
     /// The request is wrong (a missing or mistyped column, a bad path).
     #[error("{field}: {reason}")]
     InvalidArgument { field: String, reason: String },
-    #[error("not found: {0}")]
+    /// The message says what was not found and why.
+    #[error("{0}")]
     NotFound(String),
     /// The memory limit was too small even with spilling to disk.
-    #[error("resources exhausted: {0}")]
+    #[error("{0}")]
     ResourcesExhausted(String),
     /// Storage could not be read.
-    #[error("unavailable: {0}")]
+    #[error("{0}")]
     Unavailable(String),
-    #[error("internal: {0}")]
+    #[error("{0}")]
     Internal(String),
 }
 
@@ -63,7 +64,7 @@ impl From<deltalake::DeltaTableError> for QueryError {
         match e {
             deltalake::DeltaTableError::NotATable(m) => Self::NotFound(m),
             deltalake::DeltaTableError::InvalidVersion(v) => {
-                Self::NotFound(format!("table version {v}"))
+                Self::NotFound(format!("table version {v} does not exist"))
             }
             other => Self::Unavailable(other.to_string()),
         }
@@ -79,6 +80,18 @@ impl featurestore_proto::ServiceError for QueryError {
             QueryError::ResourcesExhausted(_) => ErrorCode::ResourceExhausted,
             QueryError::Unavailable(_) => ErrorCode::Unavailable,
             QueryError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn field_violations(&self) -> Vec<featurestore_proto::error::FieldViolation> {
+        match self {
+            QueryError::InvalidArgument { field, reason } => {
+                vec![featurestore_proto::error::FieldViolation {
+                    field: field.clone(),
+                    description: reason.clone(),
+                }]
+            }
+            _ => Vec::new(),
         }
     }
 }

@@ -16,6 +16,7 @@ use datafusion::{
     physical_plan::{ExecutionPlan, sorts::sort::SortExec, stream::RecordBatchStreamAdapter},
     prelude::{DataFrame, SessionContext},
 };
+use featurestore_domain::DomainError;
 use featurestore_offlinestore::{EVENT_TIME, INGEST_TIME, SOURCE_OFFSET, SOURCE_PARTITION};
 use featurestore_pitjoin::{AsOfOptions, KEY, ROW_ID, TIME};
 use featurestore_proto::v1::{FeatureGroup, ScalarType};
@@ -23,18 +24,16 @@ use futures::{StreamExt, stream::BoxStream};
 
 use crate::{QueryError, Result};
 
-/// The Arrow type a key of this scalar type is compared as.
-pub(crate) fn key_type(ty: ScalarType) -> DataType {
-    match ty {
-        ScalarType::Bool => DataType::Boolean,
-        ScalarType::Int32 => DataType::Int32,
-        ScalarType::Int64 => DataType::Int64,
-        ScalarType::Float32 => DataType::Float32,
-        ScalarType::Float64 => DataType::Float64,
-        ScalarType::String => DataType::Utf8,
-        ScalarType::Bytes | ScalarType::Unspecified => DataType::Binary,
-        ScalarType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-    }
+/// The Arrow type a key of this scalar type is compared as (the rule of
+/// `featurestore_domain::arrow`: timestamps are µs UTC); a key of no type
+/// is an error naming it.
+pub(crate) fn key_type(group: &FeatureGroup, key: &str, ty: ScalarType) -> Result<DataType> {
+    featurestore_domain::arrow::scalar_data_type(&format!("{}.{key}", group.name), ty).map_err(
+        |e| match e {
+            DomainError::InvalidArgument { field, reason } => QueryError::invalid(field, reason),
+            other => QueryError::Internal(other.to_string()),
+        },
+    )
 }
 
 /// Whether an entity column of type `actual` can stand for a key of `wanted`.
@@ -60,7 +59,7 @@ pub(crate) fn check_entity_columns(
     group: &FeatureGroup,
 ) -> Result<()> {
     for key in &group.primary_key {
-        let wanted = key_type(key.r#type());
+        let wanted = key_type(group, &key.name, key.r#type())?;
         let field = entity.field_with_unqualified_name(&key.name).map_err(|_| {
             QueryError::invalid(
                 format!("entity_rows.{}", key.name),
@@ -114,11 +113,11 @@ fn quoted(name: &str) -> Expr {
     Expr::Column(datafusion::common::Column::new_unqualified(name))
 }
 
-pub(crate) fn key_columns(group: &FeatureGroup) -> Vec<(String, DataType)> {
+pub(crate) fn key_columns(group: &FeatureGroup) -> Result<Vec<(String, DataType)>> {
     group
         .primary_key
         .iter()
-        .map(|k| (k.name.clone(), key_type(k.r#type())))
+        .map(|k| Ok((k.name.clone(), key_type(group, &k.name, k.r#type())?)))
         .collect()
 }
 
@@ -128,7 +127,7 @@ pub(crate) async fn sorted_entities(
     timestamp_column: &str,
     group: &FeatureGroup,
 ) -> Result<Sorted> {
-    let keys = key_columns(group);
+    let keys = key_columns(group)?;
     let mut select: Vec<Expr> = keys
         .iter()
         .map(|(name, ty)| cast(quoted(name), ty.clone()).alias(name))
@@ -159,7 +158,7 @@ pub(crate) fn feature_projection(
     group: &FeatureGroup,
     features: &[(String, DataType)],
 ) -> Result<DataFrame> {
-    let mut select: Vec<Expr> = key_columns(group)
+    let mut select: Vec<Expr> = key_columns(group)?
         .iter()
         .map(|(name, ty)| cast(quoted(name), ty.clone()).alias(name))
         .collect();
@@ -181,7 +180,7 @@ pub(crate) async fn sorted_features(
     group: &FeatureGroup,
     features: &[(String, DataType)],
 ) -> Result<Sorted> {
-    let keys = key_columns(group);
+    let keys = key_columns(group)?;
     let mut order: Vec<SortExpr> = keys
         .iter()
         .map(|(n, _)| quoted(n).sort(true, true))
@@ -270,4 +269,52 @@ pub(crate) fn join(
     let sort = Arc::new(SortExec::new(ordering, input));
     let task: Arc<TaskContext> = ctx.task_ctx();
     Ok(sort.execute(0, task)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use featurestore_domain::fixtures;
+
+    use super::*;
+
+    fn keyed(ty: ScalarType) -> FeatureGroup {
+        let mut group = fixtures::group("shop", "orders", "customer", &[("amount", "float64")]);
+        group.primary_key = vec![fixtures::key("customer_id", ty)];
+        group
+    }
+
+    #[test]
+    fn key_types_follow_the_domain_rule() {
+        assert_eq!(
+            key_columns(&keyed(ScalarType::Timestamp)).unwrap(),
+            [(
+                "customer_id".to_string(),
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            )]
+        );
+        assert_eq!(
+            key_columns(&keyed(ScalarType::Bytes)).unwrap()[0].1,
+            DataType::Binary
+        );
+    }
+
+    #[test]
+    fn a_key_of_no_type_is_refused_naming_it() {
+        let group = keyed(ScalarType::Unspecified);
+        match key_columns(&group).unwrap_err() {
+            QueryError::InvalidArgument { field, .. } => assert_eq!(field, "orders.customer_id"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let entity = DFSchema::try_from(Schema::new(vec![
+            Field::new("customer_id", DataType::Binary, false),
+            Field::new(
+                "ts",
+                DataType::Timestamp(TimeUnit::Microsecond, None),
+                false,
+            ),
+        ]))
+        .unwrap();
+        let err = check_entity_columns(&entity, "ts", &group).unwrap_err();
+        assert!(err.to_string().contains("customer_id"), "{err}");
+    }
 }

@@ -68,7 +68,12 @@ fn int64(array: &ArrayRef) -> Result<&Int64Array> {
 /// purpose: it only rules out groups that surely don't fit.
 pub(crate) fn least_bytes(rows: u64, group: &FeatureGroup, features: &[(String, DataType)]) -> u64 {
     let width = |ty: &DataType| ty.primitive_width().unwrap_or(8) as u64;
-    let keys: u64 = key_columns(group).iter().map(|(_, ty)| width(ty)).sum();
+    // A key of no type counts nothing here; building the index refuses it.
+    let keys: u64 = key_columns(group)
+        .unwrap_or_default()
+        .iter()
+        .map(|(_, ty)| width(ty))
+        .sum();
     let values: u64 = features.iter().map(|(_, ty)| width(ty)).sum();
     // Event time and the tie-break (ingest time, partition, offset).
     let fixed = 8 + 8 + 4 + 8;
@@ -117,7 +122,7 @@ impl GroupIndex {
         }
         let all = arrow_select::concat::concat_batches(&schema, &batches)?;
         drop(batches);
-        let keys = key_columns(group);
+        let keys = key_columns(group)?;
         let converter = RowConverter::new(
             keys.iter()
                 .map(|(_, ty)| SortField::new(ty.clone()))

@@ -3,131 +3,22 @@
 
 use std::sync::Arc;
 
-use arrow_array::{
-    ArrayRef, BinaryArray, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array,
-    ListArray, RecordBatch, StringArray, TimestampMicrosecondArray,
-};
-use arrow_buffer::{OffsetBuffer, ScalarBuffer};
-use arrow_schema::{DataType, FieldRef, SchemaRef};
+use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, TimestampMicrosecondArray};
+use arrow_schema::{DataType, SchemaRef};
+use featurestore_domain::{DomainError, arrow::to_array};
 use featurestore_proto::v1::{Value, value::Kind};
 
 use crate::{OfflineRow, OfflineStoreError, OfflineTable, Result};
 
-fn wrong(column: &str, value: &Value, ty: &DataType) -> OfflineStoreError {
-    OfflineStoreError::Invalid(format!("{column}: {value:?} does not fit {ty}"))
+/// A value that does not fit its column (written), or a type with no
+/// column type.
+pub(crate) fn invalid(e: DomainError) -> OfflineStoreError {
+    OfflineStoreError::Invalid(e.to_string())
 }
 
-/// One column from `values` (None = null), built for the target type.
-fn column<'a>(
-    name: &str,
-    ty: &DataType,
-    values: impl Iterator<Item = Option<&'a Value>>,
-) -> Result<ArrayRef> {
-    macro_rules! scalar {
-        ($array:ty, $kind:ident, $conv:expr) => {{
-            let items = values
-                .map(|v| match v.and_then(|v| v.kind.as_ref().map(|k| (v, k))) {
-                    None | Some((_, Kind::NullValue(_))) => Ok(None),
-                    Some((_, Kind::$kind(x))) => Ok(Some($conv(x))),
-                    Some((v, _)) => Err(wrong(name, v, ty)),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Arc::new(<$array>::from(items)) as ArrayRef
-        }};
-    }
-    Ok(match ty {
-        DataType::Boolean => scalar!(BooleanArray, BoolValue, |x: &bool| *x),
-        DataType::Int32 => scalar!(Int32Array, Int32Value, |x: &i32| *x),
-        DataType::Int64 => scalar!(Int64Array, Int64Value, |x: &i64| *x),
-        DataType::Float32 => scalar!(Float32Array, Float32Value, |x: &f32| *x),
-        DataType::Float64 => scalar!(Float64Array, Float64Value, |x: &f64| *x),
-        DataType::Utf8 => scalar!(StringArray, StringValue, |x: &String| x.clone()),
-        DataType::Binary => {
-            let items = values
-                .map(|v| match v.and_then(|v| v.kind.as_ref().map(|k| (v, k))) {
-                    None | Some((_, Kind::NullValue(_))) => Ok(None),
-                    Some((_, Kind::BytesValue(x))) => Ok(Some(x.as_slice())),
-                    Some((v, _)) => Err(wrong(name, v, ty)),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Arc::new(BinaryArray::from(items)) as ArrayRef
-        }
-        DataType::Timestamp(_, tz) => {
-            let items = values
-                .map(|v| match v.and_then(|v| v.kind.as_ref().map(|k| (v, k))) {
-                    None | Some((_, Kind::NullValue(_))) => Ok(None),
-                    Some((_, Kind::TimestampValue(x))) => Ok(Some(*x)),
-                    Some((v, _)) => Err(wrong(name, v, ty)),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Arc::new(TimestampMicrosecondArray::from(items).with_timezone_opt(tz.clone()))
-                as ArrayRef
-        }
-        DataType::List(field) => list(name, ty, field, values)?,
-        other => {
-            return Err(OfflineStoreError::Internal(format!(
-                "{name}: unexpected column type {other}"
-            )));
-        }
-    })
-}
-
-/// A list column: offsets, a flat array of the elements, and nulls.
-fn list<'a>(
-    name: &str,
-    ty: &DataType,
-    field: &FieldRef,
-    values: impl Iterator<Item = Option<&'a Value>>,
-) -> Result<ArrayRef> {
-    let mut offsets = vec![0i32];
-    let mut valid = Vec::new();
-    let mut elements: Vec<Value> = Vec::new();
-    for v in values {
-        let pushed: Vec<Value> = match v.and_then(|v| v.kind.as_ref().map(|k| (v, k))) {
-            None | Some((_, Kind::NullValue(_))) => {
-                valid.push(false);
-                Vec::new()
-            }
-            Some((v, kind)) => {
-                valid.push(true);
-                macro_rules! items {
-                    ($l:expr, $k:ident) => {
-                        $l.values
-                            .iter()
-                            .map(|x| Value {
-                                kind: Some(Kind::$k(x.clone())),
-                            })
-                            .collect()
-                    };
-                }
-                match kind {
-                    Kind::BoolList(l) => items!(l, BoolValue),
-                    Kind::Int32List(l) => items!(l, Int32Value),
-                    Kind::Int64List(l) => items!(l, Int64Value),
-                    Kind::Float32List(l) => items!(l, Float32Value),
-                    Kind::Float64List(l) => items!(l, Float64Value),
-                    Kind::StringList(l) => items!(l, StringValue),
-                    Kind::BytesList(l) => items!(l, BytesValue),
-                    Kind::TimestampList(l) => items!(l, TimestampValue),
-                    _ => return Err(wrong(name, v, ty)),
-                }
-            }
-        };
-        elements.extend(pushed);
-        offsets.push(
-            i32::try_from(elements.len())
-                .map_err(|_| OfflineStoreError::Invalid(format!("{name}: list too long")))?,
-        );
-    }
-    let inner = column(name, field.data_type(), elements.iter().map(Some))?;
-    let list = ListArray::try_new(
-        field.clone(),
-        OffsetBuffer::new(ScalarBuffer::from(offsets)),
-        inner,
-        Some(valid.into()),
-    )
-    .map_err(|e| OfflineStoreError::Internal(format!("{name}: {e}")))?;
-    Ok(Arc::new(list))
+/// A stored column that does not read as values (read).
+fn unreadable(table: &OfflineTable, e: DomainError) -> OfflineStoreError {
+    OfflineStoreError::Internal(format!("{}: {e}", table.label))
 }
 
 /// The rows as one batch of `schema`, matching columns by name (columns
@@ -138,9 +29,9 @@ pub fn batch(schema: &SchemaRef, table: &OfflineTable, rows: &[OfflineRow]) -> R
         let name = field.name().as_str();
         let ty = field.data_type();
         let array = if let Some(k) = table.keys.iter().position(|(n, _)| n == name) {
-            column(name, ty, rows.iter().map(|r| r.key_values.get(k)))?
+            to_array(name, ty, rows.iter().map(|r| r.key_values.get(k))).map_err(invalid)?
         } else if let Some(f) = table.features.iter().position(|(n, _)| n == name) {
-            column(name, ty, rows.iter().map(|r| r.feature_values.get(f)))?
+            to_array(name, ty, rows.iter().map(|r| r.feature_values.get(f))).map_err(invalid)?
         } else {
             let times = |f: fn(&OfflineRow) -> i64| {
                 Arc::new(
@@ -181,75 +72,6 @@ fn tz(ty: &DataType) -> Option<Arc<str>> {
     }
 }
 
-/// A cell of a stored column as a value (null → `NullValue`).
-fn cell(array: &ArrayRef, i: usize) -> Result<Value> {
-    use arrow_array::{Array, cast::AsArray, types};
-    use featurestore_proto::v1 as pb;
-    if array.is_null(i) {
-        return Ok(Value {
-            kind: Some(Kind::NullValue(0)),
-        });
-    }
-    let kind = match array.data_type() {
-        DataType::Boolean => Kind::BoolValue(array.as_boolean().value(i)),
-        DataType::Int32 => Kind::Int32Value(array.as_primitive::<types::Int32Type>().value(i)),
-        DataType::Int64 => Kind::Int64Value(array.as_primitive::<types::Int64Type>().value(i)),
-        DataType::Float32 => {
-            Kind::Float32Value(array.as_primitive::<types::Float32Type>().value(i))
-        }
-        DataType::Float64 => {
-            Kind::Float64Value(array.as_primitive::<types::Float64Type>().value(i))
-        }
-        DataType::Utf8 => Kind::StringValue(array.as_string::<i32>().value(i).to_string()),
-        DataType::Binary => Kind::BytesValue(array.as_binary::<i32>().value(i).to_vec()),
-        DataType::Timestamp(_, _) => Kind::TimestampValue(
-            array
-                .as_primitive::<types::TimestampMicrosecondType>()
-                .value(i),
-        ),
-        DataType::List(field) => {
-            let items = array.as_list::<i32>().value(i);
-            let values: Vec<Value> = (0..items.len())
-                .map(|j| cell(&items, j))
-                .collect::<Result<_>>()?;
-            macro_rules! list {
-                ($variant:ident, $list:ident, $k:ident) => {
-                    Kind::$variant(pb::$list {
-                        values: values
-                            .into_iter()
-                            .filter_map(|v| match v.kind {
-                                Some(Kind::$k(x)) => Some(x),
-                                _ => None,
-                            })
-                            .collect(),
-                    })
-                };
-            }
-            match field.data_type() {
-                DataType::Boolean => list!(BoolList, BoolList, BoolValue),
-                DataType::Int32 => list!(Int32List, Int32List, Int32Value),
-                DataType::Int64 => list!(Int64List, Int64List, Int64Value),
-                DataType::Float32 => list!(Float32List, Float32List, Float32Value),
-                DataType::Float64 => list!(Float64List, Float64List, Float64Value),
-                DataType::Utf8 => list!(StringList, StringList, StringValue),
-                DataType::Binary => list!(BytesList, BytesList, BytesValue),
-                DataType::Timestamp(_, _) => list!(TimestampList, TimestampList, TimestampValue),
-                other => {
-                    return Err(OfflineStoreError::Internal(format!(
-                        "unexpected list of {other}"
-                    )));
-                }
-            }
-        }
-        other => {
-            return Err(OfflineStoreError::Internal(format!(
-                "unexpected column type {other}"
-            )));
-        }
-    };
-    Ok(Value { kind: Some(kind) })
-}
-
 /// The rows of a stored batch, in the table's key and feature order
 /// (features the batch's file predates read as null).
 pub fn rows(batch: &RecordBatch, table: &OfflineTable) -> Result<Vec<OfflineRow>> {
@@ -260,35 +82,43 @@ pub fn rows(batch: &RecordBatch, table: &OfflineTable) -> Result<Vec<OfflineRow>
             OfflineStoreError::Internal(format!("{}: no column {name}", table.label))
         })
     };
-    let keys: Vec<&ArrayRef> = table
+    let values = |name: &str, array: &ArrayRef| {
+        featurestore_domain::arrow::to_values(name, array.as_ref())
+            .map(Vec::into_iter)
+            .map_err(|e| unreadable(table, e))
+    };
+    let mut keys = table
         .keys
         .iter()
-        .map(|(n, _)| required(n))
-        .collect::<Result<_>>()?;
-    let features: Vec<Option<&ArrayRef>> = table.features.iter().map(|(n, _)| column(n)).collect();
+        .map(|(n, _)| values(n, required(n)?))
+        .collect::<Result<Vec<_>>>()?;
+    let mut features = table
+        .features
+        .iter()
+        .map(|(n, _)| column(n).map(|a| values(n, a)).transpose())
+        .collect::<Result<Vec<_>>>()?;
     let event_time = required(crate::EVENT_TIME)?.as_primitive::<types::TimestampMicrosecondType>();
     let ingest_time =
         required(crate::INGEST_TIME)?.as_primitive::<types::TimestampMicrosecondType>();
     let partition = required(crate::SOURCE_PARTITION)?.as_primitive::<types::Int32Type>();
     let offset = required(crate::SOURCE_OFFSET)?.as_primitive::<types::Int64Type>();
-    (0..batch.num_rows())
-        .map(|i| {
-            Ok(OfflineRow {
-                key_values: keys.iter().map(|a| cell(a, i)).collect::<Result<_>>()?,
-                event_time_micros: event_time.value(i),
-                feature_values: features
-                    .iter()
-                    .map(|a| match a {
-                        Some(a) => cell(a, i),
-                        None => Ok(Value {
-                            kind: Some(Kind::NullValue(0)),
-                        }),
-                    })
-                    .collect::<Result<_>>()?,
-                ingest_time_micros: ingest_time.value(i),
-                partition: partition.value(i),
-                offset: offset.value(i),
-            })
+    let null = || Value {
+        kind: Some(Kind::NullValue(0)),
+    };
+    Ok((0..batch.num_rows())
+        .map(|i| OfflineRow {
+            key_values: keys
+                .iter_mut()
+                .map(|k| k.next().unwrap_or_else(null))
+                .collect(),
+            event_time_micros: event_time.value(i),
+            feature_values: features
+                .iter_mut()
+                .map(|f| f.as_mut().and_then(Iterator::next).unwrap_or_else(null))
+                .collect(),
+            ingest_time_micros: ingest_time.value(i),
+            partition: partition.value(i),
+            offset: offset.value(i),
         })
-        .collect()
+        .collect())
 }

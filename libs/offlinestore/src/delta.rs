@@ -40,46 +40,59 @@ impl std::fmt::Debug for DeltaStore {
     }
 }
 
-fn scalar(ty: ScalarType) -> DataType {
-    DataType::Primitive(match ty {
+/// The Delta type of a value type (Delta's own type system; the Arrow
+/// types the writer derives from it are those of
+/// `featurestore_domain::arrow`). An unspecified type is an error naming
+/// the column, never silently binary.
+fn delta_type(column: &str, ty: &ValueType) -> Result<DataType> {
+    let ty = featurestore_domain::types::validate_type(column, Some(ty))
+        .map_err(crate::arrow::invalid)?;
+    let element = DataType::Primitive(match ty.scalar() {
         ScalarType::Bool => PrimitiveType::Boolean,
         ScalarType::Int32 => PrimitiveType::Integer,
         ScalarType::Int64 => PrimitiveType::Long,
         ScalarType::Float32 => PrimitiveType::Float,
         ScalarType::Float64 => PrimitiveType::Double,
         ScalarType::String => PrimitiveType::String,
-        ScalarType::Bytes | ScalarType::Unspecified => PrimitiveType::Binary,
+        ScalarType::Bytes => PrimitiveType::Binary,
         ScalarType::Timestamp => PrimitiveType::Timestamp,
-    })
-}
-
-fn feature_type(ty: &ValueType) -> DataType {
-    let element = scalar(ty.scalar());
-    if ty.is_list {
+        // Refused by `validate_type` above.
+        ScalarType::Unspecified => {
+            return Err(OfflineStoreError::Invalid(format!(
+                "{column}: type is unspecified"
+            )));
+        }
+    });
+    Ok(if ty.is_list {
+        // List elements are never null.
         DataType::Array(Box::new(ArrayType::new(element, false)))
     } else {
         element
-    }
+    })
 }
 
 /// The Delta schema of a table: keys, event time, features, lineage.
-fn fields(table: &OfflineTable) -> Vec<StructField> {
-    let mut fields: Vec<StructField> = table
-        .keys
-        .iter()
-        .map(|(name, ty)| StructField::new(name.clone(), scalar(*ty), false))
-        .collect();
+fn fields(table: &OfflineTable) -> Result<Vec<StructField>> {
+    let mut fields: Vec<StructField> = Vec::new();
+    for (name, ty) in &table.keys {
+        let ty = ValueType {
+            scalar: *ty as i32,
+            is_list: false,
+        };
+        fields.push(StructField::new(
+            name.clone(),
+            delta_type(name, &ty)?,
+            false,
+        ));
+    }
     fields.push(StructField::new(
         EVENT_TIME,
         DataType::Primitive(PrimitiveType::Timestamp),
         false,
     ));
-    fields.extend(
-        table
-            .features
-            .iter()
-            .map(|(name, ty)| StructField::new(name.clone(), feature_type(ty), true)),
-    );
+    for (name, ty) in &table.features {
+        fields.push(StructField::new(name.clone(), delta_type(name, ty)?, true));
+    }
     fields.push(StructField::new(
         INGEST_TIME,
         DataType::Primitive(PrimitiveType::Timestamp),
@@ -95,7 +108,7 @@ fn fields(table: &OfflineTable) -> Vec<StructField> {
         DataType::Primitive(PrimitiveType::Long),
         false,
     ));
-    fields
+    Ok(fields)
 }
 
 /// The transaction id recording how far `consumer` got in one partition.
@@ -156,13 +169,15 @@ impl DeltaStore {
 
     /// Creates the table, or adds the feature columns it lacks. Idempotent.
     pub async fn ensure_table(&self, table: &OfflineTable) -> Result<()> {
+        // Checked first: a table with a column of no type is never created.
+        let fields = fields(table)?;
         let mut tables = self.tables.lock().await;
         let delta = self.open(table, true).await?;
         let delta = if delta.version().is_none() {
             delta
                 .create()
                 .with_table_name(table.label.replace(['/', '@'], "_"))
-                .with_columns(fields(table))
+                .with_columns(fields)
                 .with_save_mode(SaveMode::Ignore)
                 .await?
         } else {
@@ -172,7 +187,7 @@ impl DeltaStore {
                 .fields()
                 .map(|f| f.name().clone())
                 .collect();
-            let missing: Vec<StructField> = fields(table)
+            let missing: Vec<StructField> = fields
                 .into_iter()
                 .filter(|f| !existing.contains(f.name()))
                 .collect();
@@ -377,5 +392,140 @@ impl DeltaStore {
                 version: Some(version as i64),
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use featurestore_domain::types::parse_type;
+    use featurestore_proto::v1::{self as pb, Value, value::Kind};
+
+    use super::*;
+
+    fn v(kind: Kind) -> Value {
+        Value { kind: Some(kind) }
+    }
+
+    const TYPES: [&str; 16] = [
+        "bool",
+        "int32",
+        "int64",
+        "float32",
+        "float64",
+        "string",
+        "bytes",
+        "timestamp",
+        "list<bool>",
+        "list<int32>",
+        "list<int64>",
+        "list<float32>",
+        "list<float64>",
+        "list<string>",
+        "list<bytes>",
+        "list<timestamp>",
+    ];
+
+    fn table() -> OfflineTable {
+        OfflineTable {
+            label: "shop/all@1".into(),
+            path: "shop/all/v1".into(),
+            keys: vec![
+                ("id".into(), ScalarType::Int64),
+                ("at".into(), ScalarType::Timestamp),
+            ],
+            features: TYPES
+                .iter()
+                .map(|t| (t.replace(['<', '>'], "_"), parse_type(t).unwrap()))
+                .collect(),
+        }
+    }
+
+    /// A value of every type (row 0), nulls (row 1), empty lists (row 2).
+    fn values(offset: i64) -> Vec<Value> {
+        match offset {
+            0 => vec![
+                v(Kind::BoolValue(true)),
+                v(Kind::Int32Value(-3)),
+                v(Kind::Int64Value(i64::MAX)),
+                v(Kind::Float32Value(0.5)),
+                v(Kind::Float64Value(-1.25)),
+                v(Kind::StringValue("é".into())),
+                v(Kind::BytesValue(vec![0, 255])),
+                v(Kind::TimestampValue(-1)),
+                v(Kind::BoolList(pb::BoolList {
+                    values: vec![true, false],
+                })),
+                v(Kind::Int32List(pb::Int32List { values: vec![1] })),
+                v(Kind::Int64List(pb::Int64List { values: vec![2, 3] })),
+                v(Kind::Float32List(pb::Float32List { values: vec![0.25] })),
+                v(Kind::Float64List(pb::Float64List {
+                    values: vec![1e300],
+                })),
+                v(Kind::StringList(pb::StringList {
+                    values: vec!["a".into(), String::new()],
+                })),
+                v(Kind::BytesList(pb::BytesList {
+                    values: vec![vec![1], vec![]],
+                })),
+                v(Kind::TimestampList(pb::TimestampList {
+                    values: vec![1_700_000_000_000_001],
+                })),
+            ],
+            1 => vec![v(Kind::NullValue(0)); TYPES.len()],
+            _ => {
+                let mut values = vec![v(Kind::NullValue(0)); 8];
+                values.extend([
+                    v(Kind::BoolList(pb::BoolList::default())),
+                    v(Kind::Int32List(pb::Int32List::default())),
+                    v(Kind::Int64List(pb::Int64List::default())),
+                    v(Kind::Float32List(pb::Float32List::default())),
+                    v(Kind::Float64List(pb::Float64List::default())),
+                    v(Kind::StringList(pb::StringList::default())),
+                    v(Kind::BytesList(pb::BytesList::default())),
+                    v(Kind::TimestampList(pb::TimestampList::default())),
+                ]);
+                values
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_type_round_trips_through_delta() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DeltaStore::new(dir.path().to_str().unwrap()).unwrap();
+        let t = table();
+        store.ensure_table(&t).await.unwrap();
+        let rows: Vec<OfflineRow> = (0..3)
+            .map(|offset| OfflineRow {
+                key_values: vec![
+                    v(Kind::Int64Value(offset)),
+                    v(Kind::TimestampValue(1_700_000_000_000_000 + offset)),
+                ],
+                event_time_micros: 1_700_000_000_000_000 + offset,
+                feature_values: values(offset),
+                ingest_time_micros: 2,
+                partition: 0,
+                offset,
+            })
+            .collect();
+        store.append(&t, "mat", "topic", &rows).await.unwrap();
+        let mut read = store.rows_between(&t, i64::MIN, i64::MAX).await.unwrap();
+        read.sort_by_key(|r| r.offset);
+        assert_eq!(read, rows);
+    }
+
+    #[tokio::test]
+    async fn a_column_of_no_type_is_refused_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DeltaStore::new(dir.path().to_str().unwrap()).unwrap();
+        let mut t = table();
+        t.features.push(("odd".into(), ValueType::default()));
+        let err = store.ensure_table(&t).await.unwrap_err().to_string();
+        assert!(err.contains("odd"), "{err}");
+        t.features.pop();
+        t.keys[0].1 = ScalarType::Unspecified;
+        let err = store.ensure_table(&t).await.unwrap_err().to_string();
+        assert!(err.contains("id"), "{err}");
+        assert!(!dir.path().join("shop/all/v1").exists());
     }
 }

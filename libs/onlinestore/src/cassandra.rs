@@ -80,6 +80,9 @@ impl papaya::Equivalent<StatementKey> for StatementLookup<'_> {
     }
 }
 
+/// Prepares retried after a server error (a table being created).
+const PREPARE_RETRIES: u32 = 3;
+
 fn unavailable(e: impl std::fmt::Display) -> OnlineStoreError {
     OnlineStoreError::Unavailable(e.to_string())
 }
@@ -221,13 +224,41 @@ impl CassandraStore {
                 self.qualified(table),
             ),
         };
-        let mut prepared = match self.session.prepare(cql).await {
-            Ok(prepared) => prepared,
-            Err(e) => {
-                return Err(match db_error_of_prepare(&e) {
-                    Some((code, message)) => self.refused(table, code, message).await,
-                    None => unavailable(format!("{}: {e}", table.label)),
-                });
+        let mut attempt = 0;
+        let mut prepared = loop {
+            match self.session.prepare(cql.as_str()).await {
+                Ok(prepared) => break prepared,
+                // A table created this very moment is in the schema before
+                // its store is open: the server fails the prepare with a
+                // server error for a few milliseconds. Try again shortly.
+                Err(e)
+                    if attempt < PREPARE_RETRIES
+                        && matches!(db_error_of_prepare(&e), Some((DbError::ServerError, _))) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+                Err(e) => {
+                    let error = match db_error_of_prepare(&e) {
+                        Some((code, message)) => self.refused(table, code, message).await,
+                        None => unavailable(format!("{}: {e}", table.label)),
+                    };
+                    // Refused although the schema tables list the table and
+                    // every column: the table is being created this moment
+                    // (the schema tables learn of it before the statement
+                    // checker does). Try again shortly; still refused after
+                    // that, the caller may retry later.
+                    if let OnlineStoreError::Internal(reason) = error {
+                        if attempt < PREPARE_RETRIES {
+                            attempt += 1;
+                            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt))
+                                .await;
+                            continue;
+                        }
+                        return Err(OnlineStoreError::Unavailable(reason));
+                    }
+                    return Err(error);
+                }
             }
         };
         // Writes carry their own timestamp, so retrying them is safe.

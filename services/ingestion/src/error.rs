@@ -2,23 +2,21 @@
 
 use featurestore_domain::DomainError;
 use featurestore_eventlog::EventLogError;
-use featurestore_proto::{ErrorCode, ServiceError, v1::BadRows};
+use featurestore_proto::{ErrorCode, ServiceError, error::FieldViolation, v1::BadRows};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestionError {
-    #[error("not found: {0}")]
+    #[error("{0} not found")]
     UnknownGroup(String),
-    #[error("invalid argument: {field}: {reason}")]
-    Invalid { field: String, reason: String },
     /// Rows failed validation; nothing of the request was written.
-    #[error("invalid argument: {summary}")]
+    #[error("{summary}")]
     BadRows { summary: String, details: BadRows },
     /// Another attempt with the same idempotency key is running.
-    #[error("aborted: {0}")]
+    #[error("{0}")]
     InProgress(String),
-    #[error("unavailable: {0}")]
+    #[error("{0}")]
     Unavailable(String),
-    #[error("internal error: {0}")]
+    #[error("{0}")]
     Internal(String),
     #[error(transparent)]
     Domain(#[from] DomainError),
@@ -28,10 +26,7 @@ pub enum IngestionError {
 
 impl IngestionError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        IngestionError::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        IngestionError::Domain(DomainError::invalid(field, reason))
     }
 }
 
@@ -39,14 +34,22 @@ impl ServiceError for IngestionError {
     fn error_code(&self) -> ErrorCode {
         match self {
             IngestionError::UnknownGroup(_) => ErrorCode::NotFound,
-            IngestionError::Invalid { .. } | IngestionError::BadRows { .. } => {
-                ErrorCode::InvalidArgument
-            }
+            IngestionError::BadRows { .. } => ErrorCode::InvalidArgument,
             IngestionError::InProgress(_) => ErrorCode::Aborted,
             IngestionError::Unavailable(_) => ErrorCode::Unavailable,
             IngestionError::Internal(_) => ErrorCode::Internal,
             IngestionError::Domain(e) => e.error_code(),
             IngestionError::EventLog(e) => e.error_code(),
+        }
+    }
+
+    fn field_violations(&self) -> Vec<FieldViolation> {
+        match self {
+            IngestionError::Domain(e) => e.field_violations(),
+            IngestionError::BadRows { details, .. } => {
+                featurestore_proto::error::row_violations(details)
+            }
+            _ => Vec::new(),
         }
     }
 
@@ -61,7 +64,7 @@ impl ServiceError for IngestionError {
 impl From<IngestionError> for tonic::Status {
     fn from(e: IngestionError) -> Self {
         if matches!(e.error_code(), ErrorCode::Internal | ErrorCode::Unavailable) {
-            tracing::warn!(error = %e, "ingest failed");
+            tracing::warn!(code = ?e.error_code(), error = %e, "ingest failed");
         }
         e.to_status()
     }

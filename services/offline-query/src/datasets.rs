@@ -102,9 +102,8 @@ pub fn now_micros() -> i64 {
 }
 
 pub fn validate(project: &str, name: &str) -> Result<(), OfflineError> {
-    validate_name("project", project)
-        .map_err(|e| OfflineError::invalid("project", e.to_string()))?;
-    validate_name("name", name).map_err(|e| OfflineError::invalid("name", e.to_string()))
+    validate_name("project", project)?;
+    Ok(validate_name("name", name)?)
 }
 
 impl Datasets {
@@ -249,8 +248,7 @@ impl Datasets {
         page_size: u32,
         token: &str,
     ) -> Result<(Vec<TrainingDataset>, String), OfflineError> {
-        validate_name("project", project)
-            .map_err(|e| OfflineError::invalid("project", e.to_string()))?;
+        validate_name("project", project)?;
         let listing = self.store.list(&self.keys.datasets_prefix(project)).await?;
         let (page, next) = paginate(listing.kvs, |kv| kv.key.clone(), page_size, token);
         let datasets = page

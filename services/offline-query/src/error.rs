@@ -1,21 +1,21 @@
-use featurestore_catalog::SelectionError;
+use featurestore_domain::DomainError;
 use featurestore_metastore::MetastoreError;
 use featurestore_offlinequery::QueryError;
-use featurestore_proto::{ErrorCode, ServiceError};
+use featurestore_proto::{ErrorCode, ServiceError, error::FieldViolation};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OfflineError {
-    #[error("invalid argument: {field}: {reason}")]
-    Invalid { field: String, reason: String },
-    #[error("not found: {0}")]
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error("{0} not found")]
     NotFound(String),
-    #[error("already exists: {0}")]
+    #[error("{0} already exists")]
     AlreadyExists(String),
-    #[error("aborted: {0}")]
+    #[error("{0}")]
     Aborted(String),
-    #[error("unavailable: {0}")]
+    #[error("{0}")]
     Unavailable(String),
-    #[error("internal: {0}")]
+    #[error("{0}")]
     Internal(String),
     #[error(transparent)]
     Query(#[from] QueryError),
@@ -25,26 +25,14 @@ pub enum OfflineError {
 
 impl OfflineError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        OfflineError::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
-    }
-}
-
-impl From<SelectionError> for OfflineError {
-    fn from(e: SelectionError) -> Self {
-        match e {
-            SelectionError::NotFound(what) => OfflineError::NotFound(what),
-            SelectionError::Invalid { field, reason } => OfflineError::Invalid { field, reason },
-        }
+        OfflineError::Domain(DomainError::invalid(field, reason))
     }
 }
 
 impl ServiceError for OfflineError {
     fn error_code(&self) -> ErrorCode {
         match self {
-            OfflineError::Invalid { .. } => ErrorCode::InvalidArgument,
+            OfflineError::Domain(e) => e.error_code(),
             OfflineError::NotFound(_) => ErrorCode::NotFound,
             OfflineError::AlreadyExists(_) => ErrorCode::AlreadyExists,
             OfflineError::Aborted(_) => ErrorCode::Aborted,
@@ -54,12 +42,20 @@ impl ServiceError for OfflineError {
             OfflineError::Metadata(e) => e.error_code(),
         }
     }
+
+    fn field_violations(&self) -> Vec<FieldViolation> {
+        match self {
+            OfflineError::Domain(e) => e.field_violations(),
+            OfflineError::Query(e) => e.field_violations(),
+            _ => Vec::new(),
+        }
+    }
 }
 
 impl From<OfflineError> for tonic::Status {
     fn from(e: OfflineError) -> Self {
         if matches!(e.error_code(), ErrorCode::Internal | ErrorCode::Unavailable) {
-            tracing::warn!(error = %e, "offline query failed");
+            tracing::warn!(code = ?e.error_code(), error = %e, "offline query failed");
         }
         e.to_status()
     }

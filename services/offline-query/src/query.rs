@@ -132,8 +132,7 @@ impl Server {
         request: &GetHistoricalFeaturesRequest,
     ) -> Result<(QueryTicket, Plan, Vec<GroupRead>), OfflineError> {
         let project = &request.project;
-        validate_name("project", project)
-            .map_err(|e| OfflineError::invalid("project", e.to_string()))?;
+        validate_name("project", project)?;
         let selected = match &request.features {
             None => {
                 return Err(OfflineError::invalid(
@@ -195,8 +194,7 @@ impl Server {
             .group
             .as_ref()
             .ok_or_else(|| OfflineError::invalid("group", "name the feature group"))?;
-        validate_name("group.project", &reference.project)
-            .map_err(|e| OfflineError::invalid("group.project", e.to_string()))?;
+        validate_name("group.project", &reference.project)?;
         let snapshot = self.catalog.snapshot();
         let group = snapshot
             .feature_group(&reference.project, &reference.name, reference.version)

@@ -1,34 +1,40 @@
+use featurestore_domain::DomainError;
 use featurestore_onlinestore::OnlineStoreError;
-use featurestore_proto::{ErrorCode, ServiceError};
+use featurestore_proto::{ErrorCode, ServiceError, error::FieldViolation};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServingError {
-    #[error("not found: {0}")]
-    NotFound(String),
-    #[error("invalid argument: {field}: {reason}")]
-    Invalid { field: String, reason: String },
+    #[error(transparent)]
+    Domain(#[from] DomainError),
     #[error(transparent)]
     Store(#[from] OnlineStoreError),
 }
 
 impl ServingError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        ServingError::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        ServingError::Domain(DomainError::invalid(field, reason))
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        ServingError::Domain(DomainError::not_found(what))
     }
 }
 
 impl ServiceError for ServingError {
     fn error_code(&self) -> ErrorCode {
         match self {
-            ServingError::NotFound(_) => ErrorCode::NotFound,
-            ServingError::Invalid { .. } => ErrorCode::InvalidArgument,
+            ServingError::Domain(e) => e.error_code(),
             // A table that does not exist yet has no rows: callers see UNAVAILABLE
             // only for real outages.
             ServingError::Store(OnlineStoreError::UnknownTable(_)) => ErrorCode::NotFound,
             ServingError::Store(e) => e.error_code(),
+        }
+    }
+
+    fn field_violations(&self) -> Vec<FieldViolation> {
+        match self {
+            ServingError::Domain(e) => e.field_violations(),
+            ServingError::Store(_) => Vec::new(),
         }
     }
 }
@@ -36,7 +42,7 @@ impl ServiceError for ServingError {
 impl From<ServingError> for tonic::Status {
     fn from(e: ServingError) -> Self {
         if matches!(e.error_code(), ErrorCode::Internal | ErrorCode::Unavailable) {
-            tracing::warn!(error = %e, "serving failed");
+            tracing::warn!(code = ?e.error_code(), error = %e, "serving failed");
         }
         e.to_status()
     }

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
-use featurestore_catalog::{Catalog, Selected, Selection, SelectionError};
+use featurestore_catalog::{Catalog, Selected, Selection};
+use featurestore_domain::DomainError;
 use featurestore_domain::EntityKeyEncoder;
 use featurestore_onlinestore::OnlineTable;
 use featurestore_proto::v1::{FeatureSelector, KeyColumn, Value, feature_selector::Selector};
@@ -29,7 +30,7 @@ pub struct GroupPlan {
 
 #[derive(Debug)]
 pub struct Plan {
-    /// `group:feature` per vector position.
+    /// `group__feature` per vector position.
     pub feature_names: Vec<String>,
     /// The entity key a request must give.
     pub join_keys: Vec<KeyColumn>,
@@ -57,10 +58,10 @@ fn resolve(
     catalog
         .resolve_selection(project, selected)
         .map_err(|e| match e {
-            SelectionError::NotFound(what) => ServingError::NotFound(what),
-            SelectionError::Invalid { field, reason } => {
+            DomainError::InvalidArgument { field, reason } => {
                 ServingError::invalid(format!("selector.{field}"), reason)
             }
+            other => other.into(),
         })
 }
 
@@ -124,7 +125,7 @@ impl Plan {
             let mut outputs = Vec::with_capacity(features.len());
             for feature in features {
                 let column = *index.get(feature.as_str()).ok_or_else(|| {
-                    ServingError::NotFound(format!(
+                    ServingError::not_found(format!(
                         "feature {feature:?} in group {}@{}",
                         group.name, group.version
                     ))
@@ -134,7 +135,7 @@ impl Plan {
                     feature_names.len(),
                     group.features[column].default_value.clone(),
                 ));
-                feature_names.push(format!("{}:{feature}", group.name));
+                feature_names.push(featurestore_domain::feature_column(&group.name, feature));
             }
             groups.push(GroupPlan {
                 encoder: EntityKeyEncoder::new(&group.primary_key),

@@ -59,8 +59,7 @@ impl Server {
         rows: &[Row],
         include_event_times: bool,
     ) -> Result<(Vec<String>, Vec<FeatureVector>), ServingError> {
-        validate_name("project", project)
-            .map_err(|e| ServingError::invalid("project", e.to_string()))?;
+        validate_name("project", project)?;
         if rows.len() > self.max_keys {
             return Err(ServingError::invalid(
                 "entity_rows",
@@ -99,7 +98,7 @@ impl Server {
                     featurestore_domain::DomainError::InvalidArgument { field, reason } => {
                         ServingError::invalid(format!("entity_rows[{r}].{field}"), reason)
                     }
-                    other => ServingError::invalid(format!("entity_rows[{r}]"), other.to_string()),
+                    other => other.into(),
                 })?;
                 keys.push(key);
             }

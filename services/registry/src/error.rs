@@ -2,7 +2,7 @@
 
 use featurestore_domain::DomainError;
 use featurestore_metastore::MetastoreError;
-use featurestore_proto::{ErrorCode, ServiceError};
+use featurestore_proto::{ErrorCode, ServiceError, error::FieldViolation};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -10,25 +10,20 @@ pub enum RegistryError {
     Domain(#[from] DomainError),
     #[error(transparent)]
     Store(#[from] MetastoreError),
-    #[error("not found: {0}")]
+    #[error("{0} not found")]
     NotFound(String),
-    #[error("already exists: {0}")]
+    #[error("{0} already exists")]
     AlreadyExists(String),
-    #[error("failed precondition: {0}")]
+    #[error("{0}")]
     FailedPrecondition(String),
     /// An explicit `expected_revision` no longer matches.
-    #[error("aborted: {0}")]
+    #[error("{0}")]
     Aborted(String),
-    #[error("invalid argument: {field}: {reason}")]
-    Invalid { field: String, reason: String },
 }
 
 impl RegistryError {
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        RegistryError::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        RegistryError::Domain(DomainError::invalid(field, reason))
     }
 
     pub(crate) fn is_conflict(&self) -> bool {
@@ -45,7 +40,13 @@ impl ServiceError for RegistryError {
             RegistryError::AlreadyExists(_) => ErrorCode::AlreadyExists,
             RegistryError::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             RegistryError::Aborted(_) => ErrorCode::Aborted,
-            RegistryError::Invalid { .. } => ErrorCode::InvalidArgument,
+        }
+    }
+
+    fn field_violations(&self) -> Vec<FieldViolation> {
+        match self {
+            RegistryError::Domain(e) => e.field_violations(),
+            _ => Vec::new(),
         }
     }
 }

@@ -3102,7 +3102,8 @@ pub struct GetFeatureVectorRequest {
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetFeatureVectorResponse {
-    /// `group:feature` names in served order.
+    /// `group__feature` names in served order (the column names training data
+    /// uses).
     #[prost(string, repeated, tag = "1")]
     pub feature_names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     #[prost(message, optional, tag = "2")]
@@ -3126,6 +3127,7 @@ pub struct GetFeatureVectorsRequest {
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct GetFeatureVectorsResponse {
+    /// `group__feature` names in served order.
     #[prost(string, repeated, tag = "1")]
     pub feature_names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     #[prost(message, repeated, tag = "2")]
