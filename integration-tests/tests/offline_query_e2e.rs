@@ -155,7 +155,7 @@ async fn bad_requests_are_named() {
 }
 
 /// Entity rows `(customer_id, event_timestamp, label)` as a stream.
-fn entity_stream(rows: &[(i64, i64)]) -> featurestore_offlinequery::SendableRecordBatchStream {
+fn entity_stream(rows: &[(i64, i64)]) -> featurestore_query_engine::SendableRecordBatchStream {
     let ipc = entity_rows(rows);
     let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(ipc), None).unwrap();
     let schema = reader.schema();
@@ -179,9 +179,9 @@ async fn delta_entity_rows_are_pinned_to_the_version_planned() {
     let store = Arc::new(DeltaStore::new(dir.path().to_str().unwrap()).unwrap());
     append(&store, &g, &[(1, 100, 10), (2, 150, 5)], 0).await;
     // The entity rows as a Delta table (version 0), written by the engine.
-    let engine = featurestore_offlinequery::OfflineQuery::new(
+    let engine = featurestore_query_engine::OfflineQuery::new(
         store.clone(),
-        featurestore_offlinequery::QueryConfig {
+        featurestore_query_engine::QueryConfig {
             spill_dir: dir.path().join("_spill"),
             ..Default::default()
         },
@@ -189,7 +189,7 @@ async fn delta_entity_rows_are_pinned_to_the_version_planned() {
     .unwrap();
     let entities = dir.path().join("_entities");
     std::fs::create_dir_all(&entities).unwrap();
-    let delta = featurestore_offlinequery::DatasetFormat::Delta;
+    let delta = featurestore_query_engine::DatasetFormat::Delta;
     engine
         .write_dataset(entity_stream(&[(1, 150), (2, 160)]), &entities, delta, None)
         .await

@@ -1,6 +1,6 @@
 //! `make bench-offline`: a point-in-time join of N entity rows against a
 //! group of M rows × 11 features, by the offline-query engine
-//! (`libs/offlinequery`) and by DuckDB's `ASOF LEFT JOIN` over the same files
+//! (`libs/query-engine`) and by DuckDB's `ASOF LEFT JOIN` over the same files
 //! in the same run. Reports wall time, rows/s and peak memory of both and
 //! checks the results agree (exact checksums). Text and JSON
 //! (`bench-results/offline.json`). Not a test: it never fails on timings.
@@ -20,9 +20,9 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use clap::Parser;
 use featurestore_domain::fixtures::group;
-use featurestore_offlinequery::{AsOf, EntitySource, GroupRead, OfflineQuery, QueryConfig};
 use featurestore_offlinestore::{DeltaStore, OfflineRow, OfflineTable};
 use featurestore_proto::v1::{KeyColumn, ScalarType, Value, value::Kind};
+use featurestore_query_engine::{AsOf, EntitySource, GroupRead, OfflineQuery, QueryConfig};
 use futures::StreamExt;
 use serde::Serialize;
 

@@ -18,8 +18,8 @@ use std::{
 use featurestore_catalog::{Keyspace, pagination::paginate};
 use featurestore_domain::validate_name;
 use featurestore_metastore::{Condition, MetadataStore, MetastoreError, Op};
-use featurestore_offlinequery::DatasetFormat as Format;
 use featurestore_proto::v1::{DatasetFormat, TrainingDataset};
+use featurestore_query_engine::DatasetFormat as Format;
 use prost::Message;
 
 use crate::error::OfflineError;

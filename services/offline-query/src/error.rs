@@ -1,7 +1,7 @@
 use featurestore_domain::DomainError;
 use featurestore_metastore::MetastoreError;
-use featurestore_offlinequery::QueryError;
 use featurestore_proto::{ErrorCode, ServiceError, error::FieldViolation};
+use featurestore_query_engine::QueryError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OfflineError {

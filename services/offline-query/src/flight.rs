@@ -13,7 +13,7 @@ use arrow_flight::{
 use futures::{Stream, StreamExt, TryStreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use featurestore_offlinequery::QueryError;
+use featurestore_query_engine::QueryError;
 
 use crate::{error::OfflineError, grpc::schema_bytes, query::Server};
 

@@ -18,12 +18,12 @@ use std::sync::Arc;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use featurestore_catalog::{CatalogCache, Keyspace};
 use featurestore_metastore::MetadataStore;
-use featurestore_offlinequery::{OfflineQuery, QueryConfig};
 use featurestore_offlinestore::DeltaStore;
 use featurestore_proto::v1::{
     offline_query_service_server::OfflineQueryServiceServer,
     training_dataset_service_server::TrainingDatasetServiceServer,
 };
+use featurestore_query_engine::{OfflineQuery, QueryConfig};
 use featurestore_runtime::{GrpcServer, Shutdown};
 use tokio::net::TcpListener;
 

@@ -8,15 +8,15 @@ use std::{collections::HashMap, path::PathBuf, sync::Arc};
 
 use featurestore_catalog::{Catalog, CatalogCache, Selected};
 use featurestore_domain::validate_name;
-use featurestore_offlinequery::{
-    AsOf, DEFAULT_TIMESTAMP_COLUMN, EntitySource, GroupRead, OfflineQuery, Plan,
-    SendableRecordBatchStream,
-};
 use featurestore_proto::v1::{
     self as pb, CreateTrainingDatasetRequest, FlightTicket, GetHistoricalFeaturesRequest,
     PinnedGroup, QueryTicket, ReadFeatureGroupRequest, TrainingDataset, TrainingDatasetRef,
     entity_source::Source, flight_ticket::Kind, get_historical_features_request::Features,
     read_feature_group_request::AsOf as ProtoAsOf,
+};
+use featurestore_query_engine::{
+    AsOf, DEFAULT_TIMESTAMP_COLUMN, EntitySource, GroupRead, OfflineQuery, Plan,
+    SendableRecordBatchStream,
 };
 use prost::Message;
 
@@ -364,8 +364,8 @@ impl Server {
             version,
             query: Some(recorded_query(query, ticket.entities.clone())),
             format: match format {
-                featurestore_offlinequery::DatasetFormat::Parquet => pb::DatasetFormat::Parquet,
-                featurestore_offlinequery::DatasetFormat::Delta => pb::DatasetFormat::Delta,
+                featurestore_query_engine::DatasetFormat::Parquet => pb::DatasetFormat::Parquet,
+                featurestore_query_engine::DatasetFormat::Delta => pb::DatasetFormat::Delta,
             } as i32,
             location: String::new(),
             row_count: written.rows,

@@ -8,10 +8,10 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::{error::DataFusionError, physical_plan::stream::RecordBatchStreamAdapter};
-use featurestore_offlinequery::{
+use featurestore_offlinestore::DeltaStore;
+use featurestore_query_engine::{
     DatasetFormat, OfflineQuery, QueryConfig, SendableRecordBatchStream,
 };
-use featurestore_offlinestore::DeltaStore;
 use futures::TryStreamExt;
 
 fn engine(dir: &std::path::Path) -> OfflineQuery {

@@ -11,11 +11,11 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use featurestore_domain::fixtures::group;
-use featurestore_offlinequery::{
-    AsOf, EntitySource, GroupRead, OfflineQuery, QueryConfig, QueryError,
-};
 use featurestore_offlinestore::{DeltaStore, OfflineRow, OfflineTable};
 use featurestore_proto::v1::{FeatureGroup, KeyColumn, ScalarType, Value, value::Kind};
+use featurestore_query_engine::{
+    AsOf, EntitySource, GroupRead, OfflineQuery, QueryConfig, QueryError,
+};
 use futures::TryStreamExt;
 
 const SECOND: i64 = 1_000_000;
