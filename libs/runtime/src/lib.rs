@@ -1,15 +1,17 @@
 //! What every service binary shares: layered configuration, telemetry, the
 //! gRPC server (health, reflection, tower layers) and graceful shutdown.
 //!
-//! A service `main` is: [`config::load`] → [`telemetry::init`] → build the
-//! service from libs → [`server::GrpcServer::serve`] until
-//! [`shutdown::on_signals`] fires.
+//! A service `main` is: [`service::start`] (configuration, telemetry,
+//! signals) → build the service from libs → [`server::GrpcServer::serve`]
+//! until the shutdown token fires.
 
 pub mod config;
 pub mod server;
+pub mod service;
 pub mod shutdown;
 pub mod telemetry;
 
 pub use config::{ConfigError, ServerConfig, TelemetryConfig, Validate};
 pub use server::GrpcServer;
+pub use service::{ServiceConfig, Started};
 pub use shutdown::Shutdown;

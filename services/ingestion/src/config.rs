@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
 
 use featurestore_catalog::EtcdSettings;
 use featurestore_eventlog::KafkaConfig;
-use featurestore_runtime::{ServerConfig, TelemetryConfig, Validate};
+use featurestore_runtime::{ServerConfig, ServiceConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
 
 pub use crate::idempotency::IdempotencySettings;
@@ -100,6 +100,12 @@ impl Default for IngestionConfig {
             limits: Limits::default(),
             idempotency: IdempotencySettings::default(),
         }
+    }
+}
+
+impl ServiceConfig for IngestionConfig {
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
     }
 }
 

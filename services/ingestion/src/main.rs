@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use featurestore_ingestion::IngestionConfig;
-use featurestore_runtime::{config, shutdown, telemetry};
+use featurestore_runtime::service;
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Feature store ingestion: validated rows into Kafka")]
@@ -18,13 +18,14 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let env = std::env::vars()
-        .filter(|(k, _)| k != "FS_INGESTION_CONFIG")
-        .collect();
-    let config: IngestionConfig = config::load(args.config.as_deref(), &env, "FS_INGESTION_")?;
-    let _telemetry = telemetry::init("ingestion", &config.telemetry)?;
-    let shutdown = shutdown::on_signals();
-    let ingestor = featurestore_ingestion::connect(&config).await?;
+    let started = service::start::<IngestionConfig>(
+        "ingestion",
+        "FS_INGESTION_",
+        args.config.as_deref(),
+        |_| {},
+    )?;
+    let config = &started.config;
+    let ingestor = featurestore_ingestion::connect(config).await?;
     let listener = featurestore_runtime::server::bind(config.server.listen_addr).await?;
-    featurestore_ingestion::serve(&config, ingestor, listener, shutdown).await
+    featurestore_ingestion::serve(config, ingestor, listener, started.shutdown.clone()).await
 }

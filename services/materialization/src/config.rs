@@ -5,7 +5,7 @@ use std::{net::SocketAddr, time::Duration};
 use featurestore_catalog::EtcdSettings;
 use featurestore_eventlog::KafkaConfig;
 use featurestore_onlinestore::CassandraConfig;
-use featurestore_runtime::{ServerConfig, TelemetryConfig, Validate};
+use featurestore_runtime::{ServerConfig, ServiceConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
 
 /// Default gRPC port of materialization (health and admin).
@@ -156,6 +156,12 @@ impl Default for MaterializationConfig {
             offline: OfflineSettings::default(),
             batch: BatchSettings::default(),
         }
+    }
+}
+
+impl ServiceConfig for MaterializationConfig {
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use featurestore_materialization::MaterializationConfig;
-use featurestore_runtime::{config, shutdown, telemetry};
+use featurestore_runtime::service;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,14 +22,14 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let env = std::env::vars()
-        .filter(|(k, _)| k != "FS_MATERIALIZATION_CONFIG")
-        .collect();
-    let config: MaterializationConfig =
-        config::load(args.config.as_deref(), &env, "FS_MATERIALIZATION_")?;
-    let _telemetry = telemetry::init("materialization", &config.telemetry)?;
-    let shutdown = shutdown::on_signals();
-    let parts = featurestore_materialization::connect(&config).await?;
+    let started = service::start::<MaterializationConfig>(
+        "materialization",
+        "FS_MATERIALIZATION_",
+        args.config.as_deref(),
+        |_| {},
+    )?;
+    let config = &started.config;
+    let parts = featurestore_materialization::connect(config).await?;
     let listener = featurestore_runtime::server::bind(config.server.listen_addr).await?;
-    featurestore_materialization::serve(&config, parts, listener, shutdown).await
+    featurestore_materialization::serve(config, parts, listener, started.shutdown.clone()).await
 }

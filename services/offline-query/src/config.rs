@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use featurestore_catalog::EtcdSettings;
-use featurestore_runtime::{ServerConfig, TelemetryConfig, Validate};
+use featurestore_runtime::{ServerConfig, ServiceConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
 
 /// Default port of offline query: the gRPC control API and Arrow Flight.
@@ -92,6 +92,12 @@ impl Default for OfflineQueryConfig {
             query: QuerySettings::default(),
             datasets: DatasetSettings::default(),
         }
+    }
+}
+
+impl ServiceConfig for OfflineQueryConfig {
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use featurestore_offline_query::OfflineQueryConfig;
-use featurestore_runtime::{config, shutdown, telemetry};
+use featurestore_runtime::service;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,13 +22,14 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let env = std::env::vars()
-        .filter(|(k, _)| k != "FS_OFFLINE_CONFIG")
-        .collect();
-    let config: OfflineQueryConfig = config::load(args.config.as_deref(), &env, "FS_OFFLINE_")?;
-    let _telemetry = telemetry::init("offline-query", &config.telemetry)?;
-    let shutdown = shutdown::on_signals();
-    let server = featurestore_offline_query::connect(&config).await?;
+    let started = service::start::<OfflineQueryConfig>(
+        "offline-query",
+        "FS_OFFLINE_",
+        args.config.as_deref(),
+        |_| {},
+    )?;
+    let config = &started.config;
+    let server = featurestore_offline_query::connect(config).await?;
     let listener = featurestore_runtime::server::bind(config.server.listen_addr).await?;
-    featurestore_offline_query::serve(&config, server, listener, shutdown).await
+    featurestore_offline_query::serve(config, server, listener, started.shutdown.clone()).await
 }

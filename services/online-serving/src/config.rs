@@ -4,7 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use featurestore_catalog::EtcdSettings;
 use featurestore_onlinestore::CassandraConfig;
-use featurestore_runtime::{ServerConfig, TelemetryConfig, Validate};
+use featurestore_runtime::{ServerConfig, ServiceConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
 
 /// Default gRPC port of online serving.
@@ -74,6 +74,12 @@ impl Default for ServingConfig {
             cassandra: CassandraSettings::default(),
             max_keys_per_request: 10_000,
         }
+    }
+}
+
+impl ServiceConfig for ServingConfig {
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
     }
 }
 

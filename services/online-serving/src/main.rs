@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use featurestore_online_serving::ServingConfig;
-use featurestore_runtime::{config, shutdown, telemetry};
+use featurestore_runtime::service;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,13 +21,14 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let env = std::env::vars()
-        .filter(|(k, _)| k != "FS_SERVING_CONFIG")
-        .collect();
-    let config: ServingConfig = config::load(args.config.as_deref(), &env, "FS_SERVING_")?;
-    let _telemetry = telemetry::init("online-serving", &config.telemetry)?;
-    let shutdown = shutdown::on_signals();
-    let server = featurestore_online_serving::connect(&config).await?;
+    let started = service::start::<ServingConfig>(
+        "online-serving",
+        "FS_SERVING_",
+        args.config.as_deref(),
+        |_| {},
+    )?;
+    let config = &started.config;
+    let server = featurestore_online_serving::connect(config).await?;
     let listener = featurestore_runtime::server::bind(config.server.listen_addr).await?;
-    featurestore_online_serving::serve(&config, server, listener, shutdown).await
+    featurestore_online_serving::serve(config, server, listener, started.shutdown.clone()).await
 }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 pub use featurestore_catalog::EtcdSettings;
-use featurestore_runtime::{ServerConfig, TelemetryConfig, Validate};
+use featurestore_runtime::{ServerConfig, ServiceConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
 
 /// Default gRPC port of the registry.
@@ -30,6 +30,12 @@ impl Default for RegistryConfig {
             etcd: EtcdSettings::default(),
             default_partitions: 8,
         }
+    }
+}
+
+impl ServiceConfig for RegistryConfig {
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
     }
 }
 

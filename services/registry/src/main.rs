@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use featurestore_registry::RegistryConfig;
-use featurestore_runtime::{config, shutdown, telemetry};
+use featurestore_runtime::service;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,13 +21,14 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let env = std::env::vars()
-        .filter(|(k, _)| k != "FS_REGISTRY_CONFIG")
-        .collect();
-    let config: RegistryConfig = config::load(args.config.as_deref(), &env, "FS_REGISTRY_")?;
-    let _telemetry = telemetry::init("registry", &config.telemetry)?;
-    let shutdown = shutdown::on_signals();
-    let registry = featurestore_registry::connect(&config).await?;
+    let started = service::start::<RegistryConfig>(
+        "registry",
+        "FS_REGISTRY_",
+        args.config.as_deref(),
+        |_| {},
+    )?;
+    let config = &started.config;
+    let registry = featurestore_registry::connect(config).await?;
     let listener = featurestore_runtime::server::bind(config.server.listen_addr).await?;
-    featurestore_registry::serve(&config, registry, listener, shutdown).await
+    featurestore_registry::serve(config, registry, listener, started.shutdown.clone()).await
 }

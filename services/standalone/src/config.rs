@@ -6,7 +6,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use featurestore_offline_query::config::QuerySettings;
-use featurestore_runtime::{TelemetryConfig, Validate};
+use featurestore_runtime::{ServiceConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,6 +67,12 @@ impl Default for StandaloneConfig {
             telemetry: TelemetryConfig::default(),
             query: QuerySettings::default(),
         }
+    }
+}
+
+impl ServiceConfig for StandaloneConfig {
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
     }
 }
 

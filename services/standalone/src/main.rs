@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use featurestore_runtime::{config, shutdown, telemetry};
+use featurestore_runtime::service;
 use featurestore_standalone::StandaloneConfig;
 
 #[derive(Debug, Parser)]
@@ -37,16 +37,17 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let args = Args::parse();
-    let env = std::env::vars()
-        .filter(|(k, _)| k != "FS_STANDALONE_CONFIG")
-        .collect();
-    let mut config: StandaloneConfig =
-        config::load(args.config.as_deref(), &env, "FS_STANDALONE_")?;
-    if let Some(data_dir) = args.data_dir {
-        config.data_dir = data_dir;
-    }
-    let _telemetry = telemetry::init("standalone", &config.telemetry)?;
-    let shutdown = shutdown::on_signals();
-    let standalone = featurestore_standalone::start(&config, shutdown).await?;
+    let started = service::start::<StandaloneConfig>(
+        "standalone",
+        "FS_STANDALONE_",
+        args.config.as_deref(),
+        |config| {
+            if let Some(data_dir) = args.data_dir.clone() {
+                config.data_dir = data_dir;
+            }
+        },
+    )?;
+    let standalone =
+        featurestore_standalone::start(&started.config, started.shutdown.clone()).await?;
     standalone.wait().await
 }
