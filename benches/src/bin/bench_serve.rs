@@ -247,7 +247,7 @@ struct Setup {
     channel: tonic::transport::Channel,
     project: String,
     direct: Option<Direct>,
-    _process: Killed,
+    process: Killed,
     _keep: Box<dyn std::any::Any>,
 }
 
@@ -382,7 +382,7 @@ async fn setup_cassandra(args: &Args) -> anyhow::Result<Setup> {
             table,
             encoder,
         }),
-        _process: process,
+        process,
         _keep: Box::new(registry),
     })
 }
@@ -512,7 +512,7 @@ async fn setup_standalone(args: &Args) -> anyhow::Result<Setup> {
         channel,
         project,
         direct: None,
-        _process: process,
+        process,
         _keep: Box::new(data),
     })
 }
@@ -562,9 +562,9 @@ async fn main() -> anyhow::Result<()> {
     let mut results = Vec::new();
     for &batch in &args.batch {
         let call = service_call(client, project, &selector, args.entities, batch, args.keys);
-        let cpu_before = cpu_seconds(setup._process.0.id());
+        let cpu_before = cpu_seconds(setup.process.0.id());
         let (samples, wall) = run(&args, call).await;
-        let cpu = cpu_seconds(setup._process.0.id()) - cpu_before;
+        let cpu = cpu_seconds(setup.process.0.id()) - cpu_before;
         results.push(stats(path, batch, &load, samples, wall, Some(cpu)));
 
         if let Some(direct) = direct.clone() {
@@ -599,7 +599,7 @@ async fn main() -> anyhow::Result<()> {
     // does anything.
     {
         let health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-        let cpu_before = cpu_seconds(setup._process.0.id());
+        let cpu_before = cpu_seconds(setup.process.0.id());
         let (samples, wall) = run(&args, move |_| {
             let mut health = health.clone();
             async move {
@@ -612,7 +612,7 @@ async fn main() -> anyhow::Result<()> {
             }
         })
         .await;
-        let cpu = cpu_seconds(setup._process.0.id()) - cpu_before;
+        let cpu = cpu_seconds(setup.process.0.id()) - cpu_before;
         results.push(stats("health-check", 1, &load, samples, wall, Some(cpu)));
     }
 

@@ -224,42 +224,35 @@ impl CassandraStore {
                 self.qualified(table),
             ),
         };
+        // A table created this very moment is listed in the schema before the
+        // server accepts statements on it: it refuses them with a server
+        // error, or as invalid although the schema tables hold the table and
+        // every column (`refused` then says Internal). Both pass within
+        // milliseconds: try again shortly, and after that let the caller
+        // retry later (UNAVAILABLE).
         let mut attempt = 0;
         let mut prepared = loop {
-            match self.session.prepare(cql.as_str()).await {
+            let e = match self.session.prepare(cql.as_str()).await {
                 Ok(prepared) => break prepared,
-                // A table created this very moment is in the schema before
-                // its store is open: the server fails the prepare with a
-                // server error for a few milliseconds. Try again shortly.
-                Err(e)
-                    if attempt < PREPARE_RETRIES
-                        && matches!(db_error_of_prepare(&e), Some((DbError::ServerError, _))) =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-                }
-                Err(e) => {
-                    let error = match db_error_of_prepare(&e) {
-                        Some((code, message)) => self.refused(table, code, message).await,
-                        None => unavailable(format!("{}: {e}", table.label)),
-                    };
-                    // Refused although the schema tables list the table and
-                    // every column: the table is being created this moment
-                    // (the schema tables learn of it before the statement
-                    // checker does). Try again shortly; still refused after
-                    // that, the caller may retry later.
-                    if let OnlineStoreError::Internal(reason) = error {
-                        if attempt < PREPARE_RETRIES {
-                            attempt += 1;
-                            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt))
-                                .await;
-                            continue;
-                        }
-                        return Err(OnlineStoreError::Unavailable(reason));
-                    }
-                    return Err(error);
-                }
+                Err(e) => e,
+            };
+            let Some((code, message)) = db_error_of_prepare(&e) else {
+                return Err(unavailable(format!("{}: {e}", table.label)));
+            };
+            let error = self.refused(table, code, message).await;
+            let being_created =
+                *code == DbError::ServerError || matches!(error, OnlineStoreError::Internal(_));
+            if !being_created {
+                return Err(error);
             }
+            if attempt == PREPARE_RETRIES {
+                return Err(match error {
+                    OnlineStoreError::Internal(reason) => OnlineStoreError::Unavailable(reason),
+                    other => other,
+                });
+            }
+            attempt += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
         };
         // Writes carry their own timestamp, so retrying them is safe.
         prepared.set_is_idempotent(true);
