@@ -8,10 +8,7 @@ use featurestore_proto::v1::ingestion_service_client::IngestionServiceClient;
 use featurestore_runtime::Shutdown;
 use tonic::transport::Channel;
 
-/// The Kafka the tests use: `FS_KAFKA_BOOTSTRAP` or the scripts' default.
-pub fn kafka_bootstrap() -> String {
-    std::env::var("FS_KAFKA_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:9092".into())
-}
+pub use featurestore_test_servers::kafka_bootstrap;
 
 pub struct IngestionSandbox {
     pub addr: SocketAddr,

@@ -10,14 +10,11 @@ pub mod registry;
 pub mod serving;
 pub mod world;
 
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use featurestore_metastore::{EtcdConfig, EtcdStore, MetadataStore};
 
-/// The etcd the tests use: `FS_ETCD_ENDPOINT` or the scripts' default.
-pub fn etcd_endpoint() -> String {
-    std::env::var("FS_ETCD_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:2379".into())
-}
+pub use featurestore_test_servers::{self as servers, etcd_endpoint};
 
 pub fn etcd_config() -> EtcdConfig {
     EtcdConfig {
@@ -73,33 +70,6 @@ pub async fn etcd_store() -> Arc<EtcdStore> {
 /// The same, as a trait object.
 pub async fn metadata_store() -> Arc<dyn MetadataStore> {
     etcd_store().await
-}
-
-fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../dev")
-        .join(name)
-}
-
-/// Runs `dev/<server>.sh <action>` (stop, start, restart), for fault
-/// tests; `server` is etcd, kafka or cassandra.
-pub fn server_ctl(server: &str, action: &str) {
-    let status = std::process::Command::new("bash")
-        .arg(script(&format!("{server}.sh")))
-        .arg(action)
-        .status()
-        .unwrap_or_else(|e| panic!("run {server}.sh: {e}"));
-    assert!(status.success(), "{server}.sh {action} failed");
-}
-
-/// Starts the server again when dropped, so a fault test that fails half-way
-/// still leaves the servers running for the tests after it.
-pub struct StartOnDrop(pub &'static str);
-
-impl Drop for StartOnDrop {
-    fn drop(&mut self) {
-        server_ctl(self.0, "start");
-    }
 }
 
 /// A unique name for per-test namespaces (projects, key prefixes).

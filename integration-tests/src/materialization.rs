@@ -11,9 +11,7 @@ use featurestore_materialization::{
 use featurestore_metastore::MetadataStore;
 use featurestore_runtime::Shutdown;
 
-pub fn cassandra_node() -> String {
-    std::env::var("FS_CASSANDRA_NODE").unwrap_or_else(|_| "127.0.0.1:9042".into())
-}
+pub use featurestore_test_servers::cassandra_node;
 
 pub struct MaterializationSandbox {
     pub addr: SocketAddr,

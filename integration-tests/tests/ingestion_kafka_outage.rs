@@ -11,10 +11,10 @@ use featurestore_eventlog::{
     testsuite::{read, unique},
 };
 use featurestore_integration_tests::{
-    StartOnDrop,
     ingestion::{IngestionSandbox, kafka_bootstrap},
     registry::RegistrySandbox,
-    server_ctl, unique_name,
+    servers::FaultTest,
+    unique_name,
 };
 use featurestore_proto::v1::{
     CreateEntityRequest, CreateFeatureGroupRequest, CreateProjectRequest, FeatureGroupRef,
@@ -41,6 +41,7 @@ fn row(i: i64) -> Row {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingest_is_unavailable_during_a_kafka_outage_and_loses_nothing() {
+    let servers = FaultTest::begin();
     let registry = RegistrySandbox::start().await;
     let mut admin = registry.client().await;
     let project = unique_name("outage");
@@ -84,8 +85,7 @@ async fn ingest_is_unavailable_during_a_kafka_outage_and_loses_nothing() {
         .unwrap();
     acknowledged.extend(0..10);
 
-    let _guard = StartOnDrop("kafka");
-    server_ctl("kafka", "stop");
+    let stopped = servers.stop("kafka");
     let deadline = Duration::from_secs(8);
     let mut during = tonic::Request::new(request((100..110).map(row).collect()));
     during.set_timeout(deadline);
@@ -98,7 +98,7 @@ async fn ingest_is_unavailable_during_a_kafka_outage_and_loses_nothing() {
         started.elapsed()
     );
 
-    server_ctl("kafka", "start");
+    drop(stopped);
     let started = Instant::now();
     loop {
         match client.ingest(request((10..20).map(row).collect())).await {

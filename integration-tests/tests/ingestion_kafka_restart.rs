@@ -13,9 +13,8 @@ use std::{
 };
 
 use featurestore_integration_tests::{
-    StartOnDrop,
     materialization::MaterializationSandbox,
-    server_ctl,
+    servers::FaultTest,
     world::{event, event_columns, offline_rows, world},
 };
 use featurestore_proto::v1::{
@@ -52,6 +51,7 @@ fn request(project: &str, i: i64) -> IngestRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_retried_with_their_key_across_a_kafka_restart_land_exactly_once() {
+    let servers = FaultTest::begin();
     let w = world().await;
     let materialization = MaterializationSandbox::start(
         w.registry.root(),
@@ -108,8 +108,7 @@ async fn requests_retried_with_their_key_across_a_kafka_restart_land_exactly_onc
     })
     .await;
     {
-        let _guard = StartOnDrop("kafka");
-        server_ctl("kafka", "stop");
+        let _stopped = servers.stop("kafka");
         wait_for("a failed request", || failures.load(Ordering::SeqCst) >= 1).await;
     }
     let after_restart = acknowledged.load(Ordering::SeqCst) + 10;

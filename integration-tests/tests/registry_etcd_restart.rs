@@ -8,12 +8,13 @@
 use std::time::{Duration, Instant};
 
 use featurestore_catalog::{CatalogCache, Keyspace};
-use featurestore_integration_tests::{StartOnDrop, registry::RegistrySandbox, server_ctl};
+use featurestore_integration_tests::{registry::RegistrySandbox, servers::FaultTest};
 use featurestore_proto::v1::{CreateProjectRequest, GetProjectRequest, Project};
 use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_survives_an_etcd_restart() {
+    let servers = FaultTest::begin();
     let registry = RegistrySandbox::start().await;
     let mut client = registry.client().await;
     let cache = CatalogCache::spawn(
@@ -29,8 +30,7 @@ async fn registry_survives_an_etcd_restart() {
     };
     client.create_project(project("before")).await.unwrap();
 
-    let _guard = StartOnDrop("etcd");
-    server_ctl("etcd", "stop");
+    let stopped = servers.stop("etcd");
     let deadline = Duration::from_secs(4);
     for _ in 0..2 {
         let mut request = tonic::Request::new(GetProjectRequest {
@@ -46,7 +46,7 @@ async fn registry_survives_an_etcd_restart() {
         assert_eq!(err.code(), Code::Unavailable, "{err:?}");
     }
 
-    server_ctl("etcd", "start");
+    drop(stopped);
     let started = Instant::now();
     let created = loop {
         match client.create_project(project("after")).await {

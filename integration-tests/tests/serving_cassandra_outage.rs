@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 
 use featurestore_domain::fixtures::view;
 use featurestore_integration_tests::{
-    StartOnDrop,
     materialization::MaterializationSandbox,
-    server_ctl,
+    servers::FaultTest,
     serving::ServingSandbox,
     world::{event, ingest, v, wait_online, world},
 };
@@ -20,6 +19,7 @@ use tonic::Code;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unavailable_quickly_while_cassandra_is_down_then_recovers() {
+    let servers = FaultTest::begin();
     let w = world().await;
     let offline = w.offline_dir.path().to_str().unwrap().to_string();
     let materialization =
@@ -52,9 +52,8 @@ async fn unavailable_quickly_while_cassandra_is_down_then_recovers() {
     };
     client.get_feature_vector(request()).await.unwrap();
 
-    let _guard = StartOnDrop("cassandra");
     materialization.stop().await.unwrap();
-    server_ctl("cassandra", "stop");
+    let stopped = servers.stop("cassandra");
     for _ in 0..3 {
         let started = Instant::now();
         let err = client.get_feature_vector(request()).await.unwrap_err();
@@ -65,7 +64,7 @@ async fn unavailable_quickly_while_cassandra_is_down_then_recovers() {
             started.elapsed()
         );
     }
-    server_ctl("cassandra", "start");
+    drop(stopped);
     let started = Instant::now();
     loop {
         match client.get_feature_vector(request()).await {

@@ -4,15 +4,15 @@
 //! test binary, so the outage does not disturb other tests.
 
 use featurestore_integration_tests::{
-    StartOnDrop,
     materialization::{MaterializationSandbox, pipeline_status_until},
-    server_ctl,
+    servers::FaultTest,
     world::{event, ingest, offline_rows, wait_online, world},
 };
 use featurestore_offlinestore::{DeltaStore, OfflineTable};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn materialization_stalls_during_a_cassandra_outage_and_catches_up_exactly_once() {
+    let servers = FaultTest::begin();
     let w = world().await;
     let offline = w.offline_dir.path().to_str().unwrap().to_string();
     let materialization =
@@ -22,8 +22,7 @@ async fn materialization_stalls_during_a_cassandra_outage_and_catches_up_exactly
     let _ = wait_online(&w, &keys, 1).await;
     assert_eq!(offline_rows(&w, 30).await.len(), 30);
 
-    let _guard = StartOnDrop("cassandra");
-    server_ctl("cassandra", "stop");
+    let stopped = servers.stop("cassandra");
     ingest(&w, keys.iter().map(|k| event(*k, 2)).collect()).await;
     // Observed: the materializer read the batch and its online write failed
     // (at least twice: it retries without committing anything).
@@ -41,7 +40,7 @@ async fn materialization_stalls_during_a_cassandra_outage_and_catches_up_exactly
         .sum();
     assert_eq!(during, 30, "the stalled batch is not half-written offline");
 
-    server_ctl("cassandra", "start");
+    drop(stopped);
     let _ = wait_online(&w, &keys, 2).await;
     let rows = offline_rows(&w, 60).await;
     let mut want: Vec<(i64, i64)> = keys

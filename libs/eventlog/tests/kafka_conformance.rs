@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use featurestore_eventlog::{KafkaConfig, KafkaLog};
 
 async fn make_log() -> Arc<KafkaLog> {
-    let bootstrap = std::env::var("FS_KAFKA_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:9092".into());
+    let bootstrap = featurestore_test_servers::kafka_bootstrap();
     Arc::new(
         KafkaLog::new(KafkaConfig {
             bootstrap_servers: bootstrap,

@@ -7,7 +7,7 @@ use featurestore_onlinestore::{CassandraConfig, CassandraStore};
 /// A session per test: a session's connections live on the runtime that
 /// created it, and every test has its own runtime.
 async fn make_store() -> Arc<CassandraStore> {
-    let node = std::env::var("FS_CASSANDRA_NODE").unwrap_or_else(|_| "127.0.0.1:9042".into());
+    let node = featurestore_test_servers::cassandra_node();
     Arc::new(
         CassandraStore::connect(CassandraConfig {
             nodes: vec![node],

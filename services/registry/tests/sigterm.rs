@@ -47,7 +47,7 @@ async fn connect(url: &str) -> Channel {
 #[tokio::test]
 async fn drains_and_exits_on_sigterm() {
     let port = free_port();
-    let etcd = std::env::var("FS_ETCD_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:2379".into());
+    let etcd = featurestore_test_servers::etcd_endpoint();
     let root = format!("/fs-test/sigterm-{}", uuid::Uuid::new_v4().simple());
     let child = Command::new(env!("CARGO_BIN_EXE_registry"))
         .env(
