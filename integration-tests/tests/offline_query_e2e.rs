@@ -74,6 +74,7 @@ async fn plan_then_read_over_flight_pinned_to_table_versions() {
     // The group as of its first version, over Flight too.
     let group_read = client
         .read_feature_group(ReadFeatureGroupRequest {
+            consistency: None,
             group: Some(FeatureGroupRef {
                 project: project.clone(),
                 name: "orders".into(),

@@ -85,6 +85,7 @@ async fn ingested_rows_come_back_point_in_time_through_pyarrow_flight() {
         feature: name.into(),
     };
     let query = GetHistoricalFeaturesRequest {
+        consistency: None,
         project: w.project.clone(),
         features: Some(Features::FeatureRefs(FeatureRefs {
             features: vec![feature("amount"), feature("country"), feature("embedding")],

@@ -36,6 +36,8 @@ async fn unavailable_quickly_while_cassandra_is_down_then_recovers() {
     let serving = ServingSandbox::start(w.registry.root()).await;
     let mut client = serving.client().await;
     let request = || GetFeatureVectorRequest {
+        consistency: None,
+        include_freshness: false,
         project: w.project.clone(),
         selector: Some(FeatureSelector {
             selector: Some(Selector::View(FeatureViewRef {

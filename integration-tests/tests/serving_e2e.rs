@@ -56,6 +56,8 @@ async fn vectors_come_back_as_ingested_with_statuses() {
 
     let response = client
         .get_feature_vector(GetFeatureVectorRequest {
+            consistency: None,
+            include_freshness: false,
             project: w.project.clone(),
             selector: by_view("model"),
             entity_key: key(3),
@@ -98,6 +100,8 @@ async fn vectors_come_back_as_ingested_with_statuses() {
         .collect();
     let batch = client
         .get_feature_vectors(GetFeatureVectorsRequest {
+            consistency: None,
+            include_freshness: false,
             project: w.project.clone(),
             selector: by_view("model"),
             join_keys: vec!["customer_id".into()],
@@ -127,6 +131,8 @@ async fn vectors_come_back_as_ingested_with_statuses() {
     });
     let one = client
         .get_feature_vector(GetFeatureVectorRequest {
+            consistency: None,
+            include_freshness: false,
             project: w.project.clone(),
             selector: list,
             entity_key: key(7),
@@ -143,6 +149,8 @@ async fn vectors_come_back_as_ingested_with_statuses() {
     // Bad requests.
     let err = client
         .get_feature_vector(GetFeatureVectorRequest {
+            consistency: None,
+            include_freshness: false,
             project: w.project.clone(),
             selector: by_view("nope"),
             entity_key: key(1),
@@ -157,6 +165,8 @@ async fn vectors_come_back_as_ingested_with_statuses() {
     });
     let err = client
         .get_feature_vector(GetFeatureVectorRequest {
+            consistency: None,
+            include_freshness: false,
             project: w.project.clone(),
             selector: by_view("model"),
             entity_key: wrong_name,
@@ -172,6 +182,8 @@ async fn vectors_come_back_as_ingested_with_statuses() {
     });
     let err = client
         .get_feature_vector(GetFeatureVectorRequest {
+            consistency: None,
+            include_freshness: false,
             project: w.project.clone(),
             selector: by_view("model"),
             entity_key: wrong_type,
@@ -245,6 +257,8 @@ async fn a_feature_added_to_a_group_is_served_without_restart() {
     let vector = loop {
         match client
             .get_feature_vector(GetFeatureVectorRequest {
+                consistency: None,
+                include_freshness: false,
                 project: w.project.clone(),
                 selector: list.clone(),
                 entity_key: key(1),
@@ -351,6 +365,8 @@ async fn two_group_views_and_ttl() {
     let serving = ServingSandbox::start(w.registry.root()).await;
     let mut client = serving.client().await;
     let request = |merchant: &str| GetFeatureVectorsRequest {
+        consistency: None,
+        include_freshness: false,
         project: w.project.clone(),
         selector: by_view("fraud"),
         join_keys: vec!["merchant_id".into(), "customer_id".into()],

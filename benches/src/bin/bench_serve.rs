@@ -482,6 +482,8 @@ async fn setup_standalone(args: &Args) -> anyhow::Result<Setup> {
     let client = OnlineServingServiceClient::new(channel.clone());
     // Materialized when the last entity is served.
     let last = GetFeatureVectorsRequest {
+        consistency: None,
+        include_freshness: false,
         project: project.clone(),
         selector: Some(view_selector()),
         join_keys: vec!["customer_id".into()],
@@ -700,6 +702,8 @@ fn service_call(
         let mut client = client.clone();
         let mut state = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         let request = GetFeatureVectorsRequest {
+            consistency: None,
+            include_freshness: false,
             project: project.clone(),
             selector: selector.clone(),
             join_keys: vec!["customer_id".into()],

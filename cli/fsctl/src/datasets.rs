@@ -11,9 +11,9 @@ use anyhow::{Context, Result, bail};
 use arrow_flight::{FlightClient, Ticket};
 use clap::{Subcommand, ValueEnum};
 use featurestore_proto::v1::{
-    CreateTrainingDatasetRequest, DatasetFormat, EntitySource, GetHistoricalFeaturesRequest,
-    GetTrainingDatasetRequest, ListTrainingDatasetsRequest, TrainingDataset, entity_source::Source,
-    get_historical_features_request::Features,
+    Consistency, CreateTrainingDatasetRequest, DatasetFormat, EntitySource,
+    GetHistoricalFeaturesRequest, GetTrainingDatasetRequest, ListTrainingDatasetsRequest,
+    TrainingDataset, consistency, entity_source::Source, get_historical_features_request::Features,
     training_dataset_service_client::TrainingDatasetServiceClient,
 };
 use futures::TryStreamExt;
@@ -52,6 +52,10 @@ pub enum TrainingSet {
         /// 0 = the next version.
         #[arg(long, default_value_t = 0)]
         version: u32,
+        /// A write token `fsctl ingest` printed (repeat for several): the
+        /// set includes those rows (waits until they are in Delta).
+        #[arg(long = "after-write")]
+        after_write: Vec<String>,
     },
     /// List a project's training sets.
     List {
@@ -133,8 +137,13 @@ pub async fn run(channel: Channel, command: TrainingSet) -> Result<()> {
             timestamp_column,
             format,
             version,
+            after_write,
         } => {
             let rows = entity_rows(&entities)?;
+            let tokens = after_write
+                .iter()
+                .map(|t| crate::ingest::unhex(t))
+                .collect::<Result<Vec<_>>>()?;
             let dataset = client
                 .create_training_dataset(CreateTrainingDatasetRequest {
                     project: project.clone(),
@@ -147,6 +156,12 @@ pub async fn run(channel: Channel, command: TrainingSet) -> Result<()> {
                             source: Some(Source::ArrowIpcStream(rows)),
                             timestamp_column,
                             delta_version: None,
+                        }),
+                        consistency: (!tokens.is_empty()).then(|| Consistency {
+                            level: consistency::Level::AfterWrite as i32,
+                            write_tokens: tokens,
+                            // The offline query's configured wait.
+                            ..Default::default()
                         }),
                     }),
                     format: match format {

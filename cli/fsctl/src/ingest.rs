@@ -10,10 +10,13 @@
 
 use std::{collections::HashSet, path::Path, sync::Arc};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::{Array, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
-use featurestore_domain::arrow::{data_type, scalar_data_type, timestamp_data_type};
+use featurestore_domain::{
+    arrow::{data_type, scalar_data_type, timestamp_data_type},
+    token,
+};
 use featurestore_proto::v1::{
     FeatureGroup, FeatureGroupRef, GetFeatureGroupRequest, IngestArrowRequest,
     ingestion_service_client::IngestionServiceClient,
@@ -158,7 +161,7 @@ pub async fn run(
     group: &str,
     file: &Path,
     batch_rows: usize,
-) -> Result<()> {
+) -> Result<(FeatureGroup, Vec<u8>)> {
     // The file is opened first: a wrong path or kind fails before any call.
     let batches = read(file, batch_rows)?;
     let (name, version) = match group.split_once('@') {
@@ -194,6 +197,7 @@ pub async fn run(
     // Each request carries an idempotency key: a retry after a transient
     // failure (UNAVAILABLE, ABORTED) never writes a chunk twice.
     let run = uuid::Uuid::new_v4().simple().to_string();
+    let mut tokens: Vec<Vec<u8>> = Vec::new();
     let mut sent = 0u64;
     for batch in batches {
         let (batch, unreadable) = conform(&batch?, &types)?;
@@ -232,7 +236,11 @@ pub async fn run(
             progress.set_message("");
             match result {
                 Ok(response) => {
-                    accepted += response.into_inner().rows_accepted;
+                    let response = response.into_inner();
+                    accepted += response.rows_accepted;
+                    if !response.write_token.is_empty() {
+                        tokens.push(response.write_token);
+                    }
                     break;
                 }
                 Err(status) => {
@@ -280,7 +288,39 @@ pub async fn run(
     if rejected.len() > 20 {
         println!("  ... and {} more", rejected.len() - 20);
     }
-    Ok(())
+    // One token for the whole file: per partition the largest offset.
+    let written = token::combine("write_token", &tokens)
+        .map_err(|e| anyhow!("the ingestion service answered a bad token: {e}"))?;
+    let combined = token::seal(&token::to_token(&written));
+    let summary: Vec<String> = written
+        .iter()
+        .map(|(id, ends)| {
+            let ends: Vec<String> = ends.iter().map(|(p, o)| format!("{p}:{o}")).collect();
+            format!("{id} partition:end_offset {}", ends.join(" "))
+        })
+        .collect();
+    println!("write token: {} ({})", hex(&combined), summary.join("; "));
+    Ok((g, combined))
+}
+
+/// Lower-case hex, as the write token is printed (and read back by
+/// `fsctl get-vectors --after-write`).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a printed token.
+pub fn unhex(text: &str) -> Result<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        bail!("--after-write {text:?}: not a printed write token (odd length)");
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&text[i..i + 2], 16)
+                .with_context(|| format!("--after-write: not a printed write token ({text:?})"))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod datasets;
 mod ingest;
 mod spec;
 mod vectors;
+mod wait;
 
 use std::path::PathBuf;
 
@@ -163,6 +164,13 @@ enum Command {
         /// Rows per request.
         #[arg(long, default_value_t = 10_000)]
         batch: usize,
+        /// Return once the rows are served online, committed offline, or
+        /// both (asked of serving / the offline query with the write token).
+        #[arg(long, value_enum)]
+        wait: Option<wait::Wait>,
+        /// How long `--wait` waits, in seconds.
+        #[arg(long, default_value_t = 60)]
+        wait_timeout: u64,
     },
     /// Feature vectors of a view for entity keys (online serving).
     GetVectors {
@@ -177,6 +185,10 @@ enum Command {
         keys: Vec<String>,
         #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: Output,
+        /// A write token `fsctl ingest` printed (repeat for several): the
+        /// answer includes those rows (waits up to the server's limit).
+        #[arg(long = "after-write")]
+        after_write: Vec<String>,
     },
     /// Point-in-time training sets (offline query service).
     #[command(subcommand)]
@@ -278,19 +290,31 @@ async fn main() -> Result<()> {
             group,
             file,
             batch,
+            wait,
+            wait_timeout,
         } => {
             let batch = batch.max(1);
-            ingest::run(&mut client, &cli.ingestion, project, &group, &file, batch).await?;
+            let (group, token) =
+                ingest::run(&mut client, &cli.ingestion, project, &group, &file, batch).await?;
+            if let Some(what) = wait {
+                let timeout = std::time::Duration::from_secs(wait_timeout);
+                wait::run(&cli.serving, &cli.offline, &group, &token, what, timeout).await?;
+            }
         }
         Command::GetVectors {
             project,
             view,
             keys,
             output,
+            after_write,
         } => {
             let timeout = std::time::Duration::from_secs(30);
             let serving = connect(&cli.serving, "online serving service", timeout).await?;
-            vectors::run(&mut client, serving, project, &view, &keys, output).await?;
+            let tokens = after_write
+                .iter()
+                .map(|t| ingest::unhex(t))
+                .collect::<Result<Vec<_>>>()?;
+            vectors::run(&mut client, serving, project, &view, &keys, output, tokens).await?;
         }
         Command::Apply { file, dry_run } => {
             let text = std::fs::read_to_string(&file)

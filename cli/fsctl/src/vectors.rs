@@ -4,9 +4,10 @@
 
 use anyhow::{Result, anyhow, bail};
 use featurestore_proto::v1::{
-    FeatureSelector, FeatureStatus, FeatureVector, GetFeatureVectorsRequest, GetFeatureViewRequest,
-    KeyColumn, Row, ScalarType, Value, feature_selector::Selector,
-    online_serving_service_client::OnlineServingServiceClient, value::Kind,
+    Consistency, FeatureSelector, FeatureStatus, FeatureVector, GetFeatureVectorsRequest,
+    GetFeatureViewRequest, KeyColumn, Row, ScalarType, Value, consistency,
+    feature_selector::Selector, online_serving_service_client::OnlineServingServiceClient,
+    value::Kind,
 };
 use serde_json::{Map, Value as Json, json};
 use tonic::transport::Channel;
@@ -132,6 +133,7 @@ pub async fn run(
     view: &str,
     keys: &[String],
     output: Output,
+    after_write: Vec<Vec<u8>>,
 ) -> Result<()> {
     if keys.is_empty() {
         bail!("give at least one --key name=value");
@@ -160,6 +162,12 @@ pub async fn run(
             join_keys: join_keys.iter().map(|k| k.name.clone()).collect(),
             entity_rows: rows.clone(),
             include_event_times: false,
+            consistency: (!after_write.is_empty()).then(|| Consistency {
+                level: consistency::Level::AfterWrite as i32,
+                write_tokens: after_write.clone(),
+                ..Default::default()
+            }),
+            include_freshness: false,
         })
         .await
         .map_err(status_error)?

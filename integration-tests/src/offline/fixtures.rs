@@ -109,6 +109,7 @@ pub fn int_column(batches: &[RecordBatch], name: &str) -> Vec<Option<i64>> {
 
 pub fn request(project: &str, view_name: &str, entities: Vec<u8>) -> GetHistoricalFeaturesRequest {
     GetHistoricalFeaturesRequest {
+        consistency: None,
         project: project.into(),
         features: Some(Features::View(FeatureViewRef {
             project: String::new(),

@@ -78,6 +78,37 @@ impl Keyspace {
         format!("{}/", self.root)
     }
 
+    /// Materialisation progress (outside the catalog: catalog watchers
+    /// never see it): `<root>.progress/<project>/<group>/<version>/<partition>`.
+    pub fn progress_prefix(&self) -> String {
+        format!("{}.progress/", self.root)
+    }
+
+    pub fn progress(&self, project: &str, group: &str, version: u32, partition: i32) -> String {
+        format!(
+            "{}.progress/{project}/{group}/{version}/{partition}",
+            self.root
+        )
+    }
+
+    /// The progress of every partition of a group version.
+    pub fn progress_group_prefix(&self, project: &str, group: &str, version: u32) -> String {
+        format!("{}.progress/{project}/{group}/{version}/", self.root)
+    }
+
+    /// `(project, group, version, partition)` of a progress key.
+    pub fn parse_progress<'k>(&self, key: &'k str) -> Option<(&'k str, &'k str, u32, i32)> {
+        let rest = key.strip_prefix(&self.root)?.strip_prefix(".progress/")?;
+        let mut parts = rest.split('/');
+        let (project, group) = (parts.next()?, parts.next()?);
+        let version = parts.next()?.parse().ok()?;
+        let partition = parts.next()?.parse().ok()?;
+        parts
+            .next()
+            .is_none()
+            .then_some((project, group, version, partition))
+    }
+
     pub fn projects_prefix(&self) -> String {
         format!("{}/_projects/", self.root)
     }

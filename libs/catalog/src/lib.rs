@@ -9,13 +9,17 @@
 
 mod cache;
 mod config;
+pub mod consistency;
 mod keyspace;
 pub mod pagination;
+pub mod progress;
 mod selection;
 mod snapshot;
 
 pub use cache::{CatalogCache, CatalogCacheError};
 pub use config::EtcdSettings;
+pub use consistency::{ConsistencyError, ConsistencySettings, Settled};
 pub use keyspace::{CatalogKey, CatalogObject, DEFAULT_ROOT, Keyspace};
+pub use progress::{Behind, Progress, ProgressCache, Sink};
 pub use selection::{Selected, Selection, SelectionError};
 pub use snapshot::Catalog;

@@ -13,6 +13,7 @@ pub mod key;
 pub mod names;
 pub mod refs;
 pub mod schema;
+pub mod token;
 pub mod types;
 
 pub use error::DomainError;

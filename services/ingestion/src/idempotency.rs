@@ -216,7 +216,7 @@ impl Idempotency {
         let record = IdempotencyRecord {
             request_fingerprint: fingerprint.to_vec(),
             created_micros: now_micros(),
-            response: Some(*response),
+            response: Some(response.clone()),
         };
         if let Err(e) = self
             .store
@@ -294,6 +294,8 @@ mod tests {
 
     fn answer(rows: u64) -> IngestResponse {
         IngestResponse {
+            write_token: Vec::new(),
+            written: None,
             rows_accepted: rows,
             group_version: 1,
         }

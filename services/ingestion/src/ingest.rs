@@ -11,10 +11,12 @@ use std::{
 };
 
 use featurestore_catalog::CatalogCache;
-use featurestore_domain::validate_name;
+use featurestore_domain::{token, validate_name};
 use featurestore_eventlog::{EventLog, EventLogError, Record};
 use featurestore_metastore::MetadataStore;
-use featurestore_proto::v1::{FeatureGroupRef, IngestArrowRequest, IngestRequest, IngestResponse};
+use featurestore_proto::v1::{
+    FeatureGroup, FeatureGroupRef, IngestArrowRequest, IngestRequest, IngestResponse,
+};
 use prost::Message as _;
 
 use crate::{
@@ -23,6 +25,26 @@ use crate::{
     idempotency::{Claim, Idempotency, fingerprint, validate_key},
     validate::{GroupSchema, Violations},
 };
+
+/// The write token of an append: records at `partitions` landed at
+/// `offsets` (input order).
+fn set_token(
+    response: &mut IngestResponse,
+    group: &FeatureGroup,
+    partitions: &[i32],
+    offsets: &[i64],
+) {
+    let written = token::token_of(
+        FeatureGroupRef {
+            project: group.project.clone(),
+            name: group.name.clone(),
+            version: group.version,
+        },
+        partitions.iter().copied().zip(offsets.iter().copied()),
+    );
+    response.write_token = token::seal(&written);
+    response.written = Some(written);
+}
 
 /// A request's idempotency key and the fingerprint of what it asked.
 #[derive(Debug, Clone)]
@@ -299,9 +321,11 @@ impl Ingestor {
             Claim::Answered(response) => return Ok(response),
             Claim::Owned { key, revision } => (key, revision),
         };
-        let response = IngestResponse {
+        let partitions: Vec<i32> = records.iter().map(|r| r.partition).collect();
+        let mut response = IngestResponse {
             rows_accepted: records.len() as u64,
             group_version: schema.group.version,
+            ..Default::default()
         };
         if !records.is_empty()
             && let Err(e) = self.ensure_topic(schema).await
@@ -312,13 +336,15 @@ impl Ingestor {
         let log = self.log.clone();
         let idempotency = self.idempotency.clone();
         let topic = schema.topic.clone();
+        let schema_group = schema.group.clone();
         let task = tokio::spawn(async move {
             let appended = match records.is_empty() {
                 true => Ok(Vec::new()),
                 false => log.append(&topic, records).await,
             };
             match appended {
-                Ok(_) => {
+                Ok(offsets) => {
+                    set_token(&mut response, &schema_group, &partitions, &offsets);
                     idempotency
                         .complete(&path, revision, &key.fingerprint, &response)
                         .await;
@@ -343,14 +369,18 @@ impl Ingestor {
         records: Vec<Record>,
     ) -> Result<IngestResponse, IngestionError> {
         let total = records.len() as u64;
-        if total > 0 {
-            self.ensure_topic(schema).await?;
-            self.log.append(&schema.topic, records).await?;
-        }
-        Ok(IngestResponse {
+        let mut response = IngestResponse {
             rows_accepted: total,
             group_version: schema.group.version,
-        })
+            ..Default::default()
+        };
+        if total > 0 {
+            self.ensure_topic(schema).await?;
+            let partitions: Vec<i32> = records.iter().map(|r| r.partition).collect();
+            let offsets = self.log.append(&schema.topic, records).await?;
+            set_token(&mut response, &schema.group, &partitions, &offsets);
+        }
+        Ok(response)
     }
 
     pub fn limits(&self) -> &Limits {

@@ -11,7 +11,7 @@ use std::{
     },
 };
 
-use featurestore_domain::EntityKeyEncoder;
+use featurestore_domain::{EntityKeyEncoder, FeatureGroupId};
 use featurestore_eventlog::EventLog;
 use featurestore_offlinestore::OfflineTable;
 use featurestore_onlinestore::{OnlineRow, OnlineTable};
@@ -160,8 +160,22 @@ impl MaterializationAdminService for AdminGrpc {
             .committed_offsets(self.materializer.consumer(), &topic)
             .await
             .unwrap_or_default();
+        let id = FeatureGroupId {
+            project: group.project.clone(),
+            name: group.name.clone(),
+            version: group.version,
+        };
+        let published = self
+            .materializer
+            .progress()
+            .published(&id)
+            .await
+            .map_err(|e| Status::unavailable(format!("progress: {e}")))?;
         let mut partitions = Vec::with_capacity(ends.len());
+        let mut online_lag = 0;
         for (p, end) in ends.iter().enumerate() {
+            let progress = published.get(&(p as i32)).cloned().unwrap_or_default();
+            let position = positions.get(p).copied().flatten().unwrap_or(0);
             let committed = if group.offline_enabled {
                 self.materializer
                     .offline()
@@ -173,14 +187,69 @@ impl MaterializationAdminService for AdminGrpc {
             } else {
                 0
             };
+            if group.online_enabled {
+                // A trailing transaction marker counts until the consumer
+                // group's next commit skips it.
+                online_lag += (*end - progress.online_offset.max(position)).max(0);
+            }
             partitions.push(PartitionStatus {
                 partition: p as i32,
                 committed_offset: committed,
                 high_watermark: *end,
-                lag: (*end - committed.max(positions.get(p).copied().flatten().unwrap_or(0)))
-                    .max(0),
+                lag: (*end - committed.max(position)).max(0),
+                online_offset: progress.online_offset,
+                online_watermark_micros: progress.online_watermark_micros,
+                offline_watermark_micros: progress.offline_watermark_micros,
             });
         }
+        let offline_lag: i64 = if group.offline_enabled {
+            partitions.iter().map(|p| p.lag).sum()
+        } else {
+            0
+        };
+        let watermark = |online: bool| {
+            published
+                .values()
+                .filter(|p| {
+                    if online {
+                        p.online_offset > 0
+                    } else {
+                        p.offline_offset > 0
+                    }
+                })
+                .map(|p| {
+                    if online {
+                        p.online_watermark_micros
+                    } else {
+                        p.offline_watermark_micros
+                    }
+                })
+                .min()
+                .unwrap_or(0)
+        };
+        let (online_watermark, offline_watermark) = (watermark(true), watermark(false));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or_default();
+        let lag_seconds = |records: i64, watermark: i64| {
+            if records > 0 && watermark > 0 {
+                ((now - watermark) / 1_000_000).max(0)
+            } else {
+                0
+            }
+        };
+        let last_event_time = published
+            .values()
+            .map(|p| {
+                if group.online_enabled {
+                    p.online_watermark_micros
+                } else {
+                    p.offline_watermark_micros
+                }
+            })
+            .max()
+            .unwrap_or(0);
         Ok(Response::new(MaterializationStatus {
             group: Some(FeatureGroupRef {
                 project: group.project.clone(),
@@ -190,7 +259,13 @@ impl MaterializationAdminService for AdminGrpc {
             online_table: ready(group.online_enabled, ensured),
             offline_table: ready(group.offline_enabled, ensured),
             partitions,
-            last_event_time_micros: 0,
+            last_event_time_micros: last_event_time,
+            online_watermark_micros: online_watermark,
+            offline_watermark_micros: offline_watermark,
+            online_lag_records: online_lag,
+            offline_lag_records: offline_lag,
+            online_lag_seconds: lag_seconds(online_lag, online_watermark),
+            offline_lag_seconds: lag_seconds(offline_lag, offline_watermark),
             message: format!(
                 "positions are the offline table's committed offsets of consumer {:?}",
                 self.materializer.consumer()

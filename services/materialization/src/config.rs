@@ -70,6 +70,14 @@ pub struct BatchSettings {
     /// Longest pause between retries of a failing batch.
     #[serde(with = "humantime_serde")]
     pub max_retry_delay: Duration,
+    /// Progress (offsets applied, watermarks) is published at most this
+    /// often; the first change after a quiet spell at once.
+    #[serde(with = "humantime_serde")]
+    pub progress_interval: Duration,
+    /// The metadata store's history is compacted to this many revisions
+    /// behind the newest progress write (0: never; leave it to etcd's
+    /// auto-compaction). Watchers further behind re-list.
+    pub progress_keep_revisions: u64,
 }
 
 impl Default for KafkaSettings {
@@ -138,6 +146,8 @@ impl Default for BatchSettings {
             offline_flush_interval: Duration::from_secs(1),
             max_pending_rows: 200_000,
             max_retry_delay: Duration::from_secs(5),
+            progress_interval: Duration::from_millis(20),
+            progress_keep_revisions: 10_000,
         }
     }
 }

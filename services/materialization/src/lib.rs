@@ -7,6 +7,7 @@ pub mod admin;
 pub mod config;
 pub mod held;
 pub mod pipeline;
+pub mod progress;
 
 use std::{sync::Arc, time::Duration};
 

@@ -16,7 +16,7 @@ use std::{
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use featurestore_catalog::{CatalogCache, Keyspace};
-use featurestore_domain::names::TOPIC_PREFIX;
+use featurestore_domain::{FeatureGroupId, names::TOPIC_PREFIX};
 use featurestore_eventlog::{EventLog, Message, Position, Topics};
 use featurestore_metastore::MetadataStore;
 use featurestore_offlinestore::{DeltaStore, OfflineRow, OfflineStoreError, OfflineTable};
@@ -27,7 +27,7 @@ use featurestore_proto::v1::{
 use featurestore_runtime::Shutdown;
 use prost::Message as _;
 
-use crate::{config::BatchSettings, held::Held};
+use crate::{config::BatchSettings, held::Held, progress::ProgressPublisher};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaterializeError {
@@ -36,6 +36,10 @@ pub enum MaterializeError {
     #[error(transparent)]
     Offline(#[from] OfflineStoreError),
 }
+
+/// Per partition: the offset after the last record applied and the newest
+/// event time among them.
+type Reached = BTreeMap<i32, (i64, i64)>;
 
 /// What one batch did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -103,6 +107,7 @@ pub struct Materializer {
     /// Tables known to exist with this many feature columns.
     ensured: Mutex<HashSet<(String, u32, usize)>>,
     counters: PipelineCounters,
+    progress: Arc<ProgressPublisher>,
 }
 
 impl std::fmt::Debug for Materializer {
@@ -125,6 +130,14 @@ pub fn parse_topic(topic: &str) -> Option<(&str, &str, u32)> {
     (version > 0).then_some((project, group, version))
 }
 
+fn group_id(group: &FeatureGroup) -> FeatureGroupId {
+    FeatureGroupId {
+        project: group.project.clone(),
+        name: group.name.clone(),
+        version: group.version,
+    }
+}
+
 fn null() -> Value {
     Value {
         kind: Some(Kind::NullValue(0)),
@@ -143,6 +156,7 @@ impl Materializer {
     ) -> Self {
         Self {
             catalog,
+            progress: Arc::new(ProgressPublisher::new(store.clone(), keys.clone())),
             store,
             keys,
             online,
@@ -187,6 +201,11 @@ impl Materializer {
     /// A held-records buffer publishing to this materializer's status.
     pub fn held_buffer(&self, max_retry_delay: Duration) -> Held {
         Held::new(max_retry_delay, self.counters.held.clone())
+    }
+
+    /// Where applied offsets and watermarks are recorded and published.
+    pub fn progress(&self) -> &Arc<ProgressPublisher> {
+        &self.progress
     }
 
     pub fn catalog(&self) -> &Arc<CatalogCache> {
@@ -307,6 +326,7 @@ impl Materializer {
             by_topic.entry(m.topic.as_str()).or_default().push(m);
         }
         let mut queued: Vec<(String, Arc<FeatureGroup>, Vec<OfflineRow>)> = Vec::new();
+        let mut applied: Vec<(FeatureGroupId, Reached)> = Vec::new();
         // Counted once the batch succeeded (a failed batch is retried whole).
         let mut skipped = Skipped::default();
         for (topic, messages) in by_topic {
@@ -344,6 +364,13 @@ impl Materializer {
             };
             self.ensure_tables(&group).await?;
             let features = group.features.len();
+            // Per partition: the offset after the last record, the newest
+            // event time; recorded once the whole batch is applied.
+            let mut reached = Reached::new();
+            for m in &messages {
+                let slot = reached.entry(m.partition).or_insert((0, 0));
+                slot.0 = slot.0.max(m.offset + 1);
+            }
             let mut online = Vec::with_capacity(messages.len());
             let mut offline = Vec::with_capacity(messages.len());
             for m in messages {
@@ -356,6 +383,8 @@ impl Materializer {
                         continue;
                     }
                 };
+                let newest = &mut reached.entry(m.partition).or_insert((0, 0)).1;
+                *newest = (*newest).max(record.event_time_micros);
                 let mut values = record.feature_values;
                 values.resize_with(features, null);
                 if group.online_enabled {
@@ -387,8 +416,9 @@ impl Materializer {
                 outcome.online_rows += online.len();
             }
             if !offline.is_empty() {
-                queued.push((topic.to_string(), group, offline));
+                queued.push((topic.to_string(), group.clone(), offline));
             }
+            applied.push((group_id(&group), reached));
         }
         for (topic, group, rows) in queued {
             pending.rows += rows.len();
@@ -408,6 +438,12 @@ impl Materializer {
                 .entry((m.topic.clone(), m.partition))
                 .or_insert(0);
             *slot = (*slot).max(m.offset + 1);
+        }
+        for (group, reached) in applied {
+            for (partition, (next_offset, newest)) in reached {
+                self.progress
+                    .record(group.clone(), partition, next_offset, newest, true);
+            }
         }
         let c = &self.counters;
         c.dropped_deleted_group
@@ -429,6 +465,7 @@ impl Materializer {
         pending: &mut PendingOffline,
         outcome: &mut BatchOutcome,
     ) -> Result<Vec<Position>, MaterializeError> {
+        let mut newest: BTreeMap<(&str, i32), i64> = BTreeMap::new();
         for (topic, (group, rows)) in &pending.tables {
             let appended = self
                 .offline
@@ -436,6 +473,26 @@ impl Materializer {
                 .await?;
             outcome.offline_appended += appended.appended;
             outcome.offline_skipped += appended.skipped;
+            for row in rows {
+                let slot = newest.entry((topic.as_str(), row.partition)).or_insert(0);
+                *slot = (*slot).max(row.event_time_micros);
+            }
+        }
+        // Every position's records are in Delta now (or online-only).
+        for ((topic, partition), next_offset) in &pending.positions {
+            if let Some((project, name, version)) = parse_topic(topic) {
+                let group = FeatureGroupId {
+                    project: project.into(),
+                    name: name.into(),
+                    version,
+                };
+                let newest = newest
+                    .get(&(topic.as_str(), *partition))
+                    .copied()
+                    .unwrap_or(0);
+                self.progress
+                    .record(group, *partition, *next_offset, newest, false);
+            }
         }
         let positions = std::mem::take(&mut pending.positions)
             .into_iter()
@@ -498,6 +555,11 @@ pub async fn run(
     let mut subscription = log
         .subscribe(materializer.consumer(), Topics::Prefix(topic_prefix))
         .await?;
+    tokio::spawn(materializer.progress().clone().run(
+        batch.progress_interval,
+        batch.progress_keep_revisions,
+        shutdown.clone(),
+    ));
     let backoff = ExponentialBuilder::default()
         .with_min_delay(Duration::from_millis(100))
         .with_max_delay(batch.max_retry_delay)

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use featurestore_catalog::EtcdSettings;
+use featurestore_catalog::{ConsistencySettings, EtcdSettings};
 use featurestore_runtime::{ServerConfig, ServiceConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +18,9 @@ pub struct OfflineQueryConfig {
     pub offline: OfflineSettings,
     pub query: QuerySettings,
     pub datasets: DatasetSettings,
+    /// Waits for AFTER_WRITE reads (offline: until rows are committed to
+    /// Delta, `batch.offline_flush_interval` of materialization apart).
+    pub consistency: ConsistencySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -91,6 +94,7 @@ impl Default for OfflineQueryConfig {
             offline: OfflineSettings::default(),
             query: QuerySettings::default(),
             datasets: DatasetSettings::default(),
+            consistency: ConsistencySettings::default(),
         }
     }
 }
@@ -106,6 +110,7 @@ impl Validate for OfflineQueryConfig {
         self.server.validate()?;
         self.telemetry.validate()?;
         self.etcd.validate(self.server.request_timeout)?;
+        self.consistency.validate(self.server.request_timeout)?;
         if self.offline.root.is_empty() {
             return Err("offline.root is required".into());
         }

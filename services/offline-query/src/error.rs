@@ -1,3 +1,4 @@
+use featurestore_catalog::ConsistencyError;
 use featurestore_domain::DomainError;
 use featurestore_metastore::MetastoreError;
 use featurestore_proto::{ErrorCode, ServiceError, error::FieldViolation};
@@ -21,6 +22,8 @@ pub enum OfflineError {
     Query(#[from] QueryError),
     #[error("metadata store: {0}")]
     Metadata(#[from] MetastoreError),
+    #[error(transparent)]
+    Consistency(#[from] ConsistencyError),
 }
 
 impl OfflineError {
@@ -40,6 +43,7 @@ impl ServiceError for OfflineError {
             OfflineError::Internal(_) => ErrorCode::Internal,
             OfflineError::Query(e) => e.error_code(),
             OfflineError::Metadata(e) => e.error_code(),
+            OfflineError::Consistency(e) => e.error_code(),
         }
     }
 
@@ -47,6 +51,7 @@ impl ServiceError for OfflineError {
         match self {
             OfflineError::Domain(e) => e.field_violations(),
             OfflineError::Query(e) => e.field_violations(),
+            OfflineError::Consistency(e) => e.field_violations(),
             _ => Vec::new(),
         }
     }

@@ -43,6 +43,7 @@ fn handle(planned: Planned) -> Result<Response<QueryHandle>, Status> {
         arrow_schema: schema_bytes(&planned.plan.schema)?,
         table_versions: versions(&planned.plan),
         flight_ticket: planned.ticket,
+        freshness: planned.freshness,
     }))
 }
 

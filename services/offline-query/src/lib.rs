@@ -53,6 +53,10 @@ pub fn build(
     catalog: Arc<CatalogCache>,
     offline: Arc<DeltaStore>,
 ) -> anyhow::Result<Arc<Server>> {
+    let progress = Arc::new(featurestore_catalog::ProgressCache::spawn(
+        store.clone(),
+        keys.clone(),
+    ));
     let datasets = Datasets::new(store, keys, &config.datasets.root)?;
     let engine = OfflineQuery::new(
         offline,
@@ -63,7 +67,13 @@ pub fn build(
             in_memory_join: config.query.in_memory_join,
         },
     )?;
-    Ok(Arc::new(Server::new(catalog, engine, datasets)))
+    Ok(Arc::new(Server::new(
+        catalog,
+        progress,
+        config.consistency.clone(),
+        engine,
+        datasets,
+    )))
 }
 
 /// Serves the control API and Flight until `shutdown`.

@@ -4,15 +4,21 @@
 //! and the same ticket always returns the same rows) or a training dataset's
 //! name and version (its stored rows).
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc};
+use std::{
+    collections::{BTreeSet, HashMap},
+    path::PathBuf,
+    sync::Arc,
+};
 
-use featurestore_catalog::{Catalog, CatalogCache, Selected};
-use featurestore_domain::validate_name;
+use featurestore_catalog::{
+    Catalog, CatalogCache, ConsistencySettings, ProgressCache, Selected, Sink,
+};
+use featurestore_domain::{FeatureGroupId, validate_name};
 use featurestore_proto::v1::{
     self as pb, CreateTrainingDatasetRequest, FlightTicket, GetHistoricalFeaturesRequest,
-    PinnedGroup, QueryTicket, ReadFeatureGroupRequest, TrainingDataset, TrainingDatasetRef,
-    entity_source::Source, flight_ticket::Kind, get_historical_features_request::Features,
-    read_feature_group_request::AsOf as ProtoAsOf,
+    GroupFreshness, PinnedGroup, QueryTicket, ReadFeatureGroupRequest, TrainingDataset,
+    TrainingDatasetRef, entity_source::Source, flight_ticket::Kind,
+    get_historical_features_request::Features, read_feature_group_request::AsOf as ProtoAsOf,
 };
 use featurestore_query_engine::{
     AsOf, DEFAULT_TIMESTAMP_COLUMN, EntitySource, GroupRead, OfflineQuery, Plan,
@@ -27,6 +33,8 @@ use crate::{
 
 pub struct Server {
     catalog: Arc<CatalogCache>,
+    progress: Arc<ProgressCache>,
+    consistency: ConsistencySettings,
     engine: OfflineQuery,
     datasets: Datasets,
 }
@@ -42,6 +50,9 @@ impl std::fmt::Debug for Server {
 pub struct Planned {
     pub ticket: Vec<u8>,
     pub plan: Plan,
+    /// Per group read: the offline watermark and committed offsets the read
+    /// is pinned at.
+    pub freshness: Vec<GroupFreshness>,
 }
 
 fn encode_ticket(kind: Kind) -> Vec<u8> {
@@ -98,12 +109,43 @@ fn pinned_group(
 }
 
 impl Server {
-    pub fn new(catalog: Arc<CatalogCache>, engine: OfflineQuery, datasets: Datasets) -> Self {
+    pub fn new(
+        catalog: Arc<CatalogCache>,
+        progress: Arc<ProgressCache>,
+        consistency: ConsistencySettings,
+        engine: OfflineQuery,
+        datasets: Datasets,
+    ) -> Self {
         Self {
             catalog,
+            progress,
+            consistency,
             engine,
             datasets,
         }
+    }
+
+    /// Waits as `consistency` asks for `groups`' rows to be in Delta; the
+    /// read is planned after it, so it pins versions that have them.
+    async fn settle(
+        &self,
+        consistency: Option<&pb::Consistency>,
+        groups: BTreeSet<FeatureGroupId>,
+    ) -> Result<Vec<GroupFreshness>, OfflineError> {
+        let settled = self
+            .progress
+            .settle(
+                "consistency",
+                consistency,
+                &groups,
+                Sink::Offline,
+                &self.consistency,
+            )
+            .await?;
+        Ok(groups
+            .iter()
+            .map(|id| settled.progress.freshness(id, Sink::Offline))
+            .collect())
     }
 
     pub fn datasets(&self) -> &Datasets {
@@ -118,10 +160,11 @@ impl Server {
         &self,
         request: &GetHistoricalFeaturesRequest,
     ) -> Result<Planned, OfflineError> {
-        let (ticket, plan, _) = self.plan_query(request).await?;
+        let (ticket, plan, _, freshness) = self.plan_query(request).await?;
         Ok(Planned {
             ticket: encode_ticket(Kind::Query(ticket)),
             plan,
+            freshness,
         })
     }
 
@@ -130,7 +173,7 @@ impl Server {
     async fn plan_query(
         &self,
         request: &GetHistoricalFeaturesRequest,
-    ) -> Result<(QueryTicket, Plan, Vec<GroupRead>), OfflineError> {
+    ) -> Result<(QueryTicket, Plan, Vec<GroupRead>, Vec<GroupFreshness>), OfflineError> {
         let project = &request.project;
         validate_name("project", project)?;
         let selected = match &request.features {
@@ -156,6 +199,12 @@ impl Server {
             })
             .collect();
         let (source, column) = entity_source(request.entities.as_ref())?;
+        let freshness = self
+            .settle(
+                request.consistency.as_ref(),
+                reads.iter().map(|r| group_id(&r.group)).collect(),
+            )
+            .await?;
         let plan = self.engine.plan(&source, &column, &reads).await?;
         let mut entities = request.entities.clone();
         if let Some(entities) = entities.as_mut() {
@@ -183,7 +232,7 @@ impl Server {
                 ..read
             })
             .collect();
-        Ok((ticket, plan, pinned))
+        Ok((ticket, plan, pinned, freshness))
     }
 
     pub async fn plan_group_read(
@@ -204,6 +253,22 @@ impl Server {
                     reference.name, reference.version, reference.project
                 ))
             })?;
+        if request.as_of.is_some()
+            && request.consistency.as_ref().is_some_and(|c| {
+                c.level != pb::consistency::Level::Eventual as i32 || !c.write_tokens.is_empty()
+            })
+        {
+            return Err(OfflineError::invalid(
+                "consistency",
+                "a read as of a version or time is what it is: AFTER_WRITE reads the latest version",
+            ));
+        }
+        let freshness = self
+            .settle(
+                request.consistency.as_ref(),
+                BTreeSet::from([group_id(group)]),
+            )
+            .await?;
         let as_of = match request.as_of {
             None => AsOf::Latest,
             Some(ProtoAsOf::DeltaVersion(v)) => AsOf::Version(v),
@@ -228,6 +293,7 @@ impl Server {
         Ok(Planned {
             ticket: encode_ticket(Kind::Query(ticket)),
             plan,
+            freshness,
         })
     }
 
@@ -345,7 +411,7 @@ impl Server {
                 .map(|v| (**v).clone()),
             _ => None,
         };
-        let (ticket, plan, reads) = self.plan_query(&query).await?;
+        let (ticket, plan, reads, freshness) = self.plan_query(&query).await?;
         let scratch = self.datasets.scratch(project, name)?;
         let rows = self.run_query(&ticket, &reads).await?;
         let written = self
@@ -376,6 +442,7 @@ impl Server {
             view,
             entity_columns,
             arrow_schema: crate::grpc::schema_bytes(&plan.schema)?,
+            freshness,
         };
         self.datasets
             .commit(scratch, dataset, request.version == 0)
@@ -405,6 +472,14 @@ fn recorded_query(
         entities
     });
     query
+}
+
+fn group_id(group: &pb::FeatureGroup) -> FeatureGroupId {
+    FeatureGroupId {
+        project: group.project.clone(),
+        name: group.name.clone(),
+        version: group.version,
+    }
 }
 
 fn first(reads: &[GroupRead]) -> Result<&GroupRead, OfflineError> {

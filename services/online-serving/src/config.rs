@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use featurestore_catalog::EtcdSettings;
+use featurestore_catalog::{ConsistencySettings, EtcdSettings};
 use featurestore_onlinestore::CassandraConfig;
 use featurestore_runtime::{ServerConfig, ServiceConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,8 @@ pub struct ServingConfig {
     pub cassandra: CassandraSettings,
     /// Entity keys in one GetFeatureVectors call.
     pub max_keys_per_request: usize,
+    /// Waits for AFTER_WRITE reads.
+    pub consistency: ConsistencySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -73,6 +75,10 @@ impl Default for ServingConfig {
             },
             cassandra: CassandraSettings::default(),
             max_keys_per_request: 10_000,
+            consistency: ConsistencySettings {
+                default_max_wait: Duration::from_secs(1),
+                max_wait: Duration::from_millis(2_500),
+            },
         }
     }
 }
@@ -88,6 +94,7 @@ impl Validate for ServingConfig {
         self.server.validate()?;
         self.telemetry.validate()?;
         self.etcd.validate(self.server.request_timeout)?;
+        self.consistency.validate(self.server.request_timeout)?;
         if self.cassandra.request_timeout >= self.server.request_timeout {
             return Err("cassandra.request_timeout must be below server.request_timeout".into());
         }

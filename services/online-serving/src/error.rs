@@ -1,3 +1,4 @@
+use featurestore_catalog::ConsistencyError;
 use featurestore_domain::DomainError;
 use featurestore_onlinestore::OnlineStoreError;
 use featurestore_proto::{ErrorCode, ServiceError, error::FieldViolation};
@@ -8,6 +9,8 @@ pub enum ServingError {
     Domain(#[from] DomainError),
     #[error(transparent)]
     Store(#[from] OnlineStoreError),
+    #[error(transparent)]
+    Consistency(#[from] ConsistencyError),
 }
 
 impl ServingError {
@@ -28,6 +31,7 @@ impl ServiceError for ServingError {
             // only for real outages.
             ServingError::Store(OnlineStoreError::UnknownTable(_)) => ErrorCode::NotFound,
             ServingError::Store(e) => e.error_code(),
+            ServingError::Consistency(e) => e.error_code(),
         }
     }
 
@@ -35,6 +39,7 @@ impl ServiceError for ServingError {
         match self {
             ServingError::Domain(e) => e.field_violations(),
             ServingError::Store(_) => Vec::new(),
+            ServingError::Consistency(e) => e.field_violations(),
         }
     }
 }

@@ -8,7 +8,10 @@ use featurestore_proto::v1::{
 };
 use tonic::{Request, Response, Status};
 
-use crate::{error::ServingError, serve::Server};
+use crate::{
+    error::ServingError,
+    serve::{ReadOptions, Server},
+};
 
 #[derive(Debug, Clone)]
 pub struct ServingGrpc {
@@ -32,19 +35,24 @@ impl OnlineServingService for ServingGrpc {
             .entity_key
             .ok_or_else(|| ServingError::invalid("entity_key", "is required"))?;
         let rows = [Row { values: key.values }];
-        let (feature_names, mut vectors) = self
+        let mut answer = self
             .server
             .vectors(
                 &r.project,
                 r.selector.as_ref(),
                 &key.join_keys,
                 &rows,
-                r.include_event_times,
+                ReadOptions {
+                    include_event_times: r.include_event_times,
+                    include_freshness: r.include_freshness,
+                    consistency: r.consistency.as_ref(),
+                },
             )
             .await?;
         Ok(Response::new(GetFeatureVectorResponse {
-            feature_names,
-            vector: vectors.pop(),
+            vector: answer.vectors.pop(),
+            feature_names: answer.feature_names,
+            freshness: answer.freshness,
         }))
     }
 
@@ -53,19 +61,24 @@ impl OnlineServingService for ServingGrpc {
         request: Request<GetFeatureVectorsRequest>,
     ) -> Result<Response<GetFeatureVectorsResponse>, Status> {
         let r = request.into_inner();
-        let (feature_names, vectors) = self
+        let answer = self
             .server
             .vectors(
                 &r.project,
                 r.selector.as_ref(),
                 &r.join_keys,
                 &r.entity_rows,
-                r.include_event_times,
+                ReadOptions {
+                    include_event_times: r.include_event_times,
+                    include_freshness: r.include_freshness,
+                    consistency: r.consistency.as_ref(),
+                },
             )
             .await?;
         Ok(Response::new(GetFeatureVectorsResponse {
-            feature_names,
-            vectors,
+            feature_names: answer.feature_names,
+            vectors: answer.vectors,
+            freshness: answer.freshness,
         }))
     }
 }

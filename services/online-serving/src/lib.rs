@@ -23,19 +23,23 @@ pub use serve::Server;
 /// Connects to etcd and Cassandra as configured.
 #[cfg(feature = "distributed")]
 pub async fn connect(config: &ServingConfig) -> anyhow::Result<Arc<Server>> {
-    use featurestore_catalog::{CatalogCache, Keyspace};
+    use featurestore_catalog::{CatalogCache, Keyspace, ProgressCache};
     use featurestore_metastore::MetadataStore;
     use featurestore_onlinestore::OnlineStore;
     let store: Arc<dyn MetadataStore> =
         Arc::new(featurestore_metastore::EtcdStore::connect(&config.etcd.client_config()).await?);
-    let catalog = Arc::new(CatalogCache::spawn(store, Keyspace::new(&config.etcd.root)));
+    let keys = Keyspace::new(&config.etcd.root);
+    let catalog = Arc::new(CatalogCache::spawn(store.clone(), keys.clone()));
+    let progress = Arc::new(ProgressCache::spawn(store, keys));
     let online: Arc<dyn OnlineStore> = Arc::new(
         featurestore_onlinestore::CassandraStore::connect(config.cassandra.client_config()).await?,
     );
     Ok(Arc::new(Server::new(
         catalog,
+        progress,
         online,
         config.max_keys_per_request,
+        config.consistency.clone(),
     )))
 }
 

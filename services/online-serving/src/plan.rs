@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use featurestore_catalog::{Catalog, Selected, Selection};
 use featurestore_domain::DomainError;
-use featurestore_domain::EntityKeyEncoder;
+use featurestore_domain::{EntityKeyEncoder, FeatureGroupId};
 use featurestore_onlinestore::OnlineTable;
 use featurestore_proto::v1::{FeatureSelector, KeyColumn, Value, feature_selector::Selector};
 
@@ -18,6 +18,7 @@ use crate::error::ServingError;
 /// One group's part of a plan.
 #[derive(Debug)]
 pub struct GroupPlan {
+    pub id: FeatureGroupId,
     pub table: OnlineTable,
     pub encoder: EntityKeyEncoder,
     /// For each of the group's key columns, its position in the plan's keys.
@@ -138,6 +139,11 @@ impl Plan {
                 feature_names.push(featurestore_domain::feature_column(&group.name, feature));
             }
             groups.push(GroupPlan {
+                id: FeatureGroupId {
+                    project: group.project.clone(),
+                    name: group.name.clone(),
+                    version: group.version,
+                },
                 encoder: EntityKeyEncoder::new(&group.primary_key),
                 key_positions,
                 outputs,

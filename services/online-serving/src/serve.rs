@@ -1,22 +1,42 @@
 //! Serving feature vectors: plan lookup, key encoding, one concurrent read
 //! per group, assembly in the plan's order with per-feature statuses.
 
-use std::sync::Arc;
+use std::{collections::BTreeSet, sync::Arc};
 
-use featurestore_catalog::CatalogCache;
+use featurestore_catalog::{CatalogCache, ConsistencySettings, ProgressCache, Sink};
 use featurestore_domain::validate_name;
 use featurestore_onlinestore::{OnlineStore, StoredRow};
 use featurestore_proto::v1::{
-    FeatureSelector, FeatureStatus, FeatureVector, Row, Value, value::Kind,
+    Consistency, FeatureSelector, FeatureStatus, FeatureVector, GroupFreshness, Row, Value,
+    value::Kind,
 };
 
 use crate::{error::ServingError, plan::Plan, plans::Plans};
 
 pub struct Server {
     catalog: Arc<CatalogCache>,
+    progress: Arc<ProgressCache>,
     online: Arc<dyn OnlineStore>,
     max_keys: usize,
+    consistency: ConsistencySettings,
     plans: Plans,
+}
+
+/// What a read asks besides the keys.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions<'r> {
+    pub include_event_times: bool,
+    pub include_freshness: bool,
+    pub consistency: Option<&'r Consistency>,
+}
+
+/// An answer: names, vectors, and per group the progress read at (when
+/// asked).
+#[derive(Debug, Default)]
+pub struct Answer {
+    pub feature_names: Vec<String>,
+    pub vectors: Vec<FeatureVector>,
+    pub freshness: Vec<GroupFreshness>,
 }
 
 impl std::fmt::Debug for Server {
@@ -33,11 +53,19 @@ fn now_micros() -> i64 {
 }
 
 impl Server {
-    pub fn new(catalog: Arc<CatalogCache>, online: Arc<dyn OnlineStore>, max_keys: usize) -> Self {
+    pub fn new(
+        catalog: Arc<CatalogCache>,
+        progress: Arc<ProgressCache>,
+        online: Arc<dyn OnlineStore>,
+        max_keys: usize,
+        consistency: ConsistencySettings,
+    ) -> Self {
         Self {
             catalog,
+            progress,
             online,
             max_keys,
+            consistency,
             plans: Plans::new(crate::plans::DEFAULT_CAPACITY),
         }
     }
@@ -57,8 +85,9 @@ impl Server {
         selector: Option<&FeatureSelector>,
         join_keys: &[String],
         rows: &[Row],
-        include_event_times: bool,
-    ) -> Result<(Vec<String>, Vec<FeatureVector>), ServingError> {
+        options: ReadOptions<'_>,
+    ) -> Result<Answer, ServingError> {
+        let include_event_times = options.include_event_times;
         validate_name("project", project)?;
         if rows.len() > self.max_keys {
             return Err(ServingError::invalid(
@@ -104,6 +133,24 @@ impl Server {
             }
             per_group.push(keys);
         }
+        // Bad input is refused before any wait.
+        let settled = match options.consistency {
+            None => None,
+            Some(c) => {
+                let groups: BTreeSet<_> = plan.groups.iter().map(|g| g.id.clone()).collect();
+                Some(
+                    self.progress
+                        .settle(
+                            "consistency",
+                            Some(c),
+                            &groups,
+                            Sink::Online,
+                            &self.consistency,
+                        )
+                        .await?,
+                )
+            }
+        };
         // A group whose online table does not exist yet (nothing materialized)
         // has no rows: NOT_FOUND statuses, not an error.
         let reads = plan
@@ -139,6 +186,7 @@ impl Server {
             });
         }
         for (group, stored) in plan.groups.iter().zip(results) {
+            let stale = settled.as_ref().is_some_and(|s| s.is_stale(&group.id));
             for (vector, row) in vectors.iter_mut().zip(stored) {
                 for (column, position, default) in &group.outputs {
                     let (status, value) = match &row {
@@ -156,6 +204,7 @@ impl Server {
                             _ => (FeatureStatus::Null, None),
                         },
                     };
+                    let status = if stale { FeatureStatus::Stale } else { status };
                     vector.statuses[*position] = status as i32;
                     if let Some(value) = value.or_else(|| default.clone()) {
                         vector.values[*position] = value;
@@ -166,6 +215,21 @@ impl Server {
                 }
             }
         }
-        Ok((plan.feature_names.clone(), vectors))
+        let freshness = if options.include_freshness {
+            let progress = settled
+                .map(|s| s.progress)
+                .unwrap_or_else(|| self.progress.snapshot());
+            plan.groups
+                .iter()
+                .map(|g| progress.freshness(&g.id, Sink::Online))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Answer {
+            feature_names: plan.feature_names.clone(),
+            vectors,
+            freshness,
+        })
     }
 }

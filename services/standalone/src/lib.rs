@@ -149,8 +149,13 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     let serving_config = ServingConfig::default();
     let serving = Arc::new(featurestore_online_serving::Server::new(
         catalog.clone(),
+        Arc::new(featurestore_catalog::ProgressCache::spawn(
+            store.clone(),
+            keys.clone(),
+        )),
         online,
         serving_config.max_keys_per_request,
+        serving_config.consistency.clone(),
     ));
     let down = shutdown.clone();
     services.spawn(async move {

@@ -112,6 +112,8 @@ async fn acknowledged_rows_survive_a_kill_and_are_served_once_after_restart() {
     // positions committed after it) before the second half comes in.
     let mut serving = OnlineServingServiceClient::new(first.channel(2).await);
     let read = |keys: std::ops::Range<i64>| GetFeatureVectorsRequest {
+        consistency: None,
+        include_freshness: false,
         project: "energy".into(),
         selector: Some(FeatureSelector {
             selector: Some(Selector::View(FeatureViewRef {
@@ -188,6 +190,7 @@ async fn acknowledged_rows_survive_a_kill_and_are_served_once_after_restart() {
                     version: 0,
                 }),
                 as_of: None,
+                consistency: None,
             })
             .await
             .unwrap()

@@ -200,6 +200,103 @@ pub struct BadRows {
     #[prost(bool, tag = "2")]
     pub truncated: bool,
 }
+/// What an acknowledged ingest wrote: per group version, the offset after
+/// the last record it wrote in each partition. A reader asks for these rows
+/// with `Consistency.after_write`; tokens of several ingests combine (per
+/// group version and partition, the largest offset).
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct WriteToken {
+    #[prost(message, repeated, tag = "1")]
+    pub groups: ::prost::alloc::vec::Vec<WrittenGroup>,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct WrittenGroup {
+    #[prost(message, optional, tag = "1")]
+    pub group: ::core::option::Option<FeatureGroupRef>,
+    /// partition → the offset after the last record written there.
+    #[prost(map = "int32, int64", tag = "2")]
+    pub end_offsets: ::std::collections::HashMap<i32, i64>,
+}
+/// How fresh an answer must be (Shuhe's consistency levels).
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Consistency {
+    #[prost(enumeration = "consistency::Level", tag = "1")]
+    pub level: i32,
+    /// AFTER_WRITE: `IngestResponse.write_token` bytes, one or several.
+    #[prost(bytes = "vec", repeated, tag = "2")]
+    pub write_tokens: ::prost::alloc::vec::Vec<::prost::alloc::vec::Vec<u8>>,
+    /// The longest wait; 0 = the server's default
+    /// (`consistency.default_max_wait`), capped at `consistency.max_wait`.
+    #[prost(uint32, tag = "3")]
+    pub max_wait_millis: u32,
+    /// When the wait runs out: answer with what is there, the features of the
+    /// groups that are behind marked FEATURE_STATUS_STALE (online serving),
+    /// instead of DEADLINE_EXCEEDED.
+    #[prost(bool, tag = "4")]
+    pub serve_stale: bool,
+}
+/// Nested message and enum types in `Consistency`.
+pub mod consistency {
+    #[allow(clippy::all)]
+    #[derive(
+        Clone,
+        Copy,
+        Debug,
+        PartialEq,
+        Eq,
+        Hash,
+        PartialOrd,
+        Ord,
+        ::prost::Enumeration
+    )]
+    #[repr(i32)]
+    pub enum Level {
+        /// No wait, no extra cost: whatever is materialised now.
+        Eventual = 0,
+        /// Every row of the given ingests is included (online: applied to the
+        /// online store; offline: committed to Delta, and the read pinned to a
+        /// version that has them).
+        AfterWrite = 1,
+    }
+    impl Level {
+        /// String value of the enum field names used in the ProtoBuf definition.
+        ///
+        /// The values are not transformed in any way and thus are considered stable
+        /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+        pub fn as_str_name(&self) -> &'static str {
+            match self {
+                Self::Eventual => "LEVEL_EVENTUAL",
+                Self::AfterWrite => "LEVEL_AFTER_WRITE",
+            }
+        }
+        /// Creates an enum from field names used in the ProtoBuf definition.
+        pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+            match value {
+                "LEVEL_EVENTUAL" => Some(Self::Eventual),
+                "LEVEL_AFTER_WRITE" => Some(Self::AfterWrite),
+                _ => None,
+            }
+        }
+    }
+}
+/// How far a group version's materialisation had come when an answer was
+/// read: the smallest newest-event time over its partitions that received
+/// rows (the watermark) and, per partition, the offset after the last
+/// record applied.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GroupFreshness {
+    #[prost(message, optional, tag = "1")]
+    pub group: ::core::option::Option<FeatureGroupRef>,
+    /// µs since epoch; 0 when nothing was materialised yet.
+    #[prost(int64, tag = "2")]
+    pub watermark_micros: i64,
+    #[prost(map = "int32, int64", tag = "3")]
+    pub applied_offsets: ::std::collections::HashMap<i32, i64>,
+}
 /// Scalar value types. Every feature, key and list element has one.
 #[allow(clippy::all)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
@@ -2558,13 +2655,19 @@ pub struct IngestArrowRequest {
     pub idempotency_key: ::prost::alloc::string::String,
 }
 #[allow(clippy::all)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct IngestResponse {
     #[prost(uint64, tag = "1")]
     pub rows_accepted: u64,
     /// The resolved group version the rows were written to.
     #[prost(uint32, tag = "2")]
     pub group_version: u32,
+    /// The write token: opaque bytes to pass in `Consistency.write_tokens`
+    /// (a checksum guards it), and the same content readable.
+    #[prost(bytes = "vec", tag = "3")]
+    pub write_token: ::prost::alloc::vec::Vec<u8>,
+    #[prost(message, optional, tag = "4")]
+    pub written: ::core::option::Option<WriteToken>,
 }
 /// The Kafka record of one ingested row, from ingestion to materialization.
 /// The record key is the encoded entity key (see libs/domain key.rs); the
@@ -2589,7 +2692,7 @@ pub struct FeatureRowRecord {
 /// The stored state of an idempotency key (ingestion, in the metadata store
 /// outside the catalog's prefix).
 #[allow(clippy::all)]
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct IdempotencyRecord {
     /// A hash of the request the key was first used with.
     #[prost(bytes = "vec", tag = "1")]
@@ -3098,6 +3201,12 @@ pub struct GetFeatureVectorRequest {
     pub entity_key: ::core::option::Option<EntityKey>,
     #[prost(bool, tag = "4")]
     pub include_event_times: bool,
+    /// Default EVENTUAL.
+    #[prost(message, optional, tag = "5")]
+    pub consistency: ::core::option::Option<Consistency>,
+    /// Return per group the watermark and applied offsets read at.
+    #[prost(bool, tag = "6")]
+    pub include_freshness: bool,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -3108,6 +3217,9 @@ pub struct GetFeatureVectorResponse {
     pub feature_names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     #[prost(message, optional, tag = "2")]
     pub vector: ::core::option::Option<FeatureVector>,
+    /// When asked (`include_freshness`), per group read.
+    #[prost(message, repeated, tag = "3")]
+    pub freshness: ::prost::alloc::vec::Vec<GroupFreshness>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -3123,6 +3235,10 @@ pub struct GetFeatureVectorsRequest {
     pub entity_rows: ::prost::alloc::vec::Vec<Row>,
     #[prost(bool, tag = "5")]
     pub include_event_times: bool,
+    #[prost(message, optional, tag = "6")]
+    pub consistency: ::core::option::Option<Consistency>,
+    #[prost(bool, tag = "7")]
+    pub include_freshness: bool,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -3132,6 +3248,8 @@ pub struct GetFeatureVectorsResponse {
     pub feature_names: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
     #[prost(message, repeated, tag = "2")]
     pub vectors: ::prost::alloc::vec::Vec<FeatureVector>,
+    #[prost(message, repeated, tag = "3")]
+    pub freshness: ::prost::alloc::vec::Vec<GroupFreshness>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
@@ -3145,6 +3263,9 @@ pub enum FeatureStatus {
     OutsideMaxAge = 3,
     /// The row exists and the feature is null.
     Null = 4,
+    /// Served as it is although the request's consistency was not reached
+    /// within its wait (`Consistency.serve_stale`): the group is behind.
+    Stale = 5,
 }
 impl FeatureStatus {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -3158,6 +3279,7 @@ impl FeatureStatus {
             Self::NotFound => "FEATURE_STATUS_NOT_FOUND",
             Self::OutsideMaxAge => "FEATURE_STATUS_OUTSIDE_MAX_AGE",
             Self::Null => "FEATURE_STATUS_NULL",
+            Self::Stale => "FEATURE_STATUS_STALE",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -3168,6 +3290,7 @@ impl FeatureStatus {
             "FEATURE_STATUS_NOT_FOUND" => Some(Self::NotFound),
             "FEATURE_STATUS_OUTSIDE_MAX_AGE" => Some(Self::OutsideMaxAge),
             "FEATURE_STATUS_NULL" => Some(Self::Null),
+            "FEATURE_STATUS_STALE" => Some(Self::Stale),
             _ => None,
         }
     }
@@ -3603,6 +3726,10 @@ pub struct GetHistoricalFeaturesRequest {
     pub project: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "4")]
     pub entities: ::core::option::Option<EntitySource>,
+    /// Default EVENTUAL; AFTER_WRITE waits until the tokens' rows are in the
+    /// Delta tables and pins the read to versions that have them.
+    #[prost(message, optional, tag = "5")]
+    pub consistency: ::core::option::Option<Consistency>,
     #[prost(oneof = "get_historical_features_request::Features", tags = "2, 3")]
     pub features: ::core::option::Option<get_historical_features_request::Features>,
 }
@@ -3635,6 +3762,10 @@ pub struct QueryHandle {
     /// Delta versions read, per `group@version`.
     #[prost(map = "string, int64", tag = "3")]
     pub table_versions: ::std::collections::HashMap<::prost::alloc::string::String, i64>,
+    /// Per group read: the offline watermark and committed offsets the read
+    /// was pinned at.
+    #[prost(message, repeated, tag = "4")]
+    pub freshness: ::prost::alloc::vec::Vec<GroupFreshness>,
 }
 /// What a Flight ticket carries. Opaque to clients.
 #[allow(clippy::all)]
@@ -3686,6 +3817,9 @@ pub struct PinnedGroup {
 pub struct ReadFeatureGroupRequest {
     #[prost(message, optional, tag = "1")]
     pub group: ::core::option::Option<FeatureGroupRef>,
+    /// AFTER_WRITE only with the latest version (no `as_of`).
+    #[prost(message, optional, tag = "4")]
+    pub consistency: ::core::option::Option<Consistency>,
     #[prost(oneof = "read_feature_group_request::AsOf", tags = "2, 3")]
     pub as_of: ::core::option::Option<read_feature_group_request::AsOf>,
 }
@@ -3761,6 +3895,10 @@ pub struct TrainingDataset {
     /// Arrow IPC-encoded schema of the dataset.
     #[prost(bytes = "vec", tag = "14")]
     pub arrow_schema: ::prost::alloc::vec::Vec<u8>,
+    /// Per group: the offline watermark and committed offsets when it was
+    /// built (with `table_versions`, what reproduces it).
+    #[prost(message, repeated, tag = "15")]
+    pub freshness: ::prost::alloc::vec::Vec<GroupFreshness>,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -4825,6 +4963,14 @@ pub struct PartitionStatus {
     /// group's committed position (which skips transaction markers).
     #[prost(int64, tag = "4")]
     pub lag: i64,
+    /// Published progress (PartitionProgress): the offset after the last
+    /// record applied online, and the newest event times applied.
+    #[prost(int64, tag = "5")]
+    pub online_offset: i64,
+    #[prost(int64, tag = "6")]
+    pub online_watermark_micros: i64,
+    #[prost(int64, tag = "7")]
+    pub offline_watermark_micros: i64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -4837,11 +4983,49 @@ pub struct MaterializationStatus {
     pub offline_table: i32,
     #[prost(message, repeated, tag = "4")]
     pub partitions: ::prost::alloc::vec::Vec<PartitionStatus>,
-    /// µs since epoch of the newest event materialised.
+    /// µs since epoch of the newest event materialised (online, or offline
+    /// for an offline-only group).
     #[prost(int64, tag = "5")]
     pub last_event_time_micros: i64,
     #[prost(string, tag = "6")]
     pub message: ::prost::alloc::string::String,
+    /// The group's watermarks: the smallest newest-event time over the
+    /// partitions that received rows, online and offline (0 = none yet).
+    #[prost(int64, tag = "7")]
+    pub online_watermark_micros: i64,
+    #[prost(int64, tag = "8")]
+    pub offline_watermark_micros: i64,
+    /// Records not yet applied online / committed offline (all partitions),
+    /// and how far behind in time: now − watermark while records wait, 0 when
+    /// caught up.
+    #[prost(int64, tag = "9")]
+    pub online_lag_records: i64,
+    #[prost(int64, tag = "10")]
+    pub offline_lag_records: i64,
+    #[prost(int64, tag = "11")]
+    pub online_lag_seconds: i64,
+    #[prost(int64, tag = "12")]
+    pub offline_lag_seconds: i64,
+}
+/// A partition's materialisation progress, published by the materializer in
+/// the metadata store under `<root>.progress/<project>/<group>/<version>/  <partition>` (outside the catalog prefix). Only ever moves forward.
+#[allow(clippy::all)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PartitionProgress {
+    /// The offset after the last record applied to the online store.
+    #[prost(int64, tag = "1")]
+    pub online_offset: i64,
+    /// The offset after the last record committed to Delta.
+    #[prost(int64, tag = "2")]
+    pub offline_offset: i64,
+    /// µs since epoch: the newest event time applied online / offline.
+    #[prost(int64, tag = "3")]
+    pub online_watermark_micros: i64,
+    #[prost(int64, tag = "4")]
+    pub offline_watermark_micros: i64,
+    /// µs since epoch of the last change.
+    #[prost(int64, tag = "5")]
+    pub updated_micros: i64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

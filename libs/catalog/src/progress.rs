@@ -1,0 +1,355 @@
+//! Materialisation progress as readers see it: the materializer publishes,
+//! per group version and partition, the offsets applied online and committed
+//! to Delta and the newest event times (`PartitionProgress` under
+//! [`Keyspace::progress_prefix`]); a [`ProgressCache`] follows that prefix
+//! with a watch, so serving and the offline query learn it without a round
+//! trip per request, and requests that must include given writes
+//! (`AFTER_WRITE`) wait on it event-driven: a waiter is woken by each
+//! published change and checks its own offsets, it never polls storage.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+    sync::Arc,
+    time::Duration,
+};
+
+use arc_swap::ArcSwap;
+use backon::{BackoffBuilder, ExponentialBuilder};
+use featurestore_domain::{FeatureGroupId, token::Written};
+use featurestore_metastore::{MetadataStore, MetastoreError, WatchEvent};
+use featurestore_proto::v1::{FeatureGroupRef, GroupFreshness, PartitionProgress};
+use futures::StreamExt;
+use prost::Message as _;
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::keyspace::Keyspace;
+
+/// Where rows must have arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// Applied to the online store.
+    Online,
+    /// Committed to the Delta table.
+    Offline,
+}
+
+impl Sink {
+    fn offset(self, p: &PartitionProgress) -> i64 {
+        match self {
+            Sink::Online => p.online_offset,
+            Sink::Offline => p.offline_offset,
+        }
+    }
+
+    fn watermark(self, p: &PartitionProgress) -> i64 {
+        match self {
+            Sink::Online => p.online_watermark_micros,
+            Sink::Offline => p.offline_watermark_micros,
+        }
+    }
+}
+
+impl fmt::Display for Sink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Sink::Online => "online",
+            Sink::Offline => "offline",
+        })
+    }
+}
+
+/// Every group version's published progress at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    groups: HashMap<FeatureGroupId, BTreeMap<i32, PartitionProgress>>,
+    synced: bool,
+}
+
+/// A group version that has not reached the offsets asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Behind {
+    pub group: FeatureGroupId,
+    pub sink: Sink,
+    /// `(partition, reached, wanted)` of the partitions behind.
+    pub partitions: Vec<(i32, i64, i64)>,
+    pub watermark_micros: i64,
+}
+
+impl Behind {
+    /// Offsets still to come over the partitions behind (records, and
+    /// Kafka's transaction markers, which take offsets too).
+    pub fn lag(&self) -> i64 {
+        self.partitions.iter().map(|(_, r, w)| (w - r).max(0)).sum()
+    }
+}
+
+impl fmt::Display for Behind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "group {} {}: {} offset(s) behind (",
+            self.group,
+            self.sink,
+            self.lag()
+        )?;
+        for (i, (partition, reached, wanted)) in self.partitions.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "partition {partition} at offset {reached} of {wanted}")?;
+        }
+        write!(f, "), watermark {} µs", self.watermark_micros)
+    }
+}
+
+impl Progress {
+    /// The group version's partitions that have published progress.
+    pub fn group(&self, id: &FeatureGroupId) -> Option<&BTreeMap<i32, PartitionProgress>> {
+        self.groups.get(id)
+    }
+
+    /// Whether the first listing has been read.
+    pub fn synced(&self) -> bool {
+        self.synced
+    }
+
+    /// The group's watermark in `sink`: the smallest newest-event time over
+    /// the partitions that have received rows (0 when none has). A
+    /// partition that never received a row does not hold it back.
+    pub fn watermark(&self, id: &FeatureGroupId, sink: Sink) -> i64 {
+        self.groups
+            .get(id)
+            .into_iter()
+            .flat_map(|ps| ps.values())
+            .filter(|p| sink.offset(p) > 0)
+            .map(|p| sink.watermark(p))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// What an answer read at this progress can say of its freshness.
+    pub fn freshness(&self, id: &FeatureGroupId, sink: Sink) -> GroupFreshness {
+        GroupFreshness {
+            group: Some(FeatureGroupRef {
+                project: id.project.clone(),
+                name: id.name.clone(),
+                version: id.version,
+            }),
+            watermark_micros: self.watermark(id, sink),
+            applied_offsets: self
+                .groups
+                .get(id)
+                .into_iter()
+                .flat_map(|ps| ps.iter().map(|(p, progress)| (*p, sink.offset(progress))))
+                .collect(),
+        }
+    }
+
+    /// The groups of `written` that have not reached its offsets in `sink`.
+    pub fn behind(&self, written: &Written, sink: Sink) -> Vec<Behind> {
+        let mut behind = Vec::new();
+        for (id, ends) in written {
+            let published = self.groups.get(id);
+            let partitions: Vec<(i32, i64, i64)> = ends
+                .iter()
+                .filter_map(|(partition, wanted)| {
+                    let reached = published
+                        .and_then(|ps| ps.get(partition))
+                        .map_or(0, |p| sink.offset(p));
+                    (reached < *wanted).then_some((*partition, reached, *wanted))
+                })
+                .collect();
+            if !partitions.is_empty() {
+                behind.push(Behind {
+                    group: id.clone(),
+                    sink,
+                    partitions,
+                    watermark_micros: self.watermark(id, sink),
+                });
+            }
+        }
+        behind
+    }
+
+    fn apply(&mut self, keys: &Keyspace, event: &WatchEvent) {
+        let Some((project, group, version, partition)) = keys.parse_progress(event.key()) else {
+            return;
+        };
+        let id = FeatureGroupId {
+            project: project.into(),
+            name: group.into(),
+            version,
+        };
+        match event {
+            WatchEvent::Put(kv) => match PartitionProgress::decode(kv.value.as_slice()) {
+                Ok(progress) => {
+                    self.groups
+                        .entry(id)
+                        .or_default()
+                        .insert(partition, progress);
+                }
+                Err(e) => tracing::warn!(key = kv.key, error = %e, "progress does not decode"),
+            },
+            WatchEvent::Delete { .. } => {
+                if let Some(ps) = self.groups.get_mut(&id) {
+                    ps.remove(&partition);
+                    if ps.is_empty() {
+                        self.groups.remove(&id);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Keeps a current [`Progress`]. Dropping it stops the background task.
+pub struct ProgressCache {
+    current: Arc<ArcSwap<Progress>>,
+    changes: watch::Receiver<u64>,
+    task: JoinHandle<()>,
+}
+
+impl fmt::Debug for ProgressCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProgressCache").finish_non_exhaustive()
+    }
+}
+
+impl Drop for ProgressCache {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ProgressCache {
+    /// Starts following the progress under `keyspace`.
+    pub fn spawn(store: Arc<dyn MetadataStore>, keyspace: Keyspace) -> Self {
+        let current = Arc::new(ArcSwap::from_pointee(Progress::default()));
+        let (tx, changes) = watch::channel(0);
+        let task = tokio::spawn(follow(store, keyspace, current.clone(), tx));
+        Self {
+            current,
+            changes,
+            task,
+        }
+    }
+
+    /// The latest progress (lock-free).
+    pub fn snapshot(&self) -> Arc<Progress> {
+        self.current.load_full()
+    }
+
+    /// Waits until every group of `written` reached its offsets in `sink`,
+    /// at most `max_wait`; returns the progress that satisfied it, or the
+    /// groups still behind when the wait ran out.
+    pub async fn wait(
+        &self,
+        written: &Written,
+        sink: Sink,
+        max_wait: Duration,
+    ) -> Result<Arc<Progress>, (Arc<Progress>, Vec<Behind>)> {
+        let now = self.snapshot();
+        if now.synced && now.behind(written, sink).is_empty() {
+            return Ok(now);
+        }
+        let mut changes = self.changes.clone();
+        let reached = tokio::time::timeout(
+            max_wait,
+            changes.wait_for(|_| {
+                let now = self.current.load();
+                now.synced && now.behind(written, sink).is_empty()
+            }),
+        )
+        .await;
+        let now = self.snapshot();
+        match reached {
+            Ok(Ok(_)) => Ok(now),
+            _ => {
+                let behind = now.behind(written, sink);
+                if behind.is_empty() && now.synced {
+                    Ok(now)
+                } else {
+                    Err((now, behind))
+                }
+            }
+        }
+    }
+}
+
+async fn follow(
+    store: Arc<dyn MetadataStore>,
+    keys: Keyspace,
+    current: Arc<ArcSwap<Progress>>,
+    changes: watch::Sender<u64>,
+) {
+    let prefix = keys.progress_prefix();
+    let builder = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .without_max_times()
+        .with_jitter();
+    let mut backoff = builder.build();
+    loop {
+        let mut synced = false;
+        let failure =
+            match sync_once(&*store, &keys, &prefix, &current, &changes, &mut synced).await {
+                Err(e) => e,
+                Ok(()) => MetastoreError::Unavailable("watch ended".into()),
+            };
+        if synced {
+            backoff = builder.build();
+        }
+        if !matches!(failure, MetastoreError::Compacted { .. }) {
+            let delay = backoff.next().unwrap_or(Duration::from_secs(5));
+            tracing::warn!(error = %failure, ?delay, "progress watch interrupted, re-listing after backoff");
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// One list-then-watch cycle; returns when the watch fails. Progress only
+/// moves forward, so the last snapshot stays valid while re-listing.
+async fn sync_once(
+    store: &dyn MetadataStore,
+    keys: &Keyspace,
+    prefix: &str,
+    current: &ArcSwap<Progress>,
+    changes: &watch::Sender<u64>,
+    synced: &mut bool,
+) -> Result<(), MetastoreError> {
+    let listing = store.list(prefix).await?;
+    let mut progress = Progress {
+        synced: true,
+        ..Progress::default()
+    };
+    for kv in &listing.kvs {
+        progress.apply(keys, &WatchEvent::Put(kv.clone()));
+    }
+    let mut stream = store.watch(prefix, listing.revision + 1).await?;
+    publish(current, changes, &progress);
+    *synced = true;
+    let mut batches = (&mut stream).ready_chunks(256);
+    while let Some(batch) = batches.next().await {
+        let mut failure = None;
+        for item in batch {
+            match item {
+                Ok(event) => progress.apply(keys, &event),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        publish(current, changes, &progress);
+        if let Some(e) = failure {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+fn publish(current: &ArcSwap<Progress>, changes: &watch::Sender<u64>, progress: &Progress) {
+    current.store(Arc::new(progress.clone()));
+    changes.send_modify(|n| *n += 1);
+}
