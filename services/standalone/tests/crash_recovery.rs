@@ -8,16 +8,13 @@ use std::time::{Duration, Instant};
 
 use arrow_flight::{FlightClient, Ticket};
 use common::{free_ports, start};
-use featurestore_domain::fixtures::{entity, group, project, view};
 use featurestore_proto::v1::{
-    CreateEntityRequest, CreateFeatureGroupRequest, CreateFeatureViewRequest, CreateProjectRequest,
     FeatureGroupRef, FeatureSelector, FeatureStatus, FeatureViewRef, GetFeatureVectorsRequest,
-    GetMaterializationStatusRequest, IngestRequest, ReadFeatureGroupRequest, Row, ScalarType,
-    Value, feature_selector::Selector, ingestion_service_client::IngestionServiceClient,
+    GetMaterializationStatusRequest, IngestRequest, ReadFeatureGroupRequest, Row, Value,
+    feature_selector::Selector, ingestion_service_client::IngestionServiceClient,
     materialization_admin_service_client::MaterializationAdminServiceClient,
     offline_query_service_client::OfflineQueryServiceClient,
-    online_serving_service_client::OnlineServingServiceClient,
-    registry_service_client::RegistryServiceClient, value::Kind,
+    online_serving_service_client::OnlineServingServiceClient, value::Kind,
 };
 use futures::TryStreamExt;
 
@@ -36,41 +33,7 @@ fn kwh(key: i64) -> f64 {
 async fn acknowledged_rows_survive_a_kill_and_are_served_once_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = start(dir.path(), free_ports()).await;
-    let mut registry = RegistryServiceClient::new(first.channel(0).await);
-    registry
-        .create_project(CreateProjectRequest {
-            project: Some(project("energy")),
-        })
-        .await
-        .unwrap();
-    registry
-        .create_entity(CreateEntityRequest {
-            entity: Some(entity(
-                "energy",
-                "household",
-                &[("household_id", ScalarType::Int64)],
-            )),
-        })
-        .await
-        .unwrap();
-    registry
-        .create_feature_group(CreateFeatureGroupRequest {
-            feature_group: Some(group(
-                "energy",
-                "daily",
-                "household",
-                &[("kwh", "float64"), ("measures", "int64")],
-            )),
-        })
-        .await
-        .unwrap();
-    registry
-        .create_feature_view(CreateFeatureViewRequest {
-            feature_view: Some(view("energy", "model", &[("daily", &[])])),
-        })
-        .await
-        .unwrap();
-
+    common::energy_catalog(&first).await;
     let mut ingestion = IngestionServiceClient::new(first.channel(1).await);
     let request = |keys: std::ops::Range<i64>| IngestRequest {
         group: Some(FeatureGroupRef {

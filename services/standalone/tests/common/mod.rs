@@ -137,3 +137,47 @@ pub fn refused(data_dir: &Path, ports: [u16; 5]) -> (Output, String) {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output, stderr)
 }
+
+/// Project `energy`: entity `household` (household_id int64), group `daily`
+/// (kwh float64, measures int64) and view `model` over it.
+pub async fn energy_catalog(running: &Running) {
+    use featurestore_domain::fixtures::{entity, group, project, view};
+    use featurestore_proto::v1::{
+        CreateEntityRequest, CreateFeatureGroupRequest, CreateFeatureViewRequest,
+        CreateProjectRequest, ScalarType,
+    };
+    let mut registry = RegistryServiceClient::new(running.channel(0).await);
+    registry
+        .create_project(CreateProjectRequest {
+            project: Some(project("energy")),
+        })
+        .await
+        .unwrap();
+    registry
+        .create_entity(CreateEntityRequest {
+            entity: Some(entity(
+                "energy",
+                "household",
+                &[("household_id", ScalarType::Int64)],
+            )),
+        })
+        .await
+        .unwrap();
+    registry
+        .create_feature_group(CreateFeatureGroupRequest {
+            feature_group: Some(group(
+                "energy",
+                "daily",
+                "household",
+                &[("kwh", "float64"), ("measures", "int64")],
+            )),
+        })
+        .await
+        .unwrap();
+    registry
+        .create_feature_view(CreateFeatureViewRequest {
+            feature_view: Some(view("energy", "model", &[("daily", &[])])),
+        })
+        .await
+        .unwrap();
+}
