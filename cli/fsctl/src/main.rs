@@ -16,6 +16,7 @@ mod apply;
 mod datasets;
 mod ingest;
 mod spec;
+mod status;
 mod vectors;
 mod wait;
 
@@ -69,6 +70,14 @@ struct Cli {
         default_value = "http://127.0.0.1:50053"
     )]
     serving: String,
+    /// Materialization admin gRPC address (status).
+    #[arg(
+        long,
+        global = true,
+        env = "FS_MATERIALIZATION_ADDR",
+        default_value = "http://127.0.0.1:50055"
+    )]
+    materialization: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -189,6 +198,17 @@ enum Command {
         /// answer includes those rows (waits up to the server's limit).
         #[arg(long = "after-write")]
         after_write: Vec<String>,
+    },
+    /// How far materialisation has come per feature group (latest
+    /// versions): watermarks and lag, online and offline.
+    Status {
+        #[arg(long, short = 'p')]
+        project: String,
+        /// Only this group.
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: Output,
     },
     /// Point-in-time training sets (offline query service).
     #[command(subcommand)]
@@ -315,6 +335,16 @@ async fn main() -> Result<()> {
                 .map(|t| ingest::unhex(t))
                 .collect::<Result<Vec<_>>>()?;
             vectors::run(&mut client, serving, project, &view, &keys, output, tokens).await?;
+        }
+        Command::Status {
+            project,
+            group,
+            output,
+        } => {
+            let timeout = std::time::Duration::from_secs(30);
+            let materialization =
+                connect(&cli.materialization, "materialization service", timeout).await?;
+            status::run(&mut client, materialization, project, group, output).await?;
         }
         Command::Apply { file, dry_run } => {
             let text = std::fs::read_to_string(&file)
