@@ -34,6 +34,15 @@ pub fn etcd_settings(root: &str) -> featurestore_catalog::EtcdSettings {
     }
 }
 
+/// Where serving and the offline query ask the test Kafka where partitions
+/// end.
+pub fn log_settings() -> featurestore_catalog::LogSettings {
+    featurestore_catalog::LogSettings {
+        bootstrap_servers: crate::ingestion::kafka_bootstrap(),
+        ..Default::default()
+    }
+}
+
 /// Binds an ephemeral loopback port and runs `serve(listener, shutdown)` on
 /// a task; returns the address and the shutdown that stops it.
 pub async fn spawn_service<F, Fut>(

@@ -39,6 +39,7 @@ impl OfflineQuerySandbox {
         let datasets_root = offline_root.join("_datasets");
         let config = OfflineQueryConfig {
             etcd: crate::etcd_settings(root),
+            kafka: crate::log_settings(),
             offline: OfflineSettings {
                 root: offline_root.to_string_lossy().into(),
             },

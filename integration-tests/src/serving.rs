@@ -23,6 +23,7 @@ impl ServingSandbox {
     pub async fn start(root: &str) -> Self {
         let config = ServingConfig {
             etcd: crate::etcd_settings(root),
+            kafka: crate::log_settings(),
             cassandra: CassandraSettings {
                 nodes: vec![crate::materialization::cassandra_node()],
                 keyspace: "fs_e2e".into(),

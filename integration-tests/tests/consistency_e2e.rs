@@ -21,8 +21,8 @@ use featurestore_integration_tests::{
 use featurestore_proto::v1::{
     Consistency, CreateFeatureGroupRequest, CreateFeatureViewRequest, CreateTrainingDatasetRequest,
     DatasetFormat, EntityKey, FeatureGroupRef, FeatureSelector, FeatureStatus, FeatureViewRef,
-    GetFeatureVectorRequest, GetMaterializationStatusRequest, IngestRequest, IngestResponse, Row,
-    consistency::Level, feature_selector::Selector,
+    GetFeatureVectorRequest, GetMaterializationStatusRequest, IngestRequest, IngestResponse,
+    ReadFeatureGroupRequest, Row, consistency::Level, feature_selector::Selector,
     materialization_admin_service_client::MaterializationAdminServiceClient, value::Kind,
 };
 use tonic::Code;
@@ -37,6 +37,7 @@ fn after_write(
         write_tokens: tokens,
         max_wait_millis,
         serve_stale,
+        at_least_micros: 0,
     })
 }
 
@@ -63,6 +64,15 @@ async fn ingest(w: &World, group: &str, rows: Vec<Row>) -> IngestResponse {
         .await
         .unwrap()
         .into_inner()
+}
+
+fn at_least(t: i64, max_wait_millis: u32) -> Option<Consistency> {
+    Some(Consistency {
+        level: Level::AtLeast as i32,
+        at_least_micros: t,
+        max_wait_millis,
+        ..Consistency::default()
+    })
 }
 
 fn vector_request(
@@ -252,7 +262,17 @@ async fn after_write_reads_include_what_was_just_written() {
     };
     let mut truncated = tokens[0].clone();
     truncated.pop();
+    // Well-formed, but naming offsets the log never had.
+    let mut future = ingest(&w, "orders", vec![event(1, 1)])
+        .await
+        .written
+        .unwrap();
+    for offset in future.groups[0].end_offsets.values_mut() {
+        *offset += 1_000_000;
+    }
+    let future = featurestore_domain::token::seal(&future);
     for (tokens, says) in [
+        (vec![future], "beyond the log's end"),
         (vec![truncated], "not a write token"),
         (vec![b"forged".to_vec()], "not a write token"),
         (vec![tokens[0].clone(), other], "does not read"),
@@ -275,6 +295,102 @@ async fn after_write_reads_include_what_was_just_written() {
             "refused, not waited on"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_waits_for_event_time_and_idle_partitions_do_not_block() {
+    let w = world_with_view().await;
+    let offline_root = w.offline_dir.path().to_str().unwrap().to_string();
+    let materialization =
+        MaterializationSandbox::start(w.registry.root(), &w.project, &offline_root).await;
+    let serving = ServingSandbox::start(w.registry.root()).await;
+    let offline = OfflineQuerySandbox::start(w.registry.root(), w.offline_dir.path()).await;
+    let mut client = serving.client().await;
+
+    // One row: one partition receives it, the others nothing (idle).
+    ingest(&w, "orders", vec![event(7, 10)]).await;
+    let started = Instant::now();
+    let answer = client
+        .get_feature_vector(vector_request(&w, 7, at_least(10, 5_000)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.vector.unwrap().values[0], event(7, 10).values[2]);
+    assert!(answer.freshness[0].watermark_micros >= 10);
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // A time past every row: once every partition has applied all that was
+    // acknowledged (past Kafka's transaction markers), nothing holds it.
+    let started = Instant::now();
+    client
+        .get_feature_vector(vector_request(&w, 7, at_least(1_000_000, 5_000)))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "caught-up partitions answered in {:?}",
+        started.elapsed()
+    );
+
+    // A later row of the same key, then reads at its time: the new value,
+    // online and in a group read pinned to a Delta version that has it.
+    ingest(&w, "orders", vec![event(7, 30)]).await;
+    let answer = client
+        .get_feature_vector(vector_request(&w, 7, at_least(30, 5_000)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.vector.unwrap().values[0], event(7, 30).values[2]);
+    let handle = offline
+        .client()
+        .await
+        .read_feature_group(ReadFeatureGroupRequest {
+            group: Some(FeatureGroupRef {
+                project: w.project.clone(),
+                name: "orders".into(),
+                version: 0,
+            }),
+            as_of: None,
+            consistency: at_least(30, 20_000),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        handle.freshness[0].watermark_micros >= 30,
+        "{:?}",
+        handle.freshness
+    );
+
+    // Materializer stopped: a row at 40 is acknowledged but not applied;
+    // AT_LEAST(40) ends at its deadline naming the partition and the time.
+    materialization.stop().await.unwrap();
+    ingest(&w, "orders", vec![event(7, 40)]).await;
+    let started = Instant::now();
+    let err = client
+        .get_feature_vector(vector_request(&w, 7, at_least(40, 300)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(
+        err.message().contains("orders")
+            && err.message().contains("offset(s) behind (partition")
+            && err.message().contains("waiting for event time 40"),
+        "{}",
+        err.message()
+    );
+    // AT_LEAST without a time is refused for online reads.
+    let err = client
+        .get_feature_vector(vector_request(&w, 7, at_least(0, 300)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(
+        err.message().contains("consistency.at_least_micros"),
+        "{}",
+        err.message()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

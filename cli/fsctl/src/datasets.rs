@@ -54,8 +54,13 @@ pub enum TrainingSet {
         version: u32,
         /// A write token `fsctl ingest` printed (repeat for several): the
         /// set includes those rows (waits until they are in Delta).
-        #[arg(long = "after-write")]
+        #[arg(long = "after-write", conflicts_with = "at_least")]
         after_write: Vec<String>,
+        /// Wait until every row with event time up to this one is in
+        /// Delta (`AT_LEAST`): an RFC 3339 time, or `entities` for the
+        /// latest entity-row time.
+        #[arg(long = "at-least")]
+        at_least: Option<String>,
     },
     /// List a project's training sets.
     List {
@@ -138,12 +143,26 @@ pub async fn run(channel: Channel, command: TrainingSet) -> Result<()> {
             format,
             version,
             after_write,
+            at_least,
         } => {
             let rows = entity_rows(&entities)?;
             let tokens = after_write
                 .iter()
                 .map(|t| crate::ingest::unhex(t))
                 .collect::<Result<Vec<_>>>()?;
+            let consistency = match at_least {
+                Some(t) => Some(Consistency {
+                    level: consistency::Level::AtLeast as i32,
+                    at_least_micros: at_least_micros(&t)?,
+                    ..Default::default()
+                }),
+                None => (!tokens.is_empty()).then(|| Consistency {
+                    level: consistency::Level::AfterWrite as i32,
+                    write_tokens: tokens,
+                    // The offline query's configured wait.
+                    ..Default::default()
+                }),
+            };
             let dataset = client
                 .create_training_dataset(CreateTrainingDatasetRequest {
                     project: project.clone(),
@@ -157,12 +176,7 @@ pub async fn run(channel: Channel, command: TrainingSet) -> Result<()> {
                             timestamp_column,
                             delta_version: None,
                         }),
-                        consistency: (!tokens.is_empty()).then(|| Consistency {
-                            level: consistency::Level::AfterWrite as i32,
-                            write_tokens: tokens,
-                            // The offline query's configured wait.
-                            ..Default::default()
-                        }),
+                        consistency,
                     }),
                     format: match format {
                         Format::Parquet => DatasetFormat::Parquet,
@@ -301,4 +315,23 @@ async fn export(channel: Channel, dataset: &TrainingDataset, out: &Path) -> Resu
             Err(e)
         }
     }
+}
+
+/// `--at-least`: `entities` (0: the offline query takes the latest
+/// entity-row time) or an RFC 3339 time, as µs since the epoch.
+fn at_least_micros(text: &str) -> Result<i64> {
+    if text == "entities" {
+        return Ok(0);
+    }
+    let at = humantime::parse_rfc3339_weak(text).with_context(|| {
+        format!("--at-least {text:?}: not `entities` nor an RFC 3339 time (2026-11-30T12:00:00Z)")
+    })?;
+    let micros = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default();
+    if micros <= 0 {
+        anyhow::bail!("--at-least {text:?}: must be after 1970");
+    }
+    Ok(micros)
 }

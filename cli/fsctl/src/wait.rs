@@ -33,6 +33,7 @@ fn consistency(token: &[u8]) -> Consistency {
         write_tokens: vec![token.to_vec()],
         max_wait_millis: CALL_WAIT.as_millis() as u32,
         serve_stale: false,
+        at_least_micros: 0,
     }
 }
 

@@ -2,15 +2,28 @@
 //! rules both serving and the offline query apply:
 //! - `EVENTUAL` (default): no wait; write tokens with it are refused;
 //! - `AFTER_WRITE`: the tokens must open (checksum), name only group
-//!   versions the request reads, and the wait lasts at most
-//!   `max_wait_millis` (default and cap from [`ConsistencySettings`]);
+//!   versions the request reads, and name offsets the log has (checked
+//!   against the log's end when a wait lasts longer than 100 ms);
+//! - `AT_LEAST(t)`: each partition of each group read has applied a row at
+//!   or after `t`, or everything before the log's end at the request (an
+//!   idle or caught-up partition never blocks);
+//! - every wait lasts at most `max_wait_millis` (default and cap from
+//!   [`ConsistencySettings`]);
 //! - when the wait runs out: `DEADLINE_EXCEEDED` naming each group behind
 //!   with its offsets and lag, or, with `serve_stale`, the groups behind
 //!   for the caller to mark.
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+    time::Duration,
+};
 
-use featurestore_domain::{DomainError, FeatureGroupId, token};
+use featurestore_domain::{
+    DomainError, FeatureGroupId,
+    token::{self, Written},
+};
+use featurestore_eventlog::EventLogError;
 use featurestore_proto::{
     ErrorCode, ServiceError,
     error::FieldViolation,
@@ -56,10 +69,59 @@ impl ConsistencySettings {
     }
 }
 
+/// Where serving and the offline query ask the event log (Kafka) where
+/// partitions end — only for waits that need it (`AT_LEAST`, and checking
+/// `AFTER_WRITE` tokens that are not reached at once). The `[kafka]`
+/// section of their configuration in distributed mode.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub bootstrap_servers: String,
+    /// Longest a look-up of partition ends waits.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Extra librdkafka properties (TLS, SASL…).
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            bootstrap_servers: "127.0.0.1:9092".into(),
+            request_timeout: Duration::from_secs(1),
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl LogSettings {
+    pub fn validate(&self, request_timeout: Duration) -> Result<(), String> {
+        if self.bootstrap_servers.is_empty() {
+            return Err("kafka.bootstrap_servers is required".into());
+        }
+        if self.request_timeout >= request_timeout {
+            return Err("kafka.request_timeout must be below server.request_timeout".into());
+        }
+        Ok(())
+    }
+
+    pub fn client_config(&self) -> featurestore_eventlog::KafkaConfig {
+        featurestore_eventlog::KafkaConfig {
+            bootstrap_servers: self.bootstrap_servers.clone(),
+            admin_timeout: self.request_timeout,
+            properties: self.properties.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConsistencyError {
     #[error(transparent)]
     Invalid(#[from] DomainError),
+    /// The event log did not say where partitions end (`AT_LEAST`).
+    #[error("the event log did not answer where partitions end: {0}")]
+    Log(String),
     /// The wait ran out; the message names every group behind.
     #[error("consistency not reached within {waited:?}: {}", behind_list(.behind))]
     Deadline {
@@ -81,13 +143,14 @@ impl ServiceError for ConsistencyError {
         match self {
             ConsistencyError::Invalid(e) => e.error_code(),
             ConsistencyError::Deadline { .. } => ErrorCode::DeadlineExceeded,
+            ConsistencyError::Log(_) => ErrorCode::Unavailable,
         }
     }
 
     fn field_violations(&self) -> Vec<FieldViolation> {
         match self {
             ConsistencyError::Invalid(e) => e.field_violations(),
-            ConsistencyError::Deadline { .. } => Vec::new(),
+            ConsistencyError::Deadline { .. } | ConsistencyError::Log(_) => Vec::new(),
         }
     }
 }
@@ -106,6 +169,11 @@ impl Settled {
         self.stale.iter().any(|b| &b.group == id)
     }
 }
+
+/// How long an `AFTER_WRITE` wait goes on before the tokens' offsets are
+/// checked against the log's end: a token the log has is nearly always
+/// reached sooner (no round trip); one from the future is refused soon.
+const FUTURE_CHECK_AFTER: Duration = Duration::from_millis(100);
 
 impl ProgressCache {
     /// Settles `consistency` (field `field` of the request) for a read of
@@ -127,19 +195,29 @@ impl ProgressCache {
         };
         let level = Level::try_from(c.level)
             .map_err(|_| DomainError::invalid(format!("{field}.level"), "unknown level"))?;
-        match level {
-            Level::Eventual => {
-                if !c.write_tokens.is_empty() {
-                    return Err(DomainError::invalid(
-                        format!("{field}.write_tokens"),
-                        "write tokens are read with the AFTER_WRITE level only",
-                    )
-                    .into());
-                }
-                Ok(eventual())
-            }
+        let tokens_field = format!("{field}.write_tokens");
+        if level != Level::AfterWrite && !c.write_tokens.is_empty() {
+            return Err(DomainError::invalid(
+                tokens_field,
+                "write tokens are read with the AFTER_WRITE level only",
+            )
+            .into());
+        }
+        if level != Level::AtLeast && c.at_least_micros != 0 {
+            return Err(DomainError::invalid(
+                format!("{field}.at_least_micros"),
+                "an event time is waited for with the AT_LEAST level only",
+            )
+            .into());
+        }
+        let wait = match c.max_wait_millis {
+            0 => settings.default_max_wait,
+            ms => Duration::from_millis(ms.into()),
+        }
+        .min(settings.max_wait);
+        let outcome = match level {
+            Level::Eventual => return Ok(eventual()),
             Level::AfterWrite => {
-                let tokens_field = format!("{field}.write_tokens");
                 if c.write_tokens.is_empty() {
                     return Err(DomainError::invalid(
                         tokens_field,
@@ -155,23 +233,130 @@ impl ProgressCache {
                     )
                     .into());
                 }
-                let wait = match c.max_wait_millis {
-                    0 => settings.default_max_wait,
-                    ms => Duration::from_millis(ms.into()),
+                self.after_write(&tokens_field, &written, sink, wait)
+                    .await?
+            }
+            Level::AtLeast => {
+                if c.at_least_micros <= 0 {
+                    return Err(DomainError::invalid(
+                        format!("{field}.at_least_micros"),
+                        "AT_LEAST needs the event time to wait for (µs since the epoch)",
+                    )
+                    .into());
                 }
-                .min(settings.max_wait);
-                match self.wait(&written, sink, wait).await {
-                    Ok(progress) => Ok(Settled {
-                        progress,
-                        stale: Vec::new(),
-                    }),
-                    Err((progress, stale)) if c.serve_stale => Ok(Settled { progress, stale }),
-                    Err((_, behind)) => Err(ConsistencyError::Deadline {
-                        waited: wait,
-                        behind,
-                    }),
+                self.at_least(groups, c.at_least_micros, sink, wait).await?
+            }
+        };
+        match outcome {
+            Ok(progress) => Ok(Settled {
+                progress,
+                stale: Vec::new(),
+            }),
+            Err((progress, stale)) if c.serve_stale => Ok(Settled { progress, stale }),
+            Err((_, behind)) => Err(ConsistencyError::Deadline {
+                waited: wait,
+                behind,
+            }),
+        }
+    }
+
+    /// `AFTER_WRITE`: waits for `written`; offsets still unreached after
+    /// [`FUTURE_CHECK_AFTER`] are checked against the log's end, and a token
+    /// naming offsets the log never had is refused then.
+    async fn after_write(
+        &self,
+        field: &str,
+        written: &Written,
+        sink: Sink,
+        wait: Duration,
+    ) -> Result<Waited, ConsistencyError> {
+        let first = wait.min(FUTURE_CHECK_AFTER);
+        match self.wait(written, sink, first).await {
+            Ok(progress) => return Ok(Ok(progress)),
+            Err(_) if first == wait => {}
+            Err((_, behind)) => self.check_in_log(field, &behind).await?,
+        }
+        Ok(self.wait(written, sink, wait - first).await)
+    }
+
+    /// Refuses offsets beyond where the log ends (a forged token, or one
+    /// from a log that was recreated). A log that does not answer refuses
+    /// nothing: the wait goes on and its deadline says how far it came.
+    async fn check_in_log(&self, field: &str, behind: &[Behind]) -> Result<(), ConsistencyError> {
+        for b in behind {
+            let ends = match self.log_ends(&b.group).await {
+                Ok(ends) => ends,
+                Err(EventLogError::UnknownTopic(_)) => Vec::new(),
+                Err(e) => {
+                    tracing::warn!(group = %b.group, error = %e, "log ends unknown; token offsets not checked");
+                    continue;
+                }
+            };
+            for (partition, _, wanted) in &b.partitions {
+                let end = ends.get(*partition as usize).copied();
+                if end.is_none_or(|end| *wanted > end) {
+                    let ending = end.map_or_else(
+                        || "which the log does not have".to_string(),
+                        |end| format!("beyond the log's end {end}"),
+                    );
+                    return Err(DomainError::invalid(
+                        field,
+                        format!(
+                            "a token names offset {wanted} in partition {partition} of group {}, {ending}: \
+                             a forged token, or one from before the log was recreated",
+                            b.group
+                        ),
+                    )
+                    .into());
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `AT_LEAST(t)`: groups whose every partition is past `t` are settled
+    /// at once; the others learn where their partitions end now (one round
+    /// trip each) and wait until each partition is past `t` or has applied
+    /// everything before that end.
+    async fn at_least(
+        &self,
+        groups: &BTreeSet<FeatureGroupId>,
+        t: i64,
+        sink: Sink,
+        wait: Duration,
+    ) -> Result<Waited, ConsistencyError> {
+        let now = self.snapshot();
+        let mut ends = Vec::new();
+        for id in groups {
+            // Past `t` in every partition the log is known to have (a
+            // partition without progress may hold rows not yet applied).
+            let published = now.group(id).map_or(0, BTreeMap::len);
+            let known = self.known_ends(id).map(|ends| ends.len());
+            if now.past(id, sink, t) && known.is_some_and(|n| published >= n) {
+                continue;
+            }
+            match self.log_ends(id).await {
+                Ok(at) => ends.push((id.clone(), at)),
+                // Never written: nothing to wait for.
+                Err(EventLogError::UnknownTopic(_)) => {}
+                Err(e) => return Err(ConsistencyError::Log(e.to_string())),
+            }
+        }
+        let behind = |p: &Progress| -> Vec<Behind> {
+            ends.iter()
+                .filter_map(|(id, at)| p.behind_at_least(id, sink, at, t))
+                .collect()
+        };
+        Ok(self
+            .wait_until(wait, |p| behind(p).is_empty())
+            .await
+            .map_err(|now| {
+                let still = behind(&now);
+                (now, still)
+            }))
     }
 }
+
+/// A wait's outcome: the progress that satisfied it, or the last progress
+/// and the groups still behind.
+type Waited = Result<Arc<Progress>, (Arc<Progress>, Vec<Behind>)>;

@@ -18,7 +18,7 @@ mod snapshot;
 
 pub use cache::{CatalogCache, CatalogCacheError};
 pub use config::EtcdSettings;
-pub use consistency::{ConsistencyError, ConsistencySettings, Settled};
+pub use consistency::{ConsistencyError, ConsistencySettings, LogSettings, Settled};
 pub use keyspace::{CatalogKey, CatalogObject, DEFAULT_ROOT, Keyspace};
 pub use progress::{Behind, Progress, ProgressCache, Sink};
 pub use selection::{Selected, Selection, SelectionError};

@@ -10,13 +10,14 @@
 use std::{
     collections::{BTreeMap, HashMap},
     fmt,
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use arc_swap::ArcSwap;
 use backon::{BackoffBuilder, ExponentialBuilder};
-use featurestore_domain::{FeatureGroupId, token::Written};
+use featurestore_domain::{FeatureGroupId, names::topic_name, token::Written};
+use featurestore_eventlog::{EventLogError, LogEnds};
 use featurestore_metastore::{MetadataStore, MetastoreError, WatchEvent};
 use featurestore_proto::v1::{FeatureGroupRef, GroupFreshness, PartitionProgress};
 use futures::StreamExt;
@@ -74,6 +75,9 @@ pub struct Behind {
     /// `(partition, reached, wanted)` of the partitions behind.
     pub partitions: Vec<(i32, i64, i64)>,
     pub watermark_micros: i64,
+    /// `AT_LEAST`: the event time asked for (the partitions behind are
+    /// neither past it nor caught up with the log's end at the request).
+    pub at_least_micros: Option<i64>,
 }
 
 impl Behind {
@@ -99,7 +103,11 @@ impl fmt::Display for Behind {
             }
             write!(f, "partition {partition} at offset {reached} of {wanted}")?;
         }
-        write!(f, "), watermark {} µs", self.watermark_micros)
+        write!(f, "), watermark {} µs", self.watermark_micros)?;
+        if let Some(t) = self.at_least_micros {
+            write!(f, ", waiting for event time {t} µs")?;
+        }
+        Ok(())
     }
 }
 
@@ -166,10 +174,50 @@ impl Progress {
                     sink,
                     partitions,
                     watermark_micros: self.watermark(id, sink),
+                    at_least_micros: None,
                 });
             }
         }
         behind
+    }
+
+    /// Whether every partition the group has published has its watermark
+    /// in `sink` at or past `t` (and at least one has published).
+    pub fn past(&self, id: &FeatureGroupId, sink: Sink, t: i64) -> bool {
+        self.groups
+            .get(id)
+            .is_some_and(|ps| ps.values().all(|p| sink.watermark(p) >= t))
+    }
+
+    /// `AT_LEAST(t)` for one group: its partitions (the log's `ends` at the
+    /// request) that have neither applied a row with event time ≥ `t` nor
+    /// everything before their end; `None` when there are none.
+    pub fn behind_at_least(
+        &self,
+        id: &FeatureGroupId,
+        sink: Sink,
+        ends: &[i64],
+        t: i64,
+    ) -> Option<Behind> {
+        let published = self.groups.get(id);
+        let partitions: Vec<(i32, i64, i64)> = ends
+            .iter()
+            .enumerate()
+            .filter_map(|(partition, end)| {
+                let partition = partition as i32;
+                let progress = published.and_then(|ps| ps.get(&partition));
+                let reached = progress.map_or(0, |p| sink.offset(p));
+                let watermark = progress.map_or(0, |p| sink.watermark(p));
+                (reached < *end && watermark < t).then_some((partition, reached, *end))
+            })
+            .collect();
+        (!partitions.is_empty()).then(|| Behind {
+            group: id.clone(),
+            sink,
+            partitions,
+            watermark_micros: self.watermark(id, sink),
+            at_least_micros: Some(t),
+        })
     }
 
     fn apply(&mut self, keys: &Keyspace, event: &WatchEvent) {
@@ -208,6 +256,9 @@ pub struct ProgressCache {
     current: Arc<ArcSwap<Progress>>,
     changes: watch::Receiver<u64>,
     task: JoinHandle<()>,
+    log: Arc<dyn LogEnds>,
+    /// The largest end offsets seen per group version (they only grow).
+    ends: Mutex<HashMap<FeatureGroupId, Vec<i64>>>,
 }
 
 impl fmt::Debug for ProgressCache {
@@ -223,8 +274,9 @@ impl Drop for ProgressCache {
 }
 
 impl ProgressCache {
-    /// Starts following the progress under `keyspace`.
-    pub fn spawn(store: Arc<dyn MetadataStore>, keyspace: Keyspace) -> Self {
+    /// Starts following the progress under `keyspace`; `log` says where
+    /// partitions end (asked only by waits that need it).
+    pub fn spawn(store: Arc<dyn MetadataStore>, keyspace: Keyspace, log: Arc<dyn LogEnds>) -> Self {
         let current = Arc::new(ArcSwap::from_pointee(Progress::default()));
         let (tx, changes) = watch::channel(0);
         let task = tokio::spawn(follow(store, keyspace, current.clone(), tx));
@@ -232,6 +284,62 @@ impl ProgressCache {
             current,
             changes,
             task,
+            log,
+            ends: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Where the group version's partitions end in the log now (one round
+    /// trip), merged into the largest ends seen.
+    pub async fn log_ends(&self, id: &FeatureGroupId) -> Result<Vec<i64>, EventLogError> {
+        let topic = topic_name(&id.project, &id.name, id.version);
+        let now = self.log.end_offsets(&topic).await?;
+        let mut known = self.ends.lock().unwrap_or_else(|e| e.into_inner());
+        let merged = known.entry(id.clone()).or_default();
+        if merged.len() < now.len() {
+            merged.resize(now.len(), 0);
+        }
+        for (m, n) in merged.iter_mut().zip(&now) {
+            *m = (*m).max(*n);
+        }
+        Ok(merged.clone())
+    }
+
+    /// The largest ends seen of the group version, without a round trip.
+    pub fn known_ends(&self, id: &FeatureGroupId) -> Option<Vec<i64>> {
+        self.ends
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Waits until `done` holds for the progress (checked at once and on
+    /// each published change), at most `max_wait`; returns the progress it
+    /// held at, or the last one seen.
+    pub async fn wait_until(
+        &self,
+        max_wait: Duration,
+        done: impl Fn(&Progress) -> bool,
+    ) -> Result<Arc<Progress>, Arc<Progress>> {
+        let now = self.snapshot();
+        if now.synced && done(&now) {
+            return Ok(now);
+        }
+        let mut changes = self.changes.clone();
+        let _ = tokio::time::timeout(
+            max_wait,
+            changes.wait_for(|_| {
+                let now = self.current.load();
+                now.synced && done(&now)
+            }),
+        )
+        .await;
+        let now = self.snapshot();
+        if now.synced && done(&now) {
+            Ok(now)
+        } else {
+            Err(now)
         }
     }
 
@@ -249,31 +357,12 @@ impl ProgressCache {
         sink: Sink,
         max_wait: Duration,
     ) -> Result<Arc<Progress>, (Arc<Progress>, Vec<Behind>)> {
-        let now = self.snapshot();
-        if now.synced && now.behind(written, sink).is_empty() {
-            return Ok(now);
-        }
-        let mut changes = self.changes.clone();
-        let reached = tokio::time::timeout(
-            max_wait,
-            changes.wait_for(|_| {
-                let now = self.current.load();
-                now.synced && now.behind(written, sink).is_empty()
-            }),
-        )
-        .await;
-        let now = self.snapshot();
-        match reached {
-            Ok(Ok(_)) => Ok(now),
-            _ => {
+        self.wait_until(max_wait, |p| p.behind(written, sink).is_empty())
+            .await
+            .map_err(|now| {
                 let behind = now.behind(written, sink);
-                if behind.is_empty() && now.synced {
-                    Ok(now)
-                } else {
-                    Err((now, behind))
-                }
-            }
-        }
+                (now, behind)
+            })
     }
 }
 
@@ -352,4 +441,82 @@ async fn sync_once(
 fn publish(current: &ArcSwap<Progress>, changes: &watch::Sender<u64>, progress: &Progress) {
     current.store(Arc::new(progress.clone()));
     changes.send_modify(|n| *n += 1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> FeatureGroupId {
+        FeatureGroupId {
+            project: "p".into(),
+            name: "g".into(),
+            version: 1,
+        }
+    }
+
+    /// Online progress per partition: `(partition, offset, watermark)`.
+    fn progress(partitions: &[(i32, i64, i64)]) -> Progress {
+        let mut groups = HashMap::new();
+        groups.insert(
+            id(),
+            partitions
+                .iter()
+                .map(|(p, offset, watermark)| {
+                    (
+                        *p,
+                        PartitionProgress {
+                            online_offset: *offset,
+                            online_watermark_micros: *watermark,
+                            ..Default::default()
+                        },
+                    )
+                })
+                .collect(),
+        );
+        Progress {
+            groups,
+            synced: true,
+        }
+    }
+
+    #[test]
+    fn a_partition_past_the_time_or_caught_up_does_not_hold_at_least_back() {
+        // Partition 0 is past t; 1 is behind in time but applied all the
+        // log had at the request (idle); 2 never received anything.
+        let now = progress(&[(0, 5, 100), (1, 3, 20)]);
+        assert_eq!(
+            now.behind_at_least(&id(), Sink::Online, &[9, 3, 0], 50),
+            None
+        );
+        // Partition 1 has rows not yet applied and an older watermark.
+        let behind = now
+            .behind_at_least(&id(), Sink::Online, &[9, 4, 0], 50)
+            .expect("behind");
+        assert_eq!(behind.partitions, vec![(1, 3, 4)]);
+        assert!(behind.to_string().contains("waiting for event time 50"));
+        // A partition that never published holds it back once it has rows.
+        let behind = now
+            .behind_at_least(&id(), Sink::Online, &[9, 3, 2], 50)
+            .expect("behind");
+        assert_eq!(behind.partitions, vec![(2, 0, 2)]);
+    }
+
+    #[test]
+    fn past_needs_every_published_partition_at_the_time() {
+        let now = progress(&[(0, 5, 100), (1, 3, 20)]);
+        assert!(now.past(&id(), Sink::Online, 20));
+        assert!(!now.past(&id(), Sink::Online, 21));
+        assert!(!now.past(&id(), Sink::Offline, 1), "nothing offline");
+        assert!(!Progress::default().past(&id(), Sink::Online, 1));
+    }
+
+    #[test]
+    fn the_watermark_ignores_partitions_that_never_received_rows() {
+        let now = progress(&[(0, 5, 100), (1, 0, 0), (2, 3, 20)]);
+        assert_eq!(now.watermark(&id(), Sink::Online), 20);
+        let written: Written = [(id(), [(0, 6), (2, 3)].into())].into();
+        let behind = now.behind(&written, Sink::Online);
+        assert_eq!(behind[0].partitions, vec![(0, 5, 6)]);
+    }
 }

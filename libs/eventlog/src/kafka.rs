@@ -18,7 +18,7 @@ use futures::FutureExt;
 use rdkafka::{
     ClientConfig, Message as _, Offset as KafkaOffset, TopicPartitionList,
     admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicReplication},
-    client::DefaultClientContext,
+    client::{Client, ClientContext, DefaultClientContext},
     config::FromClientConfig,
     consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer},
     error::{KafkaError, RDKafkaErrorCode},
@@ -27,8 +27,8 @@ use rdkafka::{
 };
 
 use crate::{
-    EventLog, EventLogError, KafkaConfig, Message, Offset, Position, Record, Result, Subscription,
-    Topics, kafka_txn::TransactionalWriter,
+    EventLog, EventLogError, KafkaConfig, LogEnds, Message, Offset, Position, Record, Result,
+    Subscription, Topics, kafka_txn::TransactionalWriter,
 };
 
 impl KafkaConfig {
@@ -164,6 +164,97 @@ pub(crate) fn map_err(err: KafkaError) -> EventLogError {
 }
 
 #[async_trait]
+impl LogEnds for KafkaLog {
+    async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>> {
+        let client = self.metadata.clone();
+        let topic = topic.to_string();
+        let timeout = self.config.admin_timeout;
+        blocking(move || end_offsets(client.client(), &topic, timeout)).await
+    }
+}
+
+/// A light client for processes that only ask where partitions end (serving
+/// and the offline query checking write tokens and caught-up partitions):
+/// no producer, no consumer group. It reads the high watermark
+/// (`read_uncommitted`), which covers every acknowledged record as soon as
+/// its append returns, even before the transaction's markers are written.
+pub struct KafkaEnds {
+    client: Arc<BaseConsumer>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for KafkaEnds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaEnds").finish_non_exhaustive()
+    }
+}
+
+impl KafkaEnds {
+    /// Connects lazily, like [`KafkaLog::new`].
+    pub fn new(config: &KafkaConfig) -> Result<Self> {
+        let mut client = config.client();
+        client.set("isolation.level", "read_uncommitted");
+        Ok(Self {
+            client: Arc::new(config.with_extra(client).create().map_err(map_err)?),
+            timeout: config.admin_timeout,
+        })
+    }
+}
+
+#[async_trait]
+impl LogEnds for KafkaEnds {
+    async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>> {
+        let client = self.client.clone();
+        let topic = topic.to_string();
+        let timeout = self.timeout;
+        blocking(move || end_offsets(client.client(), &topic, timeout)).await
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EventLogError::Internal(e.to_string()))?
+}
+
+fn partition_count<C: ClientContext>(
+    client: &Client<C>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Option<u32>> {
+    let metadata = client
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(map_err)?;
+    let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return Ok(None);
+    };
+    match found.error() {
+        None => Ok(Some(found.partitions().len() as u32)),
+        Some(e) => match RDKafkaErrorCode::from(e) {
+            RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic => Ok(None),
+            code => Err(map_err(KafkaError::MetadataFetch(code))),
+        },
+    }
+}
+
+fn end_offsets<C: ClientContext>(
+    client: &Client<C>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Vec<Offset>> {
+    let partitions = partition_count(client, topic, timeout)?
+        .ok_or_else(|| EventLogError::UnknownTopic(topic.to_string()))?;
+    (0..partitions as i32)
+        .map(|p| {
+            client
+                .fetch_watermarks(topic, p, timeout)
+                .map(|(_, high)| high)
+                .map_err(map_err)
+        })
+        .collect()
+}
+
+#[async_trait]
 impl EventLog for KafkaLog {
     async fn ensure_topic(&self, topic: &str, partitions: u32) -> Result<()> {
         let partitions = i32::try_from(partitions.max(1))
@@ -238,26 +329,7 @@ impl EventLog for KafkaLog {
         let client = self.metadata.clone();
         let topic = topic.to_string();
         let timeout = self.config.admin_timeout;
-        tokio::task::spawn_blocking(move || {
-            let metadata = client
-                .client()
-                .fetch_metadata(Some(&topic), timeout)
-                .map_err(map_err)?;
-            let Some(found) = metadata.topics().iter().find(|t| t.name() == topic) else {
-                return Ok(None);
-            };
-            match found.error() {
-                None => Ok(Some(found.partitions().len() as u32)),
-                Some(e) => match RDKafkaErrorCode::from(e) {
-                    RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic => {
-                        Ok(None)
-                    }
-                    code => Err(map_err(KafkaError::MetadataFetch(code))),
-                },
-            }
-        })
-        .await
-        .map_err(|e| EventLogError::Internal(e.to_string()))?
+        blocking(move || partition_count(client.client(), &topic, timeout)).await
     }
 
     async fn append(&self, topic: &str, records: Vec<Record>) -> Result<Vec<Offset>> {
@@ -265,29 +337,6 @@ impl EventLog for KafkaLog {
             return Ok(Vec::new());
         }
         self.writer.append(topic, records).await
-    }
-
-    async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>> {
-        let partitions = self
-            .partition_count(topic)
-            .await?
-            .ok_or_else(|| EventLogError::UnknownTopic(topic.to_string()))?;
-        let client = self.metadata.clone();
-        let topic = topic.to_string();
-        let timeout = self.config.admin_timeout;
-        tokio::task::spawn_blocking(move || {
-            (0..partitions as i32)
-                .map(|p| {
-                    client
-                        .client()
-                        .fetch_watermarks(&topic, p, timeout)
-                        .map(|(_, high)| high)
-                        .map_err(map_err)
-                })
-                .collect()
-        })
-        .await
-        .map_err(|e| EventLogError::Internal(e.to_string()))?
     }
 
     async fn committed_offsets(&self, group: &str, topic: &str) -> Result<Vec<Option<Offset>>> {
@@ -463,5 +512,22 @@ impl Subscription for KafkaSubscription {
             .await
             .map_err(|e| EventLogError::Internal(e.to_string()))?
             .map_err(map_err)
+    }
+
+    fn positions(&self) -> Vec<Position> {
+        let Ok(at) = self.consumer.position() else {
+            return Vec::new();
+        };
+        at.elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                KafkaOffset::Offset(next_offset) => Some(Position {
+                    topic: e.topic().to_string(),
+                    partition: e.partition(),
+                    next_offset,
+                }),
+                _ => None,
+            })
+            .collect()
     }
 }

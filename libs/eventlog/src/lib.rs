@@ -26,7 +26,7 @@ use async_trait::async_trait;
 
 pub use error::EventLogError;
 #[cfg(feature = "kafka")]
-pub use kafka::KafkaLog;
+pub use kafka::{KafkaEnds, KafkaLog};
 pub use kafka_config::KafkaConfig;
 pub use redb::RedbLog;
 
@@ -76,8 +76,21 @@ pub enum Topics {
     Prefix(String),
 }
 
+/// Where each partition of a topic ends — all a reader of materialisation
+/// progress needs from the log (is a partition caught up? is a write
+/// token's offset one the log has?). Every [`EventLog`] is one;
+/// `KafkaEnds` (cargo feature `kafka`) is a light client for processes that
+/// only ask this.
 #[async_trait]
-pub trait EventLog: Send + Sync + 'static {
+pub trait LogEnds: Send + Sync + 'static {
+    /// The next offset to be written in each partition of `topic` (the
+    /// "high watermark": every acknowledged record is before it), by
+    /// partition.
+    async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>>;
+}
+
+#[async_trait]
+pub trait EventLog: LogEnds {
     /// Creates `topic` with `partitions` partitions, or grows it to that
     /// many. Idempotent; never shrinks a topic.
     async fn ensure_topic(&self, topic: &str, partitions: u32) -> Result<()>;
@@ -93,12 +106,8 @@ pub trait EventLog: Send + Sync + 'static {
     /// offsets too).
     async fn append(&self, topic: &str, records: Vec<Record>) -> Result<Vec<Offset>>;
 
-    /// The next offset to be written in each partition of `topic` (the
-    /// "high watermark"), by partition; for lag.
-    async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>>;
-
     /// The positions consumer group `group` committed in each partition of
-    /// `topic` (`None` where it committed none); with [`EventLog::end_offsets`]
+    /// `topic` (`None` where it committed none); with [`LogEnds::end_offsets`]
     /// the group's lag.
     async fn committed_offsets(&self, group: &str, topic: &str) -> Result<Vec<Option<Offset>>>;
 
@@ -116,4 +125,11 @@ pub trait Subscription: Send {
     /// Durably records the positions for the group; a later member of the
     /// group resumes there.
     async fn commit(&mut self, positions: &[Position]) -> Result<()>;
+
+    /// Where the subscription stands in each partition it reads: the offset
+    /// after everything it delivered and skipped (Kafka's transaction
+    /// markers and aborted records take offsets the caller never sees).
+    /// Once every delivered record is processed, the partition is processed
+    /// up to there.
+    fn positions(&self) -> Vec<Position>;
 }

@@ -29,8 +29,8 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::{
-    EventLog, EventLogError, Message, Offset, Partition, Position, Record, Result, Subscription,
-    Topics,
+    EventLog, EventLogError, LogEnds, Message, Offset, Partition, Position, Record, Result,
+    Subscription, Topics,
 };
 
 /// topic → partition count.
@@ -310,6 +310,17 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 }
 
 #[async_trait]
+impl LogEnds for RedbLog {
+    async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>> {
+        self.inner
+            .ends()
+            .get(topic)
+            .cloned()
+            .ok_or_else(|| EventLogError::UnknownTopic(topic.to_string()))
+    }
+}
+
+#[async_trait]
 impl EventLog for RedbLog {
     async fn ensure_topic(&self, topic: &str, partitions: u32) -> Result<()> {
         let inner = self.inner.clone();
@@ -325,14 +336,6 @@ impl EventLog for RedbLog {
         let inner = self.inner.clone();
         let topic = topic.to_string();
         blocking(move || inner.append(&topic, &records)).await
-    }
-
-    async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>> {
-        self.inner
-            .ends()
-            .get(topic)
-            .cloned()
-            .ok_or_else(|| EventLogError::UnknownTopic(topic.to_string()))
     }
 
     async fn committed_offsets(&self, group: &str, topic: &str) -> Result<Vec<Option<Offset>>> {
@@ -419,6 +422,17 @@ impl Subscription for RedbSubscription {
         let group = self.group.clone();
         let positions = positions.to_vec();
         blocking(move || inner.commit(&group, &positions)).await
+    }
+
+    fn positions(&self) -> Vec<Position> {
+        self.positions
+            .iter()
+            .map(|((topic, partition), next_offset)| Position {
+                topic: topic.clone(),
+                partition: *partition,
+                next_offset: *next_offset,
+            })
+            .collect()
     }
 }
 

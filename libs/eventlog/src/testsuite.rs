@@ -327,6 +327,24 @@ pub async fn committed_positions_are_reported_and_leave_no_lag(log: &dyn EventLo
             .unwrap()
             .is_empty()
     );
+    // Everything delivered is processed: the subscription stands at the
+    // partitions' ends (past Kafka's transaction markers).
+    let ends = log.end_offsets(&topic).await.unwrap();
+    let mut at: Vec<(i32, i64)> = sub
+        .positions()
+        .into_iter()
+        .filter(|p| p.topic == topic)
+        .map(|p| (p.partition, p.next_offset))
+        .collect();
+    at.sort();
+    assert_eq!(
+        at,
+        ends.iter()
+            .enumerate()
+            .map(|(p, e)| (p as i32, *e))
+            .collect::<Vec<_>>(),
+        "positions once everything delivered is read"
+    );
     let mut next: BTreeMap<i32, i64> = BTreeMap::new();
     for m in &got {
         next.insert(m.partition, m.offset + 1);

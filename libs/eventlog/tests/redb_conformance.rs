@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use featurestore_eventlog::{
-    EventLog, Position, Record, RedbLog, Topics,
+    EventLog, LogEnds, Position, Record, RedbLog, Topics,
     testsuite::{read, unique},
 };
 

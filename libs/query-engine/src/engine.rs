@@ -194,6 +194,35 @@ impl OfflineQuery {
         }
     }
 
+    /// The latest time of the entity rows (µs since the epoch), `None`
+    /// when there are none: what an `AT_LEAST` read of a training set
+    /// waits for unless it names a time.
+    pub async fn latest_entity_time(
+        &self,
+        source: &EntitySource,
+        timestamp_column: &str,
+    ) -> Result<Option<i64>> {
+        let ctx = self.context();
+        let (frame, _) = entities::open(&ctx, source).await?;
+        group::check_timestamp_column(frame.schema(), timestamp_column)?;
+        let batches = frame
+            .aggregate(
+                Vec::new(),
+                vec![datafusion::functions_aggregate::expr_fn::max(
+                    group::micros(timestamp_column),
+                )],
+            )?
+            .collect()
+            .await?;
+        Ok(batches.first().filter(|b| b.num_rows() > 0).and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow_array::Int64Array>()
+                .filter(|a| arrow_array::Array::is_valid(*a, 0))
+                .map(|a| a.value(0))
+        }))
+    }
+
     /// Checks a query and opens what it reads, without reading rows: the
     /// result's schema and the table versions it will read.
     pub async fn plan(

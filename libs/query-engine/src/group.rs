@@ -81,6 +81,11 @@ pub(crate) fn check_entity_columns(
             ));
         }
     }
+    check_timestamp_column(entity, timestamp_column)
+}
+
+/// The entity rows' time column exists and holds timestamps.
+pub(crate) fn check_timestamp_column(entity: &DFSchema, timestamp_column: &str) -> Result<()> {
     let field = entity
         .field_with_unqualified_name(timestamp_column)
         .map_err(|_| {
@@ -99,7 +104,7 @@ pub(crate) fn check_entity_columns(
 }
 
 /// Microseconds since the epoch of a timestamp column, as Int64.
-fn micros(column: &str) -> Expr {
+pub(crate) fn micros(column: &str) -> Expr {
     cast(
         cast(
             col(column),

@@ -506,6 +506,38 @@ impl Materializer {
         Ok(positions)
     }
 
+    /// Records as progress where the subscription stands in partitions it
+    /// has nothing more to deliver from (`positions` taken after an empty
+    /// read): every record delivered there is applied, and the offsets in
+    /// between are Kafka's transaction markers or aborted records, so a
+    /// reader comparing progress with the log's end sees the partition
+    /// caught up. Offline only where no rows wait for the next Delta commit;
+    /// neither for topics whose records are `held`.
+    pub fn record_caught_up(&self, positions: &[Position], held: &Held, pending: &PendingOffline) {
+        for p in positions {
+            if held.holds(&p.topic) {
+                continue;
+            }
+            let Some((project, name, version)) = parse_topic(&p.topic) else {
+                continue;
+            };
+            let group = FeatureGroupId {
+                project: project.into(),
+                name: name.into(),
+                version,
+            };
+            let offline = !pending
+                .positions
+                .contains_key(&(p.topic.clone(), p.partition));
+            if offline {
+                self.progress
+                    .record(group.clone(), p.partition, p.next_offset, 0, false);
+            }
+            self.progress
+                .record(group, p.partition, p.next_offset, 0, true);
+        }
+    }
+
     /// Both steps for one batch (what a replay does); returns the positions
     /// to commit.
     pub async fn process(&self, messages: &[Message]) -> Result<BatchOutcome, MaterializeError> {
@@ -629,6 +661,11 @@ pub async fn run(
         let is_retry = retrying.is_some();
         let mut work = retrying.unwrap_or_default();
         match read {
+            Ok(messages) if messages.is_empty() => {
+                // Nothing more to deliver: everything before is applied
+                // online (earlier turns), so progress may move past markers.
+                materializer.record_caught_up(&subscription.positions(), &held, &pending);
+            }
             Ok(messages) if is_retry => work.extend(messages),
             Ok(messages) => {
                 let mut behind: BTreeMap<String, Vec<Message>> = BTreeMap::new();

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use featurestore_catalog::{ConsistencySettings, EtcdSettings};
+use featurestore_catalog::{ConsistencySettings, EtcdSettings, LogSettings};
 use featurestore_runtime::{ServerConfig, ServiceConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,8 @@ pub struct OfflineQueryConfig {
     /// Waits for AFTER_WRITE reads (offline: until rows are committed to
     /// Delta, `batch.offline_flush_interval` of materialization apart).
     pub consistency: ConsistencySettings,
+    /// Where partitions end, for consistency waits (distributed mode).
+    pub kafka: LogSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -95,6 +97,7 @@ impl Default for OfflineQueryConfig {
             query: QuerySettings::default(),
             datasets: DatasetSettings::default(),
             consistency: ConsistencySettings::default(),
+            kafka: LogSettings::default(),
         }
     }
 }
@@ -111,6 +114,7 @@ impl Validate for OfflineQueryConfig {
         self.telemetry.validate()?;
         self.etcd.validate(self.server.request_timeout)?;
         self.consistency.validate(self.server.request_timeout)?;
+        self.kafka.validate(self.server.request_timeout)?;
         if self.offline.root.is_empty() {
             return Err("offline.root is required".into());
         }

@@ -33,7 +33,8 @@ pub use flight::OfflineFlight;
 pub use grpc::OfflineGrpc;
 pub use query::Server;
 
-/// Connects to etcd and opens the offline store as configured.
+/// Connects to etcd and Kafka (where partitions end) and opens the offline
+/// store as configured.
 #[cfg(feature = "distributed")]
 pub async fn connect(config: &OfflineQueryConfig) -> anyhow::Result<Arc<Server>> {
     let store: Arc<dyn MetadataStore> =
@@ -41,7 +42,10 @@ pub async fn connect(config: &OfflineQueryConfig) -> anyhow::Result<Arc<Server>>
     let keys = Keyspace::new(&config.etcd.root);
     let catalog = Arc::new(CatalogCache::spawn(store.clone(), keys.clone()));
     let offline = Arc::new(DeltaStore::new(&config.offline.root)?);
-    build(config, store, keys, catalog, offline)
+    let log = Arc::new(featurestore_eventlog::KafkaEnds::new(
+        &config.kafka.client_config(),
+    )?);
+    build(config, store, keys, catalog, offline, log)
 }
 
 /// Builds the service over given backends (standalone mode shares one
@@ -52,10 +56,12 @@ pub fn build(
     keys: Keyspace,
     catalog: Arc<CatalogCache>,
     offline: Arc<DeltaStore>,
+    log: Arc<dyn featurestore_eventlog::LogEnds>,
 ) -> anyhow::Result<Arc<Server>> {
     let progress = Arc::new(featurestore_catalog::ProgressCache::spawn(
         store.clone(),
         keys.clone(),
+        log,
     ));
     let datasets = Datasets::new(store, keys, &config.datasets.root)?;
     let engine = OfflineQuery::new(

@@ -148,6 +148,31 @@ impl Server {
             .collect())
     }
 
+    /// `AT_LEAST` without a time waits for the latest entity-row time
+    /// (nothing to wait for without entity rows).
+    async fn entity_time_default(
+        &self,
+        consistency: Option<&pb::Consistency>,
+        source: &EntitySource,
+        column: &str,
+    ) -> Result<Option<pb::Consistency>, OfflineError> {
+        let Some(c) = consistency else {
+            return Ok(None);
+        };
+        if c.level != pb::consistency::Level::AtLeast as i32 || c.at_least_micros != 0 {
+            return Ok(Some(c.clone()));
+        }
+        Ok(
+            match self.engine.latest_entity_time(source, column).await? {
+                Some(t) => Some(pb::Consistency {
+                    at_least_micros: t,
+                    ..c.clone()
+                }),
+                None => None,
+            },
+        )
+    }
+
     pub fn datasets(&self) -> &Datasets {
         &self.datasets
     }
@@ -199,9 +224,12 @@ impl Server {
             })
             .collect();
         let (source, column) = entity_source(request.entities.as_ref())?;
+        let consistency = self
+            .entity_time_default(request.consistency.as_ref(), &source, &column)
+            .await?;
         let freshness = self
             .settle(
-                request.consistency.as_ref(),
+                consistency.as_ref(),
                 reads.iter().map(|r| group_id(&r.group)).collect(),
             )
             .await?;

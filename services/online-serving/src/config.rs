@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use featurestore_catalog::{ConsistencySettings, EtcdSettings};
+use featurestore_catalog::{ConsistencySettings, EtcdSettings, LogSettings};
 use featurestore_onlinestore::CassandraConfig;
 use featurestore_runtime::{ServerConfig, ServiceConfig, TelemetryConfig, Validate};
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,8 @@ pub struct ServingConfig {
     pub max_keys_per_request: usize,
     /// Waits for AFTER_WRITE reads.
     pub consistency: ConsistencySettings,
+    /// Where partitions end, for consistency waits (distributed mode).
+    pub kafka: LogSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -79,6 +81,7 @@ impl Default for ServingConfig {
                 default_max_wait: Duration::from_secs(1),
                 max_wait: Duration::from_millis(2_500),
             },
+            kafka: LogSettings::default(),
         }
     }
 }
@@ -95,6 +98,7 @@ impl Validate for ServingConfig {
         self.telemetry.validate()?;
         self.etcd.validate(self.server.request_timeout)?;
         self.consistency.validate(self.server.request_timeout)?;
+        self.kafka.validate(self.server.request_timeout)?;
         if self.cassandra.request_timeout >= self.server.request_timeout {
             return Err("cassandra.request_timeout must be below server.request_timeout".into());
         }

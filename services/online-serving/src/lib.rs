@@ -20,7 +20,8 @@ pub use config::ServingConfig;
 pub use grpc::ServingGrpc;
 pub use serve::Server;
 
-/// Connects to etcd and Cassandra as configured.
+/// Connects to etcd, Cassandra and Kafka (where partitions end) as
+/// configured.
 #[cfg(feature = "distributed")]
 pub async fn connect(config: &ServingConfig) -> anyhow::Result<Arc<Server>> {
     use featurestore_catalog::{CatalogCache, Keyspace, ProgressCache};
@@ -30,7 +31,10 @@ pub async fn connect(config: &ServingConfig) -> anyhow::Result<Arc<Server>> {
         Arc::new(featurestore_metastore::EtcdStore::connect(&config.etcd.client_config()).await?);
     let keys = Keyspace::new(&config.etcd.root);
     let catalog = Arc::new(CatalogCache::spawn(store.clone(), keys.clone()));
-    let progress = Arc::new(ProgressCache::spawn(store, keys));
+    let log = Arc::new(featurestore_eventlog::KafkaEnds::new(
+        &config.kafka.client_config(),
+    )?);
+    let progress = Arc::new(ProgressCache::spawn(store, keys, log));
     let online: Arc<dyn OnlineStore> = Arc::new(
         featurestore_onlinestore::CassandraStore::connect(config.cassandra.client_config()).await?,
     );

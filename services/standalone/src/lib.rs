@@ -73,6 +73,8 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
         RedbLog::open(&data_dir.event_log())
             .with_context(|| format!("data directory {}", data_dir.path().display()))?,
     );
+    // Serving and the offline query ask the log where partitions end.
+    let ends: Arc<dyn featurestore_eventlog::LogEnds> = log.clone();
     let online: Arc<dyn OnlineStore> = Arc::new(
         RedbOnlineStore::open(&data_dir.online())
             .with_context(|| format!("data directory {}", data_dir.path().display()))?,
@@ -152,6 +154,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
         Arc::new(featurestore_catalog::ProgressCache::spawn(
             store.clone(),
             keys.clone(),
+            ends.clone(),
         )),
         online,
         serving_config.max_keys_per_request,
@@ -166,7 +169,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     offline_config.datasets.root = data_dir.datasets();
     offline_config.query = config.query.clone();
     let offline_server =
-        featurestore_offline_query::build(&offline_config, store, keys, catalog, offline)?;
+        featurestore_offline_query::build(&offline_config, store, keys, catalog, offline, ends)?;
     let down = shutdown.clone();
     services.spawn(async move {
         featurestore_offline_query::serve(&offline_config, offline_server, offline_l, down).await

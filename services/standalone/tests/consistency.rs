@@ -10,9 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use arrow_array::{
-    Int64Array, RecordBatch, TimestampMicrosecondArray, cast::AsArray, types::Float64Type,
-};
+use arrow_array::{Array, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow_flight::{FlightClient, Ticket};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use common::{energy_catalog, free_ports, start};
@@ -40,6 +38,7 @@ fn after_write(tokens: Vec<Vec<u8>>) -> Option<Consistency> {
         write_tokens: tokens,
         max_wait_millis: 2_000,
         serve_stale: false,
+        at_least_micros: 0,
     })
 }
 
@@ -111,6 +110,57 @@ fn entity_rows(keys: std::ops::Range<i64>) -> Vec<u8> {
     out
 }
 
+/// A training dataset `name` over `keys` (entity time EVENT_TIME + 1) built
+/// with `consistency`; returns it with the number of its rows that have
+/// features.
+async fn dataset(
+    running: &common::Running,
+    name: &str,
+    keys: std::ops::Range<i64>,
+    consistency: Option<Consistency>,
+) -> (featurestore_proto::v1::TrainingDataset, usize) {
+    let mut datasets = TrainingDatasetServiceClient::new(running.channel(3).await);
+    let dataset = datasets
+        .create_training_dataset(CreateTrainingDatasetRequest {
+            project: "energy".into(),
+            name: name.into(),
+            version: 0,
+            query: Some(GetHistoricalFeaturesRequest {
+                project: "energy".into(),
+                features: Some(Features::View(FeatureViewRef {
+                    project: String::new(),
+                    name: "model".into(),
+                    version: 0,
+                })),
+                entities: Some(EntitySource {
+                    source: Some(Source::ArrowIpcStream(entity_rows(keys))),
+                    ..EntitySource::default()
+                }),
+                consistency,
+            }),
+            format: DatasetFormat::Parquet as i32,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut flight = FlightClient::new(running.channel(3).await);
+    let batches: Vec<RecordBatch> = flight
+        .do_get(Ticket::new(dataset.flight_ticket.clone()))
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let present = batches
+        .iter()
+        .map(|b| {
+            let kwh = b.column_by_name("daily__kwh").expect("daily__kwh");
+            kwh.len() - kwh.null_count()
+        })
+        .sum();
+    (dataset, present)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_write_reads_include_what_was_just_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -123,23 +173,7 @@ async fn after_write_reads_include_what_was_just_written() {
     for key in 0..20 {
         let token = ingest(&mut ingestion, key..key + 1).await.write_token;
         let answer = serving
-            .get_feature_vector(GetFeatureVectorRequest {
-                project: "energy".into(),
-                selector: Some(FeatureSelector {
-                    selector: Some(Selector::View(FeatureViewRef {
-                        project: String::new(),
-                        name: "model".into(),
-                        version: 0,
-                    })),
-                }),
-                entity_key: Some(EntityKey {
-                    join_keys: vec!["household_id".into()],
-                    values: vec![v(Kind::Int64Value(key))],
-                }),
-                include_event_times: false,
-                consistency: after_write(vec![token]),
-                include_freshness: true,
-            })
+            .get_feature_vector(vector_request(key, after_write(vec![token])))
             .await
             .unwrap()
             .into_inner();
@@ -157,54 +191,109 @@ async fn after_write_reads_include_what_was_just_written() {
         ingest(&mut ingestion, 1_000..2_000).await.write_token,
         ingest(&mut ingestion, 2_000..3_000).await.write_token,
     ];
-    let mut datasets = TrainingDatasetServiceClient::new(running.channel(3).await);
-    let dataset = datasets
-        .create_training_dataset(CreateTrainingDatasetRequest {
-            project: "energy".into(),
-            name: "fresh".into(),
-            version: 0,
-            query: Some(GetHistoricalFeaturesRequest {
-                project: "energy".into(),
-                features: Some(Features::View(FeatureViewRef {
-                    project: String::new(),
-                    name: "model".into(),
-                    version: 0,
-                })),
-                entities: Some(EntitySource {
-                    source: Some(Source::ArrowIpcStream(entity_rows(1_000..3_000))),
-                    ..EntitySource::default()
-                }),
-                consistency: after_write(tokens),
-            }),
-            format: DatasetFormat::Parquet as i32,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let (dataset, present) = dataset(&running, "fresh", 1_000..3_000, after_write(tokens)).await;
     assert_eq!(dataset.row_count, 2_000);
-    let mut flight = FlightClient::new(running.channel(3).await);
-    let batches: Vec<RecordBatch> = flight
-        .do_get(Ticket::new(dataset.flight_ticket.clone()))
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    let kwh: Vec<Option<f64>> = batches
-        .iter()
-        .flat_map(|b| {
-            b.column_by_name("daily__kwh")
-                .expect("daily__kwh")
-                .as_primitive::<Float64Type>()
-                .iter()
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    assert_eq!(kwh.len(), 2_000);
-    let missing = kwh.iter().filter(|k| k.is_none()).count();
     assert_eq!(
-        missing, 0,
+        present, 2_000,
         "rows without features in a set built after the write"
     );
     assert_eq!(dataset.freshness[0].watermark_micros, EVENT_TIME);
+}
+
+fn at_least(t: i64) -> Option<Consistency> {
+    Some(Consistency {
+        level: Level::AtLeast as i32,
+        at_least_micros: t,
+        max_wait_millis: 2_000,
+        ..Consistency::default()
+    })
+}
+
+fn vector_request(key: i64, consistency: Option<Consistency>) -> GetFeatureVectorRequest {
+    GetFeatureVectorRequest {
+        project: "energy".into(),
+        selector: Some(FeatureSelector {
+            selector: Some(Selector::View(FeatureViewRef {
+                project: String::new(),
+                name: "model".into(),
+                version: 0,
+            })),
+        }),
+        entity_key: Some(EntityKey {
+            join_keys: vec!["household_id".into()],
+            values: vec![v(Kind::Int64Value(key))],
+        }),
+        include_event_times: false,
+        consistency,
+        include_freshness: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_least_reads_wait_for_event_time_and_forged_tokens_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(dir.path(), free_ports()).await;
+    energy_catalog(&running).await;
+    let mut ingestion = IngestionServiceClient::new(running.channel(1).await);
+    let mut serving = OnlineServingServiceClient::new(running.channel(2).await);
+
+    // One key: its partition gets the row, the others none; they do not
+    // hold AT_LEAST back, online or offline.
+    ingest(&mut ingestion, 7..8).await;
+    let started = Instant::now();
+    let answer = serving
+        .get_feature_vector(vector_request(7, at_least(EVENT_TIME)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        answer.vector.unwrap().statuses,
+        [FeatureStatus::Present as i32, FeatureStatus::Present as i32]
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Past every row: everything acknowledged is applied, so no wait.
+    let started = Instant::now();
+    serving
+        .get_feature_vector(vector_request(7, at_least(EVENT_TIME * 2)))
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // A training dataset with AT_LEAST and no time waits for the latest
+    // entity-row time: 1,000 rows ingested just before are all there.
+    ingest(&mut ingestion, 1_000..2_000).await;
+    let (dataset, present) = dataset(
+        &running,
+        "at_least",
+        1_000..2_000,
+        Some(Consistency {
+            level: Level::AtLeast as i32,
+            ..Consistency::default()
+        }),
+    )
+    .await;
+    assert_eq!(dataset.row_count, 1_000);
+    assert!(dataset.freshness[0].watermark_micros >= EVENT_TIME);
+    assert_eq!(present, 1_000, "every row with features");
+
+    // A well-formed token naming offsets the log never had: refused soon,
+    // not waited on until the deadline.
+    let mut future = ingest(&mut ingestion, 7..8).await.written.unwrap();
+    for offset in future.groups[0].end_offsets.values_mut() {
+        *offset += 1_000_000;
+    }
+    let future = featurestore_domain::token::seal(&future);
+    let started = Instant::now();
+    let err = serving
+        .get_feature_vector(vector_request(7, after_write(vec![future])))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    assert!(
+        err.message().contains("consistency.write_tokens")
+            && err.message().contains("beyond the log's end"),
+        "{}",
+        err.message()
+    );
+    assert!(started.elapsed() < Duration::from_secs(1));
 }

@@ -237,6 +237,9 @@ pub struct Consistency {
     /// instead of DEADLINE_EXCEEDED.
     #[prost(bool, tag = "4")]
     pub serve_stale: bool,
+    /// AT_LEAST: the event time, µs since the epoch.
+    #[prost(int64, tag = "5")]
+    pub at_least_micros: i64,
 }
 /// Nested message and enum types in `Consistency`.
 pub mod consistency {
@@ -260,6 +263,13 @@ pub mod consistency {
         /// online store; offline: committed to Delta, and the read pinned to a
         /// version that has them).
         AfterWrite = 1,
+        /// Every acknowledged row with event time \<= `at_least_micros` is
+        /// included: each partition of each group read has either applied a row
+        /// at or after that time (its watermark passed it) or applied everything
+        /// acknowledged before the request (caught up; idle partitions never
+        /// block). Historical reads and training datasets may leave
+        /// `at_least_micros` 0 for the latest entity-row time.
+        AtLeast = 2,
     }
     impl Level {
         /// String value of the enum field names used in the ProtoBuf definition.
@@ -270,6 +280,7 @@ pub mod consistency {
             match self {
                 Self::Eventual => "LEVEL_EVENTUAL",
                 Self::AfterWrite => "LEVEL_AFTER_WRITE",
+                Self::AtLeast => "LEVEL_AT_LEAST",
             }
         }
         /// Creates an enum from field names used in the ProtoBuf definition.
@@ -277,6 +288,7 @@ pub mod consistency {
             match value {
                 "LEVEL_EVENTUAL" => Some(Self::Eventual),
                 "LEVEL_AFTER_WRITE" => Some(Self::AfterWrite),
+                "LEVEL_AT_LEAST" => Some(Self::AtLeast),
                 _ => None,
             }
         }
