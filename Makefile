@@ -144,3 +144,15 @@ bench-serve-standalone: ## Serving benchmark against standalone mode (embedded s
 	$(SCRIPTS)/deps.sh build
 	$(CARGO) build --release -q -p featurestore-standalone -p featurestore-benches --bin standalone --bin bench_serve
 	$(CARGO_TARGET_DIR)/release/bench_serve --target standalone $(BENCH_ARGS)
+
+.PHONY: bench-consistency
+bench-consistency: deps infra-up ## Read-your-writes: ingest ack -> AFTER_WRITE answer p50/p99, EVENTUAL reads, waiting requests' memory; distributed then standalone (bench-results/consistency-*.json)
+	$(CARGO) build --release -q -p featurestore-ingestion -p featurestore-materialization -p featurestore-online-serving -p featurestore-standalone -p featurestore-benches --bin ingestion --bin materialization --bin online-serving --bin standalone --bin bench_consistency
+	$(CARGO_TARGET_DIR)/release/bench_consistency --target distributed $(BENCH_ARGS)
+	$(CARGO_TARGET_DIR)/release/bench_consistency --target standalone $(BENCH_ARGS)
+
+.PHONY: bench-consistency-standalone
+bench-consistency-standalone: ## The standalone half of bench-consistency (no etcd/Kafka/Cassandra needed)
+	$(SCRIPTS)/deps.sh build
+	$(CARGO) build --release -q -p featurestore-standalone -p featurestore-benches --bin standalone --bin bench_consistency
+	$(CARGO_TARGET_DIR)/release/bench_consistency --target standalone $(BENCH_ARGS)

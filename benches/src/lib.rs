@@ -42,3 +42,96 @@ pub fn quantile_ms(sorted: &[std::time::Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i].as_secs_f64() * 1e3
 }
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A binary built next to the running benchmark (`make bench-*` builds
+/// both); fails naming the make target to run when it is missing.
+pub fn sibling_binary(name: &str, make_target: &str) -> std::path::PathBuf {
+    let me = std::env::current_exe().expect("current exe");
+    let path = me.parent().expect("bin dir").join(name);
+    assert!(
+        path.exists(),
+        "{} not built: run `make {make_target}`",
+        path.display()
+    );
+    path
+}
+
+/// Starts a service binary with `prefix`ed environment settings, its
+/// standard error written to `log`.
+pub fn spawn_service(
+    binary: &std::path::Path,
+    prefix: &str,
+    env: &[(String, String)],
+    log: &std::path::Path,
+) -> Killed {
+    let log = std::fs::File::create(log).expect("log file");
+    let mut command = std::process::Command::new(binary);
+    command.stdout(std::process::Stdio::null()).stderr(log);
+    for (k, v) in env {
+        command.env(format!("{prefix}{k}"), v);
+    }
+    Killed(command.spawn().expect("spawn service"))
+}
+
+/// A channel to a loopback port, retried until the server listens.
+pub async fn channel(port: u16) -> tonic::transport::Channel {
+    loop {
+        if let Ok(c) = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .expect("url")
+            .connect()
+            .await
+        {
+            return c;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Resident memory of a process in bytes (`VmRSS` of `/proc/<pid>/status`);
+/// 0 when the process is gone.
+pub fn rss_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The `standalone` binary (built next to the benchmark) on `data_dir`,
+/// logging warnings to standard error; returns it with its registry,
+/// ingestion, serving, offline and materialization ports, in that order.
+pub fn spawn_standalone(data_dir: &std::path::Path, make_target: &str) -> (Killed, [u16; 5]) {
+    let ports = [(); 5].map(|_| free_port());
+    let mut command = std::process::Command::new(sibling_binary("standalone", make_target));
+    command
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("FS_STANDALONE_TELEMETRY__LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit());
+    for (name, port) in [
+        "REGISTRY",
+        "INGESTION",
+        "SERVING",
+        "OFFLINE",
+        "MATERIALIZATION",
+    ]
+    .iter()
+    .zip(&ports)
+    {
+        command.env(
+            format!("FS_STANDALONE_LISTEN__{name}"),
+            format!("127.0.0.1:{port}"),
+        );
+    }
+    (Killed(command.spawn().expect("spawn standalone")), ports)
+}

@@ -6,6 +6,7 @@ pub mod gate;
 pub mod ingestion;
 pub mod materialization;
 pub mod offline;
+pub mod progress;
 pub mod registry;
 pub mod serving;
 pub mod world;

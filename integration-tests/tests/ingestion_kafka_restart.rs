@@ -53,6 +53,11 @@ fn request(project: &str, i: i64) -> IngestRequest {
 async fn requests_retried_with_their_key_across_a_kafka_restart_land_exactly_once() {
     let servers = FaultTest::begin();
     let w = world().await;
+    // Published progress is followed from outside: it must only move forward.
+    let progress = featurestore_integration_tests::progress::ProgressWatch::start(
+        featurestore_integration_tests::metadata_store().await,
+        w.registry.root(),
+    );
     let materialization = MaterializationSandbox::start(
         w.registry.root(),
         &w.project,
@@ -170,4 +175,5 @@ async fn requests_retried_with_their_key_across_a_kafka_restart_land_exactly_onc
         failures.load(Ordering::SeqCst)
     );
     assert_eq!(distinct.len(), rows_now.len(), "no row twice");
+    progress.assert_only_forward();
 }

@@ -14,6 +14,11 @@ use featurestore_offlinestore::{DeltaStore, OfflineTable};
 async fn materialization_stalls_during_a_cassandra_outage_and_catches_up_exactly_once() {
     let servers = FaultTest::begin();
     let w = world().await;
+    // Published progress is followed from outside: it must only move forward.
+    let progress = featurestore_integration_tests::progress::ProgressWatch::start(
+        featurestore_integration_tests::metadata_store().await,
+        w.registry.root(),
+    );
     let offline = w.offline_dir.path().to_str().unwrap().to_string();
     let materialization =
         MaterializationSandbox::start(w.registry.root(), &w.project, &offline).await;
@@ -49,5 +54,6 @@ async fn materialization_stalls_during_a_cassandra_outage_and_catches_up_exactly
         .collect();
     want.sort();
     assert_eq!(rows, want, "caught up, every row exactly once");
+    progress.assert_only_forward();
     materialization.stop().await.unwrap();
 }

@@ -259,34 +259,13 @@ fn value(id: i64, feature: usize) -> Value {
     }
 }
 
-fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?.parent().expect("dir").join(name);
-    anyhow::ensure!(
-        exe.exists(),
-        "{} not built: run `make bench-serve` or `make bench-serve-standalone`",
-        exe.display()
-    );
-    Ok(exe)
-}
-
 /// One HTTP/2 connection to the serving port, shared by every worker.
 async fn connect_serving(port: u16) -> tonic::transport::Channel {
-    loop {
-        if let Ok(c) = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .expect("url")
-            .connect()
-            .await
-        {
-            return c;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    featurestore_benches::channel(port).await
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+fn sibling_binary(name: &str) -> anyhow::Result<PathBuf> {
+    Ok(featurestore_benches::sibling_binary(name, "bench-serve"))
 }
 
 /// Registers `project` with a `customer` entity, a 10-feature group and a view.
@@ -352,7 +331,7 @@ async fn setup_cassandra(args: &Args) -> anyhow::Result<Setup> {
             .collect();
         store.upsert(&table, &rows).await?;
     }
-    let port = free_port()?;
+    let port = featurestore_benches::free_port();
     let process = Killed(
         Command::new(sibling_binary("online-serving")?)
             .env(
@@ -391,46 +370,9 @@ async fn setup_cassandra(args: &Args) -> anyhow::Result<Setup> {
 /// ingestion port; returns once every entity is served.
 async fn setup_standalone(args: &Args) -> anyhow::Result<Setup> {
     let data = tempfile::tempdir()?;
-    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect::<anyhow::Result<_>>()?;
-    let mut command = Command::new(sibling_binary("standalone")?);
-    command
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("FS_STANDALONE_TELEMETRY__LOG_LEVEL", "warn");
-    for (name, port) in [
-        "REGISTRY",
-        "INGESTION",
-        "SERVING",
-        "OFFLINE",
-        "MATERIALIZATION",
-    ]
-    .iter()
-    .zip(&ports)
-    {
-        command.env(
-            format!("FS_STANDALONE_LISTEN__{name}"),
-            format!("127.0.0.1:{port}"),
-        );
-    }
-    let process = Killed(
-        command
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?,
-    );
-    let channel = |port: u16| async move {
-        loop {
-            if let Ok(c) =
-                tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
-                    .expect("url")
-                    .connect()
-                    .await
-            {
-                return c;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
+    let (process, ports) =
+        featurestore_benches::spawn_standalone(data.path(), "bench-serve-standalone");
+    let channel = featurestore_benches::channel;
     let project = "sbench".to_string();
     register(
         &mut RegistryServiceClient::new(channel(ports[0]).await),

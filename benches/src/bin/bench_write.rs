@@ -9,13 +9,12 @@
 use std::{
     collections::VecDeque,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use clap::Parser;
-use featurestore_benches::{Killed, cpu_seconds};
+use featurestore_benches::{Killed, cpu_seconds, free_port, sibling_binary, spawn_service};
 use featurestore_domain::{EntityKeyEncoder, fixtures::group};
 use featurestore_integration_tests::{
     etcd_endpoint, ingestion::kafka_bootstrap, materialization::cassandra_node,
@@ -76,33 +75,8 @@ struct Report {
     cores: usize,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn binary(name: &str) -> PathBuf {
-    let me = std::env::current_exe().expect("current exe");
-    let path = me.parent().expect("bin dir").join(name);
-    assert!(
-        path.exists(),
-        "{} not built: run `make bench-write`",
-        path.display()
-    );
-    path
-}
-
 fn spawn(name: &str, prefix: &str, env: &[(String, String)], log: &Path) -> Killed {
-    let log = std::fs::File::create(log).expect("log file");
-    let mut command = Command::new(binary(name));
-    command.stdout(Stdio::null()).stderr(log);
-    for (k, v) in env {
-        command.env(format!("{prefix}{k}"), v);
-    }
-    Killed(command.spawn().expect("spawn service"))
+    spawn_service(&sibling_binary(name, "bench-write"), prefix, env, log)
 }
 
 /// An acknowledged row watched online: encoded key, event time, ack time.

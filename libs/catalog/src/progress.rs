@@ -22,7 +22,7 @@ use featurestore_metastore::{MetadataStore, MetastoreError, WatchEvent};
 use featurestore_proto::v1::{FeatureGroupRef, GroupFreshness, PartitionProgress};
 use futures::StreamExt;
 use prost::Message as _;
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
 use crate::keyspace::Keyspace;
 
@@ -257,8 +257,11 @@ pub struct ProgressCache {
     changes: watch::Receiver<u64>,
     task: JoinHandle<()>,
     log: Arc<dyn LogEnds>,
-    /// The largest end offsets seen per group version (they only grow).
-    ends: Mutex<HashMap<FeatureGroupId, Vec<i64>>>,
+    /// Per group version, the largest end offsets seen (they only grow) and
+    /// when the look-up that last raised them started.
+    ends: Mutex<HashMap<FeatureGroupId, (Vec<i64>, Instant)>>,
+    /// One look-up at a time: requests that queue behind it use its answer.
+    asking: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for ProgressCache {
@@ -286,27 +289,49 @@ impl ProgressCache {
             task,
             log,
             ends: Mutex::new(HashMap::new()),
+            asking: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// Where the group version's partitions end in the log now (one round
-    /// trip), merged into the largest ends seen.
-    pub async fn log_ends(&self, id: &FeatureGroupId) -> Result<Vec<i64>, EventLogError> {
+    /// Where the group version's partitions end in the log, as read by a
+    /// look-up that started at or after `since` (so every record
+    /// acknowledged before `since` lies before the ends returned). Look-ups
+    /// are single-flight: a crowd of waiters costs one round trip, not one
+    /// each. The ends are merged into the largest seen.
+    pub async fn log_ends(
+        &self,
+        id: &FeatureGroupId,
+        since: Instant,
+    ) -> Result<Vec<i64>, EventLogError> {
+        let _turn = self.asking.lock().await;
+        if let Some((ends, asked)) = self.ends_entry(id)
+            && asked >= since
+        {
+            return Ok(ends);
+        }
+        let asked = Instant::now();
         let topic = topic_name(&id.project, &id.name, id.version);
         let now = self.log.end_offsets(&topic).await?;
         let mut known = self.ends.lock().unwrap_or_else(|e| e.into_inner());
-        let merged = known.entry(id.clone()).or_default();
+        let (merged, at) = known
+            .entry(id.clone())
+            .or_insert_with(|| (Vec::new(), asked));
         if merged.len() < now.len() {
             merged.resize(now.len(), 0);
         }
         for (m, n) in merged.iter_mut().zip(&now) {
             *m = (*m).max(*n);
         }
+        *at = asked;
         Ok(merged.clone())
     }
 
     /// The largest ends seen of the group version, without a round trip.
     pub fn known_ends(&self, id: &FeatureGroupId) -> Option<Vec<i64>> {
+        self.ends_entry(id).map(|(ends, _)| ends)
+    }
+
+    fn ends_entry(&self, id: &FeatureGroupId) -> Option<(Vec<i64>, Instant)> {
         self.ends
             .lock()
             .unwrap_or_else(|e| e.into_inner())

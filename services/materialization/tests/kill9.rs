@@ -61,6 +61,11 @@ fn start(w: &World) -> Process {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_stream_then_restart_leaves_every_row_exactly_once() {
     let w = world().await;
+    // Published progress is followed from outside: it must only move forward.
+    let progress = featurestore_integration_tests::progress::ProgressWatch::start(
+        featurestore_integration_tests::metadata_store().await,
+        w.registry.root(),
+    );
     let keys: Vec<i64> = (0..100).collect();
     let mut process = start(&w);
     for time in 1..=10 {
@@ -90,5 +95,6 @@ async fn kill_9_mid_stream_then_restart_leaves_every_row_exactly_once() {
         .collect();
     want.sort();
     assert_eq!(rows, want, "every acknowledged row exactly once in Delta");
+    progress.assert_only_forward();
     drop(process);
 }
