@@ -162,15 +162,11 @@ impl Server {
         if c.level != pb::consistency::Level::AtLeast as i32 || c.at_least_micros != 0 {
             return Ok(Some(c.clone()));
         }
-        Ok(
-            match self.engine.latest_entity_time(source, column).await? {
-                Some(t) => Some(pb::Consistency {
-                    at_least_micros: t,
-                    ..c.clone()
-                }),
-                None => None,
-            },
-        )
+        let latest = self.engine.latest_entity_time(source, column).await?;
+        Ok(latest.map(|t| pb::Consistency {
+            at_least_micros: t,
+            ..c.clone()
+        }))
     }
 
     pub fn datasets(&self) -> &Datasets {
