@@ -1,0 +1,19 @@
+//! The arithmetic of windowed aggregations, independent of storage:
+//!
+//! - [`tiles`]: time tiles at nested grains (e.g. 5 min ⊂ 1 h ⊂ 1 d), the
+//!   tiles an event belongs to (one per grain), and the fewest tiles that
+//!   cover a window exactly to the finest grain;
+//! - [`state`]: mergeable partial aggregates per function, whose result
+//!   never depends on the order events were folded or tiles merged;
+//! - [`exact_sum`]: the order-independent floating-point sum they use.
+//!
+//! Materialization folds events into tiles, serving and the offline query
+//! merge the tiles of a window; both use this crate, so they agree.
+
+pub mod exact_sum;
+pub mod state;
+pub mod tiles;
+
+pub use exact_sum::ExactSum;
+pub use state::{Event, Function, Output, State};
+pub use tiles::{Grains, Tile, TilesError};
