@@ -11,9 +11,9 @@ use anyhow::{Context, Result, bail};
 use arrow_flight::{FlightClient, Ticket};
 use clap::{Subcommand, ValueEnum};
 use featurestore_proto::v1::{
-    Consistency, CreateTrainingDatasetRequest, DatasetFormat, EntitySource,
-    GetHistoricalFeaturesRequest, GetTrainingDatasetRequest, ListTrainingDatasetsRequest,
-    TrainingDataset, consistency, entity_source::Source, get_historical_features_request::Features,
+    CreateTrainingDatasetRequest, DatasetFormat, EntitySource, GetHistoricalFeaturesRequest,
+    GetTrainingDatasetRequest, ListTrainingDatasetsRequest, TrainingDataset, entity_source::Source,
+    get_historical_features_request::Features,
     training_dataset_service_client::TrainingDatasetServiceClient,
 };
 use futures::TryStreamExt;
@@ -150,19 +150,10 @@ pub async fn run(channel: Channel, command: TrainingSet) -> Result<()> {
                 .iter()
                 .map(|t| crate::ingest::unhex(t))
                 .collect::<Result<Vec<_>>>()?;
-            let consistency = match at_least {
-                Some(t) => Some(Consistency {
-                    level: consistency::Level::AtLeast as i32,
-                    at_least_micros: at_least_micros(&t)?,
-                    ..Default::default()
-                }),
-                None => (!tokens.is_empty()).then(|| Consistency {
-                    level: consistency::Level::AfterWrite as i32,
-                    write_tokens: tokens,
-                    // The offline query's configured wait.
-                    ..Default::default()
-                }),
-            };
+            let at_least = at_least
+                .map(|t| crate::wait::at_least_micros(&t, true))
+                .transpose()?;
+            let consistency = crate::wait::requested(tokens, at_least);
             let dataset = client
                 .create_training_dataset(CreateTrainingDatasetRequest {
                     project: project.clone(),
@@ -315,23 +306,4 @@ async fn export(channel: Channel, dataset: &TrainingDataset, out: &Path) -> Resu
             Err(e)
         }
     }
-}
-
-/// `--at-least`: `entities` (0: the offline query takes the latest
-/// entity-row time) or an RFC 3339 time, as µs since the epoch.
-fn at_least_micros(text: &str) -> Result<i64> {
-    if text == "entities" {
-        return Ok(0);
-    }
-    let at = humantime::parse_rfc3339_weak(text).with_context(|| {
-        format!("--at-least {text:?}: not `entities` nor an RFC 3339 time (2026-11-30T12:00:00Z)")
-    })?;
-    let micros = at
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_micros() as i64)
-        .unwrap_or_default();
-    if micros <= 0 {
-        anyhow::bail!("--at-least {text:?}: must be after 1970");
-    }
-    Ok(micros)
 }

@@ -196,8 +196,12 @@ enum Command {
         output: Output,
         /// A write token `fsctl ingest` printed (repeat for several): the
         /// answer includes those rows (waits up to the server's limit).
-        #[arg(long = "after-write")]
+        #[arg(long = "after-write", conflicts_with = "at_least")]
         after_write: Vec<String>,
+        /// Wait until every row with event time up to this RFC 3339 time
+        /// is served (`AT_LEAST`).
+        #[arg(long = "at-least")]
+        at_least: Option<String>,
     },
     /// How far materialisation has come per feature group (latest
     /// versions): watermarks and lag, online and offline.
@@ -327,6 +331,7 @@ async fn main() -> Result<()> {
             keys,
             output,
             after_write,
+            at_least,
         } => {
             let timeout = std::time::Duration::from_secs(30);
             let serving = connect(&cli.serving, "online serving service", timeout).await?;
@@ -334,7 +339,20 @@ async fn main() -> Result<()> {
                 .iter()
                 .map(|t| ingest::unhex(t))
                 .collect::<Result<Vec<_>>>()?;
-            vectors::run(&mut client, serving, project, &view, &keys, output, tokens).await?;
+            let at_least = at_least
+                .map(|t| wait::at_least_micros(&t, false))
+                .transpose()?;
+            let consistency = wait::requested(tokens, at_least);
+            vectors::run(
+                &mut client,
+                serving,
+                project,
+                &view,
+                &keys,
+                output,
+                consistency,
+            )
+            .await?;
         }
         Command::Status {
             project,

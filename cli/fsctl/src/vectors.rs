@@ -5,9 +5,8 @@
 use anyhow::{Result, anyhow, bail};
 use featurestore_proto::v1::{
     Consistency, FeatureSelector, FeatureStatus, FeatureVector, GetFeatureVectorsRequest,
-    GetFeatureViewRequest, KeyColumn, Row, ScalarType, Value, consistency,
-    feature_selector::Selector, online_serving_service_client::OnlineServingServiceClient,
-    value::Kind,
+    GetFeatureViewRequest, KeyColumn, Row, ScalarType, Value, feature_selector::Selector,
+    online_serving_service_client::OnlineServingServiceClient, value::Kind,
 };
 use serde_json::{Map, Value as Json, json};
 use tonic::transport::Channel;
@@ -133,7 +132,7 @@ pub async fn run(
     view: &str,
     keys: &[String],
     output: Output,
-    after_write: Vec<Vec<u8>>,
+    consistency: Option<Consistency>,
 ) -> Result<()> {
     if keys.is_empty() {
         bail!("give at least one --key name=value");
@@ -162,11 +161,7 @@ pub async fn run(
             join_keys: join_keys.iter().map(|k| k.name.clone()).collect(),
             entity_rows: rows.clone(),
             include_event_times: false,
-            consistency: (!after_write.is_empty()).then(|| Consistency {
-                level: consistency::Level::AfterWrite as i32,
-                write_tokens: after_write.clone(),
-                ..Default::default()
-            }),
+            consistency,
             include_freshness: false,
         })
         .await

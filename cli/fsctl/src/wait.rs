@@ -150,3 +150,46 @@ where
         }
     }
 }
+
+/// `--at-least`: an RFC 3339 time as µs since the epoch, or, where
+/// `entities` is allowed (training sets), 0: the offline query then takes
+/// the latest entity-row time.
+pub fn at_least_micros(text: &str, entities: bool) -> Result<i64> {
+    if entities && text == "entities" {
+        return Ok(0);
+    }
+    let expected = if entities {
+        "`entities` or an RFC 3339 time"
+    } else {
+        "an RFC 3339 time"
+    };
+    let at = humantime::parse_rfc3339_weak(text).map_err(|e| {
+        anyhow::anyhow!("--at-least {text:?}: not {expected} (2026-11-30T12:00:00Z): {e}")
+    })?;
+    let micros = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default();
+    if micros <= 0 {
+        bail!("--at-least {text:?}: must be after 1970");
+    }
+    Ok(micros)
+}
+
+/// The `Consistency` of `--after-write` tokens or an `--at-least` time
+/// (none: EVENTUAL).
+pub fn requested(tokens: Vec<Vec<u8>>, at_least: Option<i64>) -> Option<Consistency> {
+    match at_least {
+        Some(t) => Some(Consistency {
+            level: Level::AtLeast as i32,
+            at_least_micros: t,
+            ..Default::default()
+        }),
+        None => (!tokens.is_empty()).then(|| Consistency {
+            level: Level::AfterWrite as i32,
+            write_tokens: tokens,
+            // The service's configured wait.
+            ..Default::default()
+        }),
+    }
+}

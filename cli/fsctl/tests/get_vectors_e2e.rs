@@ -89,6 +89,27 @@ async fn vectors_print_as_a_table_and_as_json() {
         serde_json::json!([7.0, 2.0])
     );
 
+    // AT_LEAST the rows' event time (2 µs): served at once, they are applied.
+    let (ok, text) = fsctl(
+        registry.clone(),
+        serving.clone(),
+        args(&[
+            "--key",
+            "customer_id=7",
+            "--at-least",
+            "1970-01-01T00:00:00.000002Z",
+        ]),
+    )
+    .await;
+    assert!(ok && text.contains("7002"), "{text}");
+    let (ok, text) = fsctl(
+        registry.clone(),
+        serving.clone(),
+        args(&["--key", "customer_id=7", "--at-least", "yesterday"]),
+    )
+    .await;
+    assert!(!ok && text.contains("--at-least \"yesterday\""), "{text}");
+
     let (ok, text) = fsctl(
         registry.clone(),
         serving.clone(),
