@@ -9,12 +9,14 @@
 use std::{sync::Arc, time::Duration};
 
 use arc_swap::ArcSwap;
-use backon::{BackoffBuilder, ExponentialBuilder};
-use featurestore_metastore::{MetadataStore, MetastoreError, Revision};
-use futures::StreamExt;
+use featurestore_metastore::{Listing, MetadataStore, Revision, WatchEvent};
 use tokio::{sync::watch, task::JoinHandle};
 
-use crate::{keyspace::Keyspace, snapshot::Catalog};
+use crate::{
+    follow::{Mirror, follow},
+    keyspace::Keyspace,
+    snapshot::Catalog,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogCacheError {
@@ -53,7 +55,15 @@ impl CatalogCache {
     pub fn spawn(store: Arc<dyn MetadataStore>, keyspace: Keyspace) -> Self {
         let current = Arc::new(ArcSwap::from_pointee(Catalog::default()));
         let (tx, revisions) = watch::channel(0);
-        let task = tokio::spawn(follow(store, keyspace, current.clone(), tx));
+        let mut mirror = CatalogMirror {
+            keyspace,
+            current: current.clone(),
+            revisions: tx,
+        };
+        let task = tokio::spawn(async move {
+            let prefix = mirror.keyspace.root_prefix();
+            follow(&*store, &prefix, "catalog", &mut mirror).await;
+        });
         Self {
             current,
             revisions,
@@ -97,94 +107,34 @@ impl CatalogCache {
     }
 }
 
-async fn follow(
-    store: Arc<dyn MetadataStore>,
+/// The catalog as a [`Mirror`] of the root prefix.
+struct CatalogMirror {
     keyspace: Keyspace,
     current: Arc<ArcSwap<Catalog>>,
     revisions: watch::Sender<Revision>,
-) {
-    let prefix = keyspace.root_prefix();
-    let backoff_builder = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(5))
-        .without_max_times()
-        .with_jitter();
-    let mut backoff = backoff_builder.build();
-    loop {
-        let mut synced = false;
-        let failure = match sync_once(
-            &*store,
-            &keyspace,
-            &prefix,
-            &current,
-            &revisions,
-            &mut synced,
-        )
-        .await
-        {
-            Err(e) => e,
-            Ok(()) => MetastoreError::Unavailable("watch ended".into()),
-        };
-        if synced {
-            // The store worked: the next outage starts with a short delay.
-            backoff = backoff_builder.build();
-        }
-        match failure {
-            MetastoreError::Compacted { compact_revision } => {
-                tracing::info!(compact_revision, "catalog watch compacted, re-listing");
-            }
-            error => {
-                let delay = backoff.next().unwrap_or(Duration::from_secs(5));
-                tracing::warn!(%error, ?delay, "catalog watch interrupted, re-listing after backoff");
-                tokio::time::sleep(delay).await;
-            }
-        }
-    }
 }
 
-/// One list-then-watch cycle; returns when the watch fails.
-async fn sync_once(
-    store: &dyn MetadataStore,
-    keyspace: &Keyspace,
-    prefix: &str,
-    current: &ArcSwap<Catalog>,
-    revisions: &watch::Sender<Revision>,
-    synced: &mut bool,
-) -> Result<(), MetastoreError> {
-    let listing = store.list(prefix).await?;
-    let mut catalog = Catalog::from_listing(keyspace, &listing.kvs, listing.revision);
-    let mut stream = store.watch(prefix, listing.revision + 1).await?;
-    publish(current, revisions, &catalog);
-    *synced = true;
-    tracing::debug!(revision = listing.revision, "catalog synced");
-    let mut batches = (&mut stream).ready_chunks(256);
-    while let Some(batch) = batches.next().await {
-        let mut failure = None;
-        for item in batch {
-            match item {
-                Ok(event) => catalog.apply(keyspace, &event),
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
-        publish(current, revisions, &catalog);
-        if let Some(e) = failure {
-            return Err(e);
-        }
-    }
-    Ok(())
-}
+impl Mirror for CatalogMirror {
+    type Copy = Catalog;
 
-fn publish(current: &ArcSwap<Catalog>, revisions: &watch::Sender<Revision>, catalog: &Catalog) {
-    current.store(Arc::new(catalog.clone()));
-    revisions.send_replace(catalog.revision());
+    fn build(&mut self, listing: &Listing) -> Catalog {
+        tracing::debug!(revision = listing.revision, "catalog synced");
+        Catalog::from_listing(&self.keyspace, &listing.kvs, listing.revision)
+    }
+
+    fn apply(&mut self, catalog: &mut Catalog, event: &WatchEvent) {
+        catalog.apply(&self.keyspace, event);
+    }
+
+    fn publish(&mut self, catalog: &Catalog) {
+        self.current.store(Arc::new(catalog.clone()));
+        self.revisions.send_replace(catalog.revision());
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use featurestore_metastore::{MemoryStore, Op};
+    use featurestore_metastore::{MemoryStore, MetastoreError, Op};
     use featurestore_proto::v1::Project;
     use prost::Message;
 

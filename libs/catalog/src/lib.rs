@@ -10,6 +10,7 @@
 mod cache;
 mod config;
 pub mod consistency;
+mod follow;
 mod keyspace;
 pub mod pagination;
 pub mod progress;

@@ -15,16 +15,17 @@ use std::{
 };
 
 use arc_swap::ArcSwap;
-use backon::{BackoffBuilder, ExponentialBuilder};
 use featurestore_domain::{FeatureGroupId, names::topic_name, token::Written};
 use featurestore_eventlog::{EventLogError, LogEnds};
-use featurestore_metastore::{MetadataStore, MetastoreError, WatchEvent};
+use featurestore_metastore::{Listing, MetadataStore, WatchEvent};
 use featurestore_proto::v1::{FeatureGroupRef, GroupFreshness, PartitionProgress};
-use futures::StreamExt;
 use prost::Message as _;
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
-use crate::keyspace::Keyspace;
+use crate::{
+    follow::{Mirror, follow},
+    keyspace::Keyspace,
+};
 
 /// Where rows must have arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,7 +283,15 @@ impl ProgressCache {
     pub fn spawn(store: Arc<dyn MetadataStore>, keyspace: Keyspace, log: Arc<dyn LogEnds>) -> Self {
         let current = Arc::new(ArcSwap::from_pointee(Progress::default()));
         let (tx, changes) = watch::channel(0);
-        let task = tokio::spawn(follow(store, keyspace, current.clone(), tx));
+        let mut mirror = ProgressMirror {
+            keys: keyspace,
+            current: current.clone(),
+            changes: tx,
+        };
+        let task = tokio::spawn(async move {
+            let prefix = mirror.keys.progress_prefix();
+            follow(&*store, &prefix, "progress", &mut mirror).await;
+        });
         Self {
             current,
             changes,
@@ -391,81 +400,36 @@ impl ProgressCache {
     }
 }
 
-async fn follow(
-    store: Arc<dyn MetadataStore>,
+/// Published progress as a [`Mirror`] of the progress prefix. Progress
+/// only moves forward, so the last copy stays valid while re-listing.
+struct ProgressMirror {
     keys: Keyspace,
     current: Arc<ArcSwap<Progress>>,
     changes: watch::Sender<u64>,
-) {
-    let prefix = keys.progress_prefix();
-    let builder = ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(5))
-        .without_max_times()
-        .with_jitter();
-    let mut backoff = builder.build();
-    loop {
-        let mut synced = false;
-        let failure =
-            match sync_once(&*store, &keys, &prefix, &current, &changes, &mut synced).await {
-                Err(e) => e,
-                Ok(()) => MetastoreError::Unavailable("watch ended".into()),
-            };
-        if synced {
-            backoff = builder.build();
-        }
-        if !matches!(failure, MetastoreError::Compacted { .. }) {
-            let delay = backoff.next().unwrap_or(Duration::from_secs(5));
-            tracing::warn!(error = %failure, ?delay, "progress watch interrupted, re-listing after backoff");
-            tokio::time::sleep(delay).await;
-        }
-    }
 }
 
-/// One list-then-watch cycle; returns when the watch fails. Progress only
-/// moves forward, so the last snapshot stays valid while re-listing.
-async fn sync_once(
-    store: &dyn MetadataStore,
-    keys: &Keyspace,
-    prefix: &str,
-    current: &ArcSwap<Progress>,
-    changes: &watch::Sender<u64>,
-    synced: &mut bool,
-) -> Result<(), MetastoreError> {
-    let listing = store.list(prefix).await?;
-    let mut progress = Progress {
-        synced: true,
-        ..Progress::default()
-    };
-    for kv in &listing.kvs {
-        progress.apply(keys, &WatchEvent::Put(kv.clone()));
-    }
-    let mut stream = store.watch(prefix, listing.revision + 1).await?;
-    publish(current, changes, &progress);
-    *synced = true;
-    let mut batches = (&mut stream).ready_chunks(256);
-    while let Some(batch) = batches.next().await {
-        let mut failure = None;
-        for item in batch {
-            match item {
-                Ok(event) => progress.apply(keys, &event),
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
-        publish(current, changes, &progress);
-        if let Some(e) = failure {
-            return Err(e);
-        }
-    }
-    Ok(())
-}
+impl Mirror for ProgressMirror {
+    type Copy = Progress;
 
-fn publish(current: &ArcSwap<Progress>, changes: &watch::Sender<u64>, progress: &Progress) {
-    current.store(Arc::new(progress.clone()));
-    changes.send_modify(|n| *n += 1);
+    fn build(&mut self, listing: &Listing) -> Progress {
+        let mut progress = Progress {
+            synced: true,
+            ..Progress::default()
+        };
+        for kv in &listing.kvs {
+            progress.apply(&self.keys, &WatchEvent::Put(kv.clone()));
+        }
+        progress
+    }
+
+    fn apply(&mut self, progress: &mut Progress, event: &WatchEvent) {
+        progress.apply(&self.keys, event);
+    }
+
+    fn publish(&mut self, progress: &Progress) {
+        self.current.store(Arc::new(progress.clone()));
+        self.changes.send_modify(|n| *n += 1);
+    }
 }
 
 #[cfg(test)]
@@ -543,5 +507,111 @@ mod tests {
         let written: Written = [(id(), [(0, 6), (2, 3)].into())].into();
         let behind = now.behind(&written, Sink::Online);
         assert_eq!(behind[0].partitions, vec![(0, 5, 6)]);
+    }
+
+    /// The log ends a test sets.
+    struct Ends(Mutex<Vec<i64>>);
+
+    #[async_trait::async_trait]
+    impl LogEnds for Ends {
+        async fn end_offsets(&self, _topic: &str) -> Result<Vec<i64>, EventLogError> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+    }
+
+    async fn publish(
+        store: &dyn MetadataStore,
+        keys: &Keyspace,
+        partition: i32,
+        offset: i64,
+        t: i64,
+    ) {
+        use featurestore_metastore::Op;
+        let value = PartitionProgress {
+            online_offset: offset,
+            online_watermark_micros: t,
+            ..Default::default()
+        };
+        store
+            .txn(
+                vec![],
+                vec![Op::put(
+                    keys.progress("p", "g", 1, partition),
+                    value.encode_to_vec(),
+                )],
+            )
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn waits_end_when_published_progress_reaches_them() {
+        use std::collections::BTreeSet;
+
+        use featurestore_metastore::MemoryStore;
+        use featurestore_proto::v1::{Consistency, consistency::Level};
+
+        use crate::consistency::ConsistencySettings;
+
+        let store = Arc::new(MemoryStore::new());
+        let keys = Keyspace::new("/t");
+        let ends = Arc::new(Ends(Mutex::new(vec![5, 0])));
+        let cache = ProgressCache::spawn(store.clone(), keys.clone(), ends.clone());
+        publish(&*store, &keys, 0, 3, 100).await;
+
+        // AFTER_WRITE-style wait: ends when partition 0 reaches offset 5.
+        let written: Written = [(id(), [(0, 5)].into())].into();
+        let waiting = cache.wait(&written, Sink::Online, Duration::from_secs(5));
+        let (reached, ()) = tokio::join!(waiting, publish(&*store, &keys, 0, 5, 120));
+        assert!(reached.is_ok());
+
+        // AT_LEAST(200): partition 0 is caught up with the log (5 of 5) and
+        // partition 1 never received a row: nothing to wait for.
+        let settings = ConsistencySettings::default();
+        let groups = BTreeSet::from([id()]);
+        let at_least = |t: i64, wait: u32| Consistency {
+            level: Level::AtLeast as i32,
+            at_least_micros: t,
+            max_wait_millis: wait,
+            ..Consistency::default()
+        };
+        cache
+            .settle(
+                "c",
+                Some(&at_least(200, 1_000)),
+                &groups,
+                Sink::Online,
+                &settings,
+            )
+            .await
+            .unwrap();
+        // A row acknowledged in partition 1 but not applied holds it back.
+        *ends.0.lock().unwrap() = vec![5, 2];
+        let err = cache
+            .settle(
+                "c",
+                Some(&at_least(200, 100)),
+                &groups,
+                Sink::Online,
+                &settings,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("partition 1 at offset 0 of 2"),
+            "{err}"
+        );
+        // Applied: settled.
+        publish(&*store, &keys, 1, 2, 90).await;
+        cache
+            .settle(
+                "c",
+                Some(&at_least(200, 1_000)),
+                &groups,
+                Sink::Online,
+                &settings,
+            )
+            .await
+            .unwrap();
     }
 }
