@@ -569,49 +569,30 @@ mod tests {
         // partition 1 never received a row: nothing to wait for.
         let settings = ConsistencySettings::default();
         let groups = BTreeSet::from([id()]);
-        let at_least = |t: i64, wait: u32| Consistency {
-            level: Level::AtLeast as i32,
-            at_least_micros: t,
-            max_wait_millis: wait,
-            ..Consistency::default()
+        let at_least = |wait: u32| {
+            let c = Consistency {
+                level: Level::AtLeast as i32,
+                at_least_micros: 200,
+                max_wait_millis: wait,
+                ..Consistency::default()
+            };
+            let (cache, groups, settings) = (&cache, &groups, &settings);
+            async move {
+                cache
+                    .settle("c", Some(&c), groups, Sink::Online, settings)
+                    .await
+            }
         };
-        cache
-            .settle(
-                "c",
-                Some(&at_least(200, 1_000)),
-                &groups,
-                Sink::Online,
-                &settings,
-            )
-            .await
-            .unwrap();
+        at_least(1_000).await.unwrap();
         // A row acknowledged in partition 1 but not applied holds it back.
         *ends.0.lock().unwrap() = vec![5, 2];
-        let err = cache
-            .settle(
-                "c",
-                Some(&at_least(200, 100)),
-                &groups,
-                Sink::Online,
-                &settings,
-            )
-            .await
-            .unwrap_err();
+        let err = at_least(100).await.unwrap_err();
         assert!(
             err.to_string().contains("partition 1 at offset 0 of 2"),
             "{err}"
         );
         // Applied: settled.
         publish(&*store, &keys, 1, 2, 90).await;
-        cache
-            .settle(
-                "c",
-                Some(&at_least(200, 1_000)),
-                &groups,
-                Sink::Online,
-                &settings,
-            )
-            .await
-            .unwrap();
+        at_least(1_000).await.unwrap();
     }
 }

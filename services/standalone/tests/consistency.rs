@@ -16,9 +16,9 @@ use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use common::{energy_catalog, free_ports, start};
 use featurestore_proto::v1::{
     Consistency, CreateTrainingDatasetRequest, DatasetFormat, EntityKey, EntitySource,
-    FeatureGroupRef, FeatureSelector, FeatureStatus, FeatureViewRef, GetFeatureVectorRequest,
-    GetHistoricalFeaturesRequest, IngestRequest, IngestResponse, Row, Value, consistency::Level,
-    entity_source::Source, feature_selector::Selector, get_historical_features_request::Features,
+    FeatureSelector, FeatureStatus, FeatureViewRef, GetFeatureVectorRequest,
+    GetHistoricalFeaturesRequest, IngestResponse, Value, consistency::Level, entity_source::Source,
+    feature_selector::Selector, get_historical_features_request::Features,
     ingestion_service_client::IngestionServiceClient,
     online_serving_service_client::OnlineServingServiceClient,
     training_dataset_service_client::TrainingDatasetServiceClient, value::Kind,
@@ -46,27 +46,7 @@ async fn ingest(
     client: &mut IngestionServiceClient<Channel>,
     keys: std::ops::Range<i64>,
 ) -> IngestResponse {
-    let request = IngestRequest {
-        group: Some(FeatureGroupRef {
-            project: "energy".into(),
-            name: "daily".into(),
-            version: 0,
-        }),
-        columns: ["household_id", "event_time", "kwh", "measures"]
-            .map(String::from)
-            .to_vec(),
-        rows: keys
-            .map(|k| Row {
-                values: vec![
-                    v(Kind::Int64Value(k)),
-                    v(Kind::TimestampValue(EVENT_TIME)),
-                    v(Kind::Float64Value(k as f64 + 0.5)),
-                    v(Kind::Int64Value(48)),
-                ],
-            })
-            .collect(),
-        idempotency_key: String::new(),
-    };
+    let request = common::daily_rows(keys, EVENT_TIME, |k| k as f64 + 0.5);
     // The catalog reaches ingestion through its watch.
     let started = Instant::now();
     loop {

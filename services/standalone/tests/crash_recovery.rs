@@ -10,7 +10,7 @@ use arrow_flight::{FlightClient, Ticket};
 use common::{free_ports, start};
 use featurestore_proto::v1::{
     FeatureGroupRef, FeatureSelector, FeatureStatus, FeatureViewRef, GetFeatureVectorsRequest,
-    GetMaterializationStatusRequest, IngestRequest, ReadFeatureGroupRequest, Row, Value,
+    GetMaterializationStatusRequest, ReadFeatureGroupRequest, Row, Value,
     feature_selector::Selector, ingestion_service_client::IngestionServiceClient,
     materialization_admin_service_client::MaterializationAdminServiceClient,
     offline_query_service_client::OfflineQueryServiceClient,
@@ -35,27 +35,7 @@ async fn acknowledged_rows_survive_a_kill_and_are_served_once_after_restart() {
     let first = start(dir.path(), free_ports()).await;
     common::energy_catalog(&first).await;
     let mut ingestion = IngestionServiceClient::new(first.channel(1).await);
-    let request = |keys: std::ops::Range<i64>| IngestRequest {
-        group: Some(FeatureGroupRef {
-            project: "energy".into(),
-            name: "daily".into(),
-            version: 0,
-        }),
-        columns: ["household_id", "event_time", "kwh", "measures"]
-            .map(String::from)
-            .to_vec(),
-        rows: keys
-            .map(|k| Row {
-                values: vec![
-                    v(Kind::Int64Value(k)),
-                    v(Kind::TimestampValue(EVENT_TIME)),
-                    v(Kind::Float64Value(kwh(k))),
-                    v(Kind::Int64Value(48)),
-                ],
-            })
-            .collect(),
-        idempotency_key: String::new(),
-    };
+    let request = |keys| common::daily_rows(keys, EVENT_TIME, kwh);
     // Catalog changes reach ingestion through its watch: retry until it knows the group.
     let started = Instant::now();
     loop {

@@ -181,3 +181,35 @@ pub async fn energy_catalog(running: &Running) {
         .await
         .unwrap();
 }
+
+/// An ingest of `keys` into the energy catalog's `daily` group (see
+/// [`energy_catalog`]), every row at `event_time`, `kwh` from the key.
+pub fn daily_rows(
+    keys: std::ops::Range<i64>,
+    event_time: i64,
+    kwh: impl Fn(i64) -> f64,
+) -> featurestore_proto::v1::IngestRequest {
+    use featurestore_proto::v1::{FeatureGroupRef, IngestRequest, Row, Value, value::Kind};
+    let v = |kind| Value { kind: Some(kind) };
+    IngestRequest {
+        group: Some(FeatureGroupRef {
+            project: "energy".into(),
+            name: "daily".into(),
+            version: 0,
+        }),
+        columns: ["household_id", "event_time", "kwh", "measures"]
+            .map(String::from)
+            .to_vec(),
+        rows: keys
+            .map(|k| Row {
+                values: vec![
+                    v(Kind::Int64Value(k)),
+                    v(Kind::TimestampValue(event_time)),
+                    v(Kind::Float64Value(kwh(k))),
+                    v(Kind::Int64Value(48)),
+                ],
+            })
+            .collect(),
+        idempotency_key: String::new(),
+    }
+}
