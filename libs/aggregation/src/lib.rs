@@ -5,6 +5,8 @@
 //!   cover a window exactly to the finest grain;
 //! - [`state`]: mergeable partial aggregates per function, whose result
 //!   never depends on the order events were folded or tiles merged;
+//! - [`tile_value`]: what a stored tile holds, folded so that a replayed
+//!   event is never counted twice;
 //! - [`exact_sum`]: the order-independent floating-point sum they use.
 //!
 //! Materialization folds events into tiles, serving and the offline query
@@ -12,8 +14,10 @@
 
 pub mod exact_sum;
 pub mod state;
+pub mod tile_value;
 pub mod tiles;
 
 pub use exact_sum::ExactSum;
 pub use state::{Event, Function, Output, State};
+pub use tile_value::TileValue;
 pub use tiles::{Grains, Tile, TilesError};

@@ -80,10 +80,10 @@ impl Catalog {
             }
         }
         for (group, features) in &selection {
-            if let Some(missing) = features
-                .iter()
-                .find(|f| !group.features.iter().any(|g| &g.name == *f))
-            {
+            if let Some(missing) = features.iter().find(|f| {
+                !group.features.iter().any(|g| &g.name == *f)
+                    && !group.aggregations.iter().any(|a| &a.name == *f)
+            }) {
                 return Err(SelectionError::not_found(format!(
                     "feature {missing:?} in group {}@{}",
                     group.name, group.version

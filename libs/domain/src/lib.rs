@@ -5,6 +5,7 @@
 //! Catalog objects are the protobuf messages of `featurestore-proto` (they
 //! are what etcd stores); this crate holds the rules about them.
 
+pub mod aggregation;
 #[cfg(feature = "arrow")]
 pub mod arrow;
 pub mod error;

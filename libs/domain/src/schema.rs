@@ -151,6 +151,7 @@ pub fn normalize_feature_group(
         ));
     }
     validate_features(group)?;
+    crate::aggregation::validate_aggregations(group)?;
     if group.ttl_seconds < 0 {
         return Err(DomainError::invalid(
             "feature_group.ttl_seconds",
@@ -280,7 +281,7 @@ pub fn check_in_place_update(old: &FeatureGroup, new: &FeatureGroup) -> Result<(
             }
         }
     }
-    Ok(())
+    crate::aggregation::check_in_place_update(old, new)
 }
 
 /// Validates a view against the groups of its selections (`groups[i]` is
@@ -312,11 +313,18 @@ pub fn resolve_feature_view(
         }
         selection.group_version = group.version;
         if selection.features.is_empty() {
-            selection.features = group.features.iter().map(|f| f.name.clone()).collect();
+            selection.features = group
+                .features
+                .iter()
+                .map(|f| f.name.clone())
+                .chain(group.aggregations.iter().map(|a| a.name.clone()))
+                .collect();
         }
         let mut seen_features = HashSet::new();
         for (j, name) in selection.features.iter().enumerate() {
-            if !group.features.iter().any(|feat| &feat.name == name) {
+            let known = group.features.iter().any(|feat| &feat.name == name)
+                || group.aggregations.iter().any(|a| &a.name == name);
+            if !known {
                 return Err(DomainError::not_found(format!(
                     "{f}.features[{j}]: feature {name:?} in group {}@{}",
                     group.name, group.version

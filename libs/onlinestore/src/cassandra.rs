@@ -27,6 +27,8 @@ use scylla::{
 
 use crate::{
     CassandraConfig, OnlineRow, OnlineStore, OnlineStoreError, OnlineTable, Result, StoredRow,
+    StoredTile, TileKey, TileRange, TileTable, TileWrite,
+    cassandra_tiles::TileStatement,
     cql::{column_type, feature_column, from_cql, to_cql},
     replica,
 };
@@ -40,6 +42,8 @@ pub struct CassandraStore {
     statements: papaya::HashMap<StatementKey, Arc<PreparedStatement>>,
     /// What `IN` queries fall back to when their preferred replica is down.
     default_policy: Arc<dyn LoadBalancingPolicy>,
+    /// Prepared statements of tile tables, by table and kind.
+    tile_statements: papaya::HashMap<(String, TileStatement), Arc<PreparedStatement>>,
 }
 
 impl std::fmt::Debug for CassandraStore {
@@ -83,7 +87,7 @@ impl papaya::Equivalent<StatementKey> for StatementLookup<'_> {
 /// Prepares retried after a server error (a table being created).
 const PREPARE_RETRIES: u32 = 3;
 
-fn unavailable(e: impl std::fmt::Display) -> OnlineStoreError {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> OnlineStoreError {
     OnlineStoreError::Unavailable(e.to_string())
 }
 
@@ -95,7 +99,7 @@ fn db_error_of_attempt(attempt: &RequestAttemptError) -> Option<(&DbError, &str)
     }
 }
 
-fn db_error_of_execution(e: &ExecutionError) -> Option<(&DbError, &str)> {
+pub(crate) fn db_error_of_execution(e: &ExecutionError) -> Option<(&DbError, &str)> {
     match e {
         ExecutionError::LastAttemptError(attempt) => db_error_of_attempt(attempt),
         ExecutionError::PrepareError(PrepareError::AllAttemptsFailed { first_attempt }) => {
@@ -105,7 +109,7 @@ fn db_error_of_execution(e: &ExecutionError) -> Option<(&DbError, &str)> {
     }
 }
 
-fn db_error_of_prepare(e: &PrepareError) -> Option<(&DbError, &str)> {
+pub(crate) fn db_error_of_prepare(e: &PrepareError) -> Option<(&DbError, &str)> {
     match e {
         PrepareError::AllAttemptsFailed { first_attempt } => db_error_of_attempt(first_attempt),
         _ => None,
@@ -134,6 +138,7 @@ impl CassandraStore {
             config,
             statements: papaya::HashMap::new(),
             default_policy: DefaultPolicy::builder().build(),
+            tile_statements: papaya::HashMap::new(),
         };
         store
             .ddl(&format!(
@@ -148,7 +153,21 @@ impl CassandraStore {
         &self.session
     }
 
-    async fn ddl(&self, statement: &str) -> Result<()> {
+    pub(crate) fn keyspace(&self) -> &str {
+        &self.config.keyspace
+    }
+
+    pub(crate) fn max_in_flight(&self) -> usize {
+        self.config.max_in_flight.max(1)
+    }
+
+    pub(crate) fn tile_statements(
+        &self,
+    ) -> &papaya::HashMap<(String, TileStatement), Arc<PreparedStatement>> {
+        &self.tile_statements
+    }
+
+    pub(crate) async fn ddl(&self, statement: &str) -> Result<()> {
         self.session
             .query_unpaged(statement, ())
             .await
@@ -322,7 +341,7 @@ impl CassandraStore {
     }
 }
 
-fn validate_identifier(what: &str, name: &str) -> Result<()> {
+pub(crate) fn validate_identifier(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 48
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -428,6 +447,27 @@ impl OnlineStore for CassandraStore {
             .buffered(self.config.max_in_flight.max(1))
             .try_collect()
             .await
+    }
+
+    async fn ensure_tiles(&self, table: &TileTable) -> Result<()> {
+        self.create_tiles(table).await
+    }
+
+    async fn get_tiles(&self, table: &TileTable, keys: &[TileKey]) -> Result<Vec<Option<Vec<u8>>>> {
+        self.get_tile_values(table, keys).await
+    }
+
+    async fn put_tiles(&self, table: &TileTable, tiles: &[TileWrite]) -> Result<()> {
+        self.put_tile_values(table, tiles).await
+    }
+
+    async fn scan_tiles(
+        &self,
+        table: &TileTable,
+        keys: &[Vec<u8>],
+        ranges: &[TileRange],
+    ) -> Result<Vec<Vec<StoredTile>>> {
+        self.scan_tile_values(table, keys, ranges).await
     }
 }
 

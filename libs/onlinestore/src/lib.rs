@@ -17,10 +17,13 @@
 pub mod cassandra;
 mod cassandra_config;
 #[cfg(feature = "cassandra")]
+mod cassandra_tiles;
+#[cfg(feature = "cassandra")]
 mod cql;
 mod error;
 mod names;
 pub mod redb;
+mod redb_tiles;
 #[cfg(feature = "cassandra")]
 mod replica;
 #[cfg(feature = "testsuite")]
@@ -84,6 +87,59 @@ pub struct StoredRow {
     pub values: Vec<Value>,
 }
 
+/// The tile table of a group version's aggregations: per entity key, grain
+/// and tile start, an opaque tile value (`featurestore_aggregation`'s
+/// `TileValue`). Grain 0 is the lifetime tile (start 0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TileTable {
+    /// `project/group@version tiles`, for messages.
+    pub label: String,
+    /// The store's table name (valid, at most 48 characters, stable).
+    pub name: String,
+}
+
+impl TileTable {
+    pub fn for_group(group: &FeatureGroup) -> Self {
+        Self {
+            label: format!("{}/{}@{} tiles", group.project, group.name, group.version),
+            name: names::tiles_table_name(&group.project, &group.name, group.version),
+        }
+    }
+}
+
+/// Where one tile is: its entity key, grain (µs; 0 = lifetime) and start.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TileKey {
+    pub entity_key: Vec<u8>,
+    pub grain: i64,
+    pub start: i64,
+}
+
+/// A tile to write whole (its value replaces the stored one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TileWrite {
+    pub key: TileKey,
+    pub value: Vec<u8>,
+    /// Expires this long after the write; 0 = never.
+    pub ttl_seconds: i64,
+}
+
+/// Tiles of one grain whose start is in `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileRange {
+    pub grain: i64,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// A stored tile found by a scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTile {
+    pub grain: i64,
+    pub start: i64,
+    pub value: Vec<u8>,
+}
+
 #[async_trait]
 pub trait OnlineStore: Send + Sync + 'static {
     /// Creates the table, or adds the feature columns it lacks. Idempotent.
@@ -95,4 +151,24 @@ pub trait OnlineStore: Send + Sync + 'static {
 
     /// The latest row of each key, in the order of `keys` (`None` = no row).
     async fn get(&self, table: &OnlineTable, keys: &[Vec<u8>]) -> Result<Vec<Option<StoredRow>>>;
+
+    /// Creates the tile table. Idempotent.
+    async fn ensure_tiles(&self, table: &TileTable) -> Result<()>;
+
+    /// The stored value of each tile, in the order of `keys` (`None` = no
+    /// tile, or expired).
+    async fn get_tiles(&self, table: &TileTable, keys: &[TileKey]) -> Result<Vec<Option<Vec<u8>>>>;
+
+    /// Writes every tile whole; returns once all are durable. Each tile is
+    /// written atomically (a reader sees the old value or the new one).
+    async fn put_tiles(&self, table: &TileTable, tiles: &[TileWrite]) -> Result<()>;
+
+    /// For each of `keys`, its stored tiles in `ranges`, ordered by grain
+    /// and start.
+    async fn scan_tiles(
+        &self,
+        table: &TileTable,
+        keys: &[Vec<u8>],
+        ranges: &[TileRange],
+    ) -> Result<Vec<Vec<StoredTile>>>;
 }

@@ -21,7 +21,10 @@ use async_trait::async_trait;
 use featurestore_proto::v1::{Row, Value, value::Kind};
 use prost::Message;
 
-use crate::{OnlineRow, OnlineStore, OnlineStoreError, OnlineTable, Result, StoredRow};
+use crate::{
+    OnlineRow, OnlineStore, OnlineStoreError, OnlineTable, Result, StoredRow, StoredTile, TileKey,
+    TileRange, TileTable, TileWrite, redb_tiles,
+};
 
 /// table name → its feature columns in stored order, `\n`-separated.
 const COLUMNS: TableDefinition<&str, &str> = TableDefinition::new("columns");
@@ -319,5 +322,43 @@ impl OnlineStore for RedbOnlineStore {
         let table = table.clone();
         let keys = keys.to_vec();
         blocking(move || inner.get(&table, &keys)).await
+    }
+
+    async fn ensure_tiles(&self, table: &TileTable) -> Result<()> {
+        let inner = self.inner.clone();
+        let table = table.clone();
+        blocking(move || redb_tiles::ensure(&inner.db, &table)).await
+    }
+
+    async fn get_tiles(&self, table: &TileTable, keys: &[TileKey]) -> Result<Vec<Option<Vec<u8>>>> {
+        let inner = self.inner.clone();
+        let table = table.clone();
+        let keys = keys.to_vec();
+        blocking(move || redb_tiles::get(&inner.db, &table, &keys, now_micros())).await
+    }
+
+    async fn put_tiles(&self, table: &TileTable, tiles: &[TileWrite]) -> Result<()> {
+        let inner = self.inner.clone();
+        let table = table.clone();
+        let tiles = tiles.to_vec();
+        blocking(move || redb_tiles::put(&inner.db, &table, &tiles, now_micros())).await
+    }
+
+    async fn scan_tiles(
+        &self,
+        table: &TileTable,
+        keys: &[Vec<u8>],
+        ranges: &[TileRange],
+    ) -> Result<Vec<Vec<StoredTile>>> {
+        // One key's window is a few short range scans of pages a hot key
+        // keeps cached: cheaper inline than on a blocking thread.
+        if keys.len() <= INLINE_READ_KEYS {
+            return redb_tiles::scan(&self.inner.db, table, keys, ranges, now_micros());
+        }
+        let inner = self.inner.clone();
+        let table = table.clone();
+        let keys = keys.to_vec();
+        let ranges = ranges.to_vec();
+        blocking(move || redb_tiles::scan(&inner.db, &table, &keys, &ranges, now_micros())).await
     }
 }

@@ -15,7 +15,10 @@ use std::{
 use featurestore_domain::types::parse_type;
 use featurestore_proto::v1::{self as pb, Value, value::Kind};
 
-use crate::{OnlineRow, OnlineStore, OnlineStoreError, OnlineTable, StoredRow};
+use crate::{
+    OnlineRow, OnlineStore, OnlineStoreError, OnlineTable, StoredRow, StoredTile, TileKey,
+    TileRange, TileTable, TileWrite,
+};
 
 #[macro_export]
 macro_rules! onlinestore_conformance_tests {
@@ -27,7 +30,9 @@ macro_rules! onlinestore_conformance_tests {
             adding_features_keeps_existing_rows,
             many_keys_come_back_in_request_order,
             repeated_keys_in_one_read_each_get_the_row,
-            a_table_never_created_is_unknown
+            a_table_never_created_is_unknown,
+            tiles_round_trip_and_ranges_read_one_keys_grain,
+            tiles_expire_after_their_ttl_and_unknown_tables_are_unknown
         );
     };
     (@cases $make:path; $($case:ident),*) => {
@@ -315,4 +320,171 @@ pub async fn a_table_never_created_is_unknown(store: &dyn OnlineStore) {
     // The table once created reads as empty, not unknown.
     store.ensure_table(&never).await.unwrap();
     assert_eq!(store.get(&never, &[key(1)]).await.unwrap(), vec![None]);
+}
+
+/// A tile table no other test uses.
+pub fn tile_table() -> TileTable {
+    let t = table(&[], 0);
+    TileTable {
+        label: format!("{} tiles", t.label),
+        name: t.name,
+    }
+}
+
+fn tile(k: &[u8], grain: i64, start: i64, value: &[u8], ttl_seconds: i64) -> TileWrite {
+    TileWrite {
+        key: TileKey {
+            entity_key: k.to_vec(),
+            grain,
+            start,
+        },
+        value: value.to_vec(),
+        ttl_seconds,
+    }
+}
+
+/// Tiles come back whole; a range read returns one key's tiles of one grain
+/// whose start is in `[from, to)`, ordered, and nothing of another key
+/// (including a key that extends this one), grain or range.
+pub async fn tiles_round_trip_and_ranges_read_one_keys_grain(store: &dyn OnlineStore) {
+    let t = tile_table();
+    store.ensure_tiles(&t).await.unwrap();
+    store.ensure_tiles(&t).await.unwrap();
+    let a = key(1);
+    let mut longer = a.clone();
+    longer.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 5]);
+    let mut writes = Vec::new();
+    for start in [-20, -10, 0, 10, 20, 30] {
+        writes.push(tile(&a, 10, start, format!("a{start}").as_bytes(), 0));
+        writes.push(tile(&longer, 10, start, b"longer", 0));
+    }
+    writes.push(tile(&a, 100, 0, b"coarse", 0));
+    writes.push(tile(&a, 0, 0, b"lifetime", 0));
+    store.put_tiles(&t, &writes).await.unwrap();
+    // Written whole again: the new value replaces the old.
+    store
+        .put_tiles(&t, &[tile(&a, 10, 20, b"a20 again", 0)])
+        .await
+        .unwrap();
+
+    let got = store
+        .get_tiles(
+            &t,
+            &[
+                writes[0].key.clone(),
+                TileKey {
+                    entity_key: a.clone(),
+                    grain: 10,
+                    start: 20,
+                },
+                TileKey {
+                    entity_key: a.clone(),
+                    grain: 10,
+                    start: 40,
+                },
+                TileKey {
+                    entity_key: a.clone(),
+                    grain: 0,
+                    start: 0,
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![
+            Some(b"a-20".to_vec()),
+            Some(b"a20 again".to_vec()),
+            None,
+            Some(b"lifetime".to_vec())
+        ]
+    );
+    let ranges = [
+        TileRange {
+            grain: 100,
+            from: 0,
+            to: 100,
+        },
+        TileRange {
+            grain: 10,
+            from: -10,
+            to: 30,
+        },
+    ];
+    let scanned = store
+        .scan_tiles(&t, &[a.clone(), key(2), longer.clone()], &ranges)
+        .await
+        .unwrap();
+    let starts = |tiles: &[StoredTile]| -> Vec<(i64, i64)> {
+        tiles.iter().map(|t| (t.grain, t.start)).collect()
+    };
+    assert_eq!(
+        starts(&scanned[0]),
+        vec![(10, -10), (10, 0), (10, 10), (10, 20), (100, 0)]
+    );
+    assert_eq!(scanned[0][3].value, b"a20 again".to_vec());
+    assert_eq!(scanned[0][4].value, b"coarse".to_vec());
+    assert!(scanned[1].is_empty(), "a key with no tiles");
+    assert_eq!(
+        starts(&scanned[2]),
+        vec![(10, -10), (10, 0), (10, 10), (10, 20)]
+    );
+    assert!(scanned[2].iter().all(|t| t.value == b"longer".to_vec()));
+}
+
+pub async fn tiles_expire_after_their_ttl_and_unknown_tables_are_unknown(store: &dyn OnlineStore) {
+    let never = tile_table();
+    assert!(matches!(
+        store
+            .get_tiles(
+                &never,
+                &[TileKey {
+                    entity_key: key(1),
+                    grain: 1,
+                    start: 0
+                }]
+            )
+            .await,
+        Err(OnlineStoreError::UnknownTable(_))
+    ));
+    assert!(matches!(
+        store
+            .scan_tiles(
+                &never,
+                &[key(1)],
+                &[TileRange {
+                    grain: 1,
+                    from: 0,
+                    to: 9
+                }]
+            )
+            .await,
+        Err(OnlineStoreError::UnknownTable(_))
+    ));
+    let t = tile_table();
+    store.ensure_tiles(&t).await.unwrap();
+    store
+        .put_tiles(
+            &t,
+            &[
+                tile(&key(1), 1, 0, b"short", 2),
+                tile(&key(1), 1, 1, b"kept", 0),
+            ],
+        )
+        .await
+        .unwrap();
+    let range = [TileRange {
+        grain: 1,
+        from: 0,
+        to: 9,
+    }];
+    assert_eq!(
+        store.scan_tiles(&t, &[key(1)], &range).await.unwrap()[0].len(),
+        2
+    );
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let left = store.scan_tiles(&t, &[key(1)], &range).await.unwrap();
+    assert_eq!(left[0].len(), 1, "the tile with a TTL expired");
+    assert_eq!(left[0][0].value, b"kept".to_vec());
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod held;
 pub mod pipeline;
 pub mod progress;
+pub mod tiles;
 
 use std::{sync::Arc, time::Duration};
 

@@ -16,18 +16,19 @@ use std::{
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use featurestore_catalog::{CatalogCache, Keyspace};
+use featurestore_domain::aggregation::Aggregations;
 use featurestore_domain::{FeatureGroupId, names::TOPIC_PREFIX};
 use featurestore_eventlog::{EventLog, Message, Position, Topics};
 use featurestore_metastore::MetadataStore;
 use featurestore_offlinestore::{DeltaStore, OfflineRow, OfflineStoreError, OfflineTable};
-use featurestore_onlinestore::{OnlineRow, OnlineStore, OnlineStoreError, OnlineTable};
+use featurestore_onlinestore::{OnlineRow, OnlineStore, OnlineStoreError, OnlineTable, TileTable};
 use featurestore_proto::v1::{
     FeatureGroup, FeatureRowRecord, HeldTopic, PipelineStatus, Value, value::Kind,
 };
 use featurestore_runtime::Shutdown;
 use prost::Message as _;
 
-use crate::{config::BatchSettings, held::Held, progress::ProgressPublisher};
+use crate::{config::BatchSettings, held::Held, progress::ProgressPublisher, tiles::TileEvent};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaterializeError {
@@ -46,6 +47,9 @@ type Reached = BTreeMap<i32, (i64, i64)>;
 pub struct BatchOutcome {
     pub records: usize,
     pub online_rows: usize,
+    /// Events folded into aggregation tiles, and the tiles written.
+    pub events_folded: usize,
+    pub tiles_written: usize,
     pub offline_appended: usize,
     pub offline_skipped: usize,
     /// Records skipped and committed: of deleted group versions, foreign
@@ -104,8 +108,9 @@ pub struct Materializer {
     online: Arc<dyn OnlineStore>,
     offline: Arc<DeltaStore>,
     consumer: String,
-    /// Tables known to exist with this many feature columns.
-    ensured: Mutex<HashSet<(String, u32, usize)>>,
+    /// Tables known to exist with this many feature columns and
+    /// aggregations.
+    ensured: Mutex<HashSet<(String, u32, usize, usize)>>,
     counters: PipelineCounters,
     progress: Arc<ProgressPublisher>,
 }
@@ -230,6 +235,7 @@ impl Materializer {
             format!("{}/{}", group.project, group.name),
             group.version,
             group.features.len(),
+            group.aggregations.len(),
         );
         self.ensured
             .lock()
@@ -243,6 +249,7 @@ impl Materializer {
             format!("{}/{}", group.project, group.name),
             group.version,
             group.features.len(),
+            group.aggregations.len(),
         );
         if self
             .ensured
@@ -256,6 +263,11 @@ impl Materializer {
             self.online
                 .ensure_table(&OnlineTable::for_group(group))
                 .await?;
+            if !group.aggregations.is_empty() {
+                self.online
+                    .ensure_tiles(&TileTable::for_group(group))
+                    .await?;
+            }
         }
         if group.offline_enabled {
             self.offline
@@ -373,6 +385,8 @@ impl Materializer {
             }
             let mut online = Vec::with_capacity(messages.len());
             let mut offline = Vec::with_capacity(messages.len());
+            let aggregations = Aggregations::of(&group).filter(|_| group.online_enabled);
+            let mut tile_events = Vec::new();
             for m in messages {
                 let record = match FeatureRowRecord::decode(m.payload.as_slice()) {
                     Ok(r) => r,
@@ -387,6 +401,15 @@ impl Materializer {
                 *newest = (*newest).max(record.event_time_micros);
                 let mut values = record.feature_values;
                 values.resize_with(features, null);
+                if let Some(a) = &aggregations {
+                    tile_events.push(TileEvent::new(
+                        a,
+                        m.key.clone(),
+                        (m.partition, m.offset),
+                        record.event_time_micros,
+                        &values,
+                    ));
+                }
                 if group.online_enabled {
                     online.push(OnlineRow {
                         entity_key: m.key.clone(),
@@ -414,6 +437,13 @@ impl Materializer {
                     .upsert(&OnlineTable::for_group(&group), &online)
                     .await?;
                 outcome.online_rows += online.len();
+            }
+            if let Some(a) = &aggregations
+                && !tile_events.is_empty()
+            {
+                let folded = crate::tiles::fold(&*self.online, &group, a, tile_events).await?;
+                outcome.events_folded += folded.events as usize;
+                outcome.tiles_written += folded.tiles_written as usize;
             }
             if !offline.is_empty() {
                 queued.push((topic.to_string(), group.clone(), offline));

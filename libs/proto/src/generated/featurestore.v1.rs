@@ -537,6 +537,44 @@ pub struct FeatureGroup {
     >,
     #[prost(message, optional, tag = "15")]
     pub meta: ::core::option::Option<ObjectMeta>,
+    /// Windowed aggregations of the group's rows (raw events), served and
+    /// selected in views like features. Adding one is done in place; it counts
+    /// the events materialized after it was added.
+    #[prost(message, repeated, tag = "16")]
+    pub aggregations: ::prost::alloc::vec::Vec<Aggregation>,
+    /// Tile grains in seconds, finest first, each a multiple of the one before.
+    /// Empty at creation means 300, 3600, 86400 when the group has
+    /// aggregations. Cannot change in place.
+    #[prost(int64, repeated, tag = "17")]
+    pub tile_grain_seconds: ::prost::alloc::vec::Vec<i64>,
+}
+/// One aggregated feature: `function` of column `input` over the events of
+/// the last `window_seconds`. The value read at time T covers the events with
+/// event time in \[E - window, E), E the end of the `grain` tile holding T:
+/// both edges exact to the grain.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Aggregation {
+    /// A feature name: differs from the group's features, keys and event time.
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(enumeration = "AggregationFunction", tag = "2")]
+    pub function: i32,
+    /// A numeric (bool, int32, int64, float32, float64) scalar feature of the
+    /// group; empty for count.
+    #[prost(string, tag = "3")]
+    pub input: ::prost::alloc::string::String,
+    /// A multiple of `grain`; 0 means lifetime (every event ever).
+    #[prost(int64, tag = "4")]
+    pub window_seconds: i64,
+    /// One of the group's tile grains; 0 means the finest.
+    #[prost(int64, tag = "5")]
+    pub grain_seconds: i64,
+    /// For last-k: how many (1..=1000).
+    #[prost(uint32, tag = "6")]
+    pub k: u32,
+    #[prost(string, tag = "7")]
+    pub description: ::prost::alloc::string::String,
 }
 /// Features selected from one group version for a view.
 #[allow(clippy::all)]
@@ -548,8 +586,9 @@ pub struct FeatureSelection {
     /// resolved version so a view never changes underneath its users.
     #[prost(uint32, tag = "2")]
     pub group_version: u32,
-    /// Names of the selected features; empty selects all features of the group
-    /// at creation time (resolved and stored explicitly).
+    /// Names of the selected features or aggregations; empty selects all
+    /// features and aggregations of the group at creation time (resolved and
+    /// stored explicitly).
     #[prost(string, repeated, tag = "3")]
     pub features: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
@@ -585,6 +624,65 @@ pub struct FeatureView {
     pub owner: ::prost::alloc::string::String,
     #[prost(message, optional, tag = "15")]
     pub meta: ::core::option::Option<ObjectMeta>,
+}
+#[allow(clippy::all)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum AggregationFunction {
+    Unspecified = 0,
+    /// Events in the window (no input). INT64; 0 on an empty window.
+    Count = 1,
+    /// FLOAT64 (exact: the correctly rounded sum); 0 on an empty window.
+    Sum = 2,
+    Min = 3,
+    Max = 4,
+    Mean = 5,
+    /// Population variance and standard deviation.
+    Variance = 6,
+    Stddev = 7,
+    /// The input of the earliest / latest event (ties: the log order).
+    First = 8,
+    Last = 9,
+    /// The inputs of the `k` latest events, latest first (list<float64>).
+    LastK = 10,
+}
+impl AggregationFunction {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "AGGREGATION_FUNCTION_UNSPECIFIED",
+            Self::Count => "AGGREGATION_FUNCTION_COUNT",
+            Self::Sum => "AGGREGATION_FUNCTION_SUM",
+            Self::Min => "AGGREGATION_FUNCTION_MIN",
+            Self::Max => "AGGREGATION_FUNCTION_MAX",
+            Self::Mean => "AGGREGATION_FUNCTION_MEAN",
+            Self::Variance => "AGGREGATION_FUNCTION_VARIANCE",
+            Self::Stddev => "AGGREGATION_FUNCTION_STDDEV",
+            Self::First => "AGGREGATION_FUNCTION_FIRST",
+            Self::Last => "AGGREGATION_FUNCTION_LAST",
+            Self::LastK => "AGGREGATION_FUNCTION_LAST_K",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "AGGREGATION_FUNCTION_UNSPECIFIED" => Some(Self::Unspecified),
+            "AGGREGATION_FUNCTION_COUNT" => Some(Self::Count),
+            "AGGREGATION_FUNCTION_SUM" => Some(Self::Sum),
+            "AGGREGATION_FUNCTION_MIN" => Some(Self::Min),
+            "AGGREGATION_FUNCTION_MAX" => Some(Self::Max),
+            "AGGREGATION_FUNCTION_MEAN" => Some(Self::Mean),
+            "AGGREGATION_FUNCTION_VARIANCE" => Some(Self::Variance),
+            "AGGREGATION_FUNCTION_STDDEV" => Some(Self::Stddev),
+            "AGGREGATION_FUNCTION_FIRST" => Some(Self::First),
+            "AGGREGATION_FUNCTION_LAST" => Some(Self::Last),
+            "AGGREGATION_FUNCTION_LAST_K" => Some(Self::LastK),
+            _ => None,
+        }
+    }
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]

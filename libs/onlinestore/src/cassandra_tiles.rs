@@ -1,0 +1,213 @@
+//! Tile tables on Cassandra / ScyllaDB: one table per group version's
+//! aggregations, `(entity_key blob, grain bigint, start bigint, tile blob,
+//! PRIMARY KEY (entity_key, grain, start))`: a key's tiles sit in one
+//! partition, clustered by grain and start, so a window of one grain is one
+//! range read. Tiles are written whole with `USING TTL` (0 = never).
+
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt, stream};
+use scylla::{errors::DbError, statement::prepared::PreparedStatement, value::CqlValue};
+
+use crate::{
+    CassandraStore, OnlineStoreError, Result, StoredTile, TileKey, TileRange, TileTable, TileWrite,
+    cassandra::{db_error_of_execution, db_error_of_prepare, unavailable, validate_identifier},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum TileStatement {
+    Insert,
+    Get,
+    Range,
+}
+
+impl CassandraStore {
+    pub(crate) async fn create_tiles(&self, table: &TileTable) -> Result<()> {
+        validate_identifier("table", &table.name)?;
+        self.ddl(&format!(
+            "CREATE TABLE IF NOT EXISTS {}.{} (entity_key blob, grain bigint, start bigint, tile blob, \
+             PRIMARY KEY (entity_key, grain, start)) \
+             WITH compaction = {{'class': 'LeveledCompactionStrategy'}}",
+            self.keyspace(),
+            table.name
+        ))
+        .await
+    }
+
+    async fn tile_statement(
+        &self,
+        table: &TileTable,
+        kind: TileStatement,
+    ) -> Result<Arc<PreparedStatement>> {
+        let key = (table.name.clone(), kind);
+        if let Some(found) = self.tile_statements().pin().get(&key) {
+            return Ok(found.clone());
+        }
+        let name = format!("{}.{}", self.keyspace(), table.name);
+        let cql = match kind {
+            TileStatement::Insert => format!(
+                "INSERT INTO {name} (entity_key, grain, start, tile) VALUES (?, ?, ?, ?) USING TTL ?"
+            ),
+            TileStatement::Get => {
+                format!("SELECT tile FROM {name} WHERE entity_key = ? AND grain = ? AND start = ?")
+            }
+            TileStatement::Range => format!(
+                "SELECT start, tile FROM {name} WHERE entity_key = ? AND grain = ? AND start >= ? AND start < ?"
+            ),
+        };
+        let mut prepared = match self.session().prepare(cql.as_str()).await {
+            Ok(prepared) => prepared,
+            Err(e) => {
+                return Err(match db_error_of_prepare(&e) {
+                    Some((DbError::Invalid, _)) if !self.tiles_exist(table).await? => {
+                        OnlineStoreError::UnknownTable(table.label.clone())
+                    }
+                    _ => unavailable(format!("{}: {e}", table.label)),
+                });
+            }
+        };
+        // A tile is written whole: writing it again is the same write.
+        prepared.set_is_idempotent(true);
+        let prepared = Arc::new(prepared);
+        self.tile_statements().pin().insert(key, prepared.clone());
+        Ok(prepared)
+    }
+
+    async fn tiles_exist(&self, table: &TileTable) -> Result<bool> {
+        let result = self
+            .session()
+            .query_unpaged(
+                "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = ?",
+                (self.keyspace(), &table.name),
+            )
+            .await
+            .map_err(unavailable)?;
+        let rows = result
+            .into_rows_result()
+            .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
+        Ok(rows.rows_num() > 0)
+    }
+
+    fn tile_error(&self, table: &TileTable, e: scylla::errors::ExecutionError) -> OnlineStoreError {
+        match db_error_of_execution(&e) {
+            Some((DbError::Invalid, message)) => {
+                OnlineStoreError::Unavailable(format!("{}: {message}", table.label))
+            }
+            _ => unavailable(format!("{}: {e}", table.label)),
+        }
+    }
+
+    pub(crate) async fn get_tile_values(
+        &self,
+        table: &TileTable,
+        keys: &[TileKey],
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let get = self.tile_statement(table, TileStatement::Get).await?;
+        stream::iter(0..keys.len())
+            .map(|i| {
+                let get = get.clone();
+                async move {
+                    let k = &keys[i];
+                    let result = self
+                        .session()
+                        .execute_unpaged(&get, (k.entity_key.as_slice(), k.grain, k.start))
+                        .await
+                        .map_err(|e| self.tile_error(table, e))?;
+                    let rows = result
+                        .into_rows_result()
+                        .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
+                    let row = rows
+                        .maybe_first_row::<(Vec<u8>,)>()
+                        .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
+                    Ok(row.map(|(tile,)| tile))
+                }
+            })
+            .buffered(self.max_in_flight())
+            .try_collect()
+            .await
+    }
+
+    pub(crate) async fn put_tile_values(
+        &self,
+        table: &TileTable,
+        tiles: &[TileWrite],
+    ) -> Result<()> {
+        if tiles.is_empty() {
+            return Ok(());
+        }
+        let insert = self.tile_statement(table, TileStatement::Insert).await?;
+        // Indices rather than references (the higher-ranked Send check of
+        // async traits).
+        stream::iter(0..tiles.len())
+            .map(|i| {
+                let t = &tiles[i];
+                let insert = insert.clone();
+                let values = (
+                    CqlValue::Blob(t.key.entity_key.clone()),
+                    t.key.grain,
+                    t.key.start,
+                    CqlValue::Blob(t.value.clone()),
+                    i32::try_from(t.ttl_seconds.max(0)).unwrap_or(i32::MAX),
+                );
+                async move {
+                    self.session()
+                        .execute_unpaged(&insert, values)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| self.tile_error(table, e))
+                }
+            })
+            .buffer_unordered(self.max_in_flight())
+            .try_for_each(|_| async { Ok(()) })
+            .await
+    }
+
+    pub(crate) async fn scan_tile_values(
+        &self,
+        table: &TileTable,
+        keys: &[Vec<u8>],
+        ranges: &[TileRange],
+    ) -> Result<Vec<Vec<StoredTile>>> {
+        let select = self.tile_statement(table, TileStatement::Range).await?;
+        let mut sorted: Vec<TileRange> = ranges.iter().filter(|r| r.from < r.to).copied().collect();
+        sorted.sort_by_key(|r| (r.grain, r.from));
+        let reads = keys.len() * sorted.len();
+        let parts: Vec<Vec<StoredTile>> = stream::iter(0..reads)
+            .map(|i| {
+                let select = select.clone();
+                let (key, range) = (&keys[i / sorted.len()], sorted[i % sorted.len()]);
+                async move {
+                    let result = self
+                        .session()
+                        .execute_unpaged(
+                            &select,
+                            (key.as_slice(), range.grain, range.from, range.to),
+                        )
+                        .await
+                        .map_err(|e| self.tile_error(table, e))?;
+                    let rows = result
+                        .into_rows_result()
+                        .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
+                    rows.rows::<(i64, Vec<u8>)>()
+                        .map_err(|e| OnlineStoreError::Internal(e.to_string()))?
+                        .map(|row| {
+                            row.map(|(start, value)| StoredTile {
+                                grain: range.grain,
+                                start,
+                                value,
+                            })
+                            .map_err(|e| OnlineStoreError::Internal(e.to_string()))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                }
+            })
+            .buffered(self.max_in_flight())
+            .try_collect()
+            .await?;
+        let mut out: Vec<Vec<StoredTile>> = (0..keys.len()).map(|_| Vec::new()).collect();
+        for (i, part) in parts.into_iter().enumerate() {
+            out[i / sorted.len().max(1)].extend(part);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,236 @@
+//! Folding a batch's events into the tiles of their group's aggregations:
+//! per entity key, one tile per grain holding the event's time (and the
+//! lifetime tile), read, folded in log order and written back whole.
+//!
+//! A late event lands in the tiles of its own event time, so arrival order
+//! never changes a result; an event already in a tile (a batch retried, or
+//! replayed after a crash from an older committed offset) is skipped by the
+//! tile's recorded offsets (`featurestore_aggregation::tile_value`). Each
+//! key's events all come from one partition, owned by one materializer.
+
+use std::collections::BTreeMap;
+
+use featurestore_aggregation::{Tile, TileValue};
+use featurestore_domain::aggregation::{Aggregations, input_value};
+use featurestore_onlinestore::{OnlineStore, OnlineStoreError, TileKey, TileTable, TileWrite};
+use featurestore_proto::v1::{FeatureGroup, Value};
+
+/// The lifetime tile: grain 0, start 0.
+pub const LIFETIME: Tile = Tile { grain: 0, start: 0 };
+
+/// One event of an aggregated group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TileEvent {
+    pub entity_key: Vec<u8>,
+    /// `(partition, offset)` of its record.
+    pub seq: (i32, i64),
+    pub time: i64,
+    /// The input of each aggregated feature, in definition order.
+    pub inputs: Vec<Option<f64>>,
+}
+
+impl TileEvent {
+    pub fn new(
+        aggregations: &Aggregations,
+        entity_key: Vec<u8>,
+        seq: (i32, i64),
+        time: i64,
+        values: &[Value],
+    ) -> Self {
+        let inputs = aggregations
+            .features
+            .iter()
+            .map(|f| f.input.and_then(|i| values.get(i)).and_then(input_value))
+            .collect();
+        Self {
+            entity_key,
+            seq,
+            time,
+            inputs,
+        }
+    }
+}
+
+/// What one fold wrote.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Folded {
+    /// Events folded into at least one tile (not already there).
+    pub events: u64,
+    pub tiles_written: u64,
+}
+
+/// The tiles an event at `time` belongs to.
+fn tiles_of(aggregations: &Aggregations, time: i64) -> impl Iterator<Item = Tile> + '_ {
+    let windows = aggregations
+        .has_windows()
+        .then(|| aggregations.grains.tiles_of(time))
+        .into_iter()
+        .flatten();
+    windows.chain(aggregations.has_lifetime().then_some(LIFETIME))
+}
+
+/// Folds `events` into the tiles of `group` and writes the tiles they
+/// changed; returns once they are durable.
+pub async fn fold(
+    online: &dyn OnlineStore,
+    group: &FeatureGroup,
+    aggregations: &Aggregations,
+    mut events: Vec<TileEvent>,
+) -> Result<Folded, OnlineStoreError> {
+    events.sort_by_key(|e| e.seq);
+    let mut tiles: BTreeMap<TileKey, (TileValue, bool)> = BTreeMap::new();
+    for e in &events {
+        for t in tiles_of(aggregations, e.time) {
+            tiles
+                .entry(TileKey {
+                    entity_key: e.entity_key.clone(),
+                    grain: t.grain,
+                    start: t.start,
+                })
+                .or_default();
+        }
+    }
+    let table = TileTable::for_group(group);
+    let keys: Vec<TileKey> = tiles.keys().cloned().collect();
+    let stored = online.get_tiles(&table, &keys).await?;
+    for (key, value) in keys.iter().zip(stored) {
+        if let Some(bytes) = value {
+            let decoded = TileValue::decode(&bytes)
+                .map_err(|e| OnlineStoreError::Internal(format!("{}: {e}", table.label)))?;
+            tiles.get_mut(key).expect("listed above").0 = decoded;
+        }
+    }
+    let mut folded = Folded::default();
+    let mut probe = TileKey {
+        entity_key: Vec::new(),
+        grain: 0,
+        start: 0,
+    };
+    for e in &events {
+        let mut any = false;
+        probe.entity_key.clone_from(&e.entity_key);
+        for t in tiles_of(aggregations, e.time) {
+            probe.grain = t.grain;
+            probe.start = t.start;
+            let (value, changed) = tiles.get_mut(&probe).expect("listed above");
+            let features = aggregations
+                .features
+                .iter()
+                .zip(&e.inputs)
+                .map(|(f, x)| (f.name.as_str(), f.function, *x));
+            if value.fold(features, e.time, e.seq) {
+                *changed = true;
+                any = true;
+            }
+        }
+        folded.events += u64::from(any);
+    }
+    let ttl = aggregations.tile_ttl_seconds();
+    let writes: Vec<TileWrite> = tiles
+        .into_iter()
+        .filter(|(_, (_, changed))| *changed)
+        .map(|(key, (value, _))| TileWrite {
+            ttl_seconds: if key.grain == LIFETIME.grain { 0 } else { ttl },
+            key,
+            value: value.encode(),
+        })
+        .collect();
+    folded.tiles_written = writes.len() as u64;
+    online.put_tiles(&table, &writes).await?;
+    Ok(folded)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use featurestore_aggregation::{Function, Output, State};
+    use featurestore_domain::fixtures;
+    use featurestore_onlinestore::{RedbOnlineStore, TileRange};
+    use featurestore_proto::v1::{Aggregation, AggregationFunction, ScalarType};
+
+    use super::*;
+
+    const MIN: i64 = 60_000_000;
+
+    fn group() -> FeatureGroup {
+        let mut g = fixtures::group("rides", "trips", "driver", &[("fare", "float64")]);
+        g.aggregations = vec![
+            Aggregation {
+                name: "n_1h".into(),
+                function: AggregationFunction::Count as i32,
+                window_seconds: 3600,
+                ..Default::default()
+            },
+            Aggregation {
+                name: "fare_life".into(),
+                function: AggregationFunction::Sum as i32,
+                input: "fare".into(),
+                ..Default::default()
+            },
+        ];
+        let driver = fixtures::entity("rides", "driver", &[("driver_id", ScalarType::Int64)]);
+        featurestore_domain::schema::normalize_feature_group(&mut g, &driver, 2).unwrap();
+        g
+    }
+
+    fn event(a: &Aggregations, offset: i64, time: i64, fare: f64) -> TileEvent {
+        let v = Value {
+            kind: Some(featurestore_proto::v1::value::Kind::Float64Value(fare)),
+        };
+        TileEvent::new(a, b"k".to_vec(), (0, offset), time, &[v])
+    }
+
+    #[tokio::test]
+    async fn replayed_and_late_events_fold_once_into_their_own_tiles() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(RedbOnlineStore::open(&dir.path().join("o.redb")).unwrap());
+        let g = group();
+        let a = Aggregations::of(&g).unwrap();
+        let table = TileTable::for_group(&g);
+        store.ensure_tiles(&table).await.unwrap();
+        let batch = vec![event(&a, 1, 10 * MIN, 2.0), event(&a, 2, 70 * MIN, 3.0)];
+        let first = fold(&*store, &g, &a, batch.clone()).await.unwrap();
+        assert_eq!(first.events, 2);
+        // Replayed whole, and then with a late event (older time, newer offset).
+        let again = fold(&*store, &g, &a, batch).await.unwrap();
+        assert_eq!(again, Folded::default(), "a replay writes nothing");
+        let late = fold(&*store, &g, &a, vec![event(&a, 3, 11 * MIN, 4.0)])
+            .await
+            .unwrap();
+        assert_eq!(late.events, 1);
+
+        let life = store
+            .get_tiles(
+                &table,
+                &[TileKey {
+                    entity_key: b"k".to_vec(),
+                    grain: 0,
+                    start: 0,
+                }],
+            )
+            .await
+            .unwrap();
+        let life = TileValue::decode(life[0].as_ref().unwrap()).unwrap();
+        let mut sum = State::new(Function::Sum);
+        life.merge_into("fare_life", &mut sum);
+        assert_eq!(sum.output(Function::Sum), Output::Float(9.0));
+        let five = store
+            .scan_tiles(
+                &table,
+                &[b"k".to_vec()],
+                &[TileRange {
+                    grain: 5 * MIN,
+                    from: 0,
+                    to: 120 * MIN,
+                }],
+            )
+            .await
+            .unwrap();
+        let counts: Vec<(i64, u64)> = five[0]
+            .iter()
+            .map(|t| (t.start / MIN, TileValue::decode(&t.value).unwrap().events()))
+            .collect();
+        assert_eq!(counts, vec![(10, 2), (70, 1)]);
+    }
+}
