@@ -314,6 +314,9 @@ fn same_group(cur: &FeatureGroup, desired: &FeatureGroup) -> bool {
     if d.partitions == 0 {
         d.partitions = cur.partitions;
     }
+    if d.tile_grain_seconds.is_empty() {
+        d.tile_grain_seconds = cur.tile_grain_seconds.clone();
+    }
     d.meta = cur.meta;
     d == *cur
 }

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, anyhow, bail};
+use featurestore_domain::aggregation::{function_name, function_names, parse_function};
 use featurestore_domain::types::{parse_scalar, parse_type, scalar_name, type_name};
 use featurestore_proto::v1::{
-    self as pb, Entity, Feature, FeatureGroup, FeatureSelection, FeatureView, KeyColumn, Project,
-    ScalarType, ValueType, value::Kind,
+    self as pb, Aggregation, Entity, Feature, FeatureGroup, FeatureSelection, FeatureView,
+    KeyColumn, Project, ScalarType, ValueType, value::Kind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -104,6 +105,34 @@ pub struct GroupSpec {
     pub description: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// Windowed aggregations of the group's rows (raw events).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aggregations: Vec<AggregationSpec>,
+    /// Tile grains, finest first (default 5m, 1h, 1d).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tile_grains: Vec<String>,
+}
+
+/// An aggregated feature: `function` of `input` over `window`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AggregationSpec {
+    pub name: String,
+    /// count, sum, min, max, mean, variance, stddev, first, last, last_k.
+    pub function: String,
+    /// The input feature; omitted for count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Like `1h`, `7d`, `90d`, or `lifetime`.
+    pub window: String,
+    /// One of the group's tile grains; omitted = the finest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grain: Option<String>,
+    /// For last_k.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<u32>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -250,6 +279,16 @@ impl GroupSpec {
             description: self.description.clone(),
             tags: tags(&self.tags),
             meta: None,
+            aggregations: self
+                .aggregations
+                .iter()
+                .map(|a| aggregation(&self.name, a))
+                .collect::<Result<_>>()?,
+            tile_grain_seconds: self
+                .tile_grains
+                .iter()
+                .map(|g| seconds(&format!("feature group {:?}: tile grain", self.name), g))
+                .collect::<Result<_>>()?,
         })
     }
 
@@ -284,8 +323,69 @@ impl GroupSpec {
             owner: g.owner.clone(),
             description: g.description.clone(),
             tags: sorted(&g.tags),
+            aggregations: g
+                .aggregations
+                .iter()
+                .map(|a| AggregationSpec {
+                    name: a.name.clone(),
+                    function: function_name(a.function()).to_string(),
+                    input: (!a.input.is_empty()).then(|| a.input.clone()),
+                    window: match a.window_seconds {
+                        0 => "lifetime".to_string(),
+                        s => duration_text(s),
+                    },
+                    grain: (a.grain_seconds > 0).then(|| duration_text(a.grain_seconds)),
+                    k: (a.k > 0).then_some(a.k),
+                    description: a.description.clone(),
+                })
+                .collect(),
+            tile_grains: g
+                .tile_grain_seconds
+                .iter()
+                .map(|s| duration_text(*s))
+                .collect(),
         }
     }
+}
+
+fn duration_text(seconds: i64) -> String {
+    humantime::format_duration(std::time::Duration::from_secs(seconds.max(0) as u64)).to_string()
+}
+
+/// Whole seconds of a duration like `5m` or `30d`.
+fn seconds(what: &str, text: &str) -> Result<i64> {
+    let d = humantime::parse_duration(text).with_context(|| format!("{what} {text:?}"))?;
+    anyhow::ensure!(
+        d.subsec_nanos() == 0 && d.as_secs() > 0,
+        "{what} {text:?}: a whole number of seconds, at least 1"
+    );
+    Ok(d.as_secs() as i64)
+}
+
+fn aggregation(group: &str, spec: &AggregationSpec) -> Result<Aggregation> {
+    let what = format!("feature group {group:?}: aggregation {:?}", spec.name);
+    let function = parse_function(&spec.function).with_context(|| {
+        format!(
+            "{what}: unknown function {:?} (one of {})",
+            spec.function,
+            function_names()
+        )
+    })?;
+    Ok(Aggregation {
+        name: spec.name.clone(),
+        function: function as i32,
+        input: spec.input.clone().unwrap_or_default(),
+        window_seconds: match spec.window.as_str() {
+            "lifetime" => 0,
+            w => seconds(&format!("{what}: window"), w)?,
+        },
+        grain_seconds: match &spec.grain {
+            None => 0,
+            Some(g) => seconds(&format!("{what}: grain"), g)?,
+        },
+        k: spec.k.unwrap_or(0),
+        description: spec.description.clone(),
+    })
 }
 
 fn feature(group: &str, spec: &FeatureSpec) -> Result<Feature> {

@@ -130,6 +130,41 @@ pub fn aggregated_type(group: &FeatureGroup, name: &str) -> Option<ValueType> {
     Some(output_type(function(a.function(), a.k)?))
 }
 
+const FUNCTION_NAMES: [(AggregationFunction, &str); 10] = [
+    (AggregationFunction::Count, "count"),
+    (AggregationFunction::Sum, "sum"),
+    (AggregationFunction::Min, "min"),
+    (AggregationFunction::Max, "max"),
+    (AggregationFunction::Mean, "mean"),
+    (AggregationFunction::Variance, "variance"),
+    (AggregationFunction::Stddev, "stddev"),
+    (AggregationFunction::First, "first"),
+    (AggregationFunction::Last, "last"),
+    (AggregationFunction::LastK, "last_k"),
+];
+
+/// The spec name of a function (`count`, `last_k`, ...).
+pub fn function_name(f: AggregationFunction) -> &'static str {
+    FUNCTION_NAMES
+        .iter()
+        .find(|(g, _)| *g == f)
+        .map_or("unspecified", |(_, n)| n)
+}
+
+/// The function a spec names; `None` when it is none of
+/// [`function_names`].
+pub fn parse_function(name: &str) -> Option<AggregationFunction> {
+    FUNCTION_NAMES
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map(|(f, _)| *f)
+}
+
+/// Every function name, for messages.
+pub fn function_names() -> String {
+    FUNCTION_NAMES.map(|(_, n)| n).join(", ")
+}
+
 fn function(f: AggregationFunction, k: u32) -> Option<Function> {
     Some(match f {
         AggregationFunction::Unspecified => return None,
@@ -222,7 +257,7 @@ fn resolve_one(
     else {
         return Err(DomainError::invalid(
             format!("{field}.function"),
-            "unknown or unspecified (count, sum, min, max, mean, variance, stddev, first, last, last_k)",
+            format!("unknown or unspecified ({})", function_names()),
         ));
     };
     match f {

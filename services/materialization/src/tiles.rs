@@ -59,14 +59,16 @@ pub struct Folded {
     pub tiles_written: u64,
 }
 
-/// The tiles an event at `time` belongs to.
+/// The tiles an event at `time` belongs to: one per grain when a feature
+/// has a window, and always the lifetime tile (it holds the lifetime
+/// features, and tells serving whether a key ever had an event).
 fn tiles_of(aggregations: &Aggregations, time: i64) -> impl Iterator<Item = Tile> + '_ {
     let windows = aggregations
         .has_windows()
         .then(|| aggregations.grains.tiles_of(time))
         .into_iter()
         .flatten();
-    windows.chain(aggregations.has_lifetime().then_some(LIFETIME))
+    windows.chain(std::iter::once(LIFETIME))
 }
 
 /// Folds `events` into the tiles of `group` and writes the tiles they
@@ -113,10 +115,14 @@ pub async fn fold(
             probe.grain = t.grain;
             probe.start = t.start;
             let (value, changed) = tiles.get_mut(&probe).expect("listed above");
+            // Lifetime features in the lifetime tile, windowed ones in the
+            // grain tiles.
+            let lifetime = t == LIFETIME;
             let features = aggregations
                 .features
                 .iter()
                 .zip(&e.inputs)
+                .filter(|(f, _)| f.window.is_none() == lifetime)
                 .map(|(f, x)| (f.name.as_str(), f.function, *x));
             if value.fold(features, e.time, e.seq) {
                 *changed = true;

@@ -3,6 +3,7 @@
 //! planned once per feature selection (plans outlive catalog changes to
 //! groups they do not read).
 
+pub mod aggregates;
 pub mod config;
 pub mod error;
 mod grpc;

@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use featurestore_catalog::{Catalog, Selected, Selection};
 use featurestore_domain::DomainError;
+use featurestore_domain::aggregation::Aggregations;
 use featurestore_domain::{EntityKeyEncoder, FeatureGroupId};
-use featurestore_onlinestore::OnlineTable;
+use featurestore_onlinestore::{OnlineTable, TileTable};
 use featurestore_proto::v1::{FeatureSelector, KeyColumn, Value, feature_selector::Selector};
 
-use crate::error::ServingError;
+use crate::{aggregates::AggregateOutput, error::ServingError};
 
 /// One group's part of a plan.
 #[derive(Debug)]
@@ -27,6 +28,16 @@ pub struct GroupPlan {
     pub outputs: Vec<(usize, usize, Option<Value>)>,
     /// Values older than this (µs) are OUTSIDE_MAX_AGE; 0 = no limit.
     pub ttl_micros: i64,
+    /// The selected aggregated features, read from `tiles`.
+    pub aggregates: Vec<AggregateOutput>,
+    pub tiles: TileTable,
+}
+
+impl GroupPlan {
+    /// Whether the plan reads the group's latest-values table.
+    pub fn reads_rows(&self) -> bool {
+        !self.outputs.is_empty()
+    }
 }
 
 #[derive(Debug)]
@@ -123,8 +134,18 @@ impl Plan {
                 .enumerate()
                 .map(|(i, f)| (f.name.as_str(), i))
                 .collect();
+            let aggregations = Aggregations::of(group);
+            let mut aggregates = Vec::new();
             let mut outputs = Vec::with_capacity(features.len());
             for feature in features {
+                if let Some(a) = aggregations.as_ref().and_then(|a| a.get(feature)) {
+                    aggregates.push(AggregateOutput {
+                        feature: a.clone(),
+                        position: feature_names.len(),
+                    });
+                    feature_names.push(featurestore_domain::feature_column(&group.name, feature));
+                    continue;
+                }
                 let column = *index.get(feature.as_str()).ok_or_else(|| {
                     ServingError::not_found(format!(
                         "feature {feature:?} in group {}@{}",
@@ -149,6 +170,8 @@ impl Plan {
                 outputs,
                 ttl_micros: group.ttl_seconds.saturating_mul(1_000_000),
                 table,
+                aggregates,
+                tiles: TileTable::for_group(group),
             });
         }
         Ok(Plan {

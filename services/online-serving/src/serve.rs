@@ -5,13 +5,18 @@ use std::{collections::BTreeSet, sync::Arc};
 
 use featurestore_catalog::{CatalogCache, ConsistencySettings, ProgressCache, Sink};
 use featurestore_domain::validate_name;
-use featurestore_onlinestore::{OnlineStore, StoredRow};
+use featurestore_onlinestore::{OnlineStore, OnlineStoreError, StoredRow};
 use featurestore_proto::v1::{
     Consistency, FeatureSelector, FeatureStatus, FeatureVector, GroupFreshness, Row, Value,
     value::Kind,
 };
 
-use crate::{error::ServingError, plan::Plan, plans::Plans};
+use crate::{
+    aggregates,
+    error::ServingError,
+    plan::{GroupPlan, Plan},
+    plans::Plans,
+};
 
 pub struct Server {
     catalog: Arc<CatalogCache>,
@@ -76,6 +81,29 @@ impl Server {
 
     fn plan(&self, project: &str, selector: &FeatureSelector) -> Result<Arc<Plan>, ServingError> {
         self.plans.get(project, selector, &self.catalog.snapshot())
+    }
+
+    /// The aggregated features of `group` for each key, read at `at`
+    /// (`None`: the key never had an event).
+    async fn aggregated(
+        &self,
+        group: &GroupPlan,
+        keys: &[Vec<u8>],
+        at: i64,
+    ) -> Result<Vec<Option<Vec<Option<Value>>>>, ServingError> {
+        if group.aggregates.is_empty() {
+            return Ok(vec![None; keys.len()]);
+        }
+        let (windows, ranges) = aggregates::windows(&group.aggregates, at);
+        let stored = match self.online.scan_tiles(&group.tiles, keys, &ranges).await {
+            // Nothing materialized yet: no key had an event.
+            Err(OnlineStoreError::UnknownTable(_)) => return Ok(vec![None; keys.len()]),
+            other => other?,
+        };
+        stored
+            .iter()
+            .map(|tiles| aggregates::values(&group.aggregates, &windows, tiles, &group.tiles.label))
+            .collect()
     }
 
     /// Vectors for `rows` (values in the order of `join_keys`), in order.
@@ -153,21 +181,28 @@ impl Server {
         };
         // A group whose online table does not exist yet (nothing materialized)
         // has no rows: NOT_FOUND statuses, not an error.
+        let now = now_micros();
         let reads = plan
             .groups
             .iter()
             .zip(&per_group)
             .map(|(group, keys)| async move {
-                match self.online.get(&group.table, keys).await {
-                    Err(featurestore_onlinestore::OnlineStoreError::UnknownTable(_)) => {
-                        Ok(vec![None; keys.len()])
+                let rows = async {
+                    if !group.reads_rows() {
+                        return Ok(Vec::new());
                     }
-                    other => other,
-                }
+                    match self.online.get(&group.table, keys).await {
+                        Err(OnlineStoreError::UnknownTable(_)) => Ok(vec![None; keys.len()]),
+                        other => other.map_err(ServingError::from),
+                    }
+                };
+                let (rows, aggregated) =
+                    futures::future::try_join(rows, self.aggregated(group, keys, now)).await?;
+                Ok::<_, ServingError>((rows, aggregated))
             });
-        let results: Vec<Vec<Option<StoredRow>>> = futures::future::try_join_all(reads).await?;
+        let results: Vec<(Vec<Option<StoredRow>>, Vec<Option<Vec<Option<Value>>>>)> =
+            futures::future::try_join_all(reads).await?;
 
-        let now = now_micros();
         let n = plan.feature_names.len();
         let mut vectors: Vec<FeatureVector> = (0..rows.len())
             .map(|_| FeatureVector {
@@ -185,8 +220,27 @@ impl Server {
                 kind: Some(Kind::NullValue(0)),
             });
         }
-        for (group, stored) in plan.groups.iter().zip(results) {
+        for (group, (stored, aggregated)) in plan.groups.iter().zip(results) {
             let stale = settled.as_ref().is_some_and(|s| s.is_stale(&group.id));
+            for (vector, values) in vectors.iter_mut().zip(aggregated) {
+                for (i, output) in group.aggregates.iter().enumerate() {
+                    let value = values.as_ref().map(|v| v[i].clone());
+                    let status = match &value {
+                        None => FeatureStatus::NotFound,
+                        Some(None) => FeatureStatus::Null,
+                        Some(Some(_)) => FeatureStatus::Present,
+                    };
+                    let status = if stale { FeatureStatus::Stale } else { status };
+                    vector.statuses[output.position] = status as i32;
+                    if let Some(Some(value)) = value {
+                        vector.values[output.position] = value;
+                    }
+                    if include_event_times && values.is_some() {
+                        // The time the window was read at.
+                        vector.event_times_micros[output.position] = now;
+                    }
+                }
+            }
             for (vector, row) in vectors.iter_mut().zip(stored) {
                 for (column, position, default) in &group.outputs {
                     let (status, value) = match &row {

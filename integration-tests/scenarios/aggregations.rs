@@ -1,0 +1,416 @@
+//! One scenario of windowed aggregations, run against the distributed
+//! services (`integration-tests/tests/aggregations_e2e.rs`) and against the
+//! standalone binary (`services/standalone/tests/aggregations.rs`): define
+//! aggregated features on an event group, ingest events (late ones and
+//! duplicates among them), and read them back with AFTER_WRITE; compare
+//! with the values computed by hand from the events.
+//!
+//! Needs only the public contracts: channels to the registry, ingestion,
+//! serving and offline services.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use featurestore_domain::fixtures::{entity, feature, project as new_project};
+use featurestore_proto::v1::{
+    Aggregation, AggregationFunction, Consistency, CreateEntityRequest, CreateFeatureGroupRequest,
+    CreateFeatureViewRequest, CreateProjectRequest, EntitySource, FeatureGroup, FeatureGroupRef,
+    FeatureSelection, FeatureSelector, FeatureStatus, FeatureView, FeatureViewRef, Float64List,
+    GetFeatureVectorsRequest, GetHistoricalFeaturesRequest, IngestRequest, Row, ScalarType,
+    UpdateFeatureGroupRequest, Value, consistency::Level, entity_source::Source,
+    feature_selector::Selector, get_historical_features_request::Features,
+    ingestion_service_client::IngestionServiceClient,
+    offline_query_service_client::OfflineQueryServiceClient,
+    online_serving_service_client::OnlineServingServiceClient,
+    registry_service_client::RegistryServiceClient, value::Kind,
+};
+use tonic::{Code, transport::Channel};
+
+const MIN: i64 = 60_000_000;
+const DAY: i64 = 24 * 60 * MIN;
+
+fn v(kind: Kind) -> Value {
+    Value { kind: Some(kind) }
+}
+
+fn agg(name: &str, function: AggregationFunction, input: &str, window_seconds: i64) -> Aggregation {
+    Aggregation {
+        name: name.into(),
+        function: function as i32,
+        input: input.into(),
+        window_seconds,
+        ..Default::default()
+    }
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
+}
+
+/// The event group: card payments, aggregated per card.
+fn payments(project: &str) -> FeatureGroup {
+    FeatureGroup {
+        project: project.into(),
+        name: "payments".into(),
+        entity: "card".into(),
+        features: vec![feature("amount", "float64"), feature("approved", "bool")],
+        online_enabled: true,
+        offline_enabled: true,
+        partitions: 2,
+        aggregations: vec![
+            agg("n_1h", AggregationFunction::Count, "", 3600),
+            agg("amount_1d", AggregationFunction::Sum, "amount", 86_400),
+            agg("max_7d", AggregationFunction::Max, "amount", 7 * 86_400),
+            agg("mean_life", AggregationFunction::Mean, "amount", 0),
+            Aggregation {
+                k: 2,
+                ..agg("last2_1d", AggregationFunction::LastK, "amount", 86_400)
+            },
+            agg(
+                "approved_30d",
+                AggregationFunction::Sum,
+                "approved",
+                30 * 86_400,
+            ),
+        ],
+        ..Default::default()
+    }
+}
+
+async fn ingest_retrying(
+    ingestion: &mut IngestionClient,
+    project: &str,
+    rows: Vec<Row>,
+) -> Vec<u8> {
+    let request = IngestRequest {
+        group: Some(FeatureGroupRef {
+            project: project.into(),
+            name: "payments".into(),
+            version: 0,
+        }),
+        columns: ["card_id", "event_time", "amount", "approved"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+        idempotency_key: String::new(),
+    };
+    // The catalog reaches ingestion through its watch.
+    let started = Instant::now();
+    loop {
+        match ingestion.ingest(request.clone()).await {
+            Ok(r) => return r.into_inner().write_token,
+            Err(s) if s.code() == Code::NotFound && started.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(s) => panic!("ingest: {s}"),
+        }
+    }
+}
+
+type IngestionClient = IngestionServiceClient<Channel>;
+
+fn payment(card: i64, time: i64, amount: f64) -> Row {
+    Row {
+        values: vec![
+            v(Kind::Int64Value(card)),
+            v(Kind::TimestampValue(time)),
+            v(Kind::Float64Value(amount)),
+            v(Kind::BoolValue(amount < 100.0)),
+        ],
+    }
+}
+
+/// Runs the scenario in a new `project`.
+pub async fn windowed_aggregations_serve_what_the_events_say(
+    registry: Channel,
+    ingestion: Channel,
+    serving: Channel,
+    offline: Channel,
+    project: &str,
+) {
+    let mut registry = RegistryServiceClient::new(registry);
+    let mut ingestion = IngestionServiceClient::new(ingestion);
+    let mut serving = OnlineServingServiceClient::new(serving);
+    registry
+        .create_project(CreateProjectRequest {
+            project: Some(new_project(project)),
+        })
+        .await
+        .unwrap();
+    registry
+        .create_entity(CreateEntityRequest {
+            entity: Some(entity(project, "card", &[("card_id", ScalarType::Int64)])),
+        })
+        .await
+        .unwrap();
+
+    // Bad definitions: INVALID_ARGUMENT naming the field, nothing created.
+    let mut bad = payments(project);
+    bad.aggregations[1].input = "approved_by".into();
+    let err = registry
+        .create_feature_group(CreateFeatureGroupRequest {
+            feature_group: Some(bad),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(
+        err.message()
+            .contains("feature_group.aggregations[1].input"),
+        "{}",
+        err.message()
+    );
+    let mut bad = payments(project);
+    bad.aggregations[0].window_seconds = 3601;
+    let err = registry
+        .create_feature_group(CreateFeatureGroupRequest {
+            feature_group: Some(bad),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains("aggregations[0].window_seconds"),
+        "{}",
+        err.message()
+    );
+
+    let created = registry
+        .create_feature_group(CreateFeatureGroupRequest {
+            feature_group: Some(payments(project)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.tile_grain_seconds, vec![300, 3600, 86_400]);
+    registry
+        .create_feature_view(CreateFeatureViewRequest {
+            feature_view: Some(FeatureView {
+                project: project.into(),
+                name: "risk".into(),
+                selections: vec![FeatureSelection {
+                    group: "payments".into(),
+                    group_version: 0,
+                    features: [
+                        "n_1h",
+                        "amount_1d",
+                        "max_7d",
+                        "mean_life",
+                        "last2_1d",
+                        "approved_30d",
+                        "amount",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                }],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+
+    // Card 1: events 10 and 40 minutes ago, 3 hours ago, 3 days ago, 20
+    // days ago; card 2: one event 40 days ago. Every edge is far from the
+    // window edges, so the values do not depend on when the read happens.
+    let now = now_micros();
+    let first = ingest_retrying(
+        &mut ingestion,
+        project,
+        vec![
+            payment(1, now - 10 * MIN, 30.0),
+            payment(1, now - 3 * DAY, 500.0),
+            payment(2, now - 40 * DAY, 7.0),
+        ],
+    )
+    .await;
+    // Later: late events (older than the ones before) and two at the same
+    // time.
+    let second = ingest_retrying(
+        &mut ingestion,
+        project,
+        vec![
+            payment(1, now - 40 * MIN, 20.0),
+            payment(1, now - 180 * MIN, 150.0),
+            payment(1, now - 20 * DAY, 1.0),
+            payment(1, now - 20 * DAY, 2.0),
+        ],
+    )
+    .await;
+
+    let request = GetFeatureVectorsRequest {
+        project: project.into(),
+        selector: Some(FeatureSelector {
+            selector: Some(Selector::View(FeatureViewRef {
+                project: String::new(),
+                name: "risk".into(),
+                version: 0,
+            })),
+        }),
+        join_keys: vec!["card_id".into()],
+        entity_rows: [1, 2, 3]
+            .map(|k| Row {
+                values: vec![v(Kind::Int64Value(k))],
+            })
+            .to_vec(),
+        include_event_times: false,
+        consistency: Some(Consistency {
+            level: Level::AfterWrite as i32,
+            write_tokens: vec![first, second],
+            max_wait_millis: 10_000,
+            ..Default::default()
+        }),
+        include_freshness: false,
+    };
+    let answer = serving
+        .get_feature_vectors(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        answer.feature_names,
+        [
+            "payments__n_1h",
+            "payments__amount_1d",
+            "payments__max_7d",
+            "payments__mean_life",
+            "payments__last2_1d",
+            "payments__approved_30d",
+            "payments__amount"
+        ]
+    );
+    let card1 = &answer.vectors[0];
+    assert_eq!(
+        card1.values,
+        vec![
+            v(Kind::Int64Value(2)),
+            v(Kind::Float64Value(30.0 + 20.0 + 150.0)),
+            v(Kind::Float64Value(500.0)),
+            v(Kind::Float64Value(
+                (30.0 + 500.0 + 20.0 + 150.0 + 1.0 + 2.0) / 6.0
+            )),
+            v(Kind::Float64List(Float64List {
+                values: vec![30.0, 20.0]
+            })),
+            // Approved (amount < 100): 30, 20, 1, 2.
+            v(Kind::Float64Value(4.0)),
+            // The latest raw value, as for any feature.
+            v(Kind::Float64Value(30.0)),
+        ]
+    );
+    assert!(
+        card1
+            .statuses
+            .iter()
+            .all(|s| *s == FeatureStatus::Present as i32)
+    );
+    // Card 2 had events, none in the short windows: count and sum 0, the
+    // others null.
+    let card2 = &answer.vectors[1];
+    assert_eq!(card2.values[0], v(Kind::Int64Value(0)));
+    assert_eq!(card2.values[1], v(Kind::Float64Value(0.0)));
+    assert_eq!(card2.statuses[2], FeatureStatus::Null as i32);
+    assert_eq!(card2.values[3], v(Kind::Float64Value(7.0)));
+    assert_eq!(card2.statuses[4], FeatureStatus::Null as i32);
+    // Card 3 never had an event: NOT_FOUND throughout.
+    assert!(
+        answer.vectors[2]
+            .statuses
+            .iter()
+            .all(|s| *s == FeatureStatus::NotFound as i32)
+    );
+
+    // An aggregation added in place is served from the events that come
+    // after it; the others keep their values.
+    let mut group = created.clone();
+    group
+        .aggregations
+        .push(agg("n_life", AggregationFunction::Count, "", 0));
+    registry
+        .update_feature_group(UpdateFeatureGroupRequest {
+            feature_group: Some(group),
+            expected_revision: 0,
+        })
+        .await
+        .unwrap();
+    let mut retyped = created.clone();
+    retyped.aggregations[0].window_seconds = 7200;
+    let err = registry
+        .update_feature_group(UpdateFeatureGroupRequest {
+            feature_group: Some(retyped),
+            expected_revision: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let third = ingest_retrying(
+        &mut ingestion,
+        project,
+        vec![payment(1, now - 5 * MIN, 10.0)],
+    )
+    .await;
+    let by_list = GetFeatureVectorsRequest {
+        selector: Some(FeatureSelector {
+            selector: Some(Selector::Features(featurestore_proto::v1::FeatureList {
+                features: ["n_1h", "n_life"]
+                    .map(|f| featurestore_proto::v1::FeatureRef {
+                        group: "payments".into(),
+                        group_version: 0,
+                        feature: f.into(),
+                    })
+                    .to_vec(),
+            })),
+        }),
+        entity_rows: vec![Row {
+            values: vec![v(Kind::Int64Value(1))],
+        }],
+        consistency: Some(Consistency {
+            level: Level::AfterWrite as i32,
+            write_tokens: vec![third],
+            max_wait_millis: 10_000,
+            ..Default::default()
+        }),
+        ..request
+    };
+    // The serving catalog learns of the new aggregation through its watch.
+    let started = Instant::now();
+    let vector = loop {
+        match serving.get_feature_vectors(by_list.clone()).await {
+            Ok(r) => break r.into_inner().vectors.remove(0),
+            Err(s) if s.code() == Code::NotFound && started.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(s) => panic!("{s}"),
+        }
+    };
+    assert_eq!(
+        vector.values,
+        vec![v(Kind::Int64Value(3)), v(Kind::Int64Value(1))]
+    );
+
+    // Training data with aggregated features is refused, not answered
+    // without them.
+    let mut offline = OfflineQueryServiceClient::new(offline);
+    let err = offline
+        .get_historical_features(GetHistoricalFeaturesRequest {
+            project: project.into(),
+            features: Some(Features::View(FeatureViewRef {
+                project: String::new(),
+                name: "risk".into(),
+                version: 0,
+            })),
+            entities: Some(EntitySource {
+                source: Some(Source::ParquetPath("/nonexistent.parquet".into())),
+                ..Default::default()
+            }),
+            consistency: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(
+        err.message().contains("aggregated feature"),
+        "{}",
+        err.message()
+    );
+}
