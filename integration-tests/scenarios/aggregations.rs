@@ -7,6 +7,7 @@
 //!
 //! Needs only the public contracts: channels to the registry, ingestion,
 //! serving and offline services.
+#![allow(dead_code)] // each test file uses part of it
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -413,4 +414,161 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
         "{}",
         err.message()
     );
+}
+
+/// Crash tests: an event group `taps` (per card: lifetime count, 1-day
+/// count and sum) in a new `project`.
+pub async fn define_taps(registry: Channel, project: &str) {
+    let mut registry = RegistryServiceClient::new(registry);
+    registry
+        .create_project(CreateProjectRequest {
+            project: Some(new_project(project)),
+        })
+        .await
+        .unwrap();
+    registry
+        .create_entity(CreateEntityRequest {
+            entity: Some(entity(project, "card", &[("card_id", ScalarType::Int64)])),
+        })
+        .await
+        .unwrap();
+    registry
+        .create_feature_group(CreateFeatureGroupRequest {
+            feature_group: Some(FeatureGroup {
+                project: project.into(),
+                name: "taps".into(),
+                entity: "card".into(),
+                features: vec![feature("amount", "float64")],
+                online_enabled: true,
+                offline_enabled: true,
+                partitions: 2,
+                aggregations: vec![
+                    agg("n_life", AggregationFunction::Count, "", 0),
+                    agg("n_1d", AggregationFunction::Count, "", 86_400),
+                    agg("amount_1d", AggregationFunction::Sum, "amount", 86_400),
+                ],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+}
+
+/// Ingests batch `batch` of taps: `per_key` events for each of `keys`
+/// cards, an hour ago and earlier, amount 1 each; returns its write token.
+pub async fn ingest_taps(
+    ingestion: Channel,
+    project: &str,
+    batch: i64,
+    keys: i64,
+    per_key: i64,
+) -> Vec<u8> {
+    let mut ingestion = IngestionServiceClient::new(ingestion);
+    let now = now_micros();
+    let rows = (0..keys)
+        .flat_map(|card| {
+            (0..per_key).map(move |i| Row {
+                values: vec![
+                    v(Kind::Int64Value(card)),
+                    v(Kind::TimestampValue(
+                        now - 60 * MIN - (batch * per_key + i) * MIN,
+                    )),
+                    v(Kind::Float64Value(1.0)),
+                ],
+            })
+        })
+        .collect();
+    let request = IngestRequest {
+        group: Some(FeatureGroupRef {
+            project: project.into(),
+            name: "taps".into(),
+            version: 0,
+        }),
+        columns: ["card_id", "event_time", "amount"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+        idempotency_key: String::new(),
+    };
+    let started = Instant::now();
+    loop {
+        match ingestion.ingest(request.clone()).await {
+            Ok(r) => return r.into_inner().write_token,
+            Err(s) if s.code() == Code::NotFound && started.elapsed() < Duration::from_secs(20) => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(s) => panic!("ingest: {s}"),
+        }
+    }
+}
+
+/// Per card of `0..keys`, once every write of `tokens` is applied: the
+/// lifetime count, the 1-day count and the 1-day sum.
+pub async fn taps_counted(
+    serving: Channel,
+    project: &str,
+    keys: i64,
+    tokens: Vec<Vec<u8>>,
+) -> Vec<Vec<Value>> {
+    let mut serving = OnlineServingServiceClient::new(serving);
+    let request = GetFeatureVectorsRequest {
+        project: project.into(),
+        selector: Some(FeatureSelector {
+            selector: Some(Selector::Features(featurestore_proto::v1::FeatureList {
+                features: ["n_life", "n_1d", "amount_1d"]
+                    .map(|f| featurestore_proto::v1::FeatureRef {
+                        group: "taps".into(),
+                        group_version: 0,
+                        feature: f.into(),
+                    })
+                    .to_vec(),
+            })),
+        }),
+        join_keys: vec!["card_id".into()],
+        entity_rows: (0..keys)
+            .map(|k| Row {
+                values: vec![v(Kind::Int64Value(k))],
+            })
+            .collect(),
+        include_event_times: false,
+        consistency: Some(Consistency {
+            level: Level::AfterWrite as i32,
+            write_tokens: tokens,
+            max_wait_millis: 30_000,
+            ..Default::default()
+        }),
+        include_freshness: false,
+    };
+    let started = Instant::now();
+    loop {
+        match serving.get_feature_vectors(request.clone()).await {
+            Ok(r) => {
+                return r
+                    .into_inner()
+                    .vectors
+                    .into_iter()
+                    .map(|v| v.values)
+                    .collect();
+            }
+            // A restarted service's catalog or progress is still loading.
+            Err(s) if started.elapsed() < Duration::from_secs(30) => {
+                eprintln!("not served yet: {s}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(s) => panic!("{s}"),
+        }
+    }
+}
+
+/// What [`taps_counted`] returns when every card has `events` events.
+pub fn taps_expected(keys: i64, events: i64) -> Vec<Vec<Value>> {
+    (0..keys)
+        .map(|_| {
+            vec![
+                v(Kind::Int64Value(events)),
+                v(Kind::Int64Value(events)),
+                v(Kind::Float64Value(events as f64)),
+            ]
+        })
+        .collect()
 }

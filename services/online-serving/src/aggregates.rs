@@ -20,6 +20,10 @@ use crate::error::ServingError;
 /// The lifetime tile (grain 0, start 0), as materialization keeps it.
 const LIFETIME: Tile = Tile { grain: 0, start: 0 };
 
+/// The values of a group's aggregated features for one key (`None`: the
+/// key never had an event; a `None` value is null).
+pub type KeyValues = Option<Vec<Option<Value>>>;
+
 /// An aggregated feature of a plan, and where its value goes.
 #[derive(Debug, Clone)]
 pub struct AggregateOutput {
@@ -64,7 +68,7 @@ pub fn values(
     windows: &[Vec<Tile>],
     stored: &[StoredTile],
     label: &str,
-) -> Result<Option<Vec<Option<Value>>>, ServingError> {
+) -> Result<KeyValues, ServingError> {
     let decoded: HashMap<(i64, i64), TileValue> = stored
         .iter()
         .map(|t| {

@@ -90,7 +90,7 @@ impl Server {
         group: &GroupPlan,
         keys: &[Vec<u8>],
         at: i64,
-    ) -> Result<Vec<Option<Vec<Option<Value>>>>, ServingError> {
+    ) -> Result<Vec<aggregates::KeyValues>, ServingError> {
         if group.aggregates.is_empty() {
             return Ok(vec![None; keys.len()]);
         }
@@ -200,7 +200,7 @@ impl Server {
                     futures::future::try_join(rows, self.aggregated(group, keys, now)).await?;
                 Ok::<_, ServingError>((rows, aggregated))
             });
-        let results: Vec<(Vec<Option<StoredRow>>, Vec<Option<Vec<Option<Value>>>>)> =
+        let results: Vec<(Vec<Option<StoredRow>>, Vec<aggregates::KeyValues>)> =
             futures::future::try_join_all(reads).await?;
 
         let n = plan.feature_names.len();
