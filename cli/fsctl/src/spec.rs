@@ -576,6 +576,43 @@ mod tests {
     }
 
     #[test]
+    fn aggregations_convert_both_ways_and_bad_ones_are_named() {
+        let spec = Spec::parse(
+            r#"
+project: rides
+feature_groups:
+  - name: trips
+    entity: driver
+    features: [{name: fare, type: float64}]
+    tile_grains: [5m, 1h, 1d]
+    aggregations:
+      - {name: n_1h, function: count, window: 1h}
+      - {name: fare_life, function: max, input: fare, window: lifetime}
+      - {name: last3, function: last_k, k: 3, input: fare, window: 7d, grain: 1h}
+"#,
+        )
+        .unwrap();
+        let g = spec.feature_groups[0].to_proto("rides", None).unwrap();
+        assert_eq!(g.tile_grain_seconds, vec![300, 3600, 86_400]);
+        assert_eq!(g.aggregations[0].window_seconds, 3600);
+        assert_eq!(g.aggregations[1].window_seconds, 0);
+        assert_eq!(g.aggregations[2].grain_seconds, 3600);
+        assert_eq!(g.aggregations[2].k, 3);
+        let back = GroupSpec::from_proto(&g);
+        assert_eq!(
+            back.to_proto("rides", None).unwrap().aggregations,
+            g.aggregations
+        );
+        let mut bad = spec.feature_groups[0].clone();
+        bad.aggregations[0].function = "median".into();
+        let err = bad.to_proto("rides", None).unwrap_err().to_string();
+        assert!(err.contains("\"n_1h\"") && err.contains("median"), "{err}");
+        bad.aggregations[0].function = "count".into();
+        bad.aggregations[0].window = "90 fortnights".into();
+        assert!(bad.to_proto("rides", None).is_err());
+    }
+
+    #[test]
     fn typos_and_bad_types_are_rejected() {
         assert!(Spec::parse("project: x\nentitees: []\n").is_err());
         let bad = GroupSpec {
