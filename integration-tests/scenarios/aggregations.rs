@@ -80,24 +80,25 @@ fn payments(project: &str) -> FeatureGroup {
     }
 }
 
-async fn ingest_retrying(
+/// Ingests `rows` (in `columns`) into `group`, retrying while the catalog
+/// reaches ingestion through its watch; returns the write token.
+async fn ingest(
     ingestion: &mut IngestionClient,
     project: &str,
+    group: &str,
+    columns: &[&str],
     rows: Vec<Row>,
 ) -> Vec<u8> {
     let request = IngestRequest {
         group: Some(FeatureGroupRef {
             project: project.into(),
-            name: "payments".into(),
+            name: group.into(),
             version: 0,
         }),
-        columns: ["card_id", "event_time", "amount", "approved"]
-            .map(String::from)
-            .to_vec(),
+        columns: columns.iter().map(|c| c.to_string()).collect(),
         rows,
         idempotency_key: String::new(),
     };
-    // The catalog reaches ingestion through its watch.
     let started = Instant::now();
     loop {
         match ingestion.ingest(request.clone()).await {
@@ -108,6 +109,40 @@ async fn ingest_retrying(
             Err(s) => panic!("ingest: {s}"),
         }
     }
+}
+
+async fn ingest_payments(
+    ingestion: &mut IngestionClient,
+    project: &str,
+    rows: Vec<Row>,
+) -> Vec<u8> {
+    let columns = ["card_id", "event_time", "amount", "approved"];
+    ingest(ingestion, project, "payments", &columns, rows).await
+}
+
+/// Selects `features` of `group` by name.
+fn features(group: &str, features: &[&str]) -> Option<FeatureSelector> {
+    Some(FeatureSelector {
+        selector: Some(Selector::Features(featurestore_proto::v1::FeatureList {
+            features: features
+                .iter()
+                .map(|f| featurestore_proto::v1::FeatureRef {
+                    group: group.into(),
+                    group_version: 0,
+                    feature: f.to_string(),
+                })
+                .collect(),
+        })),
+    })
+}
+
+fn after_write(tokens: Vec<Vec<u8>>) -> Option<Consistency> {
+    Some(Consistency {
+        level: Level::AfterWrite as i32,
+        write_tokens: tokens,
+        max_wait_millis: 30_000,
+        ..Default::default()
+    })
 }
 
 type IngestionClient = IngestionServiceClient<Channel>;
@@ -215,7 +250,7 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
     // days ago; card 2: one event 40 days ago. Every edge is far from the
     // window edges, so the values do not depend on when the read happens.
     let now = now_micros();
-    let first = ingest_retrying(
+    let first = ingest_payments(
         &mut ingestion,
         project,
         vec![
@@ -227,7 +262,7 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
     .await;
     // Later: late events (older than the ones before) and two at the same
     // time.
-    let second = ingest_retrying(
+    let second = ingest_payments(
         &mut ingestion,
         project,
         vec![
@@ -255,12 +290,7 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
             })
             .to_vec(),
         include_event_times: false,
-        consistency: Some(Consistency {
-            level: Level::AfterWrite as i32,
-            write_tokens: vec![first, second],
-            max_wait_millis: 10_000,
-            ..Default::default()
-        }),
+        consistency: after_write(vec![first, second]),
         include_freshness: false,
     };
     let answer = serving
@@ -344,33 +374,18 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
-    let third = ingest_retrying(
+    let third = ingest_payments(
         &mut ingestion,
         project,
         vec![payment(1, now - 5 * MIN, 10.0)],
     )
     .await;
     let by_list = GetFeatureVectorsRequest {
-        selector: Some(FeatureSelector {
-            selector: Some(Selector::Features(featurestore_proto::v1::FeatureList {
-                features: ["n_1h", "n_life"]
-                    .map(|f| featurestore_proto::v1::FeatureRef {
-                        group: "payments".into(),
-                        group_version: 0,
-                        feature: f.into(),
-                    })
-                    .to_vec(),
-            })),
-        }),
+        selector: features("payments", &["n_1h", "n_life"]),
         entity_rows: vec![Row {
             values: vec![v(Kind::Int64Value(1))],
         }],
-        consistency: Some(Consistency {
-            level: Level::AfterWrite as i32,
-            write_tokens: vec![third],
-            max_wait_millis: 10_000,
-            ..Default::default()
-        }),
+        consistency: after_write(vec![third]),
         ..request
     };
     // The serving catalog learns of the new aggregation through its watch.
@@ -478,28 +493,14 @@ pub async fn ingest_taps(
             })
         })
         .collect();
-    let request = IngestRequest {
-        group: Some(FeatureGroupRef {
-            project: project.into(),
-            name: "taps".into(),
-            version: 0,
-        }),
-        columns: ["card_id", "event_time", "amount"]
-            .map(String::from)
-            .to_vec(),
+    ingest(
+        &mut ingestion,
+        project,
+        "taps",
+        &["card_id", "event_time", "amount"],
         rows,
-        idempotency_key: String::new(),
-    };
-    let started = Instant::now();
-    loop {
-        match ingestion.ingest(request.clone()).await {
-            Ok(r) => return r.into_inner().write_token,
-            Err(s) if s.code() == Code::NotFound && started.elapsed() < Duration::from_secs(20) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(s) => panic!("ingest: {s}"),
-        }
-    }
+    )
+    .await
 }
 
 /// Per card of `0..keys`, once every write of `tokens` is applied: the
@@ -513,17 +514,7 @@ pub async fn taps_counted(
     let mut serving = OnlineServingServiceClient::new(serving);
     let request = GetFeatureVectorsRequest {
         project: project.into(),
-        selector: Some(FeatureSelector {
-            selector: Some(Selector::Features(featurestore_proto::v1::FeatureList {
-                features: ["n_life", "n_1d", "amount_1d"]
-                    .map(|f| featurestore_proto::v1::FeatureRef {
-                        group: "taps".into(),
-                        group_version: 0,
-                        feature: f.into(),
-                    })
-                    .to_vec(),
-            })),
-        }),
+        selector: features("taps", &["n_life", "n_1d", "amount_1d"]),
         join_keys: vec!["card_id".into()],
         entity_rows: (0..keys)
             .map(|k| Row {
@@ -531,12 +522,7 @@ pub async fn taps_counted(
             })
             .collect(),
         include_event_times: false,
-        consistency: Some(Consistency {
-            level: Level::AfterWrite as i32,
-            write_tokens: tokens,
-            max_wait_millis: 30_000,
-            ..Default::default()
-        }),
+        consistency: after_write(tokens),
         include_freshness: false,
     };
     let started = Instant::now();

@@ -60,18 +60,19 @@ pub(crate) fn ensure(db: &Database, table: &TileTable) -> Result<()> {
     write.commit().map_err(storage)
 }
 
-macro_rules! open_read {
-    ($read:expr, $table:expr) => {
-        match $read.open_table(TableDefinition::<&[u8], &[u8]>::new(&tiles_table(
-            &$table.name,
-        ))) {
-            Ok(stored) => stored,
-            Err(TableError::TableDoesNotExist(_)) => {
-                return Err(OnlineStoreError::UnknownTable($table.label.clone()));
-            }
-            Err(e) => return Err(storage(e)),
+type Tiles = ::redb::ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// The tile table in a read transaction; a table never created is unknown.
+fn open_read(read: &::redb::ReadTransaction, table: &TileTable) -> Result<Tiles> {
+    match read.open_table(TableDefinition::<&[u8], &[u8]>::new(&tiles_table(
+        &table.name,
+    ))) {
+        Ok(stored) => Ok(stored),
+        Err(TableError::TableDoesNotExist(_)) => {
+            Err(OnlineStoreError::UnknownTable(table.label.clone()))
         }
-    };
+        Err(e) => Err(storage(e)),
+    }
 }
 
 pub(crate) fn get(
@@ -81,7 +82,7 @@ pub(crate) fn get(
     now: i64,
 ) -> Result<Vec<Option<Vec<u8>>>> {
     let read = db.begin_read().map_err(storage)?;
-    let stored = open_read!(read, table);
+    let stored = open_read(&read, table)?;
     keys.iter()
         .map(
             |key| match stored.get(stored_key(key).as_slice()).map_err(storage)? {
@@ -127,7 +128,7 @@ pub(crate) fn scan(
     now: i64,
 ) -> Result<Vec<Vec<StoredTile>>> {
     let read = db.begin_read().map_err(storage)?;
-    let stored = open_read!(read, table);
+    let stored = open_read(&read, table)?;
     let mut sorted = ranges.to_vec();
     sorted.sort_by_key(|r| (r.grain, r.from));
     let mut out = Vec::with_capacity(keys.len());

@@ -385,7 +385,7 @@ impl Materializer {
             }
             let mut online = Vec::with_capacity(messages.len());
             let mut offline = Vec::with_capacity(messages.len());
-            let aggregations = Aggregations::of(&group).filter(|_| group.online_enabled);
+            let aggregations = Aggregations::of(&group);
             let mut tile_events = Vec::new();
             for m in messages {
                 let record = match FeatureRowRecord::decode(m.payload.as_slice()) {

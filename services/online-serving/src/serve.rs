@@ -84,7 +84,8 @@ impl Server {
     }
 
     /// The aggregated features of `group` for each key, read at `at`
-    /// (`None`: the key never had an event).
+    /// (`None`: the key never had an event); empty when the plan selects
+    /// none of the group's aggregations.
     async fn aggregated(
         &self,
         group: &GroupPlan,
@@ -92,7 +93,7 @@ impl Server {
         at: i64,
     ) -> Result<Vec<aggregates::KeyValues>, ServingError> {
         if group.aggregates.is_empty() {
-            return Ok(vec![None; keys.len()]);
+            return Ok(Vec::new());
         }
         let (windows, ranges) = aggregates::windows(&group.aggregates, at);
         let stored = match self.online.scan_tiles(&group.tiles, keys, &ranges).await {
