@@ -124,12 +124,6 @@ pub fn output_value(output: Output) -> Option<Value> {
     Some(Value { kind: Some(kind) })
 }
 
-/// The type of an aggregated feature `name` of `group`, if it is one.
-pub fn aggregated_type(group: &FeatureGroup, name: &str) -> Option<ValueType> {
-    let a = group.aggregations.iter().find(|a| a.name == name)?;
-    Some(output_type(function(a.function(), a.k)?))
-}
-
 const FUNCTION_NAMES: [(AggregationFunction, &str); 10] = [
     (AggregationFunction::Count, "count"),
     (AggregationFunction::Sum, "sum"),
@@ -471,7 +465,7 @@ mod tests {
         );
         assert_eq!(a.tile_ttl_seconds(), 31 * 86_400 + 86_400);
         assert_eq!(
-            aggregated_type(&g, "last_fares"),
+            Some(a.get("last_fares").unwrap().output),
             Some(ValueType {
                 scalar: ScalarType::Float64 as i32,
                 is_list: true

@@ -4,6 +4,7 @@
 
 use std::{path::PathBuf, sync::Arc};
 
+use arrow_array::ArrayRef;
 use arrow_schema::{Field, Schema, SchemaRef};
 use datafusion::{
     execution::{
@@ -18,7 +19,30 @@ use featurestore_offlinestore::{DeltaStore, OfflineTable};
 use featurestore_proto::v1::FeatureGroup;
 use url::Url;
 
-use crate::{EntitySource, QueryError, Result, entities, group, index::GroupIndex, zip};
+use featurestore_domain::aggregation::AggregatedFeature;
+
+use crate::{
+    EntitySource, QueryError, Result, aggregate, aggregate::AggregateIndex, entities, group,
+    index::GroupIndex, zip,
+};
+
+/// Where a group's requested feature comes from: its `i`th plain feature
+/// (latest value as of the entity time) or its `i`th aggregated feature.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Plain(usize),
+    Aggregated(usize),
+}
+
+/// What a query reads of one group: its Delta table, the plain features
+/// with their types, the aggregated features, and the order of both in the
+/// result.
+struct TableRead {
+    table: deltalake::DeltaTable,
+    typed: Vec<(String, arrow_schema::DataType)>,
+    aggregated: Vec<AggregatedFeature>,
+    layout: Vec<Slot>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryConfig {
@@ -268,26 +292,40 @@ impl OfflineQuery {
         for read in groups {
             let table = self.open_group(read).await?;
             let delta_schema = table.snapshot()?.snapshot().arrow_schema();
+            let aggregated = aggregate::features_of(&read.group, &read.features);
             let mut typed = Vec::with_capacity(read.features.len());
+            let mut layout = Vec::with_capacity(read.features.len());
             for f in &read.features {
+                let column = featurestore_domain::feature_column(&read.group.name, f);
+                if let Some(i) = aggregated.iter().position(|a| &a.name == f) {
+                    fields.push(Field::new(
+                        column,
+                        aggregate::data_type(&aggregated[i])?,
+                        true,
+                    ));
+                    layout.push(Slot::Aggregated(i));
+                    continue;
+                }
                 let field = delta_schema.field_with_name(f).map_err(|_| {
                     QueryError::NotFound(format!(
                         "feature {f:?} not found in the offline table of {}@{}",
                         read.group.name, read.group.version
                     ))
                 })?;
-                fields.push(Field::new(
-                    featurestore_domain::feature_column(&read.group.name, f),
-                    field.data_type().clone(),
-                    true,
-                ));
+                fields.push(Field::new(column, field.data_type().clone(), true));
+                layout.push(Slot::Plain(typed.len()));
                 typed.push((f.clone(), field.data_type().clone()));
             }
             table_versions.push((
                 format!("{}@{}", read.group.name, read.group.version),
                 table.version().unwrap_or_default() as i64,
             ));
-            tables.push((table, typed));
+            tables.push(TableRead {
+                table,
+                typed,
+                aggregated,
+                layout,
+            });
         }
         Ok(Prepared {
             ctx,
@@ -314,11 +352,21 @@ impl OfflineQuery {
             tables,
             ..
         } = self.prepare(source, timestamp_column, groups).await?;
-        if self.config.in_memory_join
-            && let Some(indexes) = self.index_groups(groups, &tables).await?
-        {
-            tracing::debug!(groups = groups.len(), "joining in memory");
-            return in_memory_join(frame, schema, timestamp_column, indexes).await;
+        let aggregating = tables.iter().any(|t| !t.aggregated.is_empty());
+        if self.config.in_memory_join || aggregating {
+            match self.index_groups(groups, &tables).await? {
+                Some(indexes) => {
+                    tracing::debug!(groups = groups.len(), "joining in memory");
+                    return in_memory_join(frame, schema, timestamp_column, indexes).await;
+                }
+                None if aggregating => {
+                    return Err(QueryError::ResourcesExhausted(format!(
+                        "aggregated features are computed from the event group's rows in memory, and they do not fit in half the query memory limit ({} bytes): raise it, or select fewer groups",
+                        self.config.memory_limit_bytes
+                    )));
+                }
+                None => {}
+            }
         }
         let spooled = entities::spool(frame, timestamp_column, &self.config.spill_dir).await?;
         tracing::debug!(
@@ -328,7 +376,7 @@ impl OfflineQuery {
         );
         let path = spooled.file.to_string_lossy().to_string();
         let mut results = Vec::with_capacity(groups.len());
-        for (read, (table, typed)) in groups.iter().zip(tables) {
+        for (read, TableRead { table, typed, .. }) in groups.iter().zip(tables) {
             let entities = ctx.read_arrow(&path, Default::default()).await?;
             let entities = group::sorted_entities(entities, timestamp_column, &read.group).await?;
             let rows = ctx.read_table(table.table_provider().await?)?;
@@ -362,39 +410,61 @@ impl OfflineQuery {
     async fn index_groups(
         &self,
         groups: &[GroupRead],
-        tables: &[(deltalake::DeltaTable, Vec<(String, arrow_schema::DataType)>)],
-    ) -> Result<Option<Vec<GroupIndex>>> {
+        tables: &[TableRead],
+    ) -> Result<Option<Vec<GroupProbe>>> {
         let mut budget = self.config.memory_limit_bytes / 2;
         let mut indexes = Vec::with_capacity(groups.len());
         let ctx = self.context_with_partitions(parallelism());
         // From the Delta log's row counts, before reading anything: a group
         // that can't fit skips the attempt.
-        for (read, (table, typed)) in groups.iter().zip(tables) {
-            let rows: u64 = table
+        for (read, t) in groups.iter().zip(tables) {
+            let rows: u64 = t
+                .table
                 .snapshot()?
                 .log_data()
                 .into_iter()
                 .map(|file| file.num_records().unwrap_or(0) as u64)
                 .sum();
-            let least = crate::index::least_bytes(rows, &read.group, typed);
+            // Aggregations hold their inputs as FLOAT64 and the log positions.
+            let inputs = t.aggregated.iter().filter(|a| a.input.is_some()).count();
+            let least = crate::index::least_bytes(rows, &read.group, &t.typed)
+                + 2 * rows * (8 * inputs as u64 + 12) * u64::from(!t.aggregated.is_empty());
             if least > budget as u64 {
                 tracing::debug!(group = %read.group.name, rows, least, budget, "too large to join in memory");
                 return Ok(None);
             }
         }
-        for (read, (table, typed)) in groups.iter().zip(tables) {
-            let rows = ctx.read_table(table.table_provider().await?)?;
-            let pool = &self.runtime.memory_pool;
-            match GroupIndex::build(rows, &read.group, typed, pool, budget).await? {
-                Some(index) => {
-                    budget = budget.saturating_sub(index.memory());
-                    indexes.push(index);
-                }
-                None => {
+        let pool = &self.runtime.memory_pool;
+        for (read, t) in groups.iter().zip(tables) {
+            let mut probe = GroupProbe {
+                plain: None,
+                aggregated: None,
+                layout: t.layout.clone(),
+            };
+            if !t.typed.is_empty() {
+                let rows = ctx.read_table(t.table.table_provider().await?)?;
+                let Some(index) =
+                    GroupIndex::build(rows, &read.group, &t.typed, pool, budget).await?
+                else {
                     tracing::debug!(group = %read.group.name, "too large to join in memory");
                     return Ok(None);
-                }
+                };
+                budget = budget.saturating_sub(index.memory());
+                probe.plain = Some(index);
             }
+            if !t.aggregated.is_empty() {
+                let rows = ctx.read_table(t.table.table_provider().await?)?;
+                let features = t.aggregated.clone();
+                let Some(index) =
+                    AggregateIndex::build(rows, &read.group, features, pool, budget).await?
+                else {
+                    tracing::debug!(group = %read.group.name, "events too large to aggregate in memory");
+                    return Ok(None);
+                };
+                budget = budget.saturating_sub(index.memory());
+                probe.aggregated = Some(index);
+            }
+            indexes.push(probe);
         }
         Ok(Some(indexes))
     }
@@ -438,7 +508,7 @@ async fn in_memory_join(
     frame: datafusion::dataframe::DataFrame,
     schema: SchemaRef,
     timestamp_column: &str,
-    indexes: Vec<GroupIndex>,
+    indexes: Vec<GroupProbe>,
 ) -> Result<SendableRecordBatchStream> {
     let entities = frame.execute_stream().await?;
     let column: Arc<str> = timestamp_column.into();
@@ -466,6 +536,36 @@ async fn in_memory_join(
     Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
 }
 
+/// One group's in-memory part of a join: the index of its plain features,
+/// the events of its aggregated ones, and the order of their columns.
+struct GroupProbe {
+    plain: Option<GroupIndex>,
+    aggregated: Option<AggregateIndex>,
+    layout: Vec<Slot>,
+}
+
+impl GroupProbe {
+    /// The group's columns for `batch`, in the requested feature order.
+    fn probe(&self, batch: &arrow_array::RecordBatch, column: &str) -> Result<Vec<ArrayRef>> {
+        let plain = match &self.plain {
+            Some(index) => index.probe(batch, column)?,
+            None => Vec::new(),
+        };
+        let aggregated = match &self.aggregated {
+            Some(index) => index.probe(batch, column)?,
+            None => Vec::new(),
+        };
+        Ok(self
+            .layout
+            .iter()
+            .map(|slot| match slot {
+                Slot::Plain(i) => plain[*i].clone(),
+                Slot::Aggregated(i) => aggregated[*i].clone(),
+            })
+            .collect())
+    }
+}
+
 /// What a query will return and read.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -480,7 +580,7 @@ struct Prepared {
     ctx: SessionContext,
     frame: datafusion::dataframe::DataFrame,
     schema: SchemaRef,
-    tables: Vec<(deltalake::DeltaTable, Vec<(String, arrow_schema::DataType)>)>,
+    tables: Vec<TableRead>,
     table_versions: Vec<(String, i64)>,
     entity_version: Option<i64>,
 }

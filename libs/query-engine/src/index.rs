@@ -43,6 +43,9 @@ pub(crate) struct GroupIndex {
     features: Vec<ArrayRef>,
     /// Key (Arrow row format) → `start..end` of its run.
     runs: KeyRuns,
+    /// `(partition, offset)` of each row in index order, when asked for
+    /// (aggregations break ties in time by the log position).
+    seq: Vec<(i32, i64)>,
     ttl_micros: Option<i64>,
     memory: MemoryReservation,
 }
@@ -90,6 +93,19 @@ impl GroupIndex {
         rows: DataFrame,
         group: &FeatureGroup,
         features: &[(String, DataType)],
+        pool: &Arc<dyn MemoryPool>,
+        limit_bytes: usize,
+    ) -> Result<Option<Self>> {
+        Self::build_with(rows, group, features, false, pool, limit_bytes).await
+    }
+
+    /// [`build`](Self::build), also keeping each row's log position when
+    /// `keep_seq`.
+    pub(crate) async fn build_with(
+        rows: DataFrame,
+        group: &FeatureGroup,
+        features: &[(String, DataType)],
+        keep_seq: bool,
         pool: &Arc<dyn MemoryPool>,
         limit_bytes: usize,
     ) -> Result<Option<Self>> {
@@ -142,6 +158,22 @@ impl GroupIndex {
         let features = (first_feature..first_feature + features.len())
             .map(|i| arrow_select::take::take(all.column(i), &indices, None))
             .collect::<Result<Vec<_>, _>>()?;
+        let seq = if keep_seq {
+            let tie = first_feature + features.len();
+            let partition = arrow_select::take::take(all.column(tie + 1), &indices, None)?;
+            let partition = arrow_cast::cast(&partition, &DataType::Int32)?;
+            let offset = arrow_select::take::take(all.column(tie + 2), &indices, None)?;
+            let offset = arrow_cast::cast(&offset, &DataType::Int64)?;
+            partition
+                .as_primitive::<arrow_array::types::Int32Type>()
+                .values()
+                .iter()
+                .zip(int64(&offset)?.values())
+                .map(|(p, o)| (*p, *o))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let runs = KeyRuns::new(&rows_of_keys, &spans);
         let key_bytes = runs.bytes.len() + runs.table.len() * ENTRY_OVERHEAD;
         drop(rows_of_keys);
@@ -151,6 +183,7 @@ impl GroupIndex {
             .map(|f| f.get_array_memory_size())
             .sum::<usize>()
             + times.len() * 8
+            + seq.len() * 16
             + key_bytes;
         // What stays: the sorted features, times and the key map.
         let reserved = memory.size();
@@ -164,6 +197,7 @@ impl GroupIndex {
             times,
             features,
             runs,
+            seq,
             ttl_micros: (group.ttl_seconds > 0)
                 .then(|| group.ttl_seconds.saturating_mul(1_000_000)),
             memory,
@@ -175,13 +209,44 @@ impl GroupIndex {
         self.memory.size()
     }
 
-    /// The group's feature columns for each row of `entities`: the latest
-    /// row at or before the row's time (within the TTL), else nulls.
-    pub(crate) fn probe(
+    /// Event times (µs) in index order.
+    pub(crate) fn times(&self) -> &[i64] {
+        &self.times
+    }
+
+    /// The indexed feature columns, rows in index order.
+    pub(crate) fn features(&self) -> &[ArrayRef] {
+        &self.features
+    }
+
+    /// `(partition, offset)` per row in index order (empty unless built
+    /// with `keep_seq`).
+    pub(crate) fn seq(&self) -> &[(i32, i64)] {
+        &self.seq
+    }
+
+    /// For each row of `entities`, its time (µs) and its key's run
+    /// `start..end` in index order (`None`: the key has no rows).
+    pub(crate) fn runs(
         &self,
         entities: &RecordBatch,
         timestamp_column: &str,
-    ) -> Result<Vec<ArrayRef>> {
+    ) -> Result<Vec<EntityRun>> {
+        let keys = self.entity_keys(entities)?;
+        let times = entity_micros(entities, timestamp_column)?;
+        Ok(times
+            .values()
+            .iter()
+            .enumerate()
+            .map(|(i, at)| {
+                let run = self.runs.find(keys.row(i).as_ref());
+                (*at, run.map(|(s, e)| (s as usize, e as usize)))
+            })
+            .collect())
+    }
+
+    /// The entity rows' keys in the index's row format.
+    fn entity_keys(&self, entities: &RecordBatch) -> Result<Rows> {
         let key_arrays = self
             .keys
             .iter()
@@ -192,7 +257,17 @@ impl GroupIndex {
                 Ok(arrow_cast::cast(column, ty)?)
             })
             .collect::<Result<Vec<_>>>()?;
-        let keys = self.converter.convert_columns(&key_arrays)?;
+        Ok(self.converter.convert_columns(&key_arrays)?)
+    }
+
+    /// The group's feature columns for each row of `entities`: the latest
+    /// row at or before the row's time (within the TTL), else nulls.
+    pub(crate) fn probe(
+        &self,
+        entities: &RecordBatch,
+        timestamp_column: &str,
+    ) -> Result<Vec<ArrayRef>> {
+        let keys = self.entity_keys(entities)?;
         let times = entity_micros(entities, timestamp_column)?;
         let mut picked = UInt32Builder::with_capacity(entities.num_rows());
         for (i, at) in times.values().iter().enumerate() {
@@ -232,6 +307,10 @@ fn entity_micros(entities: &RecordBatch, column: &str) -> Result<Int64Array> {
     }
     Ok(int64(&micros)?.clone())
 }
+
+/// An entity row's time (µs) and its key's run `start..end` in index
+/// order (`None`: the key has no rows).
+pub(crate) type EntityRun = (i64, Option<(usize, usize)>);
 
 /// One key's run: `(one of its rows, start, end)` in index order.
 type Span = (u32, u32, u32);

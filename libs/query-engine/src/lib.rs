@@ -23,6 +23,7 @@
 //! offset). When even spilling can't fit a sort in the memory limit, the query
 //! fails with [`QueryError::ResourcesExhausted`]; nothing is returned half.
 
+mod aggregate;
 mod dataset;
 mod engine;
 mod entities;

@@ -13,7 +13,6 @@ use std::{
 use featurestore_catalog::{
     Catalog, CatalogCache, ConsistencySettings, ProgressCache, Selected, Sink,
 };
-use featurestore_domain::DomainError;
 use featurestore_domain::{FeatureGroupId, validate_name};
 use featurestore_proto::v1::{
     self as pb, CreateTrainingDatasetRequest, FlightTicket, GetHistoricalFeaturesRequest,
@@ -212,22 +211,6 @@ impl Server {
             .catalog
             .snapshot()
             .resolve_selection(project, selected)?;
-        // Refused rather than answered without them: the offline
-        // computation of aggregates is the next part of issue 14.
-        for (group, features) in &selection {
-            if let Some(name) = features
-                .iter()
-                .find(|f| group.aggregations.iter().any(|a| &a.name == *f))
-            {
-                return Err(OfflineError::Domain(DomainError::precondition(
-                    "features",
-                    format!(
-                        "{name:?} of group {}@{} is an aggregated feature: it is served online; point-in-time aggregates in historical features and training sets are not computed yet",
-                        group.name, group.version
-                    ),
-                )));
-            }
-        }
         let reads: Vec<GroupRead> = selection
             .into_iter()
             .map(|(group, features)| GroupRead {
