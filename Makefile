@@ -147,9 +147,21 @@ bench-serve-standalone: ## Serving benchmark against standalone mode (embedded s
 
 .PHONY: bench-consistency
 bench-consistency: deps infra-up ## Read-your-writes: ingest ack -> AFTER_WRITE answer p50/p99, EVENTUAL reads, waiting requests' memory; distributed then standalone (bench-results/consistency-*.json)
-	$(CARGO) build --release -q -p featurestore-ingestion -p featurestore-materialization -p featurestore-online-serving -p featurestore-standalone -p featurestore-benches --bin ingestion --bin materialization --bin online-serving --bin standalone --bin bench_consistency
+	$(CARGO) build --release -q -p featurestore-ingestion -p featurestore-materialization -p featurestore-online-serving -p featurestore-offline-query -p featurestore-standalone -p featurestore-benches --bin ingestion --bin materialization --bin online-serving --bin offline-query --bin standalone --bin bench_consistency
 	$(CARGO_TARGET_DIR)/release/bench_consistency --target distributed $(BENCH_ARGS)
 	$(CARGO_TARGET_DIR)/release/bench_consistency --target standalone $(BENCH_ARGS)
+
+.PHONY: bench-aggregations
+bench-aggregations: deps infra-up ## Windowed aggregations: events folded per CPU-second, serving p50/p99 of 8 aggregated features (1 and 100 vectors), offline point-in-time rows/s; distributed then standalone (bench-results/aggregations-*.json)
+	$(CARGO) build --release -q -p featurestore-ingestion -p featurestore-materialization -p featurestore-online-serving -p featurestore-offline-query -p featurestore-standalone -p featurestore-benches --bin ingestion --bin materialization --bin online-serving --bin offline-query --bin standalone --bin bench_aggregations
+	$(CARGO_TARGET_DIR)/release/bench_aggregations --target distributed $(BENCH_ARGS)
+	$(CARGO_TARGET_DIR)/release/bench_aggregations --target standalone $(BENCH_ARGS)
+
+.PHONY: bench-aggregations-standalone
+bench-aggregations-standalone: ## The standalone half of bench-aggregations (no etcd/Kafka/Cassandra needed)
+	$(SCRIPTS)/deps.sh build
+	$(CARGO) build --release -q -p featurestore-standalone -p featurestore-benches --bin standalone --bin bench_aggregations
+	$(CARGO_TARGET_DIR)/release/bench_aggregations --target standalone $(BENCH_ARGS)
 
 .PHONY: bench-consistency-standalone
 bench-consistency-standalone: ## The standalone half of bench-consistency (no etcd/Kafka/Cassandra needed)

@@ -2,6 +2,9 @@
 //! share: the processes they start and the CPU those processes spend. The
 //! sandboxes they start services in come from the integration tests.
 
+pub mod stack;
+pub use stack::Stack;
+
 use std::process::Child;
 
 /// A child process killed (and reaped) when dropped.

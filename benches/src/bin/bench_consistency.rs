@@ -26,15 +26,9 @@ use std::{
 };
 
 use clap::{Parser, ValueEnum};
-use featurestore_benches::{
-    Killed, channel, cpu_seconds, free_port, quantile_ms, rss_bytes, sibling_binary, spawn_service,
-    spawn_standalone,
-};
+use featurestore_benches::{Stack, cpu_seconds, quantile_ms, rss_bytes};
 use featurestore_domain::fixtures::{self, group, view};
-use featurestore_integration_tests::{
-    etcd_endpoint, ingestion::kafka_bootstrap, materialization::cassandra_node,
-    registry::RegistrySandbox,
-};
+use featurestore_integration_tests::registry::RegistrySandbox;
 use featurestore_proto::v1::{
     Consistency, CreateEntityRequest, CreateFeatureGroupRequest, CreateFeatureViewRequest,
     CreateProjectRequest, EntityKey, FeatureGroupRef, FeatureSelector, FeatureStatus,
@@ -106,17 +100,6 @@ struct Report {
     serving_rss_per_waiter_kb: f64,
 }
 
-struct Stack {
-    ingestion: Channel,
-    serving: Channel,
-    project: String,
-    /// The process serving runs in, and the materializer's (distributed).
-    serving_pid: u32,
-    materialization_pid: Option<u32>,
-    _processes: Vec<Killed>,
-    _keep: Box<dyn std::any::Any + Send + Sync>,
-}
-
 async fn register(admin: &mut RegistryServiceClient<Channel>, project: &str) -> anyhow::Result<()> {
     admin
         .create_project(CreateProjectRequest {
@@ -150,96 +133,13 @@ async fn register(admin: &mut RegistryServiceClient<Channel>, project: &str) -> 
     Ok(())
 }
 
-async fn distributed(dir: &std::path::Path) -> anyhow::Result<Stack> {
-    let registry = RegistrySandbox::start().await;
-    let project = featurestore_integration_tests::unique_name("cbench");
-    register(&mut registry.client().await, &project).await?;
-    let common = |port: u16| -> Vec<(String, String)> {
-        vec![
-            ("SERVER__LISTEN_ADDR".into(), format!("127.0.0.1:{port}")),
-            (
-                "ETCD__ENDPOINTS".into(),
-                format!("[\"{}\"]", etcd_endpoint()),
-            ),
-            ("ETCD__ROOT".into(), registry.root().to_string()),
-            ("KAFKA__BOOTSTRAP_SERVERS".into(), kafka_bootstrap()),
-            ("TELEMETRY__LOG_LEVEL".into(), "warn".into()),
-        ]
-    };
-    let cassandra = [
-        (
-            "CASSANDRA__NODES".to_string(),
-            format!("[\"{}\"]", cassandra_node()),
-        ),
-        ("CASSANDRA__KEYSPACE".to_string(), "fs_bench".to_string()),
-    ];
-    let (ingest_port, serve_port) = (free_port(), free_port());
-    let ingestion = spawn_service(
-        &sibling_binary("ingestion", "bench-consistency"),
-        "FS_INGESTION_",
-        &common(ingest_port),
-        &dir.join("ingestion.log"),
-    );
-    let mut mat_env = common(free_port());
-    mat_env.extend(cassandra.clone());
-    mat_env.extend([
-        ("KAFKA__GROUP_ID".to_string(), format!("mat_{project}")),
-        ("KAFKA__TOPIC_PREFIX".to_string(), format!("fs.{project}.")),
-        (
-            "OFFLINE__ROOT".to_string(),
-            dir.join("offline").display().to_string(),
-        ),
-    ]);
-    let materialization = spawn_service(
-        &sibling_binary("materialization", "bench-consistency"),
-        "FS_MATERIALIZATION_",
-        &mat_env,
-        &dir.join("materialization.log"),
-    );
-    let mut serve_env = common(serve_port);
-    serve_env.extend(cassandra);
-    // Room for the waiting requests (the default limit is 1,024), and waits
-    // longer than the pause of the materializer (defaults: 2.5 s within 3 s).
-    serve_env.extend([
-        ("SERVER__CONCURRENCY_LIMIT".into(), "20000".into()),
-        ("SERVER__REQUEST_TIMEOUT".into(), "30s".into()),
-        ("CONSISTENCY__MAX_WAIT".into(), "20s".into()),
-    ]);
-    let serving = spawn_service(
-        &sibling_binary("online-serving", "bench-consistency"),
-        "FS_SERVING_",
-        &serve_env,
-        &dir.join("online-serving.log"),
-    );
-    Ok(Stack {
-        ingestion: channel(ingest_port).await,
-        serving: channel(serve_port).await,
-        project,
-        serving_pid: serving.0.id(),
-        materialization_pid: Some(materialization.0.id()),
-        _processes: vec![ingestion, materialization, serving],
-        _keep: Box::new(registry),
-    })
-}
-
-async fn standalone(dir: &std::path::Path) -> anyhow::Result<Stack> {
-    let (process, ports) = spawn_standalone(&dir.join("data"), "bench-consistency-standalone");
-    let project = "cbench".to_string();
-    register(
-        &mut RegistryServiceClient::new(channel(ports[0]).await),
-        &project,
-    )
-    .await?;
-    Ok(Stack {
-        ingestion: channel(ports[1]).await,
-        serving: channel(ports[2]).await,
-        project,
-        serving_pid: process.0.id(),
-        materialization_pid: None,
-        _processes: vec![process],
-        _keep: Box::new(()),
-    })
-}
+/// Room for the waiting requests (the default limit is 1,024), and waits
+/// longer than the pause of the materializer (defaults: 2.5 s within 3 s).
+const SERVING_ENV: [(&str, &str); 3] = [
+    ("SERVER__CONCURRENCY_LIMIT", "20000"),
+    ("SERVER__REQUEST_TIMEOUT", "30s"),
+    ("CONSISTENCY__MAX_WAIT", "20s"),
+];
 
 fn v(kind: Kind) -> Value {
     Value { kind: Some(kind) }
@@ -336,8 +236,25 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let dir = tempfile::tempdir()?;
     let stack = match args.target {
-        Target::Distributed => distributed(dir.path()).await?,
-        Target::Standalone => standalone(dir.path()).await?,
+        Target::Distributed => {
+            let registry = RegistrySandbox::start().await;
+            let project = featurestore_integration_tests::unique_name("cbench");
+            register(&mut registry.client().await, &project).await?;
+            Stack::distributed(
+                dir.path(),
+                registry,
+                project,
+                "bench-consistency",
+                &SERVING_ENV,
+            )
+            .await
+        }
+        Target::Standalone => {
+            let stack =
+                Stack::standalone(dir.path(), "cbench", "bench-consistency-standalone").await;
+            register(&mut stack.registry().await, &stack.project).await?;
+            stack
+        }
     };
     // Warm-up: ingestion knows the group (its catalog watch), the topic and
     // tables exist, and a first AFTER_WRITE read has the row.

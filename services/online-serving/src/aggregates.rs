@@ -31,16 +31,10 @@ pub struct AggregateOutput {
     pub position: usize,
 }
 
-/// The tiles each output reads at `at`, and the ranges that hold them all
-/// (per grain, from the first tile's start to past the last one's).
+/// The tiles each output reads at `at`, and the ranges that hold them:
+/// per grain, the runs of adjacent or shared tiles (a long window's fine
+/// tiles at its two edges are two short ranges, not one that spans it).
 pub fn windows(outputs: &[AggregateOutput], at: i64) -> (Vec<Vec<Tile>>, Vec<TileRange>) {
-    let mut ranges: HashMap<i64, (i64, i64)> = HashMap::new();
-    let mut include = |t: &Tile| {
-        let r = ranges.entry(t.grain).or_insert((t.start, t.start + 1));
-        r.0 = r.0.min(t.start);
-        r.1 = r.1.max(t.start + 1);
-    };
-    include(&LIFETIME);
     let tiles: Vec<Vec<Tile>> = outputs
         .iter()
         .map(|o| match o.feature.window {
@@ -52,12 +46,24 @@ pub fn windows(outputs: &[AggregateOutput], at: i64) -> (Vec<Vec<Tile>>, Vec<Til
                 .expect("a validated window is a multiple of its grain"),
         })
         .collect();
-    tiles.iter().flatten().for_each(&mut include);
-    let mut ranges: Vec<TileRange> = ranges
-        .into_iter()
-        .map(|(grain, (from, to))| TileRange { grain, from, to })
-        .collect();
-    ranges.sort_by_key(|r| r.grain);
+    let mut all: Vec<Tile> = tiles.iter().flatten().copied().collect();
+    all.push(LIFETIME);
+    all.sort();
+    all.dedup();
+    let mut ranges: Vec<TileRange> = Vec::new();
+    for t in all {
+        match ranges.last_mut() {
+            // The next tile of the same grain: the run goes on.
+            Some(r) if r.grain == t.grain && t.start <= r.to - 1 + t.grain => {
+                r.to = t.start + 1;
+            }
+            _ => ranges.push(TileRange {
+                grain: t.grain,
+                from: t.start,
+                to: t.start + 1,
+            }),
+        }
+    }
     (tiles, ranges)
 }
 
@@ -96,4 +102,52 @@ pub fn values(
         })
         .collect();
     Ok(Some(values))
+}
+
+#[cfg(test)]
+mod tests {
+    use featurestore_aggregation::Grains;
+    use featurestore_domain::aggregation::output_type;
+
+    use super::*;
+
+    const MIN: i64 = 60_000_000;
+    const DAY: i64 = 24 * 60 * MIN;
+
+    fn output(window: Option<i64>) -> AggregateOutput {
+        let function = featurestore_aggregation::Function::Count;
+        AggregateOutput {
+            feature: AggregatedFeature {
+                name: "n".into(),
+                function,
+                input: None,
+                window,
+                grains: Grains::new(vec![5 * MIN, 60 * MIN, DAY]).unwrap(),
+                output: output_type(function),
+            },
+            position: 0,
+        }
+    }
+
+    #[test]
+    fn ranges_hold_every_tile_and_no_long_run_of_fine_ones() {
+        let outputs = [output(Some(90 * DAY)), output(Some(60 * MIN)), output(None)];
+        let at = 1_790_000_123_456_789;
+        let (tiles, ranges) = windows(&outputs, at);
+        for t in tiles.iter().flatten() {
+            assert!(
+                ranges
+                    .iter()
+                    .any(|r| r.grain == t.grain && r.from <= t.start && t.start < r.to),
+                "{t:?} not in a range"
+            );
+        }
+        // Each range spans at most one day of its grain's tiles (the fine
+        // tiles of the 90-day window's two edges are separate ranges).
+        for r in &ranges {
+            let tiles = (r.to - r.from + r.grain - 1) / r.grain.max(1);
+            assert!(r.grain == 0 || tiles <= 90, "{r:?}: {tiles} tiles");
+        }
+        assert!(ranges.len() <= 8, "{ranges:?}");
+    }
 }

@@ -1,0 +1,493 @@
+//! `make bench-aggregations`: what windowed aggregations cost, against the
+//! distributed services (release binaries over the test etcd, Kafka and
+//! Cassandra) or the `standalone` binary (`--target standalone`).
+//!
+//! An event group `payments` of `--keys` cards with `--events-per-key`
+//! events each, spread evenly over the last 90 days, and 8 aggregated
+//! features over windows of 1 h, 1 d, 7 d, 30 d and 90 d:
+//!
+//! 1. **Materialization**: the events ingested in chunks, then read back
+//!    with AFTER_WRITE; events folded per second from the first ingest to
+//!    the answer, and per CPU-second of the materializer (standalone: the
+//!    whole process, ingestion included).
+//! 2. **Serving**: closed loop, `--concurrency` in flight, single-vector
+//!    then 100-vector requests of random cards: p50/p99.
+//! 3. **Offline**: the same features point in time for `--entity-rows`
+//!    entity rows (random card, random time in the 90 days) through
+//!    `GetHistoricalFeatures` and Flight: wall time and rows per second.
+//!
+//! Text and JSON (`bench-results/aggregations-<target>.json`). Not a test:
+//! it never fails on numbers.
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use arrow_array::{Int64Array, RecordBatch, TimestampMicrosecondArray};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use clap::{Parser, ValueEnum};
+use featurestore_benches::{Stack, cpu_seconds, quantile_ms};
+use featurestore_domain::fixtures::{self, feature};
+use featurestore_integration_tests::registry::RegistrySandbox;
+use featurestore_proto::v1::{
+    Aggregation, AggregationFunction, Consistency, CreateEntityRequest, CreateFeatureGroupRequest,
+    CreateFeatureViewRequest, CreateProjectRequest, EntitySource, FeatureGroup, FeatureGroupRef,
+    FeatureSelection, FeatureSelector, FeatureView, FeatureViewRef, GetFeatureVectorsRequest,
+    GetHistoricalFeaturesRequest, IngestRequest, Row, ScalarType, Value, consistency::Level,
+    entity_source::Source, feature_selector::Selector, get_historical_features_request::Features,
+    ingestion_service_client::IngestionServiceClient,
+    offline_query_service_client::OfflineQueryServiceClient,
+    online_serving_service_client::OnlineServingServiceClient, value::Kind,
+};
+use futures::TryStreamExt;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Target {
+    /// Separate service processes over etcd, Kafka and Cassandra.
+    Distributed,
+    /// The `standalone` binary over its embedded stores.
+    Standalone,
+}
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long, value_enum, default_value = "distributed")]
+    target: Target,
+    #[arg(long, default_value_t = 100)]
+    keys: i64,
+    #[arg(long, default_value_t = 10_000)]
+    events_per_key: i64,
+    /// Seconds of each serving measurement.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 100_000)]
+    entity_rows: i64,
+    /// Default: bench-results/aggregations-<target>.json.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    target: Target,
+    cores: usize,
+    keys: i64,
+    events: i64,
+    features: usize,
+    ingest_and_fold_seconds: f64,
+    events_per_second: f64,
+    materializer_cpu_seconds: f64,
+    events_per_materializer_cpu_second: f64,
+    single_requests: usize,
+    single_p50_ms: f64,
+    single_p99_ms: f64,
+    batch_requests: usize,
+    batch_p50_ms: f64,
+    batch_p99_ms: f64,
+    entity_rows: i64,
+    offline_seconds: f64,
+    offline_rows_per_second: f64,
+}
+
+const MIN: i64 = 60_000_000;
+const DAY: i64 = 24 * 60 * MIN;
+const CHUNK: i64 = 5_000;
+
+fn v(kind: Kind) -> Value {
+    Value { kind: Some(kind) }
+}
+
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
+}
+
+/// The 8 aggregated features: (name, function, input, window seconds).
+const FEATURES: [(&str, AggregationFunction, &str, i64); 8] = [
+    ("n_1h", AggregationFunction::Count, "", 3600),
+    ("amount_1d", AggregationFunction::Sum, "amount", 86_400),
+    ("mean_7d", AggregationFunction::Mean, "amount", 7 * 86_400),
+    ("max_30d", AggregationFunction::Max, "amount", 30 * 86_400),
+    (
+        "stddev_30d",
+        AggregationFunction::Stddev,
+        "amount",
+        30 * 86_400,
+    ),
+    ("n_90d", AggregationFunction::Count, "", 90 * 86_400),
+    (
+        "amount_90d",
+        AggregationFunction::Sum,
+        "amount",
+        90 * 86_400,
+    ),
+    ("last_7d", AggregationFunction::Last, "amount", 7 * 86_400),
+];
+
+async fn register(stack: &Stack) -> anyhow::Result<()> {
+    let project = &stack.project;
+    let mut registry = stack.registry().await;
+    registry
+        .create_project(CreateProjectRequest {
+            project: Some(fixtures::project(project)),
+        })
+        .await?;
+    registry
+        .create_entity(CreateEntityRequest {
+            entity: Some(fixtures::entity(
+                project,
+                "card",
+                &[("card_id", ScalarType::Int64)],
+            )),
+        })
+        .await?;
+    registry
+        .create_feature_group(CreateFeatureGroupRequest {
+            feature_group: Some(FeatureGroup {
+                project: project.clone(),
+                name: "payments".into(),
+                entity: "card".into(),
+                features: vec![feature("amount", "float64")],
+                online_enabled: true,
+                offline_enabled: true,
+                aggregations: FEATURES
+                    .iter()
+                    .map(|(name, function, input, window)| Aggregation {
+                        name: name.to_string(),
+                        function: *function as i32,
+                        input: input.to_string(),
+                        window_seconds: *window,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+        })
+        .await?;
+    registry
+        .create_feature_view(CreateFeatureViewRequest {
+            feature_view: Some(FeatureView {
+                project: project.clone(),
+                name: "risk".into(),
+                selections: vec![FeatureSelection {
+                    group: "payments".into(),
+                    group_version: 0,
+                    features: FEATURES.iter().map(|f| f.0.to_string()).collect(),
+                }],
+                ..Default::default()
+            }),
+        })
+        .await?;
+    Ok(())
+}
+
+/// Ingests every event; returns the write tokens.
+async fn ingest(stack: &Stack, args: &Args, now: i64) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut client = IngestionServiceClient::new(stack.ingestion.clone());
+    let total = args.keys * args.events_per_key;
+    let step = 90 * DAY / args.events_per_key.max(1);
+    let mut tokens = Vec::new();
+    let mut at = 0;
+    while at < total {
+        let rows = (at..(at + CHUNK).min(total))
+            .map(|i| {
+                let (card, n) = (i % args.keys, i / args.keys);
+                Row {
+                    values: vec![
+                        v(Kind::Int64Value(card)),
+                        v(Kind::TimestampValue(now - n * step - card)),
+                        v(Kind::Float64Value(((i * 7919) % 1000) as f64 / 10.0)),
+                    ],
+                }
+            })
+            .collect();
+        let request = IngestRequest {
+            group: Some(FeatureGroupRef {
+                project: stack.project.clone(),
+                name: "payments".into(),
+                version: 0,
+            }),
+            columns: ["card_id", "event_time", "amount"]
+                .map(String::from)
+                .to_vec(),
+            rows,
+            idempotency_key: String::new(),
+        };
+        let started = Instant::now();
+        let token = loop {
+            match client.ingest(request.clone()).await {
+                Ok(r) => break r.into_inner().write_token,
+                // The catalog reaches ingestion through its watch.
+                Err(s) if started.elapsed() < Duration::from_secs(30) => {
+                    not_ready(&s).await;
+                }
+                Err(s) => anyhow::bail!("ingest: {s}"),
+            }
+        };
+        tokens.push(token);
+        at += CHUNK;
+    }
+    Ok(tokens)
+}
+
+async fn not_ready(status: &tonic::Status) {
+    eprintln!("ingest not ready yet: {}", status.message());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+fn vectors_request(
+    project: &str,
+    cards: Vec<i64>,
+    tokens: Vec<Vec<u8>>,
+) -> GetFeatureVectorsRequest {
+    GetFeatureVectorsRequest {
+        project: project.into(),
+        selector: Some(FeatureSelector {
+            selector: Some(Selector::View(FeatureViewRef {
+                project: String::new(),
+                name: "risk".into(),
+                version: 0,
+            })),
+        }),
+        join_keys: vec!["card_id".into()],
+        entity_rows: cards
+            .into_iter()
+            .map(|k| Row {
+                values: vec![v(Kind::Int64Value(k))],
+            })
+            .collect(),
+        include_event_times: false,
+        consistency: (!tokens.is_empty()).then(|| Consistency {
+            level: Level::AfterWrite as i32,
+            write_tokens: tokens,
+            max_wait_millis: 2_000,
+            ..Default::default()
+        }),
+        include_freshness: false,
+    }
+}
+
+/// Requests of `batch` random cards for `seconds`, `concurrency` in flight;
+/// the sorted latencies.
+async fn serve(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Vec<Duration>> {
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let workers = (0..args.concurrency).map(|w| {
+        let mut client = OnlineServingServiceClient::new(stack.serving.clone());
+        let (project, keys) = (stack.project.clone(), args.keys);
+        async move {
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ w as u64;
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let cards = (0..batch)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        (seed % keys as u64) as i64
+                    })
+                    .collect();
+                let request = vectors_request(&project, cards, Vec::new());
+                let started = Instant::now();
+                client.get_feature_vectors(request).await?;
+                latencies.push(started.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }
+    });
+    let mut all: Vec<Duration> = futures::future::try_join_all(workers)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    all.sort();
+    Ok(all)
+}
+
+/// `GetHistoricalFeatures` of the view for random (card, time) rows, read
+/// over Flight, once every event is committed offline; the rows returned
+/// and the time from the request to the last batch.
+async fn offline(
+    stack: &Stack,
+    args: &Args,
+    now: i64,
+    tokens: Vec<Vec<u8>>,
+) -> anyhow::Result<(usize, Duration)> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("card_id", DataType::Int64, false),
+        Field::new(
+            "event_timestamp",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+    ]));
+    let n = args.entity_rows;
+    let cards = Int64Array::from_iter_values((0..n).map(|i| (i * 7919) % args.keys));
+    let times = TimestampMicrosecondArray::from_iter_values(
+        (0..n).map(|i| now - (i * 104_729) % (90 * DAY)),
+    )
+    .with_timezone("UTC");
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(cards), Arc::new(times)])?;
+    let mut ipc = Vec::new();
+    let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut ipc, &schema)?;
+    writer.write(&batch)?;
+    writer.finish()?;
+    drop(writer);
+    let mut client =
+        OfflineQueryServiceClient::new(stack.offline.clone()).max_encoding_message_size(usize::MAX);
+    let request = GetHistoricalFeaturesRequest {
+        project: stack.project.clone(),
+        features: Some(Features::View(FeatureViewRef {
+            project: String::new(),
+            name: "risk".into(),
+            version: 0,
+        })),
+        entities: Some(EntitySource {
+            source: Some(Source::ArrowIpcStream(ipc)),
+            ..Default::default()
+        }),
+        consistency: Some(Consistency {
+            level: Level::AfterWrite as i32,
+            write_tokens: tokens,
+            max_wait_millis: 2_000,
+            ..Default::default()
+        }),
+    };
+    // Every event committed to Delta first (each try waits at most the
+    // service's cap); then the query timed on its own.
+    loop {
+        match client.get_historical_features(request.clone()).await {
+            Ok(_) => break,
+            Err(s) if s.code() == tonic::Code::DeadlineExceeded => {}
+            Err(s) => anyhow::bail!("{s}"),
+        }
+    }
+    let started = Instant::now();
+    let handle = client
+        .get_historical_features(GetHistoricalFeaturesRequest {
+            consistency: None,
+            ..request
+        })
+        .await?
+        .into_inner();
+    let batches: Vec<RecordBatch> = arrow_flight::FlightClient::new(stack.offline.clone())
+        .do_get(arrow_flight::Ticket::new(handle.flight_ticket))
+        .await?
+        .try_collect()
+        .await?;
+    Ok((
+        batches.iter().map(|b| b.num_rows()).sum(),
+        started.elapsed(),
+    ))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let stack = match args.target {
+        Target::Distributed => {
+            let registry = RegistrySandbox::start().await;
+            let project = featurestore_integration_tests::unique_name("abench");
+            Stack::distributed(dir.path(), registry, project, "bench-aggregations", &[]).await
+        }
+        Target::Standalone => {
+            Stack::standalone(dir.path(), "abench", "bench-aggregations-standalone").await
+        }
+    };
+    register(&stack).await?;
+    let now = now_micros();
+    let cpu_pid = stack.materialization_pid.unwrap_or(stack.serving_pid);
+    let cpu0 = cpu_seconds(cpu_pid);
+    let started = Instant::now();
+    let tokens = ingest(&stack, &args, now).await?;
+    // Every event folded: an AFTER_WRITE read with every token answers
+    // (each try waits at most the service's cap).
+    let mut client = OnlineServingServiceClient::new(stack.serving.clone());
+    let read = vectors_request(&stack.project, vec![0], tokens.clone());
+    while let Err(s) = client.get_feature_vectors(read.clone()).await {
+        anyhow::ensure!(s.code() == tonic::Code::DeadlineExceeded, "{s}");
+    }
+    let fold_seconds = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(cpu_pid) - cpu0;
+    let events = args.keys * args.events_per_key;
+    eprintln!("{events} events folded in {fold_seconds:.1} s ({cpu:.1} CPU-s)");
+
+    let single = serve(&stack, &args, 1).await?;
+    let batch = serve(&stack, &args, 100).await?;
+
+    let (rows, took) = offline(&stack, &args, now, tokens).await?;
+    let offline_seconds = took.as_secs_f64();
+    anyhow::ensure!(rows as i64 == args.entity_rows, "{rows} offline rows");
+
+    let report = Report {
+        target: args.target,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        keys: args.keys,
+        events,
+        features: FEATURES.len(),
+        ingest_and_fold_seconds: fold_seconds,
+        events_per_second: events as f64 / fold_seconds,
+        materializer_cpu_seconds: cpu,
+        events_per_materializer_cpu_second: events as f64 / cpu,
+        single_requests: single.len(),
+        single_p50_ms: quantile_ms(&single, 0.5),
+        single_p99_ms: quantile_ms(&single, 0.99),
+        batch_requests: batch.len(),
+        batch_p50_ms: quantile_ms(&batch, 0.5),
+        batch_p99_ms: quantile_ms(&batch, 0.99),
+        entity_rows: args.entity_rows,
+        offline_seconds,
+        offline_rows_per_second: args.entity_rows as f64 / offline_seconds,
+    };
+    println!(
+        "aggregations ({target:?}, {keys} cards x {per} events, {f} features over 1h..90d)\n\
+         materialization: {events} events in {fold:.1} s = {eps:.0} events/s; {cpu:.1} materializer CPU-s = {epc:.0} events/CPU-s{note}\n\
+         serving, {c} in flight: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms ({sn} requests); 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms ({bn} requests)\n\
+         offline: {rows} entity rows in {os:.2} s = {ors:.0} rows/s",
+        target = args.target,
+        keys = args.keys,
+        per = args.events_per_key,
+        f = FEATURES.len(),
+        fold = fold_seconds,
+        eps = report.events_per_second,
+        epc = report.events_per_materializer_cpu_second,
+        note = if stack.materialization_pid.is_none() {
+            " (the whole standalone process, ingestion included)"
+        } else {
+            ""
+        },
+        c = args.concurrency,
+        s50 = report.single_p50_ms,
+        s99 = report.single_p99_ms,
+        sn = report.single_requests,
+        b50 = report.batch_p50_ms,
+        b99 = report.batch_p99_ms,
+        bn = report.batch_requests,
+        rows = args.entity_rows,
+        os = offline_seconds,
+        ors = report.offline_rows_per_second,
+    );
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "bench-results/aggregations-{}.json",
+            match args.target {
+                Target::Distributed => "distributed",
+                Target::Standalone => "standalone",
+            }
+        ))
+    });
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
