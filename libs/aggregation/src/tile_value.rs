@@ -23,9 +23,11 @@ pub struct TileValue {
     offsets: BTreeMap<i32, i64>,
     /// Events folded in.
     events: u64,
-    /// Per aggregated feature (by name), its partial aggregate; a feature
-    /// added after the tile was first written starts empty.
-    states: BTreeMap<String, State>,
+    /// Per aggregated feature (by its place among the group's aggregations,
+    /// which never changes: new ones are appended), its partial aggregate;
+    /// `None` for one this tile does not hold or that was added after the
+    /// tile was first written.
+    states: Vec<Option<State>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,36 +48,34 @@ impl TileValue {
         self.offsets.get(&partition).is_some_and(|o| offset <= *o)
     }
 
-    /// Folds one event into every feature's state: `inputs(i)` is the input
-    /// of feature `i` of `features` (name, function). Returns false (and
-    /// changes nothing) when the event is already in the tile.
-    pub fn fold<'a>(
+    /// Folds one event into the states of `features`: (place among the
+    /// group's aggregations, function, the event's input). Returns false
+    /// (and changes nothing) when the event is already in the tile.
+    pub fn fold(
         &mut self,
-        features: impl IntoIterator<Item = (&'a str, Function, Option<f64>)>,
+        features: impl IntoIterator<Item = (usize, Function, Option<f64>)>,
         time: i64,
         seq: (i32, i64),
     ) -> bool {
         if self.contains(seq) {
             return false;
         }
-        for (name, function, value) in features {
-            let state = match self.states.get_mut(name) {
-                Some(s) => s,
-                None => self
-                    .states
-                    .entry(name.to_string())
-                    .or_insert_with(|| State::new(function)),
-            };
-            state.fold(&Event { time, seq, value });
+        for (at, function, value) in features {
+            if self.states.len() <= at {
+                self.states.resize(at + 1, None);
+            }
+            self.states[at]
+                .get_or_insert_with(|| State::new(function))
+                .fold(&Event { time, seq, value });
         }
         self.offsets.insert(seq.0, seq.1);
         self.events += 1;
         true
     }
 
-    /// Merges this tile's state of `name` into `into`.
-    pub fn merge_into(&self, name: &str, into: &mut State) {
-        if let Some(state) = self.states.get(name) {
+    /// Merges this tile's state of the feature at `at` into `into`.
+    pub fn merge_into(&self, at: usize, into: &mut State) {
+        if let Some(Some(state)) = self.states.get(at) {
             into.merge(state);
         }
     }
@@ -91,12 +91,7 @@ mod tests {
 
     #[test]
     fn replayed_events_are_skipped_and_the_value_round_trips() {
-        let features = || {
-            [
-                ("n", Function::Count, None),
-                ("s", Function::Sum, Some(2.5)),
-            ]
-        };
+        let features = || [(0, Function::Count, None), (1, Function::Sum, Some(2.5))];
         let mut tile = TileValue::default();
         assert!(tile.fold(features(), 10, (0, 7)));
         assert!(tile.fold(features(), 11, (1, 3)));
@@ -107,10 +102,10 @@ mod tests {
         assert_eq!(back, tile);
         assert_eq!(back.events(), 3);
         let mut n = State::new(Function::Count);
-        back.merge_into("n", &mut n);
+        back.merge_into(0, &mut n);
         assert_eq!(n, State::Count(3));
         let mut missing = State::new(Function::Max);
-        back.merge_into("added_later", &mut missing);
+        back.merge_into(2, &mut missing);
         assert_eq!(missing, State::Max(None));
         assert!(TileValue::decode(b"\xff\xff").is_err());
     }

@@ -29,6 +29,9 @@ const MICROS: i64 = 1_000_000;
 /// One aggregated feature, ready to fold and read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AggregatedFeature {
+    /// Its place among the group's aggregations (stable: new ones are
+    /// appended, none is removed or moved in place).
+    pub index: usize,
     pub name: String,
     pub function: Function,
     /// Index of the input feature in the group (`None` for count).
@@ -224,7 +227,7 @@ fn resolve(group: &FeatureGroup) -> Result<Aggregations, DomainError> {
     let mut features = Vec::with_capacity(group.aggregations.len());
     for (i, a) in group.aggregations.iter().enumerate() {
         let field = format!("feature_group.aggregations[{i}]");
-        features.push(resolve_one(group, &grains, &field, a)?);
+        features.push(resolve_one(group, &grains, &field, i, a)?);
         if !seen.insert(a.name.as_str()) {
             return Err(DomainError::invalid(
                 format!("{field}.name"),
@@ -242,6 +245,7 @@ fn resolve_one(
     group: &FeatureGroup,
     grains: &Grains,
     field: &str,
+    index: usize,
     a: &Aggregation,
 ) -> Result<AggregatedFeature, DomainError> {
     validate_name(&format!("{field}.name"), &a.name)?;
@@ -318,6 +322,7 @@ fn resolve_one(
         ));
     }
     Ok(AggregatedFeature {
+        index,
         name: a.name.clone(),
         function: f,
         input,

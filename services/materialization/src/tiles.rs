@@ -123,7 +123,7 @@ pub async fn fold(
                 .iter()
                 .zip(&e.inputs)
                 .filter(|(f, _)| f.window.is_none() == lifetime)
-                .map(|(f, x)| (f.name.as_str(), f.function, *x));
+                .map(|(f, x)| (f.index, f.function, *x));
             if value.fold(features, e.time, e.seq) {
                 *changed = true;
                 any = true;
@@ -219,7 +219,7 @@ mod tests {
             .unwrap();
         let life = TileValue::decode(life[0].as_ref().unwrap()).unwrap();
         let mut sum = State::new(Function::Sum);
-        life.merge_into("fare_life", &mut sum);
+        life.merge_into(1, &mut sum);
         assert_eq!(sum.output(Function::Sum), Output::Float(9.0));
         let five = store
             .scan_tiles(

@@ -95,7 +95,7 @@ pub fn values(
             let mut state = State::new(o.feature.function);
             for t in tiles {
                 if let Some(value) = decoded.get(&(t.grain, t.start)) {
-                    value.merge_into(&o.feature.name, &mut state);
+                    value.merge_into(o.feature.index, &mut state);
                 }
             }
             output_value(state.output(o.feature.function))
@@ -118,6 +118,7 @@ mod tests {
         let function = featurestore_aggregation::Function::Count;
         AggregateOutput {
             feature: AggregatedFeature {
+                index: 0,
                 name: "n".into(),
                 function,
                 input: None,
