@@ -23,7 +23,6 @@ use rdkafka::{
     consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer},
     error::{KafkaError, RDKafkaErrorCode},
     message::{BorrowedMessage, Headers},
-    producer::{BaseProducer, Producer},
 };
 
 use crate::{
@@ -95,8 +94,11 @@ pub struct KafkaLog {
     config: KafkaConfig,
     writer: TransactionalWriter,
     /// Metadata and watermark look-ups (blocking calls, run off the async
-    /// threads).
-    metadata: Arc<BaseProducer>,
+    /// threads). `read_uncommitted`, so a partition's end covers a
+    /// transaction's records as soon as its append returns: librdkafka's
+    /// default (`read_committed`) answers the last stable offset, which
+    /// trails the commit until the markers are written.
+    metadata: KafkaEnds,
     admin: AdminClient<DefaultClientContext>,
 }
 
@@ -118,12 +120,7 @@ impl KafkaLog {
             .with_extra(config.client())
             .create()
             .map_err(map_err)?;
-        let metadata = Arc::new(
-            config
-                .with_extra(config.client())
-                .create()
-                .map_err(map_err)?,
-        );
+        let metadata = KafkaEnds::new(&config)?;
         Ok(Self {
             config,
             writer,
@@ -166,10 +163,7 @@ pub(crate) fn map_err(err: KafkaError) -> EventLogError {
 #[async_trait]
 impl LogEnds for KafkaLog {
     async fn end_offsets(&self, topic: &str) -> Result<Vec<Offset>> {
-        let client = self.metadata.clone();
-        let topic = topic.to_string();
-        let timeout = self.config.admin_timeout;
-        blocking(move || end_offsets(client.client(), &topic, timeout)).await
+        self.metadata.end_offsets(topic).await
     }
 }
 
@@ -326,9 +320,9 @@ impl EventLog for KafkaLog {
     }
 
     async fn partition_count(&self, topic: &str) -> Result<Option<u32>> {
-        let client = self.metadata.clone();
+        let client = self.metadata.client.clone();
         let topic = topic.to_string();
-        let timeout = self.config.admin_timeout;
+        let timeout = self.metadata.timeout;
         blocking(move || partition_count(client.client(), &topic, timeout)).await
     }
 
