@@ -56,7 +56,11 @@ fn payments(project: &str) -> FeatureGroup {
         project: project.into(),
         name: "payments".into(),
         entity: "card".into(),
-        features: vec![feature("amount", "float64"), feature("approved", "bool")],
+        features: vec![
+            feature("amount", "float64"),
+            feature("approved", "bool"),
+            feature("merchant", "string"),
+        ],
         online_enabled: true,
         offline_enabled: true,
         partitions: 2,
@@ -75,6 +79,21 @@ fn payments(project: &str) -> FeatureGroup {
                 "approved",
                 30 * 86_400,
             ),
+            agg(
+                "merchants_7d",
+                AggregationFunction::ApproxDistinct,
+                "merchant",
+                7 * 86_400,
+            ),
+            Aggregation {
+                percentile: 0.5,
+                ..agg(
+                    "amount_p50_7d",
+                    AggregationFunction::ApproxPercentile,
+                    "amount",
+                    7 * 86_400,
+                )
+            },
         ],
         ..Default::default()
     }
@@ -116,7 +135,7 @@ async fn ingest_payments(
     project: &str,
     rows: Vec<Row>,
 ) -> Vec<u8> {
-    let columns = ["card_id", "event_time", "amount", "approved"];
+    let columns = ["card_id", "event_time", "amount", "approved", "merchant"];
     ingest(ingestion, project, "payments", &columns, rows).await
 }
 
@@ -154,6 +173,7 @@ fn payment(card: i64, time: i64, amount: f64) -> Row {
             v(Kind::TimestampValue(time)),
             v(Kind::Float64Value(amount)),
             v(Kind::BoolValue(amount < 100.0)),
+            v(Kind::StringValue(format!("shop-{}", amount as i64 % 4))),
         ],
     }
 }
@@ -235,6 +255,8 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
                         "mean_life",
                         "last2_1d",
                         "approved_30d",
+                        "merchants_7d",
+                        "amount_p50_7d",
                         "amount",
                     ]
                     .map(String::from)
@@ -307,12 +329,23 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
             "payments__mean_life",
             "payments__last2_1d",
             "payments__approved_30d",
+            "payments__merchants_7d",
+            "payments__amount_p50_7d",
             "payments__amount"
         ]
     );
     let card1 = &answer.vectors[0];
+    // The sketches: 7 days hold 30, 20, 150 and 500, at shops 2, 0, 2, 0.
+    assert_eq!(card1.values[6], v(Kind::Int64Value(2)));
+    let Some(Kind::Float64Value(median)) = card1.values[7].kind else {
+        panic!("{:?}", card1.values[7]);
+    };
+    // The value of rank ⌊0.5·3⌋ (30), within DDSketch's 1 %.
+    assert!((median - 30.0).abs() <= 0.3, "{median}");
+    let mut exact = card1.values.clone();
+    exact.drain(6..8);
     assert_eq!(
-        card1.values,
+        exact,
         vec![
             v(Kind::Int64Value(2)),
             v(Kind::Float64Value(30.0 + 20.0 + 150.0)),
@@ -343,6 +376,8 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
     assert_eq!(card2.statuses[2], FeatureStatus::Null as i32);
     assert_eq!(card2.values[3], v(Kind::Float64Value(7.0)));
     assert_eq!(card2.statuses[4], FeatureStatus::Null as i32);
+    assert_eq!(card2.values[6], v(Kind::Int64Value(0)));
+    assert_eq!(card2.statuses[7], FeatureStatus::Null as i32);
     // Card 3 never had an event: NOT_FOUND throughout.
     assert!(
         answer.vectors[2]

@@ -118,7 +118,8 @@ pub struct GroupSpec {
 #[serde(deny_unknown_fields)]
 pub struct AggregationSpec {
     pub name: String,
-    /// count, sum, min, max, mean, variance, stddev, first, last, last_k.
+    /// count, sum, min, max, mean, variance, stddev, first, last, last_k,
+    /// approx_distinct, approx_percentile.
     pub function: String,
     /// The input feature; omitted for count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +132,9 @@ pub struct AggregationSpec {
     /// For last_k.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub k: Option<u32>,
+    /// For approx_percentile: strictly between 0 and 1 (0.99 is p99).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentile: Option<f64>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
 }
@@ -336,6 +340,7 @@ impl GroupSpec {
                     },
                     grain: (a.grain_seconds > 0).then(|| duration_text(a.grain_seconds)),
                     k: (a.k > 0).then_some(a.k),
+                    percentile: (a.percentile != 0.0).then_some(a.percentile),
                     description: a.description.clone(),
                 })
                 .collect(),
@@ -384,6 +389,7 @@ fn aggregation(group: &str, spec: &AggregationSpec) -> Result<Aggregation> {
             Some(g) => seconds(&format!("{what}: grain"), g)?,
         },
         k: spec.k.unwrap_or(0),
+        percentile: spec.percentile.unwrap_or(0.0),
         description: spec.description.clone(),
     })
 }
@@ -589,6 +595,7 @@ feature_groups:
       - {name: n_1h, function: count, window: 1h}
       - {name: fare_life, function: max, input: fare, window: lifetime}
       - {name: last3, function: last_k, k: 3, input: fare, window: 7d, grain: 1h}
+      - {name: fare_p99_1d, function: approx_percentile, percentile: 0.99, input: fare, window: 1d}
 "#,
         )
         .unwrap();
@@ -598,6 +605,7 @@ feature_groups:
         assert_eq!(g.aggregations[1].window_seconds, 0);
         assert_eq!(g.aggregations[2].grain_seconds, 3600);
         assert_eq!(g.aggregations[2].k, 3);
+        assert_eq!(g.aggregations[3].percentile, 0.99);
         let back = GroupSpec::from_proto(&g);
         assert_eq!(
             back.to_proto("rides", None).unwrap().aggregations,

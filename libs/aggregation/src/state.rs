@@ -7,14 +7,21 @@
 //! in time order.
 //!
 //! Results on a window without events: `count` and `sum` 0, the others
-//! null. Null inputs are skipped (`count` counts events, it has no input).
+//! null (`approx_distinct` 0). Null inputs are skipped (`count` counts
+//! events, it has no input).
+//!
+//! The two approximate functions keep sketches ([`crate::sketch`]): their
+//! results are order-independent too, and within the bounds stated there.
 
 use serde::{Deserialize, Serialize};
 
-use crate::ExactSum;
+use crate::{
+    ExactSum,
+    sketch::{Distinct, Quantiles},
+};
 
 /// An aggregation function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Function {
     Count,
     Sum,
@@ -31,6 +38,20 @@ pub enum Function {
     Last,
     /// The values of the `k` latest events, latest first.
     LastK(usize),
+    /// The number of distinct items (HyperLogLog).
+    ApproxDistinct,
+    /// The `p`-quantile of the values, `0 < p < 1` (DDSketch).
+    Percentile(f64),
+}
+
+/// An event's input as the functions read it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Input {
+    /// A number (what every function but `approx_distinct` reads).
+    Number(f64),
+    /// The hash of a value counted by `approx_distinct`
+    /// ([`crate::sketch::item_of_int`], [`crate::sketch::item_of_str`]).
+    Item(u64),
 }
 
 /// Where an event sits in the log: breaks ties between equal event times.
@@ -43,7 +64,7 @@ pub struct Event {
     /// `(partition, offset)` of its record.
     pub seq: Seq,
     /// The input column's value (`None`: null, or no input for `count`).
-    pub value: Option<f64>,
+    pub value: Option<Input>,
 }
 
 /// A function's result.
@@ -78,6 +99,8 @@ pub enum State {
         k: usize,
         latest: Vec<Stamped>,
     },
+    Distinct(Box<Distinct>),
+    Quantiles(Box<Quantiles>),
 }
 
 impl State {
@@ -99,6 +122,8 @@ impl State {
                 k,
                 latest: Vec::new(),
             },
+            Function::ApproxDistinct => State::Distinct(Box::default()),
+            Function::Percentile(_) => State::Quantiles(Box::default()),
         }
     }
 
@@ -107,8 +132,12 @@ impl State {
             *n += 1;
             return;
         }
-        let Some(x) = event.value else {
-            return;
+        let x = match (event.value, &mut *self) {
+            (None, _) => return,
+            (Some(Input::Item(item)), State::Distinct(d)) => return d.insert(item),
+            (Some(Input::Number(x)), _) => x,
+            // A value of the wrong kind for the function: no input.
+            (Some(Input::Item(_)), _) => return,
         };
         let stamped = (event.time, event.seq, x);
         match self {
@@ -126,6 +155,8 @@ impl State {
             State::First(first) => keep(first, stamped, |new, old| new < old),
             State::Last(last) => keep(last, stamped, |new, old| new > old),
             State::LastK { k, latest } => insert_latest(latest, *k, stamped),
+            State::Distinct(_) => {}
+            State::Quantiles(q) => q.insert(x),
         }
     }
 
@@ -155,6 +186,8 @@ impl State {
                     insert_latest(latest, *k, *s);
                 }
             }
+            (State::Distinct(a), State::Distinct(b)) => a.merge(b),
+            (State::Quantiles(a), State::Quantiles(b)) => a.merge(b),
             _ => {}
         }
     }
@@ -182,6 +215,11 @@ impl State {
             (State::LastK { latest, .. }, _) => {
                 Output::Floats(latest.iter().map(|s| s.2).collect())
             }
+            (State::Distinct(d), _) => Output::Int(d.estimate()),
+            (State::Quantiles(q), Function::Percentile(p)) => {
+                q.quantile(p).map_or(Output::Null, Output::Float)
+            }
+            (State::Quantiles(q), _) => q.quantile(0.5).map_or(Output::Null, Output::Float),
         }
     }
 }
@@ -217,7 +255,7 @@ mod tests {
     use super::*;
     use crate::{Grains, Tile};
 
-    const FUNCTIONS: [Function; 10] = [
+    const FUNCTIONS: [Function; 12] = [
         Function::Count,
         Function::Sum,
         Function::Min,
@@ -228,7 +266,21 @@ mod tests {
         Function::First,
         Function::Last,
         Function::LastK(3),
+        Function::ApproxDistinct,
+        Function::Percentile(0.9),
     ];
+
+    /// An event as `function` reads it: distinct counts items (here the
+    /// number's integer part).
+    fn as_read(function: Function, e: &Event) -> Event {
+        let value = match (function, e.value) {
+            (Function::ApproxDistinct, Some(Input::Number(x))) => {
+                Some(Input::Item(crate::sketch::item_of_int(x as i64 / 1000)))
+            }
+            (_, v) => v,
+        };
+        Event { value, ..*e }
+    }
 
     /// The result computed from raw events in one pass, in time order.
     fn naive(function: Function, events: &[Event]) -> Output {
@@ -236,7 +288,10 @@ mod tests {
         sorted.sort_by_key(|e| (e.time, e.seq));
         let values: Vec<(i64, Seq, f64)> = sorted
             .iter()
-            .filter_map(|e| e.value.map(|v| (e.time, e.seq, v)))
+            .filter_map(|e| match e.value {
+                Some(Input::Number(v)) => Some((e.time, e.seq, v)),
+                _ => None,
+            })
             .collect();
         let sum = |xs: &mut dyn Iterator<Item = f64>| {
             let mut s = ExactSum::new();
@@ -245,6 +300,14 @@ mod tests {
         };
         match function {
             Function::Count => Output::Int(events.len() as i64),
+            // The sketches: one pass, in time order, into one sketch.
+            Function::ApproxDistinct | Function::Percentile(_) => {
+                let mut state = State::new(function);
+                sorted
+                    .iter()
+                    .for_each(|e| state.fold(&as_read(function, e)));
+                state.output(function)
+            }
             Function::Sum => Output::Float(sum(&mut values.iter().map(|v| v.2)).value()),
             _ if values.is_empty() => Output::Null,
             Function::Min => {
@@ -281,7 +344,7 @@ mod tests {
     fn empty_windows_and_nulls() {
         for f in FUNCTIONS {
             let want = match f {
-                Function::Count => Output::Int(0),
+                Function::Count | Function::ApproxDistinct => Output::Int(0),
                 Function::Sum => Output::Float(0.0),
                 _ => Output::Null,
             };
@@ -307,7 +370,7 @@ mod tests {
             s.fold(&Event {
                 time: i as i64,
                 seq: (0, i as i64),
-                value: Some(*x),
+                value: Some(Input::Number(*x)),
             });
         }
         assert_eq!(s.output(Function::Mean), Output::Float(5.0));
@@ -331,7 +394,7 @@ mod tests {
                     // Duplicate times are common at this range.
                     time: time / 7 * 7,
                     seq: (partition, i as i64),
-                    value,
+                    value: value.map(Input::Number),
                 })
                 .collect()
         })
@@ -340,7 +403,8 @@ mod tests {
     proptest! {
         /// Events folded into tiles in arrival order (late ones included),
         /// the window read from the fewest tiles, equals one pass over the
-        /// window's raw events — bit for bit, for every function.
+        /// window's raw events — bit for bit, for every function (the
+        /// sketches: the same sketch as one pass over the window's events).
         #[test]
         fn windows_from_tiles_equal_the_raw_events(
             events in events(),
@@ -359,7 +423,10 @@ mod tests {
                 let mut tiles: BTreeMap<Tile, State> = BTreeMap::new();
                 for e in &events {
                     for tile in grains.tiles_of(e.time) {
-                        tiles.entry(tile).or_insert_with(|| State::new(f)).fold(e);
+                        tiles
+                            .entry(tile)
+                            .or_insert_with(|| State::new(f))
+                            .fold(&as_read(f, e));
                     }
                 }
                 let mut read = State::new(f);

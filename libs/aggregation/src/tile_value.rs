@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Event, Function, State};
+use crate::{Event, Function, Input, State};
 
 /// The stored contents of one tile of one entity key.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -53,7 +53,7 @@ impl TileValue {
     /// (and changes nothing) when the event is already in the tile.
     pub fn fold(
         &mut self,
-        features: impl IntoIterator<Item = (usize, Function, Option<f64>)>,
+        features: impl IntoIterator<Item = (usize, Function, Option<Input>)>,
         time: i64,
         seq: (i32, i64),
     ) -> bool {
@@ -88,10 +88,18 @@ impl TileValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Output;
 
     #[test]
     fn replayed_events_are_skipped_and_the_value_round_trips() {
-        let features = || [(0, Function::Count, None), (1, Function::Sum, Some(2.5))];
+        let features = || {
+            [
+                (0, Function::Count, None),
+                (1, Function::Sum, Some(Input::Number(2.5))),
+                (3, Function::ApproxDistinct, Some(Input::Item(42))),
+                (4, Function::Percentile(0.5), Some(Input::Number(2.5))),
+            ]
+        };
         let mut tile = TileValue::default();
         assert!(tile.fold(features(), 10, (0, 7)));
         assert!(tile.fold(features(), 11, (1, 3)));
@@ -107,6 +115,15 @@ mod tests {
         let mut missing = State::new(Function::Max);
         back.merge_into(2, &mut missing);
         assert_eq!(missing, State::Max(None));
+        let mut distinct = State::new(Function::ApproxDistinct);
+        back.merge_into(3, &mut distinct);
+        assert_eq!(distinct.output(Function::ApproxDistinct), Output::Int(1));
+        let mut median = State::new(Function::Percentile(0.5));
+        back.merge_into(4, &mut median);
+        let Output::Float(m) = median.output(Function::Percentile(0.5)) else {
+            panic!("a median");
+        };
+        assert!((m - 2.5).abs() <= 0.025, "{m}");
         assert!(TileValue::decode(b"\xff\xff").is_err());
     }
 }

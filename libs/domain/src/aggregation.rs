@@ -4,7 +4,10 @@
 
 use std::collections::HashSet;
 
-use featurestore_aggregation::{Function, Grains, Output};
+use featurestore_aggregation::{
+    Function, Grains, Input, Output,
+    sketch::{item_of_int, item_of_str},
+};
 use featurestore_proto::v1::{
     Aggregation, AggregationFunction, FeatureGroup, Float64List, ScalarType, Value, ValueType,
     value::Kind,
@@ -90,11 +93,11 @@ impl Aggregations {
     }
 }
 
-/// The result type of `function` (count is INT64, last-k a list of FLOAT64,
-/// every other FLOAT64).
+/// The result type of `function` (count and approx_distinct are INT64,
+/// last-k a list of FLOAT64, every other FLOAT64).
 pub fn output_type(function: Function) -> ValueType {
     let scalar = match function {
-        Function::Count => ScalarType::Int64,
+        Function::Count | Function::ApproxDistinct => ScalarType::Int64,
         _ => ScalarType::Float64,
     };
     ValueType {
@@ -103,17 +106,29 @@ pub fn output_type(function: Function) -> ValueType {
     }
 }
 
-/// An input value as aggregations see it (bool is 0 or 1; null and any
-/// other kind are no input).
-pub fn input_value(value: &Value) -> Option<f64> {
-    match value.kind.as_ref()? {
-        Kind::BoolValue(b) => Some(f64::from(u8::from(*b))),
-        Kind::Int32Value(v) => Some(f64::from(*v)),
-        Kind::Int64Value(v) => Some(*v as f64),
-        Kind::Float32Value(v) => Some(f64::from(*v)),
-        Kind::Float64Value(v) => Some(*v),
-        _ => None,
+/// An input value as `function` reads it: a number (bool is 0 or 1), or
+/// for approx_distinct the item it counts as (integers and bools by value,
+/// whatever their width; strings by their bytes). Null and any other kind
+/// are no input.
+pub fn input_value(function: Function, value: &Value) -> Option<Input> {
+    let kind = value.kind.as_ref()?;
+    if function == Function::ApproxDistinct {
+        return Some(Input::Item(match kind {
+            Kind::BoolValue(b) => item_of_int(i64::from(*b)),
+            Kind::Int32Value(v) => item_of_int(i64::from(*v)),
+            Kind::Int64Value(v) => item_of_int(*v),
+            Kind::StringValue(v) => item_of_str(v),
+            _ => return None,
+        }));
     }
+    Some(Input::Number(match kind {
+        Kind::BoolValue(b) => f64::from(u8::from(*b)),
+        Kind::Int32Value(v) => f64::from(*v),
+        Kind::Int64Value(v) => *v as f64,
+        Kind::Float32Value(v) => f64::from(*v),
+        Kind::Float64Value(v) => *v,
+        _ => return None,
+    }))
 }
 
 /// A result as a value of [`output_type`]; `None` is null.
@@ -127,7 +142,7 @@ pub fn output_value(output: Output) -> Option<Value> {
     Some(Value { kind: Some(kind) })
 }
 
-const FUNCTION_NAMES: [(AggregationFunction, &str); 10] = [
+const FUNCTION_NAMES: [(AggregationFunction, &str); 12] = [
     (AggregationFunction::Count, "count"),
     (AggregationFunction::Sum, "sum"),
     (AggregationFunction::Min, "min"),
@@ -138,6 +153,8 @@ const FUNCTION_NAMES: [(AggregationFunction, &str); 10] = [
     (AggregationFunction::First, "first"),
     (AggregationFunction::Last, "last"),
     (AggregationFunction::LastK, "last_k"),
+    (AggregationFunction::ApproxDistinct, "approx_distinct"),
+    (AggregationFunction::ApproxPercentile, "approx_percentile"),
 ];
 
 /// The spec name of a function (`count`, `last_k`, ...).
@@ -162,7 +179,7 @@ pub fn function_names() -> String {
     FUNCTION_NAMES.map(|(_, n)| n).join(", ")
 }
 
-fn function(f: AggregationFunction, k: u32) -> Option<Function> {
+fn function(f: AggregationFunction, a: &Aggregation) -> Option<Function> {
     Some(match f {
         AggregationFunction::Unspecified => return None,
         AggregationFunction::Count => Function::Count,
@@ -174,7 +191,9 @@ fn function(f: AggregationFunction, k: u32) -> Option<Function> {
         AggregationFunction::Stddev => Function::Stddev,
         AggregationFunction::First => Function::First,
         AggregationFunction::Last => Function::Last,
-        AggregationFunction::LastK => Function::LastK(k as usize),
+        AggregationFunction::LastK => Function::LastK(a.k as usize),
+        AggregationFunction::ApproxDistinct => Function::ApproxDistinct,
+        AggregationFunction::ApproxPercentile => Function::Percentile(a.percentile),
     })
 }
 
@@ -251,7 +270,7 @@ fn resolve_one(
     validate_name(&format!("{field}.name"), &a.name)?;
     let Some(f) = AggregationFunction::try_from(a.function)
         .ok()
-        .and_then(|f| function(f, a.k))
+        .and_then(|f| function(f, a))
     else {
         return Err(DomainError::invalid(
             format!("{field}.function"),
@@ -274,6 +293,24 @@ fn resolve_one(
         }
         _ => {}
     }
+    match f {
+        Function::Percentile(p) if !(p > 0.0 && p < 1.0) => {
+            return Err(DomainError::invalid(
+                format!("{field}.percentile"),
+                format!(
+                    "approx_percentile needs a percentile strictly between 0 and 1 (0.99 is p99), not {p}"
+                ),
+            ));
+        }
+        Function::Percentile(_) => {}
+        _ if a.percentile != 0.0 => {
+            return Err(DomainError::invalid(
+                format!("{field}.percentile"),
+                "only approx_percentile takes a percentile",
+            ));
+        }
+        _ => {}
+    }
     let input = if f == Function::Count {
         if !a.input.is_empty() {
             return Err(DomainError::invalid(
@@ -283,7 +320,7 @@ fn resolve_one(
         }
         None
     } else {
-        Some(input_column(group, field, a)?)
+        Some(input_column(group, field, a, f)?)
     };
     let grain = if a.grain_seconds == 0 {
         grains.finest()
@@ -332,7 +369,12 @@ fn resolve_one(
     })
 }
 
-fn input_column(group: &FeatureGroup, field: &str, a: &Aggregation) -> Result<usize, DomainError> {
+fn input_column(
+    group: &FeatureGroup,
+    field: &str,
+    a: &Aggregation,
+    f: Function,
+) -> Result<usize, DomainError> {
     let Some(i) = group.features.iter().position(|f| f.name == a.input) else {
         return Err(DomainError::invalid(
             format!("{field}.input"),
@@ -344,6 +386,23 @@ fn input_column(group: &FeatureGroup, field: &str, a: &Aggregation) -> Result<us
         ));
     };
     let ty = group.features[i].r#type.unwrap_or_default();
+    if f == Function::ApproxDistinct {
+        let countable = matches!(
+            ty.scalar(),
+            ScalarType::Bool | ScalarType::Int32 | ScalarType::Int64 | ScalarType::String
+        );
+        if ty.is_list || !countable {
+            return Err(DomainError::invalid(
+                format!("{field}.input"),
+                format!(
+                    "{:?} is {}: approx_distinct counts a bool, int32, int64 or string scalar",
+                    a.input,
+                    type_name(&ty)
+                ),
+            ));
+        }
+        return Ok(i);
+    }
     let numeric = matches!(
         ty.scalar(),
         ScalarType::Bool
@@ -439,6 +498,32 @@ mod tests {
 
     #[test]
     fn valid_aggregations_resolve_with_default_grains() {
+        let sketches = trips(vec![
+            agg(
+                "cities_1d",
+                AggregationFunction::ApproxDistinct,
+                "city",
+                86_400,
+            ),
+            Aggregation {
+                percentile: 0.99,
+                ..agg("fare_p99", AggregationFunction::ApproxPercentile, "fare", 0)
+            },
+        ])
+        .unwrap();
+        let a = Aggregations::of(&sketches).unwrap();
+        assert_eq!(
+            a.get("cities_1d").unwrap().function,
+            Function::ApproxDistinct
+        );
+        assert_eq!(
+            a.get("cities_1d").unwrap().output,
+            output_type(Function::Count)
+        );
+        assert_eq!(
+            a.get("fare_p99").unwrap().function,
+            Function::Percentile(0.99)
+        );
         let g = trips(vec![
             agg("trips_1h", AggregationFunction::Count, "", 3600),
             agg("fare_7d", AggregationFunction::Sum, "fare", 7 * 86_400),
@@ -552,6 +637,45 @@ mod tests {
                 "aggregations[0].grain_seconds",
                 "not one of",
             ),
+            (
+                agg("x", AggregationFunction::ApproxPercentile, "fare", 3600),
+                "aggregations[0].percentile",
+                "strictly between 0 and 1",
+            ),
+            (
+                Aggregation {
+                    percentile: 1.0,
+                    ..agg("x", AggregationFunction::ApproxPercentile, "fare", 3600)
+                },
+                "aggregations[0].percentile",
+                "not 1",
+            ),
+            (
+                Aggregation {
+                    percentile: 0.5,
+                    ..agg("x", AggregationFunction::Max, "fare", 3600)
+                },
+                "aggregations[0].percentile",
+                "only approx_percentile",
+            ),
+            (
+                Aggregation {
+                    percentile: 0.5,
+                    ..agg("x", AggregationFunction::ApproxPercentile, "city", 3600)
+                },
+                "aggregations[0].input",
+                "string",
+            ),
+            (
+                agg("x", AggregationFunction::ApproxDistinct, "fare", 3600),
+                "aggregations[0].input",
+                "approx_distinct counts a bool, int32, int64 or string",
+            ),
+            (
+                agg("x", AggregationFunction::ApproxDistinct, "tags", 3600),
+                "aggregations[0].input",
+                "list",
+            ),
         ];
         for (a, field, reason) in cases {
             match trips(vec![a.clone()]) {
@@ -610,9 +734,18 @@ mod tests {
     fn values_map_in_and_out() {
         use featurestore_proto::v1::value::Kind;
         let v = |k| Value { kind: Some(k) };
-        assert_eq!(input_value(&v(Kind::BoolValue(true))), Some(1.0));
-        assert_eq!(input_value(&v(Kind::Int32Value(-3))), Some(-3.0));
-        assert_eq!(input_value(&v(Kind::NullValue(0))), None);
+        let number = |k| input_value(Function::Sum, &v(k));
+        assert_eq!(number(Kind::BoolValue(true)), Some(Input::Number(1.0)));
+        assert_eq!(number(Kind::Int32Value(-3)), Some(Input::Number(-3.0)));
+        assert_eq!(number(Kind::NullValue(0)), None);
+        let item = |k| input_value(Function::ApproxDistinct, &v(k));
+        assert_eq!(item(Kind::Int32Value(7)), item(Kind::Int64Value(7)));
+        assert_ne!(item(Kind::Int64Value(7)), item(Kind::Int64Value(8)));
+        assert_eq!(
+            item(Kind::StringValue("card-1".into())),
+            Some(Input::Item(item_of_str("card-1")))
+        );
+        assert_eq!(item(Kind::Float64Value(1.0)), None);
         assert_eq!(output_value(Output::Null), None);
         assert_eq!(output_value(Output::Int(4)), Some(v(Kind::Int64Value(4))));
     }

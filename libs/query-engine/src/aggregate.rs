@@ -16,12 +16,19 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, RecordBatch, cast::AsArray, types::Float64Type};
+use arrow_array::{
+    Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray,
+    cast::AsArray,
+    types::{Float64Type, Int64Type},
+};
 use arrow_schema::DataType;
 use datafusion::{execution::memory_pool::MemoryPool, prelude::DataFrame};
-use featurestore_aggregation::{Event, State};
+use featurestore_aggregation::{
+    Event, Function, Input, State,
+    sketch::{item_of_int, item_of_str},
+};
 use featurestore_domain::aggregation::{AggregatedFeature, Aggregations, output_value};
-use featurestore_proto::v1::{FeatureGroup, Value};
+use featurestore_proto::v1::{FeatureGroup, ScalarType, Value};
 
 use crate::{QueryError, Result, index::GroupIndex};
 
@@ -60,9 +67,50 @@ pub(crate) fn features_of(group: &FeatureGroup, names: &[String]) -> Vec<Aggrega
     names.iter().filter_map(|n| all.get(n).cloned()).collect()
 }
 
+/// The Arrow type `feature` reads its input as: FLOAT64, or for
+/// approx_distinct INT64 (bool and integers) or UTF8 (strings).
+fn input_type(group: &FeatureGroup, input: usize, feature: &AggregatedFeature) -> DataType {
+    if feature.function != Function::ApproxDistinct {
+        return DataType::Float64;
+    }
+    let ty = group.features[input].r#type.unwrap_or_default();
+    match ty.scalar() {
+        ScalarType::String => DataType::Utf8,
+        _ => DataType::Int64,
+    }
+}
+
+/// An input column as [`input_type`] read it.
+enum InputColumn<'a> {
+    Numbers(&'a Float64Array),
+    Integers(&'a Int64Array),
+    Strings(&'a StringArray),
+}
+
+impl<'a> InputColumn<'a> {
+    fn of(array: &'a ArrayRef) -> Self {
+        match array.data_type() {
+            DataType::Int64 => Self::Integers(array.as_primitive::<Int64Type>()),
+            DataType::Utf8 => Self::Strings(array.as_string::<i32>()),
+            _ => Self::Numbers(array.as_primitive::<Float64Type>()),
+        }
+    }
+
+    /// Row `i` as the functions read it (the same items as
+    /// `featurestore_domain::aggregation::input_value` for served values).
+    fn at(&self, i: usize) -> Option<Input> {
+        match self {
+            Self::Numbers(a) => a.is_valid(i).then(|| Input::Number(a.value(i))),
+            Self::Integers(a) => a.is_valid(i).then(|| Input::Item(item_of_int(a.value(i)))),
+            Self::Strings(a) => a.is_valid(i).then(|| Input::Item(item_of_str(a.value(i)))),
+        }
+    }
+}
+
 impl AggregateIndex {
-    /// Reads the group's events (keys, time, the inputs as FLOAT64, log
-    /// positions), or `None` when they do not fit in `limit_bytes`.
+    /// Reads the group's events (keys, time, the inputs as their functions
+    /// read them, log positions), or `None` when they do not fit in
+    /// `limit_bytes`.
     pub(crate) async fn build(
         rows: DataFrame,
         group: &FeatureGroup,
@@ -76,11 +124,11 @@ impl AggregateIndex {
             let input = match f.input {
                 None => None,
                 Some(i) => {
-                    let name = &group.features[i].name;
-                    Some(match inputs.iter().position(|(n, _)| n == name) {
+                    let read = (group.features[i].name.clone(), input_type(group, i, &f));
+                    Some(match inputs.iter().position(|r| *r == read) {
                         Some(at) => at,
                         None => {
-                            inputs.push((name.clone(), DataType::Float64));
+                            inputs.push(read);
                             inputs.len() - 1
                         }
                     })
@@ -114,12 +162,7 @@ impl AggregateIndex {
         let runs = self.index.runs(entities, timestamp_column)?;
         let times = self.index.times();
         let seq = self.index.seq();
-        let inputs: Vec<&arrow_array::Float64Array> = self
-            .index
-            .features()
-            .iter()
-            .map(|a| a.as_primitive::<Float64Type>())
-            .collect();
+        let inputs: Vec<InputColumn> = self.index.features().iter().map(InputColumn::of).collect();
         let mut columns = Vec::with_capacity(self.features.len());
         for (feature, input, column, ty) in &self.features {
             let values: Vec<Option<Value>> = runs
@@ -147,10 +190,7 @@ impl AggregateIndex {
                         state.fold(&Event {
                             time: times[i],
                             seq: seq[i],
-                            value: input
-                                .map(|c| inputs[c])
-                                .filter(|a| arrow_array::Array::is_valid(a, i))
-                                .map(|a| a.value(i)),
+                            value: input.and_then(|c| inputs[c].at(i)),
                         });
                     }
                     output_value(state.output(feature.function))
@@ -185,15 +225,25 @@ mod tests {
     /// Group `trips` of driver: `fare`, with every function over 10 min,
     /// 1 h at a 1 h grain, and lifetime (grains 5 min, 1 h).
     fn group() -> FeatureGroup {
-        let mut g = fixtures::group("rides", "trips", "driver", &[("fare", "float64")]);
+        let mut g = fixtures::group(
+            "rides",
+            "trips",
+            "driver",
+            &[("fare", "float64"), ("card", "string"), ("seats", "int64")],
+        );
         g.tile_grain_seconds = vec![300, 3600];
         let agg = |name: &str, f: AggregationFunction, window: i64, grain: i64| Aggregation {
             name: name.into(),
             function: f as i32,
-            input: if f == AggregationFunction::Count {
-                String::new()
+            input: match f {
+                AggregationFunction::Count => String::new(),
+                AggregationFunction::ApproxDistinct => "card".into(),
+                _ => "fare".into(),
+            },
+            percentile: if f == AggregationFunction::ApproxPercentile {
+                0.75
             } else {
-                "fare".into()
+                0.0
             },
             window_seconds: window,
             grain_seconds: grain,
@@ -213,20 +263,44 @@ mod tests {
             agg("last2_10m", F::LastK, 600, 0),
             agg("first_life", F::First, 0, 0),
             agg("last_10m", F::Last, 600, 0),
+            agg("cards_1h", F::ApproxDistinct, 3600, 0),
+            agg("fare_p75_10m", F::ApproxPercentile, 600, 0),
+            // One int column read as numbers and as distinct items.
+            Aggregation {
+                input: "seats".into(),
+                ..agg("seats_10m", F::Sum, 600, 0)
+            },
+            Aggregation {
+                input: "seats".into(),
+                ..agg("seat_kinds_1h", F::ApproxDistinct, 3600, 0)
+            },
         ];
         let driver = fixtures::entity("rides", "driver", &[("driver_id", ScalarType::Int64)]);
         featurestore_domain::schema::normalize_feature_group(&mut g, &driver, 1).unwrap();
         g
     }
 
+    /// The card an event's fare stands for (few cards: repeats are common).
+    fn card(fare: f64) -> String {
+        format!("card-{}", (fare as i64).rem_euclid(7))
+    }
+
+    /// The seats of an event's fare.
+    fn seats(fare: f64) -> i64 {
+        (fare as i64).rem_euclid(4)
+    }
+
     /// `(key, time, fare)` events as a Delta scan gives them, in log order
-    /// (offset = position: arrival order, not time order).
+    /// (offset = position: arrival order, not time order); each has the
+    /// card of its fare.
     fn events(events: &[(i64, i64, Option<f64>)]) -> RecordBatch {
         let ts = || DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
         let schema = Arc::new(Schema::new(vec![
             Field::new("driver_id", DataType::Int64, false),
             Field::new(EVENT_TIME, ts(), false),
             Field::new("fare", DataType::Float64, true),
+            Field::new("card", DataType::Utf8, true),
+            Field::new("seats", DataType::Int64, true),
             Field::new(INGEST_TIME, ts(), false),
             Field::new(SOURCE_PARTITION, DataType::Int32, false),
             Field::new(SOURCE_OFFSET, DataType::Int64, false),
@@ -241,6 +315,8 @@ mod tests {
                         .with_timezone("UTC"),
                 ),
                 Arc::new(Float64Array::from_iter(events.iter().map(|e| e.2))),
+                Arc::new(StringArray::from_iter(events.iter().map(|e| e.2.map(card)))),
+                Arc::new(Int64Array::from_iter(events.iter().map(|e| e.2.map(seats)))),
                 // Ingest times against the log order: the tie-break is the offset.
                 Arc::new(
                     TimestampMicrosecondArray::from_iter_values((0..n).rev()).with_timezone("UTC"),
@@ -300,10 +376,14 @@ mod tests {
             state.fold(&Event {
                 time: e.1,
                 seq: (0, i as i64),
-                value: if f.function == Function::Count {
-                    None
-                } else {
-                    e.2
+                value: match (f.function, f.input) {
+                    (Function::Count, _) => None,
+                    (_, Some(1)) => e.2.map(|x| Input::Item(item_of_str(&card(x)))),
+                    (Function::ApproxDistinct, _) => {
+                        e.2.map(|x| Input::Item(item_of_int(seats(x))))
+                    }
+                    (_, Some(2)) => e.2.map(|x| Input::Number(seats(x) as f64)),
+                    _ => e.2.map(Input::Number),
                 },
             });
         }

@@ -169,11 +169,18 @@ pub(crate) fn feature_projection(
         .collect();
     select.push(micros(EVENT_TIME).alias(TIME));
     // Scans may hand strings over as views; the output keeps the table's types.
-    select.extend(
-        features
-            .iter()
-            .map(|(name, ty)| cast(quoted(name), ty.clone()).alias(name)),
-    );
+    // A column read at two types (an aggregation's input read as a number
+    // and as distinct items) is named apart the second time: columns are
+    // read by position.
+    select.extend(features.iter().enumerate().map(|(i, (name, ty))| {
+        let again = features[..i].iter().any(|(n, _)| n == name);
+        let alias = if again {
+            format!("{name}#{i}")
+        } else {
+            name.clone()
+        };
+        cast(quoted(name), ty.clone()).alias(alias)
+    }));
     select.extend(TIE_BREAK.map(quoted));
     Ok(rows.select(select)?)
 }

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use featurestore_aggregation::{Tile, TileValue};
+use featurestore_aggregation::{Input, Tile, TileValue};
 use featurestore_domain::aggregation::{Aggregations, input_value};
 use featurestore_onlinestore::{OnlineStore, OnlineStoreError, TileKey, TileTable, TileWrite};
 use featurestore_proto::v1::{FeatureGroup, Value};
@@ -26,7 +26,7 @@ pub struct TileEvent {
     pub seq: (i32, i64),
     pub time: i64,
     /// The input of each aggregated feature, in definition order.
-    pub inputs: Vec<Option<f64>>,
+    pub inputs: Vec<Option<Input>>,
 }
 
 impl TileEvent {
@@ -40,7 +40,11 @@ impl TileEvent {
         let inputs = aggregations
             .features
             .iter()
-            .map(|f| f.input.and_then(|i| values.get(i)).and_then(input_value))
+            .map(|f| {
+                f.input
+                    .and_then(|i| values.get(i))
+                    .and_then(|v| input_value(f.function, v))
+            })
             .collect();
         Self {
             entity_key,

@@ -553,7 +553,7 @@ pub struct FeatureGroup {
 /// event time in \[E - window, E), E the end of the `grain` tile holding T:
 /// both edges exact to the grain.
 #[allow(clippy::all)]
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Aggregation {
     /// A feature name: differs from the group's features, keys and event time.
     #[prost(string, tag = "1")]
@@ -561,7 +561,7 @@ pub struct Aggregation {
     #[prost(enumeration = "AggregationFunction", tag = "2")]
     pub function: i32,
     /// A numeric (bool, int32, int64, float32, float64) scalar feature of the
-    /// group; empty for count.
+    /// group (approx_distinct: bool, int32, int64 or string); empty for count.
     #[prost(string, tag = "3")]
     pub input: ::prost::alloc::string::String,
     /// A multiple of `grain`; 0 means lifetime (every event ever).
@@ -575,6 +575,10 @@ pub struct Aggregation {
     pub k: u32,
     #[prost(string, tag = "7")]
     pub description: ::prost::alloc::string::String,
+    /// For approx_percentile: which quantile, strictly between 0 and 1 (0.99
+    /// is p99).
+    #[prost(double, tag = "8")]
+    pub percentile: f64,
 }
 /// Features selected from one group version for a view.
 #[allow(clippy::all)]
@@ -645,6 +649,13 @@ pub enum AggregationFunction {
     Last = 9,
     /// The inputs of the `k` latest events, latest first (list<float64>).
     LastK = 10,
+    /// Approximate number of distinct values (HyperLogLog, 2^12 registers:
+    /// exact for few values, then ~1.6 % relative standard error). INT64; 0 on
+    /// an empty window. Input: bool, int32, int64 or string.
+    ApproxDistinct = 11,
+    /// Approximate `percentile`-quantile (DDSketch: within 1 % of the exact
+    /// value of rank floor(p * (n - 1))). FLOAT64.
+    ApproxPercentile = 12,
 }
 impl AggregationFunction {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -664,6 +675,8 @@ impl AggregationFunction {
             Self::First => "AGGREGATION_FUNCTION_FIRST",
             Self::Last => "AGGREGATION_FUNCTION_LAST",
             Self::LastK => "AGGREGATION_FUNCTION_LAST_K",
+            Self::ApproxDistinct => "AGGREGATION_FUNCTION_APPROX_DISTINCT",
+            Self::ApproxPercentile => "AGGREGATION_FUNCTION_APPROX_PERCENTILE",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -680,6 +693,8 @@ impl AggregationFunction {
             "AGGREGATION_FUNCTION_FIRST" => Some(Self::First),
             "AGGREGATION_FUNCTION_LAST" => Some(Self::Last),
             "AGGREGATION_FUNCTION_LAST_K" => Some(Self::LastK),
+            "AGGREGATION_FUNCTION_APPROX_DISTINCT" => Some(Self::ApproxDistinct),
+            "AGGREGATION_FUNCTION_APPROX_PERCENTILE" => Some(Self::ApproxPercentile),
             _ => None,
         }
     }
