@@ -16,10 +16,11 @@ use featurestore_proto::v1::{
     Aggregation, AggregationFunction, Consistency, CreateEntityRequest, CreateFeatureGroupRequest,
     CreateFeatureViewRequest, CreateProjectRequest, EntitySource, FeatureGroup, FeatureGroupRef,
     FeatureSelection, FeatureSelector, FeatureStatus, FeatureView, FeatureViewRef, Float64List,
-    GetFeatureVectorsRequest, GetHistoricalFeaturesRequest, IngestRequest, Row, ScalarType,
-    UpdateFeatureGroupRequest, Value, consistency::Level, entity_source::Source,
-    feature_selector::Selector, get_historical_features_request::Features,
+    GetFeatureVectorsRequest, GetHistoricalFeaturesRequest, GetMaterializationStatusRequest,
+    IngestRequest, Row, ScalarType, UpdateFeatureGroupRequest, Value, consistency::Level,
+    entity_source::Source, feature_selector::Selector, get_historical_features_request::Features,
     ingestion_service_client::IngestionServiceClient,
+    materialization_admin_service_client::MaterializationAdminServiceClient,
     offline_query_service_client::OfflineQueryServiceClient,
     online_serving_service_client::OnlineServingServiceClient,
     registry_service_client::RegistryServiceClient, value::Kind,
@@ -184,6 +185,7 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
     ingestion: Channel,
     serving: Channel,
     offline: Channel,
+    materialization: Channel,
     project: &str,
 ) {
     let mut registry = RegistryServiceClient::new(registry);
@@ -453,6 +455,33 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
         vector.values,
         vec![v(Kind::Int64Value(3)), v(Kind::Int64Value(1))]
     );
+
+    // The group's status counts each of the 8 events folded once (the two
+    // at the same time included), and the tile writes that took.
+    let mut admin = MaterializationAdminServiceClient::new(materialization);
+    let started = Instant::now();
+    let status = loop {
+        let status = admin
+            .get_materialization_status(GetMaterializationStatusRequest {
+                group: Some(FeatureGroupRef {
+                    project: project.into(),
+                    name: "payments".into(),
+                    version: 1,
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if status.events_folded >= 8 || started.elapsed() > Duration::from_secs(20) {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status.events_folded, 8, "{status:?}");
+    // At least one write per batch and tile grain (5 min, 1 h, 1 d) plus
+    // the lifetime tile.
+    assert!(status.tile_writes >= 4 * 3, "{status:?}");
+    assert!(status.online_watermark_micros > 0, "{status:?}");
 }
 
 /// Crash tests: an event group `taps` (per card: lifetime count, 1-day

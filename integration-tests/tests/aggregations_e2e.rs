@@ -24,7 +24,7 @@ async fn windowed_aggregations_serve_what_the_events_say() {
     let project = unique_name("agg");
     let offline_dir = tempfile::tempdir().unwrap();
     let ingestion = IngestionSandbox::start(registry.root(), |_| {}).await;
-    let _materialization = MaterializationSandbox::start(
+    let materialization = MaterializationSandbox::start(
         registry.root(),
         &project,
         offline_dir.path().to_str().unwrap(),
@@ -37,6 +37,7 @@ async fn windowed_aggregations_serve_what_the_events_say() {
         channel(ingestion.addr).await,
         channel(serving.addr).await,
         channel(offline.addr).await,
+        channel(materialization.addr).await,
         &project,
     )
     .await;

@@ -1,6 +1,7 @@
 //! `fsctl status`: per feature group version, how far materialisation has
-//! come (watermarks, lag in offsets and seconds, online and offline), from
-//! the materialization service's `GetMaterializationStatus`.
+//! come (watermarks, lag in offsets and seconds, online and offline; for a
+//! group with aggregations, the events folded into its tiles and the tile
+//! writes), from the materialization service's `GetMaterializationStatus`.
 
 use anyhow::Result;
 use featurestore_proto::v1::{
@@ -23,10 +24,23 @@ struct GroupStatus {
     online_lag_seconds: i64,
     offline_lag_seconds: i64,
     last_event_time_micros: i64,
+    /// Groups with aggregations only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tiles: Option<TileStatus>,
 }
 
-impl From<MaterializationStatus> for GroupStatus {
-    fn from(s: MaterializationStatus) -> Self {
+#[derive(Debug, Serialize)]
+struct TileStatus {
+    events_folded: u64,
+    tile_writes: u64,
+}
+
+impl GroupStatus {
+    fn new(s: MaterializationStatus, aggregated: bool) -> Self {
+        let tiles = aggregated.then_some(TileStatus {
+            events_folded: s.events_folded,
+            tile_writes: s.tile_writes,
+        });
         let group = s.group.unwrap_or_default();
         GroupStatus {
             group: group.name,
@@ -38,6 +52,7 @@ impl From<MaterializationStatus> for GroupStatus {
             online_lag_seconds: s.online_lag_seconds,
             offline_lag_seconds: s.offline_lag_seconds,
             last_event_time_micros: s.last_event_time_micros,
+            tiles,
         }
     }
 }
@@ -86,7 +101,7 @@ pub async fn run(
             .await
             .map_err(status_error)?
             .into_inner();
-        statuses.push(GroupStatus::from(status));
+        statuses.push(GroupStatus::new(status, !g.aggregations.is_empty()));
     }
     if let Some(name) = &group
         && statuses.is_empty()
@@ -104,6 +119,9 @@ pub async fn run(
                         format!("{} / {}s", s.online_lag_offsets, s.online_lag_seconds),
                         time(s.offline_watermark_micros),
                         format!("{} / {}s", s.offline_lag_offsets, s.offline_lag_seconds),
+                        s.tiles.as_ref().map_or("-".into(), |t| {
+                            format!("{} / {}", t.events_folded, t.tile_writes)
+                        }),
                     ]
                 })
                 .collect();
@@ -114,6 +132,7 @@ pub async fn run(
                     "ONLINE LAG (offsets / time)",
                     "OFFLINE WATERMARK",
                     "OFFLINE LAG (offsets / time)",
+                    "TILES (events folded / writes)",
                 ],
                 rows,
             );

@@ -258,6 +258,8 @@ impl MaterializationAdminService for AdminGrpc {
             }),
             online_table: ready(group.online_enabled, ensured),
             offline_table: ready(group.offline_enabled, ensured),
+            events_folded: published.values().map(|p| p.events_folded).sum(),
+            tile_writes: published.values().map(|p| p.tile_writes).sum(),
             partitions,
             last_event_time_micros: last_event_time,
             online_watermark_micros: online_watermark,

@@ -442,8 +442,16 @@ impl Materializer {
                 && !tile_events.is_empty()
             {
                 let folded = crate::tiles::fold(&*self.online, &group, a, tile_events).await?;
-                outcome.events_folded += folded.events as usize;
-                outcome.tiles_written += folded.tiles_written as usize;
+                for (partition, f) in folded {
+                    outcome.events_folded += f.events as usize;
+                    outcome.tiles_written += f.tiles_written as usize;
+                    self.progress.record_folds(
+                        group_id(&group),
+                        partition,
+                        f.events,
+                        f.tiles_written,
+                    );
+                }
             }
             if !offline.is_empty() {
                 queued.push((topic.to_string(), group.clone(), offline));

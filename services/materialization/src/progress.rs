@@ -10,7 +10,8 @@
 //! compare-and-set on the key's revision of a value merged (field by field,
 //! the larger) with the stored one, so a restarted materializer replaying
 //! from older offsets, or two replicas during a partition hand-over, never
-//! move it back. History is compacted behind itself (`progress_keep_revisions`)
+//! move it back. The fold counters of aggregated groups are the exception:
+//! what is recorded is an increment, added to the stored count. History is compacted behind itself (`progress_keep_revisions`)
 //! so frequent publishing does not grow the store without bound.
 
 use std::{
@@ -32,8 +33,11 @@ const CHUNK: usize = 50;
 
 type Slot = (FeatureGroupId, i32);
 
-/// Field by field, the larger; `updated_micros` of the newer.
+/// Field by field, the larger; `updated_micros` of the newer; the fold
+/// counters (increments) added.
 pub fn merge(into: &mut PartitionProgress, from: &PartitionProgress) {
+    into.events_folded += from.events_folded;
+    into.tile_writes += from.tile_writes;
     into.online_offset = into.online_offset.max(from.online_offset);
     into.offline_offset = into.offline_offset.max(from.offline_offset);
     into.online_watermark_micros = into
@@ -105,6 +109,35 @@ impl ProgressPublisher {
                 .entry((group, partition))
                 .or_default(),
             &progress,
+        );
+        self.changed.notify_one();
+    }
+
+    /// Records that a batch folded `events` new events of the partition into
+    /// tiles with `tile_writes` writes.
+    pub fn record_folds(
+        &self,
+        group: FeatureGroupId,
+        partition: i32,
+        events: u64,
+        tile_writes: u64,
+    ) {
+        if events == 0 && tile_writes == 0 {
+            return;
+        }
+        let folds = PartitionProgress {
+            updated_micros: now_micros(),
+            events_folded: events,
+            tile_writes,
+            ..Default::default()
+        };
+        merge(
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry((group, partition))
+                .or_default(),
+            &folds,
         );
         self.changed.notify_one();
     }
@@ -217,11 +250,11 @@ impl ProgressPublisher {
                 let (revision, stored) = &known[&key];
                 let mut merged = *stored;
                 merge(&mut merged, progress);
-                if merged.online_offset == stored.online_offset
-                    && merged.offline_offset == stored.offline_offset
-                    && merged.online_watermark_micros == stored.online_watermark_micros
-                    && merged.offline_watermark_micros == stored.offline_watermark_micros
-                {
+                let unchanged = PartitionProgress {
+                    updated_micros: stored.updated_micros,
+                    ..merged
+                } == *stored;
+                if unchanged {
                     continue;
                 }
                 conditions.push(Condition::at(key.clone(), *revision));
@@ -252,5 +285,35 @@ impl ProgressPublisher {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_take_the_larger_and_fold_counts_add() {
+        let mut stored = PartitionProgress {
+            online_offset: 10,
+            online_watermark_micros: 500,
+            events_folded: 7,
+            tile_writes: 20,
+            ..Default::default()
+        };
+        // A replay from an older offset after a restart folded 2 new events.
+        merge(
+            &mut stored,
+            &PartitionProgress {
+                online_offset: 8,
+                online_watermark_micros: 400,
+                events_folded: 2,
+                tile_writes: 3,
+                ..Default::default()
+            },
+        );
+        assert_eq!(stored.online_offset, 10);
+        assert_eq!(stored.online_watermark_micros, 500);
+        assert_eq!((stored.events_folded, stored.tile_writes), (9, 23));
     }
 }

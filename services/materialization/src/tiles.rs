@@ -76,15 +76,17 @@ fn tiles_of(aggregations: &Aggregations, time: i64) -> impl Iterator<Item = Tile
 }
 
 /// Folds `events` into the tiles of `group` and writes the tiles they
-/// changed; returns once they are durable.
+/// changed; returns once they are durable, with what was folded per
+/// partition (a key's tiles take events of one partition only).
 pub async fn fold(
     online: &dyn OnlineStore,
     group: &FeatureGroup,
     aggregations: &Aggregations,
     mut events: Vec<TileEvent>,
-) -> Result<Folded, OnlineStoreError> {
+) -> Result<BTreeMap<i32, Folded>, OnlineStoreError> {
     events.sort_by_key(|e| e.seq);
-    let mut tiles: BTreeMap<TileKey, (TileValue, bool)> = BTreeMap::new();
+    // Per tile: its value, whether it changed, the partition of its events.
+    let mut tiles: BTreeMap<TileKey, (TileValue, bool, i32)> = BTreeMap::new();
     for e in &events {
         for t in tiles_of(aggregations, e.time) {
             tiles
@@ -93,7 +95,7 @@ pub async fn fold(
                     grain: t.grain,
                     start: t.start,
                 })
-                .or_default();
+                .or_insert_with(|| (TileValue::default(), false, e.seq.0));
         }
     }
     let table = TileTable::for_group(group);
@@ -106,7 +108,7 @@ pub async fn fold(
             tiles.get_mut(key).expect("listed above").0 = decoded;
         }
     }
-    let mut folded = Folded::default();
+    let mut folded: BTreeMap<i32, Folded> = BTreeMap::new();
     let mut probe = TileKey {
         entity_key: Vec::new(),
         grain: 0,
@@ -118,7 +120,7 @@ pub async fn fold(
         for t in tiles_of(aggregations, e.time) {
             probe.grain = t.grain;
             probe.start = t.start;
-            let (value, changed) = tiles.get_mut(&probe).expect("listed above");
+            let (value, changed, _) = tiles.get_mut(&probe).expect("listed above");
             // Lifetime features in the lifetime tile, windowed ones in the
             // grain tiles.
             let lifetime = t == LIFETIME;
@@ -133,19 +135,23 @@ pub async fn fold(
                 any = true;
             }
         }
-        folded.events += u64::from(any);
+        if any {
+            folded.entry(e.seq.0).or_default().events += 1;
+        }
     }
     let ttl = aggregations.tile_ttl_seconds();
     let writes: Vec<TileWrite> = tiles
         .into_iter()
-        .filter(|(_, (_, changed))| *changed)
-        .map(|(key, (value, _))| TileWrite {
-            ttl_seconds: if key.grain == LIFETIME.grain { 0 } else { ttl },
-            key,
-            value: value.encode(),
+        .filter(|(_, (_, changed, _))| *changed)
+        .map(|(key, (value, _, partition))| {
+            folded.entry(partition).or_default().tiles_written += 1;
+            TileWrite {
+                ttl_seconds: if key.grain == LIFETIME.grain { 0 } else { ttl },
+                key,
+                value: value.encode(),
+            }
         })
         .collect();
-    folded.tiles_written = writes.len() as u64;
     online.put_tiles(&table, &writes).await?;
     Ok(folded)
 }
@@ -201,14 +207,16 @@ mod tests {
         store.ensure_tiles(&table).await.unwrap();
         let batch = vec![event(&a, 1, 10 * MIN, 2.0), event(&a, 2, 70 * MIN, 3.0)];
         let first = fold(&*store, &g, &a, batch.clone()).await.unwrap();
-        assert_eq!(first.events, 2);
+        assert_eq!(first.len(), 1, "one partition");
+        assert_eq!(first[&0].events, 2);
+        assert!(first[&0].tiles_written >= 2);
         // Replayed whole, and then with a late event (older time, newer offset).
         let again = fold(&*store, &g, &a, batch).await.unwrap();
-        assert_eq!(again, Folded::default(), "a replay writes nothing");
+        assert!(again.is_empty(), "a replay folds and writes nothing");
         let late = fold(&*store, &g, &a, vec![event(&a, 3, 11 * MIN, 4.0)])
             .await
             .unwrap();
-        assert_eq!(late.events, 1);
+        assert_eq!(late[&0].events, 1);
 
         let life = store
             .get_tiles(

@@ -16,6 +16,7 @@ async fn windowed_aggregations_serve_what_the_events_say() {
         running.channel(1).await,
         running.channel(2).await,
         running.channel(3).await,
+        running.channel(4).await,
         "cards",
     )
     .await;

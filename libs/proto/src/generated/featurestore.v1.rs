@@ -5131,6 +5131,13 @@ pub struct MaterializationStatus {
     pub online_lag_seconds: i64,
     #[prost(int64, tag = "12")]
     pub offline_lag_seconds: i64,
+    /// A group with aggregations: events folded into its tiles and tile
+    /// writes, over all partitions (see PartitionProgress); its tiles are as
+    /// fresh as the online watermark.
+    #[prost(uint64, tag = "13")]
+    pub events_folded: u64,
+    #[prost(uint64, tag = "14")]
+    pub tile_writes: u64,
 }
 /// A partition's materialisation progress, published by the materializer in
 /// the metadata store under `<root>.progress/<project>/<group>/<version>/  <partition>` (outside the catalog prefix). Only ever moves forward.
@@ -5151,6 +5158,13 @@ pub struct PartitionProgress {
     /// µs since epoch of the last change.
     #[prost(int64, tag = "5")]
     pub updated_micros: i64,
+    /// Aggregated groups: events folded into tiles (each event once, however
+    /// often it is replayed) and tile writes, since the group version was
+    /// created. Counts add up (the offsets and times above take the larger).
+    #[prost(uint64, tag = "6")]
+    pub events_folded: u64,
+    #[prost(uint64, tag = "7")]
+    pub tile_writes: u64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
