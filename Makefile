@@ -31,10 +31,14 @@ run: ## Build and start the whole feature store in one process (standalone mode;
 	$(CARGO_TARGET_DIR)/debug/standalone --data-dir $(DATA_DIR)
 
 .PHONY: example-energy
-example-energy: ## Register examples/energy and load its meter readings into a running feature store
+example-energy: ## Register examples/energy and load its daily and (the last 6 days') half-hourly meter readings into a running feature store
 	$(STANDALONE_BUILD) -q
 	$(FSCTL) apply -f examples/energy/energy.yaml
 	$(FSCTL) ingest -p energy --group daily_readings --file examples/energy/daily_readings.csv
+	readings=$$(mktemp --suffix=.csv) && \
+	  python3 examples/energy/generate.py --meter-readings $$readings --days 6 && \
+	  $(FSCTL) ingest -p energy --group meter_readings --file $$readings; \
+	  status=$$?; rm -f $$readings; exit $$status
 
 .PHONY: deps
 deps: ## Install build prerequisites (protoc, cmake, ...) from Debian packages, and the test venv (pyarrow, duckdb)

@@ -4,8 +4,16 @@ training_rows.csv, the entity rows of a training set (household, the time a
 prediction would have been made, the next day's consumption as label).
 
     python3 examples/energy/generate.py
+
+With --meter-readings OUT, writes instead the raw half-hourly readings of
+the last --days days up to now (one row per household and half hour: the
+events the meter_readings group aggregates over 1 d, 7 d, 30 d and its
+lifetime), so that windows read now hold them:
+
+    python3 examples/energy/generate.py --meter-readings readings.csv --days 6
 """
 
+import argparse
 import csv
 import datetime as dt
 import os
@@ -56,5 +64,31 @@ def main():
                 out.writerow([household(h), f"{at.isoformat()}T00:30:00Z", totals[(h, d + 1)]])
 
 
+def meter_readings(out_path, days, end):
+    """Half-hourly readings of every household for `days` days before `end`
+    (the last one on the half hour at or before it)."""
+    rng = random.Random(7)
+    last = end.replace(minute=0 if end.minute < 30 else 30, second=0, microsecond=0)
+    slots = days * 48
+    with open(out_path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["household_id", "reading_time", "kwh"])
+        for h in range(HOUSEHOLDS):
+            base = rng.uniform(0.08, 0.45)
+            for s in range(slots):
+                at = last - dt.timedelta(minutes=30 * (slots - 1 - s))
+                daytime = 1.0 + 0.8 * (6 <= at.hour <= 20)
+                kwh = round(max(0.0, base * daytime + rng.gauss(0, base * 0.3)), 3)
+                out.writerow([household(h), at.strftime("%Y-%m-%dT%H:%M:%SZ"), kwh])
+
+
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meter-readings", metavar="OUT")
+    parser.add_argument("--days", type=int, default=6)
+    args = parser.parse_args()
+    if args.meter_readings:
+        now = dt.datetime.now(dt.timezone.utc)
+        meter_readings(args.meter_readings, args.days, now)
+    else:
+        main()

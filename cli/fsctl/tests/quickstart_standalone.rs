@@ -1,7 +1,9 @@
 //! The README's quick start, as a new user runs it, against standalone mode
 //! (started in-process on free ports): register the energy example, ingest
 //! its readings, read a feature vector, build and export a point-in-time
-//! training set — and check the values against the example's CSV files.
+//! training set — and check the values against the example's CSV files;
+//! then the half-hourly readings of the last 6 days, made by the example's
+//! generator, and their windowed aggregates as of now.
 
 mod common;
 
@@ -204,5 +206,78 @@ async fn the_energy_example_runs_end_to_end_on_standalone() {
         }
     }
     assert_eq!(checked, 320);
+
+    // The raw readings, and the aggregates of MAC000001's as of now.
+    let file = data.path().join("meter_readings.csv");
+    let generated = std::process::Command::new("python3")
+        .arg(example("generate.py"))
+        .arg("--meter-readings")
+        .arg(&file)
+        .args(["--days", "6"])
+        .status()
+        .expect("python3 runs the example's generator");
+    assert!(generated.success());
+    let (ok, out) = run(&[
+        "ingest",
+        "-p",
+        "energy",
+        "--group",
+        "meter_readings",
+        "--file",
+        file.to_str().unwrap(),
+    ])
+    .await;
+    assert!(
+        ok && out.contains("11520 rows read, 11520 accepted, 0 rejected"),
+        "{out}"
+    );
+    let mut kwh: Vec<f64> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("MAC000001,"))
+        .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(kwh.len(), 6 * 48);
+    let started = std::time::Instant::now();
+    let features = loop {
+        let (ok, out) = run(&[
+            "get-vectors",
+            "-p",
+            "energy",
+            "--view",
+            "usage_now",
+            "--key",
+            "household_id=MAC000001",
+            "-o",
+            "json",
+        ])
+        .await;
+        assert!(ok, "{out}");
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let features = json[0]["features"].clone();
+        if features["meter_readings__readings_total"]["value"].as_i64() == Some(6 * 48) {
+            break features;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never folded: {out}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let value = |name: &str| {
+        features[format!("meter_readings__{name}")]["value"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{name}: {features}"))
+    };
+    // Six days of readings: all inside 7 and 30 days.
+    let total: f64 = kwh.iter().sum();
+    assert!((value("kwh_7d") - total).abs() < 1e-9, "{features}");
+    assert_eq!(value("kwh_30d"), value("kwh_7d"));
+    assert!((value("kwh_mean_7d") - total / 288.0).abs() < 1e-9);
+    // One day back from the 5-minute tile holding now: 48 or 49 readings.
+    assert!((47.0..=49.0).contains(&value("readings_1d")), "{features}");
+    kwh.sort_by(f64::total_cmp);
+    let p90 = kwh[(0.9 * 287.0) as usize];
+    assert!((value("kwh_p90_30d") - p90).abs() <= 0.01 * p90, "{features}");
     standalone.stop().await.unwrap();
 }
