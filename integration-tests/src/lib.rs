@@ -17,6 +17,15 @@ use featurestore_metastore::{EtcdConfig, EtcdStore, MetadataStore};
 
 pub use featurestore_test_servers::{self as servers, etcd_endpoint};
 
+/// A connected channel to a service listening on `addr`.
+pub async fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("a valid address")
+        .connect()
+        .await
+        .expect("the service listens")
+}
+
 pub fn etcd_config() -> EtcdConfig {
     EtcdConfig {
         endpoints: vec![etcd_endpoint()],

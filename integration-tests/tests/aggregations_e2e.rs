@@ -5,18 +5,9 @@
 mod scenario;
 
 use featurestore_integration_tests::{
-    ingestion::IngestionSandbox, materialization::MaterializationSandbox,
+    channel, ingestion::IngestionSandbox, materialization::MaterializationSandbox,
     offline::OfflineQuerySandbox, registry::RegistrySandbox, serving::ServingSandbox, unique_name,
 };
-use tonic::transport::Channel;
-
-async fn channel(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn windowed_aggregations_serve_what_the_events_say() {

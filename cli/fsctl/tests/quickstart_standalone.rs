@@ -278,6 +278,9 @@ async fn the_energy_example_runs_end_to_end_on_standalone() {
     assert!((47.0..=49.0).contains(&value("readings_1d")), "{features}");
     kwh.sort_by(f64::total_cmp);
     let p90 = kwh[(0.9 * 287.0) as usize];
-    assert!((value("kwh_p90_30d") - p90).abs() <= 0.01 * p90, "{features}");
+    assert!(
+        (value("kwh_p90_30d") - p90).abs() <= 0.01 * p90,
+        "{features}"
+    );
     standalone.stop().await.unwrap();
 }

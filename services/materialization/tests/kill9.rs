@@ -1,15 +1,25 @@
 //! kill -9 of the materialization process in the middle of a stream, then a
 //! restart: every acknowledged row is in Delta exactly once and the online
-//! store holds the latest per key. Runs the real binary against the real
-//! servers (`make infra-up`).
+//! store holds the latest per key; the tiles of an aggregated group count
+//! every event once. Runs the real binary against the real servers
+//! (`make infra-up`).
 
-use std::process::{Child, Command, Stdio};
+#[path = "../../../integration-tests/scenarios/aggregations.rs"]
+mod scenario;
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+};
 
 use featurestore_integration_tests::{
-    etcd_endpoint,
-    ingestion::kafka_bootstrap,
+    channel, etcd_endpoint,
+    ingestion::{IngestionSandbox, kafka_bootstrap},
     materialization::cassandra_node,
-    world::{World, event, ingest, offline_rows, wait_online, world},
+    registry::RegistrySandbox,
+    serving::ServingSandbox,
+    unique_name,
+    world::{event, ingest, offline_rows, wait_online, world},
 };
 
 struct Process(Child);
@@ -21,7 +31,21 @@ impl Drop for Process {
     }
 }
 
-fn start(w: &World) -> Process {
+fn kill_9(process: &mut Process) {
+    let pid = process.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _ = process.0.wait();
+}
+
+/// The materialization binary consuming the topics of `project`, with
+/// small batches (many commits to die between).
+fn start(registry_root: &str, project: &str, offline_root: &Path) -> Process {
     // The test never calls the admin port: let the system pick one.
     let child = Command::new(env!("CARGO_BIN_EXE_materialization"))
         .env("FS_MATERIALIZATION_SERVER__LISTEN_ADDR", "127.0.0.1:0")
@@ -29,18 +53,18 @@ fn start(w: &World) -> Process {
             "FS_MATERIALIZATION_ETCD__ENDPOINTS",
             format!("[\"{}\"]", etcd_endpoint()),
         )
-        .env("FS_MATERIALIZATION_ETCD__ROOT", w.registry.root())
+        .env("FS_MATERIALIZATION_ETCD__ROOT", registry_root)
         .env(
             "FS_MATERIALIZATION_KAFKA__BOOTSTRAP_SERVERS",
             kafka_bootstrap(),
         )
         .env(
             "FS_MATERIALIZATION_KAFKA__GROUP_ID",
-            format!("mat_{}", w.project),
+            format!("mat_{project}"),
         )
         .env(
             "FS_MATERIALIZATION_KAFKA__TOPIC_PREFIX",
-            format!("fs.{}.", w.project),
+            format!("fs.{project}."),
         )
         .env("FS_MATERIALIZATION_KAFKA__SESSION_TIMEOUT", "6s")
         .env(
@@ -48,7 +72,7 @@ fn start(w: &World) -> Process {
             format!("[\"{}\"]", cassandra_node()),
         )
         .env("FS_MATERIALIZATION_CASSANDRA__KEYSPACE", "fs_e2e")
-        .env("FS_MATERIALIZATION_OFFLINE__ROOT", w.offline_dir.path())
+        .env("FS_MATERIALIZATION_OFFLINE__ROOT", offline_root)
         .env("FS_MATERIALIZATION_BATCH__MAX_RECORDS", "50")
         .env("FS_MATERIALIZATION_TELEMETRY__LOG_LEVEL", "warn")
         .stdout(Stdio::null())
@@ -67,7 +91,8 @@ async fn kill_9_mid_stream_then_restart_leaves_every_row_exactly_once() {
         w.registry.root(),
     );
     let keys: Vec<i64> = (0..100).collect();
-    let mut process = start(&w);
+    let start_here = || start(w.registry.root(), &w.project, w.offline_dir.path());
+    let mut process = start_here();
     for time in 1..=10 {
         ingest(&w, keys.iter().map(|k| event(*k, time)).collect()).await;
         if time == 4 {
@@ -75,16 +100,8 @@ async fn kill_9_mid_stream_then_restart_leaves_every_row_exactly_once() {
             // and log positions may still be pending), kill it without
             // warning.
             let _ = wait_online(&w, &keys, 4).await;
-            let pid = process.0.id().to_string();
-            assert!(
-                Command::new("kill")
-                    .args(["-9", &pid])
-                    .status()
-                    .unwrap()
-                    .success()
-            );
-            let _ = process.0.wait();
-            process = start(&w);
+            kill_9(&mut process);
+            process = start_here();
         }
     }
     let _ = wait_online(&w, &keys, 10).await;
@@ -97,4 +114,46 @@ async fn kill_9_mid_stream_then_restart_leaves_every_row_exactly_once() {
     assert_eq!(rows, want, "every acknowledged row exactly once in Delta");
     progress.assert_only_forward();
     drop(process);
+}
+
+/// Events acknowledged before the materializer's SIGKILL are folded into
+/// their tiles exactly once after the restart: the ones already in tiles
+/// (their log positions not yet committed) are replayed and skipped, the
+/// others folded. Batches of 50 records: the kill lands between tile
+/// writes and commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_folding_tiles_counts_every_event_once() {
+    const KEYS: i64 = 20;
+    const PER_KEY: i64 = 10;
+    let registry = RegistrySandbox::start().await;
+    let project = unique_name("taps");
+    let offline = tempfile::tempdir().unwrap();
+    scenario::define_taps(registry.channel().await, &project).await;
+    let ingestion = IngestionSandbox::start(registry.root(), |_| {}).await;
+    let serving = ServingSandbox::start(registry.root()).await;
+    let mut process = start(registry.root(), &project, offline.path());
+    let mut tokens = Vec::new();
+    tokens.push(
+        scenario::ingest_taps(channel(ingestion.addr).await, &project, 0, KEYS, PER_KEY).await,
+    );
+    let folded =
+        scenario::taps_counted(channel(serving.addr).await, &project, KEYS, tokens.clone()).await;
+    assert_eq!(folded, scenario::taps_expected(KEYS, PER_KEY));
+    for batch in 1..6 {
+        tokens.push(
+            scenario::ingest_taps(
+                channel(ingestion.addr).await,
+                &project,
+                batch,
+                KEYS,
+                PER_KEY,
+            )
+            .await,
+        );
+    }
+    // Killed right after the last acknowledgement, mid-stream.
+    kill_9(&mut process);
+    let _process = start(registry.root(), &project, offline.path());
+    let counted = scenario::taps_counted(channel(serving.addr).await, &project, KEYS, tokens).await;
+    assert_eq!(counted, scenario::taps_expected(KEYS, 6 * PER_KEY));
 }
