@@ -7,12 +7,52 @@
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt, stream};
-use scylla::{errors::DbError, statement::prepared::PreparedStatement, value::CqlValue};
+use scylla::{
+    errors::DbError,
+    statement::{
+        batch::{Batch, BatchType},
+        prepared::PreparedStatement,
+    },
+    value::CqlValue,
+};
 
 use crate::{
     CassandraStore, OnlineStoreError, Result, StoredTile, TileKey, TileRange, TileTable, TileWrite,
     cassandra::{db_error_of_execution, db_error_of_prepare, unavailable, validate_identifier},
 };
+
+/// Most tiles in one read or one write batch (ScyllaDB refuses an IN of
+/// more than 100 clustering keys by default).
+const TILES_PER_READ: usize = 100;
+/// Tile bytes past which a write batch is closed (Cassandra warns on
+/// batches above 5 KiB and refuses them above 50 KiB by default).
+const BATCH_BYTES: usize = 32 << 10;
+
+/// The indices of `keys` grouped by entity key (first-seen order), a new
+/// group started where `full(group so far)` says so.
+fn per_entity_key<'a>(
+    keys: impl Iterator<Item = &'a Vec<u8>>,
+    full: impl Fn(&[usize]) -> bool,
+) -> Vec<Vec<usize>> {
+    let mut by_key: std::collections::HashMap<&[u8], usize> = std::collections::HashMap::new();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, key) in keys.enumerate() {
+        let open = by_key
+            .get(key.as_slice())
+            .copied()
+            .filter(|g| !full(&groups[*g]));
+        let g = match open {
+            Some(g) => g,
+            None => {
+                groups.push(Vec::new());
+                by_key.insert(key.as_slice(), groups.len() - 1);
+                groups.len() - 1
+            }
+        };
+        groups[g].push(i);
+    }
+    groups
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum TileStatement {
@@ -48,9 +88,9 @@ impl CassandraStore {
             TileStatement::Insert => format!(
                 "INSERT INTO {name} (entity_key, grain, start, tile) VALUES (?, ?, ?, ?) USING TTL ?"
             ),
-            TileStatement::Get => {
-                format!("SELECT tile FROM {name} WHERE entity_key = ? AND grain = ? AND start = ?")
-            }
+            TileStatement::Get => format!(
+                "SELECT grain, start, tile FROM {name} WHERE entity_key = ? AND (grain, start) IN ?"
+            ),
             TileStatement::Range => format!(
                 "SELECT start, tile FROM {name} WHERE entity_key = ? AND grain = ? AND start >= ? AND start < ?"
             ),
@@ -97,36 +137,61 @@ impl CassandraStore {
         }
     }
 
+    /// One read per entity key (its tiles by `(grain, start) IN ?`, in
+    /// chunks of [`TILES_PER_READ`]), not one per tile.
     pub(crate) async fn get_tile_values(
         &self,
         table: &TileTable,
         keys: &[TileKey],
     ) -> Result<Vec<Option<Vec<u8>>>> {
         let get = self.tile_statement(table, TileStatement::Get).await?;
-        stream::iter(0..keys.len())
-            .map(|i| {
+        let reads = per_entity_key(keys.iter().map(|k| &k.entity_key), |at| {
+            at.len() >= TILES_PER_READ
+        });
+        let found: Vec<Vec<(i64, i64, Vec<u8>)>> = stream::iter(0..reads.len())
+            .map(|r| {
                 let get = get.clone();
+                let read = &reads[r];
+                let entity_key = keys[read[0]].entity_key.as_slice();
+                let tiles: Vec<(i64, i64)> = read
+                    .iter()
+                    .map(|i| (keys[*i].grain, keys[*i].start))
+                    .collect();
                 async move {
-                    let k = &keys[i];
                     let result = self
                         .session()
-                        .execute_unpaged(&get, (k.entity_key.as_slice(), k.grain, k.start))
+                        .execute_unpaged(&get, (entity_key, tiles))
                         .await
                         .map_err(|e| self.tile_error(table, e))?;
                     let rows = result
                         .into_rows_result()
                         .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
-                    let row = rows
-                        .maybe_first_row::<(Vec<u8>,)>()
-                        .map_err(|e| OnlineStoreError::Internal(e.to_string()))?;
-                    Ok(row.map(|(tile,)| tile))
+                    rows.rows::<(i64, i64, Vec<u8>)>()
+                        .map_err(|e| OnlineStoreError::Internal(e.to_string()))?
+                        .map(|row| row.map_err(|e| OnlineStoreError::Internal(e.to_string())))
+                        .collect::<Result<Vec<_>>>()
                 }
             })
             .buffered(self.max_in_flight())
             .try_collect()
-            .await
+            .await?;
+        let mut out: Vec<Option<Vec<u8>>> = vec![None; keys.len()];
+        for (read, rows) in reads.iter().zip(found) {
+            for (grain, start, tile) in rows {
+                if let Some(i) = read
+                    .iter()
+                    .find(|i| keys[**i].grain == grain && keys[**i].start == start)
+                {
+                    out[*i] = Some(tile);
+                }
+            }
+        }
+        Ok(out)
     }
 
+    /// One unlogged batch per entity key (a single partition: applied as
+    /// one mutation), in chunks of at most [`TILES_PER_READ`] tiles and
+    /// [`BATCH_BYTES`] of tile values.
     pub(crate) async fn put_tile_values(
         &self,
         table: &TileTable,
@@ -136,22 +201,37 @@ impl CassandraStore {
             return Ok(());
         }
         let insert = self.tile_statement(table, TileStatement::Insert).await?;
+        let writes = per_entity_key(tiles.iter().map(|t| &t.key.entity_key), |at| {
+            at.len() >= TILES_PER_READ
+                || at.iter().map(|i| tiles[*i].value.len()).sum::<usize>() >= BATCH_BYTES
+        });
         // Indices rather than references (the higher-ranked Send check of
         // async traits).
-        stream::iter(0..tiles.len())
-            .map(|i| {
-                let t = &tiles[i];
-                let insert = insert.clone();
-                let values = (
-                    CqlValue::Blob(t.key.entity_key.clone()),
-                    t.key.grain,
-                    t.key.start,
-                    CqlValue::Blob(t.value.clone()),
-                    i32::try_from(t.ttl_seconds.max(0)).unwrap_or(i32::MAX),
-                );
+        stream::iter(0..writes.len())
+            .map(|w| {
+                let write = &writes[w];
+                let mut batch = Batch::new(BatchType::Unlogged);
+                for _ in write {
+                    batch.append_statement((*insert).clone());
+                }
+                // A tile is written whole: writing it again is the same write.
+                batch.set_is_idempotent(true);
+                let values: Vec<_> = write
+                    .iter()
+                    .map(|i| {
+                        let t = &tiles[*i];
+                        (
+                            CqlValue::Blob(t.key.entity_key.clone()),
+                            t.key.grain,
+                            t.key.start,
+                            CqlValue::Blob(t.value.clone()),
+                            i32::try_from(t.ttl_seconds.max(0)).unwrap_or(i32::MAX),
+                        )
+                    })
+                    .collect();
                 async move {
                     self.session()
-                        .execute_unpaged(&insert, values)
+                        .batch(&batch, values)
                         .await
                         .map(|_| ())
                         .map_err(|e| self.tile_error(table, e))
@@ -209,5 +289,26 @@ impl CassandraStore {
             out[i / sorted.len().max(1)].extend(part);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_entity_key;
+
+    #[test]
+    fn tiles_group_by_entity_key_and_split_when_full() {
+        let keys: Vec<Vec<u8>> = [b"a", b"b", b"a", b"a", b"c", b"a"]
+            .iter()
+            .map(|k| k.to_vec())
+            .collect();
+        assert_eq!(
+            per_entity_key(keys.iter(), |_| false),
+            vec![vec![0, 2, 3, 5], vec![1], vec![4]]
+        );
+        assert_eq!(
+            per_entity_key(keys.iter(), |at| at.len() >= 2),
+            vec![vec![0, 2], vec![1], vec![3, 5], vec![4]]
+        );
     }
 }

@@ -32,6 +32,7 @@ macro_rules! onlinestore_conformance_tests {
             repeated_keys_in_one_read_each_get_the_row,
             a_table_never_created_is_unknown,
             tiles_round_trip_and_ranges_read_one_keys_grain,
+            hundreds_of_large_tiles_of_interleaved_keys_round_trip,
             tiles_expire_after_their_ttl_and_unknown_tables_are_unknown
         );
     };
@@ -340,6 +341,47 @@ fn tile(k: &[u8], grain: i64, start: i64, value: &[u8], ttl_seconds: i64) -> Til
         },
         value: value.to_vec(),
         ttl_seconds,
+    }
+}
+
+/// A fold's worth of tiles: 250 tiles of each of 3 keys, interleaved,
+/// some large (a full HyperLogLog is ~4 KiB), read back in request order
+/// with tiles never written among them.
+pub async fn hundreds_of_large_tiles_of_interleaved_keys_round_trip(store: &dyn OnlineStore) {
+    let t = tile_table();
+    store.ensure_tiles(&t).await.unwrap();
+    let value = |k: u8, start: i64| {
+        let size = if start % 7 == 0 { 9000 } else { 40 };
+        let mut v = vec![k; size];
+        v.extend_from_slice(&start.to_le_bytes());
+        v
+    };
+    let keys: Vec<Vec<u8>> = (0..3).map(|k| key(100 + k)).collect();
+    let writes: Vec<TileWrite> = (0..250)
+        .flat_map(|start| keys.iter().enumerate().map(move |(k, key)| (k, key, start)))
+        .map(|(k, key, start)| tile(key, 10, start * 10, &value(k as u8, start * 10), 0))
+        .collect();
+    store.put_tiles(&t, &writes).await.unwrap();
+    // Every written tile and, in between, one never written per key.
+    let mut asked: Vec<TileKey> = writes.iter().map(|w| w.key.clone()).collect();
+    for (i, k) in keys.iter().enumerate() {
+        asked.insert(
+            100 * i + 1,
+            TileKey {
+                entity_key: k.clone(),
+                grain: 10,
+                start: 5,
+            },
+        );
+    }
+    let got = store.get_tiles(&t, &asked).await.unwrap();
+    assert_eq!(got.len(), asked.len());
+    for (key, got) in asked.iter().zip(got) {
+        let want = writes
+            .iter()
+            .find(|w| w.key == *key)
+            .map(|w| w.value.clone());
+        assert_eq!(got, want, "{key:?}");
     }
 }
 
