@@ -156,7 +156,7 @@ bench-consistency: deps infra-up ## Read-your-writes: ingest ack -> AFTER_WRITE 
 	$(CARGO_TARGET_DIR)/release/bench_consistency --target standalone $(BENCH_ARGS)
 
 .PHONY: bench-aggregations
-bench-aggregations: deps infra-up ## Windowed aggregations: events folded per CPU-second, serving p50/p99 of 8 aggregated features (1 and 100 vectors), offline point-in-time rows/s; distributed then standalone (bench-results/aggregations-*.json)
+bench-aggregations: deps infra-up ## Windowed aggregations: events folded per CPU-second, serving p50/p99 of 8 aggregated features (1 and 100 vectors), offline point-in-time rows/s vs DuckDB; distributed then standalone (bench-results/aggregations-*.json)
 	$(CARGO) build --release -q -p featurestore-ingestion -p featurestore-materialization -p featurestore-online-serving -p featurestore-offline-query -p featurestore-standalone -p featurestore-benches --bin ingestion --bin materialization --bin online-serving --bin offline-query --bin standalone --bin bench_aggregations
 	$(CARGO_TARGET_DIR)/release/bench_aggregations --target distributed $(BENCH_ARGS)
 	$(CARGO_TARGET_DIR)/release/bench_aggregations --target standalone $(BENCH_ARGS)

@@ -17,6 +17,8 @@ pub struct Stack {
     pub offline: Channel,
     registry: Channel,
     pub project: String,
+    /// Where the Delta tables are.
+    pub offline_root: std::path::PathBuf,
     /// The process serving runs in, and the materializer's (distributed).
     pub serving_pid: u32,
     pub materialization_pid: Option<u32>,
@@ -105,6 +107,7 @@ impl Stack {
             offline: channel(offline_port).await,
             registry: registry.channel().await,
             project,
+            offline_root: dir.join("offline"),
             serving_pid: serving.0.id(),
             materialization_pid: Some(materialization.0.id()),
             _processes: vec![ingestion, materialization, serving, offline],
@@ -121,6 +124,7 @@ impl Stack {
             serving: channel(ports[2]).await,
             offline: channel(ports[3]).await,
             project: project.to_string(),
+            offline_root: dir.join("data").join("offline"),
             serving_pid: process.0.id(),
             materialization_pid: None,
             _processes: vec![process],

@@ -14,7 +14,13 @@
 //!    then 100-vector requests of random cards: p50/p99.
 //! 3. **Offline**: the same features point in time for `--entity-rows`
 //!    entity rows (random card, random time in the 90 days) through
-//!    `GetHistoricalFeatures` and Flight: wall time and rows per second.
+//!    `GetHistoricalFeatures` and Flight: wall time and rows per second;
+//!    then DuckDB computing the same with SQL (same window rule) over the
+//!    same entity rows and the group's Delta files
+//!    (`dev/python/bench_duckdb_aggregations.py`): its wall time, and
+//!    whether every feature's checksum agrees (exactly for count, max and
+//!    last; within 1e-9 relative for sum, mean and stddev, which DuckDB
+//!    does not round exactly).
 //!
 //! Text and JSON (`bench-results/aggregations-<target>.json`). Not a test:
 //! it never fails on numbers.
@@ -25,7 +31,9 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use arrow_array::{Int64Array, RecordBatch, TimestampMicrosecondArray};
+use arrow_array::{
+    Array, Int64Array, RecordBatch, TimestampMicrosecondArray, cast::AsArray, types::Float64Type,
+};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use clap::{Parser, ValueEnum};
 use featurestore_benches::{Stack, cpu_seconds, quantile_ms};
@@ -93,6 +101,10 @@ struct Report {
     entity_rows: i64,
     offline_seconds: f64,
     offline_rows_per_second: f64,
+    duckdb_seconds: f64,
+    offline_time_vs_duckdb: f64,
+    /// Features whose checksum differs from DuckDB's (empty: identical).
+    offline_differs_from_duckdb: Vec<String>,
 }
 
 const MIN: i64 = 60_000_000;
@@ -314,12 +326,15 @@ async fn serve(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Vec<D
 /// `GetHistoricalFeatures` of the view for random (card, time) rows, read
 /// over Flight, once every event is committed offline; the rows returned
 /// and the time from the request to the last batch.
+/// The offline query of the features for `--entity-rows` entity rows (also
+/// written to `entities_file` for DuckDB): its answer and wall time.
 async fn offline(
     stack: &Stack,
     args: &Args,
     now: i64,
     tokens: Vec<Vec<u8>>,
-) -> anyhow::Result<(usize, Duration)> {
+    entities_file: &std::path::Path,
+) -> anyhow::Result<(Vec<RecordBatch>, Duration)> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("card_id", DataType::Int64, false),
         Field::new(
@@ -335,6 +350,13 @@ async fn offline(
     )
     .with_timezone("UTC");
     let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(cards), Arc::new(times)])?;
+    let mut parquet = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(entities_file)?,
+        schema.clone(),
+        None,
+    )?;
+    parquet.write(&batch)?;
+    parquet.close()?;
     let mut ipc = Vec::new();
     let mut writer = arrow_ipc::writer::StreamWriter::try_new(&mut ipc, &schema)?;
     writer.write(&batch)?;
@@ -382,10 +404,112 @@ async fn offline(
         .await?
         .try_collect()
         .await?;
-    Ok((
-        batches.iter().map(|b| b.num_rows()).sum(),
-        started.elapsed(),
-    ))
+    Ok((batches, started.elapsed()))
+}
+
+/// Per feature: the sum of its values and how many are not null.
+type Checksums = std::collections::BTreeMap<String, (f64, u64)>;
+
+/// Whether the result of `function` is compared exactly with DuckDB's.
+fn exact(function: AggregationFunction) -> bool {
+    matches!(
+        function,
+        AggregationFunction::Count | AggregationFunction::Max | AggregationFunction::Last
+    )
+}
+
+/// As `dev/python/bench_duckdb_aggregations.py` sums them: the exact
+/// functions' values in tenths, rounded (an integer sum, compared exactly).
+fn checksums(batches: &[RecordBatch]) -> Checksums {
+    FEATURES
+        .iter()
+        .map(|(name, function, ..)| {
+            let mut sum = 0.0;
+            let mut present = 0;
+            for b in batches {
+                let column = b
+                    .column_by_name(&format!("payments__{name}"))
+                    .expect("every feature answered");
+                let cast = arrow_cast::cast(column, &DataType::Float64).expect("numeric");
+                let values = cast.as_primitive::<Float64Type>();
+                sum += if exact(*function) {
+                    values
+                        .iter()
+                        .flatten()
+                        .map(|x| (x * 10.0).round())
+                        .sum::<f64>()
+                } else {
+                    values.iter().flatten().sum::<f64>()
+                };
+                present += (values.len() - values.null_count()) as u64;
+            }
+            (name.to_string(), (sum, present))
+        })
+        .collect()
+}
+
+/// DuckDB's wall time and checksums of the same features.
+fn duckdb(
+    entities_file: &std::path::Path,
+    table_dir: &std::path::Path,
+) -> anyhow::Result<(f64, Checksums)> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../dev/python.sh");
+    let sql = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../dev/python/bench_duckdb_aggregations.py"
+    );
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let output = std::process::Command::new("bash")
+        .arg(script)
+        .arg(sql)
+        .arg(entities_file)
+        .arg(table_dir)
+        .arg(threads.to_string())
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "duckdb failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let d: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let sums = FEATURES
+        .iter()
+        .map(|(name, ..)| {
+            let f = &d["features"][name];
+            (
+                name.to_string(),
+                (
+                    f["sum"].as_f64().unwrap_or(f64::NAN),
+                    f["present"].as_u64().unwrap_or_default(),
+                ),
+            )
+        })
+        .collect();
+    Ok((d["wall_s"].as_f64().unwrap_or(f64::NAN), sums))
+}
+
+/// The features whose checksums differ. Counts and sums are null here only
+/// for a card without any event yet (DuckDB: 0), so only the other
+/// functions' null counts are compared; sum, mean and stddev within 1e-9
+/// relative (DuckDB's floating-point sums are not exactly rounded).
+fn differing(ours: &Checksums, duck: &Checksums) -> Vec<String> {
+    FEATURES
+        .iter()
+        .filter(|(name, function, ..)| {
+            let ((a, a_present), (b, b_present)) = (ours[*name], duck[*name]);
+            let sums_agree = if exact(*function) {
+                a == b
+            } else {
+                (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+            };
+            let nulls_agree = matches!(
+                function,
+                AggregationFunction::Count | AggregationFunction::Sum
+            ) || a_present == b_present;
+            !(sums_agree && nulls_agree)
+        })
+        .map(|(name, ..)| name.to_string())
+        .collect()
 }
 
 #[tokio::main]
@@ -423,9 +547,14 @@ async fn main() -> anyhow::Result<()> {
     let single = serve(&stack, &args, 1).await?;
     let batch = serve(&stack, &args, 100).await?;
 
-    let (rows, took) = offline(&stack, &args, now, tokens).await?;
+    let entities_file = dir.path().join("entities.parquet");
+    let (batches, took) = offline(&stack, &args, now, tokens, &entities_file).await?;
     let offline_seconds = took.as_secs_f64();
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     anyhow::ensure!(rows as i64 == args.entity_rows, "{rows} offline rows");
+    let table_dir = stack.offline_root.join(&stack.project).join("payments/v1");
+    let (duckdb_seconds, duck) = duckdb(&entities_file, &table_dir)?;
+    let differs = differing(&checksums(&batches), &duck);
 
     let report = Report {
         target: args.target,
@@ -446,12 +575,15 @@ async fn main() -> anyhow::Result<()> {
         entity_rows: args.entity_rows,
         offline_seconds,
         offline_rows_per_second: args.entity_rows as f64 / offline_seconds,
+        duckdb_seconds,
+        offline_time_vs_duckdb: offline_seconds / duckdb_seconds,
+        offline_differs_from_duckdb: differs,
     };
     println!(
         "aggregations ({target:?}, {keys} cards x {per} events, {f} features over 1h..90d)\n\
          materialization: {events} events in {fold:.1} s = {eps:.0} events/s; {cpu:.1} materializer CPU-s = {epc:.0} events/CPU-s{note}\n\
          serving, {c} in flight: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms ({sn} requests); 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms ({bn} requests)\n\
-         offline: {rows} entity rows in {os:.2} s = {ors:.0} rows/s",
+         offline: {rows} entity rows in {os:.2} s = {ors:.0} rows/s; DuckDB (SQL, same rule) {ds:.2} s: {ratio:.2}x its time; results {agree}",
         target = args.target,
         keys = args.keys,
         per = args.events_per_key,
@@ -474,6 +606,13 @@ async fn main() -> anyhow::Result<()> {
         rows = args.entity_rows,
         os = offline_seconds,
         ors = report.offline_rows_per_second,
+        ds = report.duckdb_seconds,
+        ratio = report.offline_time_vs_duckdb,
+        agree = if report.offline_differs_from_duckdb.is_empty() {
+            "identical".to_string()
+        } else {
+            format!("differ in {:?}", report.offline_differs_from_duckdb)
+        },
     );
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
