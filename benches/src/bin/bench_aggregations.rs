@@ -37,15 +37,21 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use clap::{Parser, ValueEnum};
 use featurestore_benches::{Stack, cpu_seconds, quantile_ms};
-use featurestore_domain::fixtures::{self, feature};
-use featurestore_integration_tests::registry::RegistrySandbox;
+use featurestore_domain::{
+    EntityKeyEncoder,
+    aggregation::Aggregations,
+    fixtures::{self, feature},
+};
+use featurestore_integration_tests::{materialization::cassandra_node, registry::RegistrySandbox};
+use featurestore_online_serving::aggregates::{AggregateOutput, windows};
+use featurestore_onlinestore::{CassandraConfig, CassandraStore, OnlineStore, TileTable};
 use featurestore_proto::v1::{
     Aggregation, AggregationFunction, Consistency, CreateEntityRequest, CreateFeatureGroupRequest,
     CreateFeatureViewRequest, CreateProjectRequest, EntitySource, FeatureGroup, FeatureGroupRef,
-    FeatureSelection, FeatureSelector, FeatureView, FeatureViewRef, GetFeatureVectorsRequest,
-    GetHistoricalFeaturesRequest, IngestRequest, Row, ScalarType, Value, consistency::Level,
-    entity_source::Source, feature_selector::Selector, get_historical_features_request::Features,
-    ingestion_service_client::IngestionServiceClient,
+    FeatureSelection, FeatureSelector, FeatureView, FeatureViewRef, GetFeatureGroupRequest,
+    GetFeatureVectorsRequest, GetHistoricalFeaturesRequest, IngestRequest, Row, ScalarType, Value,
+    consistency::Level, entity_source::Source, feature_selector::Selector,
+    get_historical_features_request::Features, ingestion_service_client::IngestionServiceClient,
     offline_query_service_client::OfflineQueryServiceClient,
     online_serving_service_client::OnlineServingServiceClient, value::Kind,
 };
@@ -98,6 +104,11 @@ struct Report {
     batch_requests: usize,
     batch_p50_ms: f64,
     batch_p99_ms: f64,
+    /// Distributed: the same tiles read straight from Cassandra.
+    direct_single_p50_ms: Option<f64>,
+    direct_single_p99_ms: Option<f64>,
+    direct_batch_p50_ms: Option<f64>,
+    direct_batch_p99_ms: Option<f64>,
     entity_rows: i64,
     offline_seconds: f64,
     offline_rows_per_second: f64,
@@ -287,13 +298,16 @@ fn vectors_request(
     }
 }
 
-/// Requests of `batch` random cards for `seconds`, `concurrency` in flight;
-/// the sorted latencies.
-async fn serve(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Vec<Duration>> {
+/// Calls of `call` with `batch` random cards for `--seconds`,
+/// `--concurrency` in flight; the sorted latencies.
+async fn closed_loop<F, Fut>(args: &Args, batch: usize, call: F) -> anyhow::Result<Vec<Duration>>
+where
+    F: Fn(Vec<i64>) -> Fut + Clone,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let workers = (0..args.concurrency).map(|w| {
-        let mut client = OnlineServingServiceClient::new(stack.serving.clone());
-        let (project, keys) = (stack.project.clone(), args.keys);
+        let (call, keys) = (call.clone(), args.keys);
         async move {
             let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ w as u64;
             let mut latencies = Vec::new();
@@ -306,9 +320,8 @@ async fn serve(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Vec<D
                         (seed % keys as u64) as i64
                     })
                     .collect();
-                let request = vectors_request(&project, cards, Vec::new());
                 let started = Instant::now();
-                client.get_feature_vectors(request).await?;
+                call(cards).await?;
                 latencies.push(started.elapsed());
             }
             anyhow::Ok(latencies)
@@ -323,11 +336,77 @@ async fn serve(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Vec<D
     Ok(all)
 }
 
-/// `GetHistoricalFeatures` of the view for random (card, time) rows, read
-/// over Flight, once every event is committed offline; the rows returned
-/// and the time from the request to the last batch.
-/// The offline query of the features for `--entity-rows` entity rows (also
-/// written to `entities_file` for DuckDB): its answer and wall time.
+/// `GetFeatureVectors` of the view for `batch` random cards at a time.
+async fn serve(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Vec<Duration>> {
+    let client = OnlineServingServiceClient::new(stack.serving.clone());
+    let project = stack.project.clone();
+    closed_loop(args, batch, move |cards| {
+        let mut client = client.clone();
+        let request = vectors_request(&project, cards, Vec::new());
+        async move {
+            client.get_feature_vectors(request).await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// The reference of distributed serving: the same tiles read straight from
+/// Cassandra with the store's driver calls (the ranges serving computes,
+/// `scan_tiles`; no service, no decoding or merging).
+async fn direct(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Vec<Duration>> {
+    let group = stack
+        .registry()
+        .await
+        .get_feature_group(GetFeatureGroupRequest {
+            project: stack.project.clone(),
+            name: "payments".into(),
+            version: 0,
+        })
+        .await?
+        .into_inner();
+    let outputs: Vec<AggregateOutput> = Aggregations::of(&group)
+        .expect("aggregated")
+        .features
+        .into_iter()
+        .enumerate()
+        .map(|(position, feature)| AggregateOutput { feature, position })
+        .collect();
+    let store = Arc::new(
+        CassandraStore::connect(CassandraConfig {
+            nodes: vec![cassandra_node()],
+            keyspace: "fs_bench".into(),
+            ..CassandraConfig::default()
+        })
+        .await?,
+    );
+    let table = Arc::new(TileTable::for_group(&group));
+    let encoder = Arc::new(EntityKeyEncoder::new(&group.primary_key));
+    let outputs = Arc::new(outputs);
+    closed_loop(args, batch, move |cards| {
+        let (store, table, encoder, outputs) = (
+            store.clone(),
+            table.clone(),
+            encoder.clone(),
+            outputs.clone(),
+        );
+        async move {
+            let keys: Vec<Vec<u8>> = cards
+                .iter()
+                .map(|c| encoder.encode([Some(&Kind::Int64Value(*c))]))
+                .collect::<Result<_, _>>()?;
+            let (_, ranges) = windows(&outputs, now_micros());
+            store.scan_tiles(&table, &keys, &ranges).await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
+/// `GetHistoricalFeatures` of the view for `--entity-rows` random (card,
+/// time) rows (also written to `entities_file` for DuckDB), read over
+/// Flight once every event is committed offline: the answer and the time
+/// from the request to the last batch.
 async fn offline(
     stack: &Stack,
     args: &Args,
@@ -546,6 +625,14 @@ async fn main() -> anyhow::Result<()> {
 
     let single = serve(&stack, &args, 1).await?;
     let batch = serve(&stack, &args, 100).await?;
+    let (direct_single, direct_batch) = if stack.materialization_pid.is_some() {
+        (
+            direct(&stack, &args, 1).await?,
+            direct(&stack, &args, 100).await?,
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
 
     let entities_file = dir.path().join("entities.parquet");
     let (batches, took) = offline(&stack, &args, now, tokens, &entities_file).await?;
@@ -572,6 +659,11 @@ async fn main() -> anyhow::Result<()> {
         batch_requests: batch.len(),
         batch_p50_ms: quantile_ms(&batch, 0.5),
         batch_p99_ms: quantile_ms(&batch, 0.99),
+        direct_single_p50_ms: (!direct_single.is_empty()).then(|| quantile_ms(&direct_single, 0.5)),
+        direct_single_p99_ms: (!direct_single.is_empty())
+            .then(|| quantile_ms(&direct_single, 0.99)),
+        direct_batch_p50_ms: (!direct_batch.is_empty()).then(|| quantile_ms(&direct_batch, 0.5)),
+        direct_batch_p99_ms: (!direct_batch.is_empty()).then(|| quantile_ms(&direct_batch, 0.99)),
         entity_rows: args.entity_rows,
         offline_seconds,
         offline_rows_per_second: args.entity_rows as f64 / offline_seconds,
@@ -582,7 +674,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "aggregations ({target:?}, {keys} cards x {per} events, {f} features over 1h..90d)\n\
          materialization: {events} events in {fold:.1} s = {eps:.0} events/s; {cpu:.1} materializer CPU-s = {epc:.0} events/CPU-s{note}\n\
-         serving, {c} in flight: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms ({sn} requests); 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms ({bn} requests)\n\
+         serving, {c} in flight: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms ({sn} requests); 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms ({bn} requests){direct}\n\
          offline: {rows} entity rows in {os:.2} s = {ors:.0} rows/s; DuckDB (SQL, same rule) {ds:.2} s: {ratio:.2}x its time; results {agree}",
         target = args.target,
         keys = args.keys,
@@ -603,6 +695,17 @@ async fn main() -> anyhow::Result<()> {
         b50 = report.batch_p50_ms,
         b99 = report.batch_p99_ms,
         bn = report.batch_requests,
+        direct = match (
+            report.direct_single_p50_ms,
+            report.direct_single_p99_ms,
+            report.direct_batch_p50_ms,
+            report.direct_batch_p99_ms,
+        ) {
+            (Some(s50), Some(s99), Some(b50), Some(b99)) => format!(
+                "\n  the same tiles read straight from Cassandra: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms; 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms"
+            ),
+            _ => String::new(),
+        },
         rows = args.entity_rows,
         os = offline_seconds,
         ors = report.offline_rows_per_second,
