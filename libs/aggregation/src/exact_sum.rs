@@ -8,11 +8,13 @@
 //! rules (∞ + −∞ = NaN).
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ExactSum {
     /// Non-overlapping, increasing in magnitude; their exact sum is the sum.
-    partials: Vec<f64>,
+    /// Rarely more than two (kept inline: no allocation to decode a tile).
+    partials: SmallVec<[f64; 2]>,
     /// The sum of the non-finite terms (0 when there were none).
     special: f64,
 }

@@ -10,17 +10,17 @@
 //! was. Events of other partitions (a late event of another key's partition
 //! never shares a tile row: rows are per key) are kept apart by partition.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use crate::{Event, Function, Input, State};
 
 /// The stored contents of one tile of one entity key.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TileValue {
-    /// Per partition, the offset of the last event folded in.
-    offsets: BTreeMap<i32, i64>,
+    /// Per partition (sorted; encoded like a map), the offset of the last
+    /// event folded in. A key's events come from one partition: inline.
+    offsets: SmallVec<[(i32, i64); 1]>,
     /// Events folded in.
     events: u64,
     /// Per aggregated feature (by its place among the group's aggregations,
@@ -45,7 +45,10 @@ impl TileValue {
 
     /// Whether the event at `seq` is already folded in.
     pub fn contains(&self, (partition, offset): (i32, i64)) -> bool {
-        self.offsets.get(&partition).is_some_and(|o| offset <= *o)
+        self.offsets
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .is_some_and(|(_, o)| offset <= *o)
     }
 
     /// Folds one event into the states of `features`: (place among the
@@ -68,7 +71,10 @@ impl TileValue {
                 .get_or_insert_with(|| State::new(function))
                 .fold(&Event { time, seq, value });
         }
-        self.offsets.insert(seq.0, seq.1);
+        match self.offsets.binary_search_by_key(&seq.0, |(p, _)| *p) {
+            Ok(at) => self.offsets[at].1 = seq.1,
+            Err(at) => self.offsets.insert(at, seq),
+        }
         self.events += 1;
         true
     }
@@ -89,6 +95,22 @@ impl TileValue {
 mod tests {
     use super::*;
     use crate::Output;
+
+    #[test]
+    fn inline_fields_encode_as_the_map_and_vec_tiles_were_written_with() {
+        let map: std::collections::BTreeMap<i32, i64> = [(1, 5), (3, 900)].into();
+        let inline: SmallVec<[(i32, i64); 1]> = map.iter().map(|(p, o)| (*p, *o)).collect();
+        assert_eq!(
+            postcard::to_allocvec(&map).unwrap(),
+            postcard::to_allocvec(&inline).unwrap()
+        );
+        let partials = vec![1.5f64, -2e-300, 7.0];
+        let inline: SmallVec<[f64; 2]> = partials.iter().copied().collect();
+        assert_eq!(
+            postcard::to_allocvec(&partials).unwrap(),
+            postcard::to_allocvec(&inline).unwrap()
+        );
+    }
 
     #[test]
     fn replayed_events_are_skipped_and_the_value_round_trips() {

@@ -8,8 +8,6 @@
 //! event: NOT_FOUND. Otherwise an empty window gives count and sum 0 and
 //! the other functions null (status NULL).
 
-use std::collections::HashMap;
-
 use featurestore_aggregation::{State, Tile, TileValue};
 use featurestore_domain::aggregation::{AggregatedFeature, output_value};
 use featurestore_onlinestore::{OnlineStoreError, StoredTile, TileRange};
@@ -75,7 +73,8 @@ pub fn values(
     stored: &[StoredTile],
     label: &str,
 ) -> Result<KeyValues, ServingError> {
-    let decoded: HashMap<(i64, i64), TileValue> = stored
+    // Sorted by (grain, start) for look-ups by binary search.
+    let mut decoded: Vec<((i64, i64), TileValue)> = stored
         .iter()
         .map(|t| {
             TileValue::decode(&t.value)
@@ -85,7 +84,14 @@ pub fn values(
                 })
         })
         .collect::<Result<_, _>>()?;
-    if !decoded.contains_key(&(LIFETIME.grain, LIFETIME.start)) {
+    decoded.sort_unstable_by_key(|(at, _)| *at);
+    let find = |grain: i64, start: i64| {
+        decoded
+            .binary_search_by_key(&(grain, start), |(at, _)| *at)
+            .ok()
+            .map(|i| &decoded[i].1)
+    };
+    if find(LIFETIME.grain, LIFETIME.start).is_none() {
         return Ok(None);
     }
     let values = outputs
@@ -94,7 +100,7 @@ pub fn values(
         .map(|(o, tiles)| {
             let mut state = State::new(o.feature.function);
             for t in tiles {
-                if let Some(value) = decoded.get(&(t.grain, t.start)) {
+                if let Some(value) = find(t.grain, t.start) {
                     value.merge_into(o.feature.index, &mut state);
                 }
             }
