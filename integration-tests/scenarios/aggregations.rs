@@ -167,6 +167,22 @@ fn after_write(tokens: Vec<Vec<u8>>) -> Option<Consistency> {
 
 type IngestionClient = IngestionServiceClient<Channel>;
 
+/// Creates `project` and its entity `card` (key `card_id`, int64).
+async fn create_project_with_cards(registry: &mut RegistryServiceClient<Channel>, project: &str) {
+    registry
+        .create_project(CreateProjectRequest {
+            project: Some(new_project(project)),
+        })
+        .await
+        .unwrap();
+    registry
+        .create_entity(CreateEntityRequest {
+            entity: Some(entity(project, "card", &[("card_id", ScalarType::Int64)])),
+        })
+        .await
+        .unwrap();
+}
+
 fn payment(card: i64, time: i64, amount: f64) -> Row {
     Row {
         values: vec![
@@ -191,18 +207,7 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
     let mut registry = RegistryServiceClient::new(registry);
     let mut ingestion = IngestionServiceClient::new(ingestion);
     let mut serving = OnlineServingServiceClient::new(serving);
-    registry
-        .create_project(CreateProjectRequest {
-            project: Some(new_project(project)),
-        })
-        .await
-        .unwrap();
-    registry
-        .create_entity(CreateEntityRequest {
-            entity: Some(entity(project, "card", &[("card_id", ScalarType::Int64)])),
-        })
-        .await
-        .unwrap();
+    create_project_with_cards(&mut registry, project).await;
 
     // Bad definitions: INVALID_ARGUMENT naming the field, nothing created.
     let mut bad = payments(project);
@@ -488,18 +493,7 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
 /// count and sum) in a new `project`.
 pub async fn define_taps(registry: Channel, project: &str) {
     let mut registry = RegistryServiceClient::new(registry);
-    registry
-        .create_project(CreateProjectRequest {
-            project: Some(new_project(project)),
-        })
-        .await
-        .unwrap();
-    registry
-        .create_entity(CreateEntityRequest {
-            entity: Some(entity(project, "card", &[("card_id", ScalarType::Int64)])),
-        })
-        .await
-        .unwrap();
+    create_project_with_cards(&mut registry, project).await;
     registry
         .create_feature_group(CreateFeatureGroupRequest {
             feature_group: Some(FeatureGroup {
