@@ -10,7 +10,10 @@
 //! was. Events of other partitions (a late event of another key's partition
 //! never shares a tile row: rows are per key) are kept apart by partition.
 
-use serde::{Deserialize, Serialize};
+use serde::{
+    Deserialize, Serialize,
+    de::{DeserializeSeed, SeqAccess, Visitor},
+};
 use smallvec::SmallVec;
 
 use crate::{Event, Function, Input, State};
@@ -40,7 +43,23 @@ impl TileValue {
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        postcard::to_allocvec(self).expect("a tile value always encodes")
+        // Most tiles of numeric features fit: one allocation, no regrowth.
+        postcard::to_extend(self, Vec::with_capacity(64 + 40 * self.states.len()))
+            .expect("a tile value always encodes")
+    }
+
+    /// Calls `visit(place, state)` for each feature state an encoded tile
+    /// holds, without building the tile (no per-tile allocation: serving
+    /// merges hundreds of tiles per key and keeps only the merged states).
+    pub fn visit_states(bytes: &[u8], visit: impl FnMut(usize, State)) -> Result<(), DecodeError> {
+        let mut de = postcard::Deserializer::from_bytes(bytes);
+        serde::Deserializer::deserialize_struct(
+            &mut de,
+            "TileValue",
+            &["offsets", "events", "states"],
+            Visit(visit),
+        )
+        .map_err(|e| DecodeError(e.to_string()))
     }
 
     /// Whether the event at `seq` is already folded in.
@@ -88,6 +107,56 @@ impl TileValue {
 
     pub fn events(&self) -> u64 {
         self.events
+    }
+}
+
+/// Reads a tile's fields in order, handing each state to the callback
+/// (the layout `#[derive(Deserialize)]` of [`TileValue`] reads).
+struct Visit<F>(F);
+
+impl<'de, F: FnMut(usize, State)> Visitor<'de> for Visit<F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a tile value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let missing = || serde::de::Error::custom("a tile value ends early");
+        seq.next_element::<SmallVec<[(i32, i64); 1]>>()?
+            .ok_or_else(missing)?;
+        seq.next_element::<u64>()?.ok_or_else(missing)?;
+        seq.next_element_seed(States(self.0))?.ok_or_else(missing)
+    }
+}
+
+/// The states sequence of a tile, visited one by one.
+struct States<F>(F);
+
+impl<'de, F: FnMut(usize, State)> DeserializeSeed<'de> for States<F> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(usize, State)> Visitor<'de> for States<F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("the states of a tile")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        let mut place = 0;
+        while let Some(state) = seq.next_element::<Option<State>>()? {
+            if let Some(state) = state {
+                (self.0)(place, state);
+            }
+            place += 1;
+        }
+        Ok(())
     }
 }
 
@@ -147,5 +216,16 @@ mod tests {
         };
         assert!((m - 2.5).abs() <= 0.025, "{m}");
         assert!(TileValue::decode(b"\xff\xff").is_err());
+        // Visiting the encoded states sees what decoding holds.
+        let mut seen = Vec::new();
+        TileValue::visit_states(&tile.encode(), |at, state| seen.push((at, state))).unwrap();
+        let held: Vec<(usize, State)> = back
+            .states
+            .iter()
+            .enumerate()
+            .filter_map(|(at, s)| s.clone().map(|s| (at, s)))
+            .collect();
+        assert_eq!(seen, held);
+        assert!(TileValue::visit_states(b"\x01", |_, _| {}).is_err());
     }
 }

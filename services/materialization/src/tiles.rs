@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use hashbrown::HashMap;
+
 use featurestore_aggregation::{Input, Tile, TileValue};
 use featurestore_domain::aggregation::{Aggregations, input_value};
 use featurestore_onlinestore::{OnlineStore, OnlineStoreError, TileKey, TileTable, TileWrite};
@@ -85,42 +87,52 @@ pub async fn fold(
     mut events: Vec<TileEvent>,
 ) -> Result<BTreeMap<i32, Folded>, OnlineStoreError> {
     events.sort_by_key(|e| e.seq);
-    // Per tile: its value, whether it changed, the partition of its events.
-    let mut tiles: BTreeMap<TileKey, (TileValue, bool, i32)> = BTreeMap::new();
-    for e in &events {
+    // Each entity key once, by its place; then each tile once, by
+    // (key place, grain, start): look-ups hash three integers instead of
+    // comparing key bytes.
+    let mut places: HashMap<&[u8], u32> = HashMap::new();
+    let key_of: Vec<u32> = events
+        .iter()
+        .map(|e| {
+            let next = places.len() as u32;
+            *places.entry(e.entity_key.as_slice()).or_insert(next)
+        })
+        .collect();
+    let mut slots: HashMap<(u32, i64, i64), usize> = HashMap::new();
+    let mut keys: Vec<TileKey> = Vec::new();
+    // Per tile (in `keys` order): its value, whether it changed, the
+    // partition of its events.
+    let mut tiles: Vec<(TileValue, bool, i32)> = Vec::new();
+    // Per event, per tile it belongs to: the tile's place.
+    let mut event_tiles: Vec<usize> = Vec::new();
+    for (e, &key) in events.iter().zip(&key_of) {
         for t in tiles_of(aggregations, e.time) {
-            tiles
-                .entry(TileKey {
+            let at = *slots.entry((key, t.grain, t.start)).or_insert_with(|| {
+                keys.push(TileKey {
                     entity_key: e.entity_key.clone(),
                     grain: t.grain,
                     start: t.start,
-                })
-                .or_insert_with(|| (TileValue::default(), false, e.seq.0));
+                });
+                tiles.push((TileValue::default(), false, e.seq.0));
+                tiles.len() - 1
+            });
+            event_tiles.push(at);
         }
     }
     let table = TileTable::for_group(group);
-    let keys: Vec<TileKey> = tiles.keys().cloned().collect();
     let stored = online.get_tiles(&table, &keys).await?;
-    for (key, value) in keys.iter().zip(stored) {
+    for (tile, value) in tiles.iter_mut().zip(stored) {
         if let Some(bytes) = value {
-            let decoded = TileValue::decode(&bytes)
+            tile.0 = TileValue::decode(&bytes)
                 .map_err(|e| OnlineStoreError::Internal(format!("{}: {e}", table.label)))?;
-            tiles.get_mut(key).expect("listed above").0 = decoded;
         }
     }
     let mut folded: BTreeMap<i32, Folded> = BTreeMap::new();
-    let mut probe = TileKey {
-        entity_key: Vec::new(),
-        grain: 0,
-        start: 0,
-    };
+    let mut places = event_tiles.into_iter();
     for e in &events {
         let mut any = false;
-        probe.entity_key.clone_from(&e.entity_key);
-        for t in tiles_of(aggregations, e.time) {
-            probe.grain = t.grain;
-            probe.start = t.start;
-            let (value, changed, _) = tiles.get_mut(&probe).expect("listed above");
+        for (t, at) in tiles_of(aggregations, e.time).zip(&mut places) {
+            let (value, changed, _) = &mut tiles[at];
             // Lifetime features in the lifetime tile, windowed ones in the
             // grain tiles.
             let lifetime = t == LIFETIME;
@@ -140,8 +152,9 @@ pub async fn fold(
         }
     }
     let ttl = aggregations.tile_ttl_seconds();
-    let writes: Vec<TileWrite> = tiles
+    let writes: Vec<TileWrite> = keys
         .into_iter()
+        .zip(tiles)
         .filter(|(_, (_, changed, _))| *changed)
         .map(|(key, (value, _, partition))| {
             folded.entry(partition).or_default().tiles_written += 1;

@@ -29,19 +29,23 @@ pub struct AggregateOutput {
     pub position: usize,
 }
 
-/// The tiles each output reads at `at`, and the ranges that hold them:
-/// per grain, the runs of adjacent or shared tiles (a long window's fine
-/// tiles at its two edges are two short ranges, not one that spans it).
+/// The tiles each output reads at `at` (sorted), and the ranges that hold
+/// them: per grain, the runs of adjacent or shared tiles (a long window's
+/// fine tiles at its two edges are two short ranges, not one that spans it).
 pub fn windows(outputs: &[AggregateOutput], at: i64) -> (Vec<Vec<Tile>>, Vec<TileRange>) {
     let tiles: Vec<Vec<Tile>> = outputs
         .iter()
         .map(|o| match o.feature.window {
             None => vec![LIFETIME],
-            Some(w) => o
-                .feature
-                .grains
-                .window(at, w)
-                .expect("a validated window is a multiple of its grain"),
+            Some(w) => {
+                let mut tiles = o
+                    .feature
+                    .grains
+                    .window(at, w)
+                    .expect("a validated window is a multiple of its grain");
+                tiles.sort_unstable();
+                tiles
+            }
         })
         .collect();
     let mut all: Vec<Tile> = tiles.iter().flatten().copied().collect();
@@ -73,39 +77,34 @@ pub fn values(
     stored: &[StoredTile],
     label: &str,
 ) -> Result<KeyValues, ServingError> {
-    // Sorted by (grain, start) for look-ups by binary search.
-    let mut decoded: Vec<((i64, i64), TileValue)> = stored
-        .iter()
-        .map(|t| {
-            TileValue::decode(&t.value)
-                .map(|v| ((t.grain, t.start), v))
-                .map_err(|e| {
-                    ServingError::Store(OnlineStoreError::Internal(format!("{label}: {e}")))
-                })
-        })
-        .collect::<Result<_, _>>()?;
-    decoded.sort_unstable_by_key(|(at, _)| *at);
-    let find = |grain: i64, start: i64| {
-        decoded
-            .binary_search_by_key(&(grain, start), |(at, _)| *at)
-            .ok()
-            .map(|i| &decoded[i].1)
-    };
-    if find(LIFETIME.grain, LIFETIME.start).is_none() {
+    let lifetime = |t: &&StoredTile| t.grain == LIFETIME.grain && t.start == LIFETIME.start;
+    if !stored.iter().any(|t| lifetime(&t)) {
         return Ok(None);
+    }
+    let mut states: Vec<State> = outputs
+        .iter()
+        .map(|o| State::new(o.feature.function))
+        .collect();
+    for t in stored {
+        let tile = Tile {
+            grain: t.grain,
+            start: t.start,
+        };
+        // Each state the tile holds goes to the outputs of its feature
+        // whose window holds the tile.
+        TileValue::visit_states(&t.value, |at, state| {
+            for ((o, tiles), into) in outputs.iter().zip(windows).zip(&mut states) {
+                if o.feature.index == at && tiles.binary_search(&tile).is_ok() {
+                    into.merge(&state);
+                }
+            }
+        })
+        .map_err(|e| ServingError::Store(OnlineStoreError::Internal(format!("{label}: {e}"))))?;
     }
     let values = outputs
         .iter()
-        .zip(windows)
-        .map(|(o, tiles)| {
-            let mut state = State::new(o.feature.function);
-            for t in tiles {
-                if let Some(value) = find(t.grain, t.start) {
-                    value.merge_into(o.feature.index, &mut state);
-                }
-            }
-            output_value(state.output(o.feature.function))
-        })
+        .zip(states)
+        .map(|(o, state)| output_value(state.output(o.feature.function)))
         .collect();
     Ok(Some(values))
 }
