@@ -47,6 +47,8 @@ impl OfflineQuerySandbox {
                 memory_limit_mb: 64,
                 spill_dir: offline_root.join("_spill"),
                 batch_size: 1024,
+                // Tests write entity rows by path under the Delta root.
+                entity_roots: vec![offline_root.to_string_lossy().into()],
                 ..QuerySettings::default()
             },
             datasets: DatasetSettings {

@@ -128,9 +128,10 @@ async fn bad_requests_are_named() {
         err.message()
     );
 
+    let missing = dir.path().join("rows.parquet");
     let mut missing_file = request(&project, "model", Vec::new());
     missing_file.entities = Some(EntitySource {
-        source: Some(Source::ParquetPath("/nonexistent/rows.parquet".into())),
+        source: Some(Source::ParquetPath(missing.to_string_lossy().into())),
         ..EntitySource::default()
     });
     let err = client
@@ -139,10 +140,58 @@ async fn bad_requests_are_named() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
     assert!(
-        err.message().contains("/nonexistent/rows.parquet"),
+        err.message().contains(&*missing.to_string_lossy()),
         "{}",
         err.message()
     );
+
+    // Entity rows are read only under the configured roots (here the
+    // sandbox's Delta root): whatever else the service could reach is
+    // refused, whether it exists or not.
+    let secret = tempfile::tempdir().unwrap();
+    let secret_rows = secret.path().join("rows.parquet");
+    std::fs::write(&secret_rows, b"PAR1").unwrap();
+    std::os::unix::fs::symlink(&secret_rows, dir.path().join("link.parquet")).unwrap();
+    // Both temporary directories share a parent: up and across.
+    let up = dir
+        .path()
+        .join("..")
+        .join(secret.path().file_name().unwrap())
+        .join("rows.parquet")
+        .to_string_lossy()
+        .into_owned();
+    for (source, shown) in [
+        (
+            Source::ParquetPath(secret_rows.to_string_lossy().into()),
+            "entities.parquet_path",
+        ),
+        (Source::ParquetPath(up), "entities.parquet_path"),
+        (
+            Source::ParquetPath(dir.path().join("link.parquet").to_string_lossy().into()),
+            "entities.parquet_path",
+        ),
+        (
+            Source::ParquetPath("/nonexistent/rows.parquet".into()),
+            "entities.parquet_path",
+        ),
+        (
+            Source::DeltaPath(secret.path().to_string_lossy().into()),
+            "entities.delta_path",
+        ),
+    ] {
+        let mut outside = request(&project, "model", Vec::new());
+        outside.entities = Some(EntitySource {
+            source: Some(source.clone()),
+            ..EntitySource::default()
+        });
+        let err = client.get_historical_features(outside).await.unwrap_err();
+        assert_eq!(
+            err.code(),
+            tonic::Code::PermissionDenied,
+            "{source:?}: {err:?}"
+        );
+        assert!(err.message().contains(shown), "{}", err.message());
+    }
 
     let mut flight = offline.flight().await;
     let err = flight
@@ -215,4 +264,67 @@ async fn delta_entity_rows_are_pinned_to_the_version_planned() {
         .unwrap();
     let rows = read_all(&offline, &handle.flight_ticket).await;
     assert_eq!(int_column(&rows, "orders__amount"), vec![Some(10), Some(5)]);
+}
+
+/// The gRPC code of a failed Flight call.
+fn flight_code(err: arrow_flight::error::FlightError) -> tonic::Code {
+    match err {
+        arrow_flight::error::FlightError::Tonic(status) => status.code(),
+        other => panic!("not a status: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_a_client_writes_or_alters_are_refused() {
+    use featurestore_proto::v1::{FlightTicket, SignedTicket};
+    use prost::Message;
+
+    let (registry, project, g) = registered().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = DeltaStore::new(dir.path().to_str().unwrap()).unwrap();
+    append(&store, &g, &[(1, 100, 10)], 0).await;
+    let offline = OfflineQuerySandbox::start(registry.root(), dir.path()).await;
+    let handle = offline
+        .client()
+        .await
+        .get_historical_features(request(&project, "model", entity_rows(&[(1, 150)])))
+        .await
+        .expect("plan")
+        .into_inner();
+    let signed = SignedTicket::decode(handle.flight_ticket.as_slice()).unwrap();
+    let inner = FlightTicket::decode(signed.ticket.as_slice()).unwrap();
+
+    // What a client could write itself: the plain ticket, unsigned (the
+    // format before tickets were signed), and one with a made-up signature
+    // and no expiry.
+    let unsigned = inner.encode_to_vec();
+    let made_up = SignedTicket {
+        ticket: FlightTicket {
+            expires_at_micros: i64::MAX,
+            ..inner.clone()
+        }
+        .encode_to_vec(),
+        mac: signed.mac.clone(),
+    }
+    .encode_to_vec();
+    let mut flight = offline.flight().await;
+    for (what, ticket) in [("unsigned", unsigned), ("altered", made_up)] {
+        let err = flight
+            .do_get(Ticket {
+                ticket: ticket.clone().into(),
+            })
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(flight_code(err), tonic::Code::Unauthenticated, "{what}");
+        let err = flight
+            .get_flight_info(arrow_flight::FlightDescriptor::new_cmd(ticket))
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(flight_code(err), tonic::Code::Unauthenticated, "{what}");
+    }
+    // The ticket as issued still reads.
+    let rows = read_all(&offline, &handle.flight_ticket).await;
+    assert_eq!(int_column(&rows, "label"), vec![Some(0)]);
 }

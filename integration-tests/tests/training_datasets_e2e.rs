@@ -148,7 +148,20 @@ async fn datasets_are_stored_reproducibly_and_read_back_unchanged() {
         .await
         .expect("get latest")
         .into_inner();
-    assert_eq!(latest, second);
+    // Each answer carries a freshly signed ticket (with its own expiry)
+    // that reads the same rows.
+    assert_eq!(
+        int_column(
+            &read_all(&offline, &latest.flight_ticket).await,
+            "orders__amount"
+        ),
+        int_column(&rows, "orders__amount")
+    );
+    let unticketed = |d: &TrainingDataset| TrainingDataset {
+        flight_ticket: Vec::new(),
+        ..d.clone()
+    };
+    assert_eq!(unticketed(&latest), unticketed(&second));
 
     // A taken version is refused and leaves nothing behind.
     let before = tree(&offline.datasets_root);
@@ -174,7 +187,10 @@ async fn datasets_are_stored_reproducibly_and_read_back_unchanged() {
         .await
         .expect("list")
         .into_inner();
-    assert_eq!(listed.datasets, std::slice::from_ref(&first));
+    assert_eq!(
+        listed.datasets.iter().map(unticketed).collect::<Vec<_>>(),
+        vec![unticketed(&first)]
+    );
     let rest = datasets
         .list_training_datasets(ListTrainingDatasetsRequest {
             project: project.clone(),
@@ -184,7 +200,10 @@ async fn datasets_are_stored_reproducibly_and_read_back_unchanged() {
         .await
         .expect("list")
         .into_inner();
-    assert_eq!(rest.datasets, std::slice::from_ref(&second));
+    assert_eq!(
+        rest.datasets.iter().map(unticketed).collect::<Vec<_>>(),
+        vec![unticketed(&second)]
+    );
     assert!(rest.next_page_token.is_empty());
 
     datasets
@@ -249,17 +268,25 @@ async fn failed_creations_leave_no_record_and_no_files() {
     let err = datasets.create_training_dataset(no_view).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
     let mut missing = create(&project, "churn", 0, Vec::new(), DatasetFormat::Delta);
+    let missing_rows = dir.path().join("rows.parquet");
     missing.query.as_mut().unwrap().entities = Some(EntitySource {
-        source: Some(Source::ParquetPath("/nonexistent/rows.parquet".into())),
+        source: Some(Source::ParquetPath(missing_rows.to_string_lossy().into())),
         ..EntitySource::default()
     });
     let err = datasets.create_training_dataset(missing).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::NotFound, "{err:?}");
     assert!(
-        err.message().contains("/nonexistent/rows.parquet"),
+        err.message().contains(&*missing_rows.to_string_lossy()),
         "{}",
         err.message()
     );
+    let mut outside = create(&project, "churn", 0, Vec::new(), DatasetFormat::Delta);
+    outside.query.as_mut().unwrap().entities = Some(EntitySource {
+        source: Some(Source::ParquetPath("/etc/passwd".into())),
+        ..EntitySource::default()
+    });
+    let err = datasets.create_training_dataset(outside).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied, "{err:?}");
 
     // Fails half-way: entity rows whose footer reads fine but whose data
     // pages are garbage, so the query fails while the dataset is written.

@@ -20,6 +20,12 @@ pub enum ErrorCode {
     DeadlineExceeded,
     ResourceExhausted,
     OutOfRange,
+    /// The caller may not do this (for example read a location outside
+    /// what the service is configured to read).
+    PermissionDenied,
+    /// The caller's credentials (or a ticket standing for them) are
+    /// missing, forged or expired.
+    Unauthenticated,
     /// A bug or an unexpected state.
     Internal,
 }
@@ -37,6 +43,8 @@ impl ErrorCode {
             ErrorCode::DeadlineExceeded => tonic::Code::DeadlineExceeded,
             ErrorCode::ResourceExhausted => tonic::Code::ResourceExhausted,
             ErrorCode::OutOfRange => tonic::Code::OutOfRange,
+            ErrorCode::PermissionDenied => tonic::Code::PermissionDenied,
+            ErrorCode::Unauthenticated => tonic::Code::Unauthenticated,
             ErrorCode::Internal => tonic::Code::Internal,
         }
     }
@@ -53,6 +61,8 @@ impl ErrorCode {
             tonic::Code::DeadlineExceeded => ErrorCode::DeadlineExceeded,
             tonic::Code::ResourceExhausted => ErrorCode::ResourceExhausted,
             tonic::Code::OutOfRange => ErrorCode::OutOfRange,
+            tonic::Code::PermissionDenied => ErrorCode::PermissionDenied,
+            tonic::Code::Unauthenticated => ErrorCode::Unauthenticated,
             _ => ErrorCode::Internal,
         }
     }
@@ -201,6 +211,8 @@ mod tests {
             ErrorCode::DeadlineExceeded,
             ErrorCode::ResourceExhausted,
             ErrorCode::OutOfRange,
+            ErrorCode::PermissionDenied,
+            ErrorCode::Unauthenticated,
             ErrorCode::Internal,
         ] {
             assert_eq!(ErrorCode::from_grpc_code(code.grpc_code()), code);

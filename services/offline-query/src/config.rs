@@ -67,6 +67,17 @@ pub struct QuerySettings {
     /// Join in memory when every group's rows fit in half of
     /// `memory_limit_mb` (faster); otherwise, or when false, sort and spill.
     pub in_memory_join: bool,
+    /// Where entity rows given by location (`parquet_path`, `delta_path`)
+    /// may be read: absolute directories. Empty: only inline Arrow rows
+    /// (see `entity_roots.rs`).
+    pub entity_roots: Vec<String>,
+    /// The key Flight tickets are signed with (at least 32 bytes; the same
+    /// file on every replica). Unset: a random key per process, so tickets
+    /// work only on the replica that issued them.
+    pub ticket_key_file: Option<PathBuf>,
+    /// How long a ticket is accepted after it was issued.
+    #[serde(with = "humantime_serde")]
+    pub ticket_ttl: Duration,
 }
 
 impl Default for QuerySettings {
@@ -76,6 +87,9 @@ impl Default for QuerySettings {
             spill_dir: std::env::temp_dir().join("featurestore-offline-query"),
             batch_size: 8192,
             in_memory_join: true,
+            entity_roots: Vec::new(),
+            ticket_key_file: None,
+            ticket_ttl: Duration::from_secs(3600),
         }
     }
 }
@@ -126,6 +140,9 @@ impl Validate for OfflineQueryConfig {
         }
         if self.query.batch_size == 0 {
             return Err("query.batch_size must be positive".into());
+        }
+        if self.query.ticket_ttl.is_zero() {
+            return Err("query.ticket_ttl must be positive".into());
         }
         Ok(())
     }

@@ -17,6 +17,10 @@ pub enum OfflineError {
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
     Internal(String),
     #[error(transparent)]
     Query(#[from] QueryError),
@@ -40,6 +44,8 @@ impl ServiceError for OfflineError {
             OfflineError::AlreadyExists(_) => ErrorCode::AlreadyExists,
             OfflineError::Aborted(_) => ErrorCode::Aborted,
             OfflineError::Unavailable(_) => ErrorCode::Unavailable,
+            OfflineError::PermissionDenied(_) => ErrorCode::PermissionDenied,
+            OfflineError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             OfflineError::Internal(_) => ErrorCode::Internal,
             OfflineError::Query(e) => e.error_code(),
             OfflineError::Metadata(e) => e.error_code(),

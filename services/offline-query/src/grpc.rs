@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     error::OfflineError,
-    query::{Planned, Server, dataset_ticket, versions},
+    query::{Planned, Server, versions},
 };
 
 #[derive(Debug, Clone)]
@@ -64,10 +64,12 @@ impl OfflineQueryService for OfflineGrpc {
     }
 }
 
-/// A stored dataset as the API returns it: with the ticket that reads it.
-fn readable(mut dataset: TrainingDataset) -> TrainingDataset {
-    dataset.flight_ticket = dataset_ticket(&dataset);
-    dataset
+impl OfflineGrpc {
+    /// A stored dataset as the API returns it: with the ticket that reads it.
+    fn readable(&self, mut dataset: TrainingDataset) -> TrainingDataset {
+        dataset.flight_ticket = self.server.dataset_ticket(&dataset);
+        dataset
+    }
 }
 
 #[tonic::async_trait]
@@ -77,7 +79,7 @@ impl TrainingDatasetService for OfflineGrpc {
         request: Request<CreateTrainingDatasetRequest>,
     ) -> Result<Response<TrainingDataset>, Status> {
         let dataset = self.server.create_dataset(request.get_ref()).await?;
-        Ok(Response::new(readable(dataset)))
+        Ok(Response::new(self.readable(dataset)))
     }
 
     async fn get_training_dataset(
@@ -90,7 +92,7 @@ impl TrainingDatasetService for OfflineGrpc {
             .datasets()
             .get(&r.project, &r.name, r.version)
             .await?;
-        Ok(Response::new(readable(dataset)))
+        Ok(Response::new(self.readable(dataset)))
     }
 
     async fn list_training_datasets(
@@ -104,7 +106,7 @@ impl TrainingDatasetService for OfflineGrpc {
             .list(&r.project, r.page_size, &r.page_token)
             .await?;
         Ok(Response::new(ListTrainingDatasetsResponse {
-            datasets: datasets.into_iter().map(readable).collect(),
+            datasets: datasets.into_iter().map(|d| self.readable(d)).collect(),
             next_page_token,
         }))
     }

@@ -2,16 +2,21 @@
 //! Delta tables. `OfflineQueryService` plans a query (checks it, pins the
 //! Delta versions it reads) and returns a ticket; Arrow Flight `DoGet` on the
 //! same port streams the result, so `pyarrow.flight` clients read it
-//! directly. Tickets carry the whole pinned query: any replica can serve them.
+//! directly. Tickets carry the whole pinned query, signed (`tickets`): any
+//! replica sharing the ticket key can serve them, and a client cannot write
+//! its own. Entity rows by location are read only under configured roots
+//! (`entity_roots`).
 //! `TrainingDatasetService` materialises queries as named, versioned
 //! datasets (Parquet or Delta) whose records live in the metadata store.
 
 pub mod config;
 pub mod datasets;
+pub mod entity_roots;
 pub mod error;
 mod flight;
 mod grpc;
 pub mod query;
+pub mod tickets;
 
 use std::sync::Arc;
 
@@ -32,6 +37,8 @@ pub use datasets::Datasets;
 pub use flight::OfflineFlight;
 pub use grpc::OfflineGrpc;
 pub use query::Server;
+
+use crate::{entity_roots::EntityRoots, tickets::Tickets};
 
 /// Connects to etcd and Kafka (where partitions end) and opens the offline
 /// store as configured.
@@ -73,12 +80,27 @@ pub fn build(
             in_memory_join: config.query.in_memory_join,
         },
     )?;
+    let roots = EntityRoots::new(&config.query.entity_roots).map_err(anyhow::Error::msg)?;
+    let tickets = match &config.query.ticket_key_file {
+        Some(file) => {
+            Tickets::from_file(file, config.query.ticket_ttl).map_err(anyhow::Error::msg)?
+        }
+        None => {
+            tracing::warn!(
+                "no query.ticket_key_file: Flight tickets are signed with a key of this process \
+                 and work only on this replica until it restarts"
+            );
+            Tickets::random(config.query.ticket_ttl)
+        }
+    };
     Ok(Arc::new(Server::new(
         catalog,
         progress,
         config.consistency.clone(),
         engine,
         datasets,
+        roots,
+        tickets,
     )))
 }
 

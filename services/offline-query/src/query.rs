@@ -1,5 +1,5 @@
-//! Requests → plans → tickets → result streams. A ticket is a
-//! [`FlightTicket`]: either a [`QueryTicket`] (the query resolved against the
+//! Requests → plans → tickets → result streams. A ticket is a signed
+//! [`FlightTicket`] ([`crate::tickets`]): either a [`QueryTicket`] (the query resolved against the
 //! catalog and pinned to the Delta versions it reads, so any replica runs it
 //! and the same ticket always returns the same rows) or a training dataset's
 //! name and version (its stored rows).
@@ -8,27 +8,28 @@ use std::{
     collections::{BTreeSet, HashMap},
     path::PathBuf,
     sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
 };
 
+use crate::{
+    datasets::{self, Datasets},
+    entity_roots::EntityRoots,
+    error::OfflineError,
+    tickets::Tickets,
+};
 use featurestore_catalog::{
     Catalog, CatalogCache, ConsistencySettings, ProgressCache, Selected, Sink,
 };
 use featurestore_domain::{FeatureGroupId, validate_name};
 use featurestore_proto::v1::{
-    self as pb, CreateTrainingDatasetRequest, FlightTicket, GetHistoricalFeaturesRequest,
-    GroupFreshness, PinnedGroup, QueryTicket, ReadFeatureGroupRequest, TrainingDataset,
-    TrainingDatasetRef, entity_source::Source, flight_ticket::Kind,
-    get_historical_features_request::Features, read_feature_group_request::AsOf as ProtoAsOf,
+    self as pb, CreateTrainingDatasetRequest, GetHistoricalFeaturesRequest, GroupFreshness,
+    PinnedGroup, QueryTicket, ReadFeatureGroupRequest, TrainingDataset, TrainingDatasetRef,
+    entity_source::Source, flight_ticket::Kind, get_historical_features_request::Features,
+    read_feature_group_request::AsOf as ProtoAsOf,
 };
 use featurestore_query_engine::{
     AsOf, DEFAULT_TIMESTAMP_COLUMN, EntitySource, GroupRead, OfflineQuery, Plan,
     SendableRecordBatchStream,
-};
-use prost::Message;
-
-use crate::{
-    datasets::{self, Datasets},
-    error::OfflineError,
 };
 
 pub struct Server {
@@ -37,6 +38,8 @@ pub struct Server {
     consistency: ConsistencySettings,
     engine: OfflineQuery,
     datasets: Datasets,
+    roots: EntityRoots,
+    tickets: Tickets,
 }
 
 impl std::fmt::Debug for Server {
@@ -55,8 +58,10 @@ pub struct Planned {
     pub freshness: Vec<GroupFreshness>,
 }
 
-fn encode_ticket(kind: Kind) -> Vec<u8> {
-    FlightTicket { kind: Some(kind) }.encode_to_vec()
+fn now_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
 }
 
 /// What a ticket names, resolved.
@@ -65,7 +70,10 @@ enum Resolved {
     Dataset(TrainingDataset),
 }
 
+/// The entity rows a request names; a location is read only under the
+/// configured roots.
 fn entity_source(
+    roots: &EntityRoots,
     entities: Option<&pb::EntitySource>,
 ) -> Result<(EntitySource, String), OfflineError> {
     let entities =
@@ -73,9 +81,11 @@ fn entity_source(
     let source = match &entities.source {
         None => return Err(OfflineError::invalid("entities", "give the entity rows")),
         Some(Source::ArrowIpcStream(bytes)) => EntitySource::ArrowIpc(bytes.clone()),
-        Some(Source::ParquetPath(path)) => EntitySource::Parquet(PathBuf::from(path)),
+        Some(Source::ParquetPath(path)) => {
+            EntitySource::Parquet(PathBuf::from(roots.confine("entities.parquet_path", path)?))
+        }
         Some(Source::DeltaPath(path)) => EntitySource::Delta {
-            location: path.clone(),
+            location: roots.confine("entities.delta_path", path)?,
             version: entities.delta_version,
         },
     };
@@ -115,6 +125,8 @@ impl Server {
         consistency: ConsistencySettings,
         engine: OfflineQuery,
         datasets: Datasets,
+        roots: EntityRoots,
+        tickets: Tickets,
     ) -> Self {
         Self {
             catalog,
@@ -122,7 +134,22 @@ impl Server {
             consistency,
             engine,
             datasets,
+            roots,
+            tickets,
         }
+    }
+
+    fn ticket(&self, kind: Kind) -> Vec<u8> {
+        self.tickets.sign(kind, now_micros())
+    }
+
+    /// The Flight ticket that reads a stored dataset.
+    pub fn dataset_ticket(&self, dataset: &TrainingDataset) -> Vec<u8> {
+        self.ticket(Kind::Dataset(TrainingDatasetRef {
+            project: dataset.project.clone(),
+            name: dataset.name.clone(),
+            version: dataset.version,
+        }))
     }
 
     /// Waits as `consistency` asks for `groups`' rows to be in Delta; the
@@ -183,7 +210,7 @@ impl Server {
     ) -> Result<Planned, OfflineError> {
         let (ticket, plan, _, freshness) = self.plan_query(request).await?;
         Ok(Planned {
-            ticket: encode_ticket(Kind::Query(ticket)),
+            ticket: self.ticket(Kind::Query(ticket)),
             plan,
             freshness,
         })
@@ -219,7 +246,7 @@ impl Server {
                 as_of: AsOf::Latest,
             })
             .collect();
-        let (source, column) = entity_source(request.entities.as_ref())?;
+        let (source, column) = entity_source(&self.roots, request.entities.as_ref())?;
         let consistency = self
             .entity_time_default(request.consistency.as_ref(), &source, &column)
             .await?;
@@ -315,7 +342,7 @@ impl Server {
             entities: None,
         };
         Ok(Planned {
-            ticket: encode_ticket(Kind::Query(ticket)),
+            ticket: self.ticket(Kind::Query(ticket)),
             plan,
             freshness,
         })
@@ -326,7 +353,7 @@ impl Server {
         match self.decode(ticket).await? {
             Resolved::Query(ticket, reads) => match &ticket.entities {
                 Some(entities) => {
-                    let (source, column) = entity_source(Some(entities))?;
+                    let (source, column) = entity_source(&self.roots, Some(entities))?;
                     Ok(self.engine.plan(&source, &column, &reads).await?)
                 }
                 None => Ok(self.engine.plan_group(first(&reads)?).await?),
@@ -366,7 +393,7 @@ impl Server {
     ) -> Result<SendableRecordBatchStream, OfflineError> {
         match &ticket.entities {
             Some(entities) => {
-                let (source, column) = entity_source(Some(entities))?;
+                let (source, column) = entity_source(&self.roots, Some(entities))?;
                 Ok(self
                     .engine
                     .historical_features(&source, &column, reads)
@@ -377,9 +404,7 @@ impl Server {
     }
 
     async fn decode(&self, ticket: &[u8]) -> Result<Resolved, OfflineError> {
-        let not_ours = || OfflineError::invalid("ticket", "not a ticket of this service");
-        let ticket = FlightTicket::decode(ticket).map_err(|_| not_ours())?;
-        match ticket.kind.ok_or_else(not_ours)? {
+        match self.tickets.open(ticket, now_micros())? {
             Kind::Query(query) => {
                 let reads = self.pinned_reads(&query)?;
                 Ok(Resolved::Query(query, reads))
@@ -472,15 +497,6 @@ impl Server {
             .commit(scratch, dataset, request.version == 0)
             .await
     }
-}
-
-/// The Flight ticket that reads a stored dataset.
-pub fn dataset_ticket(dataset: &TrainingDataset) -> Vec<u8> {
-    encode_ticket(Kind::Dataset(TrainingDatasetRef {
-        project: dataset.project.clone(),
-        name: dataset.name.clone(),
-        version: dataset.version,
-    }))
 }
 
 /// The query as recorded with a dataset: inline entity rows are dropped (the

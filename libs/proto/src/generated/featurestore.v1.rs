@@ -3892,10 +3892,14 @@ pub struct QueryHandle {
     #[prost(message, repeated, tag = "4")]
     pub freshness: ::prost::alloc::vec::Vec<GroupFreshness>,
 }
-/// What a Flight ticket carries. Opaque to clients.
+/// What a Flight ticket carries. Opaque to clients: they receive it inside
+/// a `SignedTicket`.
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct FlightTicket {
+    /// When the ticket stops being accepted (µs since the epoch).
+    #[prost(int64, tag = "3")]
+    pub expires_at_micros: i64,
     #[prost(oneof = "flight_ticket::Kind", tags = "1, 2")]
     pub kind: ::core::option::Option<flight_ticket::Kind>,
 }
@@ -3909,6 +3913,17 @@ pub mod flight_ticket {
         #[prost(message, tag = "2")]
         Dataset(super::TrainingDatasetRef),
     }
+}
+/// The bytes a client passes to `DoGet`: an encoded `FlightTicket` and its
+/// HMAC-SHA256 under the deployment's ticket key, so a ticket the service
+/// did not issue, or one altered, is refused.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SignedTicket {
+    #[prost(bytes = "vec", tag = "1")]
+    pub ticket: ::prost::alloc::vec::Vec<u8>,
+    #[prost(bytes = "vec", tag = "2")]
+    pub mac: ::prost::alloc::vec::Vec<u8>,
 }
 /// A query resolved against the catalog and pinned to the Delta table
 /// versions it reads, so that any replica can run it and the same ticket
