@@ -2,6 +2,7 @@
 //! `dev/*.sh`, see `make test`) and how to start the services in-process
 //! against them.
 
+pub mod certs;
 pub mod gate;
 pub mod ingestion;
 pub mod materialization;

@@ -17,6 +17,7 @@ mod datasets;
 mod ingest;
 mod spec;
 mod status;
+mod tls;
 mod vectors;
 mod wait;
 
@@ -78,6 +79,8 @@ struct Cli {
         default_value = "http://127.0.0.1:50055"
     )]
     materialization: String,
+    #[command(flatten)]
+    tls: tls::TlsArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -279,8 +282,9 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
 
 /// A channel to `address`, or an error naming `what` could not be reached.
 async fn connect(address: &str, what: &str, timeout: std::time::Duration) -> Result<Channel> {
-    Channel::from_shared(address.to_string())
-        .with_context(|| format!("bad {what} address {address:?}"))?
+    let endpoint = Channel::from_shared(address.to_string())
+        .with_context(|| format!("bad {what} address {address:?}"))?;
+    tls::apply(endpoint, address)?
         .connect_timeout(std::time::Duration::from_secs(3))
         .timeout(timeout)
         .connect()
@@ -291,6 +295,7 @@ async fn connect(address: &str, what: &str, timeout: std::time::Duration) -> Res
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    cli.tls.install()?;
     let command = match cli.command {
         Command::TrainingSet(command) => {
             // Building a training set runs inside the call.

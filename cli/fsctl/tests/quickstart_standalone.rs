@@ -47,16 +47,9 @@ fn readings() -> HashMap<String, Vec<(i64, f64)>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_energy_example_runs_end_to_end_on_standalone() {
     let data = tempfile::tempdir().unwrap();
-    let any = "127.0.0.1:0".parse().unwrap();
     let config = StandaloneConfig {
         data_dir: data.path().join("featurestore-data"),
-        listen: Listen {
-            registry: any,
-            ingestion: any,
-            serving: any,
-            offline: any,
-            materialization: any,
-        },
+        listen: Listen::any_port(),
         ..StandaloneConfig::default()
     };
     let standalone = featurestore_standalone::start(&config, featurestore_runtime::Shutdown::new())

@@ -81,6 +81,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Largest request or response message.
     pub max_message_bytes: usize,
+    /// `[server.tls]`: TLS (and mutual TLS) on the listener; off by default.
+    pub tls: crate::TlsConfig,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +94,7 @@ impl Default for ServerConfig {
             load_shed: true,
             shutdown_grace: Duration::from_secs(20),
             max_message_bytes: 64 << 20,
+            tls: crate::TlsConfig::default(),
         }
     }
 }
@@ -107,7 +110,7 @@ impl Validate for ServerConfig {
         if self.max_message_bytes < 1024 {
             return Err("server.max_message_bytes must be at least 1024".into());
         }
-        Ok(())
+        self.tls.validate()
     }
 }
 

@@ -10,8 +10,10 @@ pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;
+pub mod tls;
 
 pub use config::{ConfigError, ServerConfig, TelemetryConfig, Validate};
 pub use server::GrpcServer;
 pub use service::{ServiceConfig, Started};
 pub use shutdown::Shutdown;
+pub use tls::TlsConfig;

@@ -6,6 +6,8 @@
 
 use std::{convert::Infallible, time::Duration};
 
+use futures::FutureExt;
+
 use tokio::net::TcpListener;
 use tonic::{
     Status,
@@ -35,6 +37,8 @@ pub enum ServerError {
     Reflection(String),
     #[error("grpc server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// Binds a service's listen address, with an error that names it (a port
@@ -160,23 +164,39 @@ impl GrpcServer {
             ))
             .into_inner();
         let health = self.health.clone();
+        let tls = self.config.tls.enabled();
+        if !tls && local_addr.is_some_and(|a| !a.ip().is_loopback()) {
+            tracing::warn!(addr = ?local_addr, "serving plain text beyond loopback: set [server.tls] to encrypt");
+        }
         health.set_service_status("", ServingStatus::Serving).await;
-        tracing::info!(addr = ?local_addr, "serving grpc");
+        tracing::info!(addr = ?local_addr, tls, mutual = self.config.tls.client_ca_file.is_some(), "serving grpc");
         let drained = shutdown.clone();
-        // The builder's `tcp_nodelay` is ignored for an own listener: without
-        // it, Nagle's algorithm holds small responses back for up to 40 ms.
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let server = Server::builder()
+        let builder = Server::builder()
             .timeout(self.config.request_timeout)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .layer(layers)
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(incoming, async move {
-                drained.cancelled().await;
-                health
-                    .set_service_status("", ServingStatus::NotServing)
-                    .await;
-            });
+            .add_routes(routes);
+        let stopped = async move {
+            drained.cancelled().await;
+            health
+                .set_service_status("", ServingStatus::NotServing)
+                .await;
+        };
+        let server = if tls {
+            let incoming =
+                crate::tls::incoming(listener, &self.config.tls).map_err(ServerError::Tls)?;
+            builder
+                .serve_with_incoming_shutdown(incoming, stopped)
+                .boxed()
+        } else {
+            // The builder's `tcp_nodelay` is ignored for an own listener:
+            // without it, Nagle's algorithm holds small responses back for up
+            // to 40 ms.
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            builder
+                .serve_with_incoming_shutdown(incoming, stopped)
+                .boxed()
+        };
         let grace = self.config.shutdown_grace;
         tokio::select! {
             result = server => result?,

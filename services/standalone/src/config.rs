@@ -6,7 +6,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use featurestore_offline_query::config::QuerySettings;
-use featurestore_runtime::{ServiceConfig, TelemetryConfig, Validate};
+use featurestore_runtime::{ServiceConfig, TelemetryConfig, TlsConfig, Validate};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -18,6 +18,9 @@ pub struct StandaloneConfig {
     pub telemetry: TelemetryConfig,
     /// The offline query engine (memory limit, spill directory, ...).
     pub query: QuerySettings,
+    /// `[tls]`: TLS (mutual with `client_ca_file`) on every listener, as
+    /// `[server.tls]` of a service. Off by default (loopback only).
+    pub tls: TlsConfig,
 }
 
 /// Where each service listens: the ports of the distributed services, so
@@ -47,6 +50,18 @@ impl Default for Listen {
 }
 
 impl Listen {
+    /// Every service on a free loopback port (tests, several instances).
+    pub fn any_port() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            registry: any,
+            ingestion: any,
+            serving: any,
+            offline: any,
+            materialization: any,
+        }
+    }
+
     /// Every address with its key under `[listen]` and the service's name.
     pub fn named(&self) -> [(&'static str, &'static str, SocketAddr); 5] {
         [
@@ -66,6 +81,7 @@ impl Default for StandaloneConfig {
             listen: Listen::default(),
             telemetry: TelemetryConfig::default(),
             query: QuerySettings::default(),
+            tls: TlsConfig::default(),
         }
     }
 }
@@ -79,6 +95,9 @@ impl ServiceConfig for StandaloneConfig {
 impl Validate for StandaloneConfig {
     fn validate(&self) -> Result<(), String> {
         self.telemetry.validate()?;
+        self.tls
+            .validate()
+            .map_err(|e| e.replace("server.tls", "tls"))?;
         if self.data_dir.as_os_str().is_empty() {
             return Err("data_dir is required".into());
         }

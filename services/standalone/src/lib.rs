@@ -100,7 +100,8 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     };
     let mut services = JoinSet::new();
 
-    let registry_config = RegistryConfig::default();
+    let mut registry_config = RegistryConfig::default();
+    registry_config.server.tls = config.tls.clone();
     let registry = Registry::new(
         store.clone(),
         keys.clone(),
@@ -111,7 +112,8 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
         featurestore_registry::serve(&registry_config, registry, registry_l, down).await
     });
 
-    let ingestion_config = IngestionConfig::default();
+    let mut ingestion_config = IngestionConfig::default();
+    ingestion_config.server.tls = config.tls.clone();
     let idempotency = featurestore_ingestion::idempotency::Idempotency::new(
         store.clone(),
         &keys,
@@ -130,7 +132,8 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
         featurestore_ingestion::serve(&ingestion_config, ingestor, ingestion_l, down).await
     });
 
-    let materialization_config = MaterializationConfig::default();
+    let mut materialization_config = MaterializationConfig::default();
+    materialization_config.server.tls = config.tls.clone();
     let parts = featurestore_materialization::Parts {
         materializer: Arc::new(Materializer::new(
             catalog.clone(),
@@ -148,7 +151,8 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
             .await
     });
 
-    let serving_config = ServingConfig::default();
+    let mut serving_config = ServingConfig::default();
+    serving_config.server.tls = config.tls.clone();
     let serving = Arc::new(featurestore_online_serving::Server::new(
         catalog.clone(),
         Arc::new(featurestore_catalog::ProgressCache::spawn(
@@ -166,6 +170,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     });
 
     let mut offline_config = OfflineQueryConfig::default();
+    offline_config.server.tls = config.tls.clone();
     offline_config.datasets.root = data_dir.datasets();
     offline_config.query = config.query.clone();
     let offline_server =
