@@ -130,9 +130,10 @@ fn summary(d: &TrainingDataset) -> Summary {
 }
 
 pub async fn run(channel: Channel, command: TrainingSet) -> Result<()> {
-    let mut client = TrainingDatasetServiceClient::new(channel.clone())
-        .max_decoding_message_size(256 << 20)
-        .max_encoding_message_size(256 << 20);
+    let mut client =
+        TrainingDatasetServiceClient::new(crate::credentials::authorized(channel.clone()))
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20);
     match command {
         TrainingSet::Create {
             name,
@@ -255,6 +256,9 @@ pub async fn run(channel: Channel, command: TrainingSet) -> Result<()> {
 /// then renamed: no half-written file under the asked name).
 async fn export(channel: Channel, dataset: &TrainingDataset, out: &Path) -> Result<u64> {
     let mut flight = FlightClient::new(channel);
+    if let Some(bearer) = crate::credentials::bearer() {
+        flight.add_header("authorization", bearer)?;
+    }
     let mut stream = flight
         .do_get(Ticket {
             ticket: dataset.flight_ticket.clone().into(),

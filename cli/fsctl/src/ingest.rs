@@ -185,7 +185,7 @@ pub async fn run(
     };
     let timeout = std::time::Duration::from_secs(120);
     let channel = crate::connect(ingestion, "ingestion service", timeout).await?;
-    let mut client = IngestionServiceClient::new(channel)
+    let mut client = IngestionServiceClient::new(crate::credentials::authorized(channel))
         .max_encoding_message_size(64 << 20)
         .max_decoding_message_size(64 << 20);
     let progress = ProgressBar::new_spinner().with_style(

@@ -13,11 +13,11 @@
 //! ```
 
 mod apply;
+mod credentials;
 mod datasets;
 mod ingest;
 mod spec;
 mod status;
-mod tls;
 mod vectors;
 mod wait;
 
@@ -34,7 +34,7 @@ use featurestore_proto::v1::{
 use serde::Serialize;
 use tonic::transport::Channel;
 
-pub type Client = RegistryServiceClient<Channel>;
+pub type Client = RegistryServiceClient<credentials::Conn>;
 
 #[derive(Debug, Parser)]
 #[command(name = "fsctl", version, about = "Feature store command line")]
@@ -80,7 +80,7 @@ struct Cli {
     )]
     materialization: String,
     #[command(flatten)]
-    tls: tls::TlsArgs,
+    credentials: credentials::Credentials,
     #[command(subcommand)]
     command: Command,
 }
@@ -284,7 +284,7 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
 async fn connect(address: &str, what: &str, timeout: std::time::Duration) -> Result<Channel> {
     let endpoint = Channel::from_shared(address.to_string())
         .with_context(|| format!("bad {what} address {address:?}"))?;
-    tls::apply(endpoint, address)?
+    credentials::apply(endpoint, address)?
         .connect_timeout(std::time::Duration::from_secs(3))
         .timeout(timeout)
         .connect()
@@ -295,7 +295,7 @@ async fn connect(address: &str, what: &str, timeout: std::time::Duration) -> Res
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    cli.tls.install()?;
+    cli.credentials.install()?;
     let command = match cli.command {
         Command::TrainingSet(command) => {
             // Building a training set runs inside the call.
@@ -311,7 +311,7 @@ async fn main() -> Result<()> {
         std::time::Duration::from_secs(30),
     )
     .await?;
-    let mut client = RegistryServiceClient::new(channel);
+    let mut client = RegistryServiceClient::new(credentials::authorized(channel));
     match command {
         Command::TrainingSet(_) => unreachable!("served by the offline query service above"),
         Command::Ingest {

@@ -84,7 +84,8 @@ pub async fn run(
         .map_err(status_error)?
         .into_inner()
         .feature_groups;
-    let mut admin = MaterializationAdminServiceClient::new(materialization);
+    let mut admin =
+        MaterializationAdminServiceClient::new(crate::credentials::authorized(materialization));
     let mut statuses = Vec::new();
     for g in groups
         .into_iter()

@@ -152,7 +152,7 @@ pub async fn run(
         .iter()
         .map(|spec| entity_row(&join_keys, spec))
         .collect::<Result<Vec<_>>>()?;
-    let response = OnlineServingServiceClient::new(serving)
+    let response = OnlineServingServiceClient::new(crate::credentials::authorized(serving))
         .get_feature_vectors(GetFeatureVectorsRequest {
             project,
             selector: Some(FeatureSelector {

@@ -64,7 +64,7 @@ pub async fn run(
             bail!("--wait online: group {} is not served online", group.name);
         }
         let channel = crate::connect(serving, "online serving service", timeout).await?;
-        let client = OnlineServingServiceClient::new(channel);
+        let client = OnlineServingServiceClient::new(crate::credentials::authorized(channel));
         let feature = group
             .features
             .first()
@@ -105,7 +105,7 @@ pub async fn run(
             bail!("--wait offline: group {} has no offline table", group.name);
         }
         let channel = crate::connect(offline, "offline query service", timeout).await?;
-        let client = OfflineQueryServiceClient::new(channel);
+        let client = OfflineQueryServiceClient::new(crate::credentials::authorized(channel));
         let request = ReadFeatureGroupRequest {
             group: Some(FeatureGroupRef {
                 project: group.project.clone(),

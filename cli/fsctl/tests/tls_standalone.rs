@@ -1,11 +1,11 @@
-//! `fsctl` over mutual TLS against standalone mode: with the CA and a
-//! client certificate it works; without the certificate, over plain text,
-//! or without the CA it is refused.
+//! `fsctl` against standalone mode that requires an identity: over mutual
+//! TLS (the client certificate is the identity) and with bearer tokens
+//! (JWTs of a configured issuer); without them, refused.
 
 mod common;
 
 use featurestore_integration_tests::certs::Ca;
-use featurestore_runtime::TlsConfig;
+use featurestore_runtime::{AuthConfig, TlsConfig, auth::IssuerConfig};
 use featurestore_standalone::{StandaloneConfig, config::Listen};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,6 +29,10 @@ async fn fsctl_reaches_a_mutual_tls_standalone_only_with_its_certificates() {
             key_file: Some(data.path().join("server.key")),
             client_ca_file: Some(file("clients.pem", &clients.pem).into()),
             ..TlsConfig::default()
+        },
+        auth: AuthConfig {
+            required: true,
+            issuers: Vec::new(),
         },
         ..StandaloneConfig::default()
     };
@@ -69,5 +73,73 @@ async fn fsctl_reaches_a_mutual_tls_standalone_only_with_its_certificates() {
     assert!(!ok, "{out}");
     let (ok, out) = run(s(&[&https, "list", "projects"])).await;
     assert!(!ok && out.contains("--tls-ca"), "{out}");
+    standalone.stop().await.unwrap();
+}
+
+const SECRET: &[u8] = b"a-test-secret-of-32-bytes-or-so!";
+/// SECRET, base64url.
+const SECRET_B64: &str = "YS10ZXN0LXNlY3JldC1vZi0zMi1ieXRlcy1vci1zbyE";
+
+fn token(exp_from_now: i64, secret: &[u8]) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("k1".into());
+    let claims = serde_json::json!({
+        "iss": "https://issuer.test", "sub": "ana", "aud": "featurestore",
+        "exp": now + exp_from_now,
+    });
+    let key = jsonwebtoken::EncodingKey::from_secret(secret).unwrap();
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fsctl_calls_with_a_bearer_token_of_a_trusted_issuer() {
+    let data = tempfile::tempdir().unwrap();
+    let jwks = data.path().join("jwks.json");
+    std::fs::write(
+        &jwks,
+        format!(r#"{{"keys":[{{"kty":"oct","kid":"k1","alg":"HS256","k":"{SECRET_B64}"}}]}}"#),
+    )
+    .unwrap();
+    let config = StandaloneConfig {
+        data_dir: data.path().join("featurestore-data"),
+        listen: Listen::any_port(),
+        auth: AuthConfig {
+            required: true,
+            issuers: vec![IssuerConfig {
+                issuer: "https://issuer.test".into(),
+                audiences: vec!["featurestore".into()],
+                jwks_file: jwks,
+                groups_claim: "groups".into(),
+            }],
+        },
+        ..StandaloneConfig::default()
+    };
+    let standalone = featurestore_standalone::start(&config, featurestore_runtime::Shutdown::new())
+        .await
+        .unwrap();
+    let registry = format!("--registry=http://{}", standalone.addrs.registry);
+    let spec = format!("{}/../../examples/shop.yaml", env!("CARGO_MANIFEST_DIR"));
+    let run = |token: Option<String>, args: &[&str]| {
+        let mut all = vec![registry.clone()];
+        if let Some(t) = token {
+            all.push(format!("--token={t}"));
+        }
+        all.extend(args.iter().map(|a| a.to_string()));
+        common::fsctl_async(all)
+    };
+
+    let (ok, out) = run(Some(token(600, SECRET)), &["apply", "-f", &spec]).await;
+    assert!(ok && out.contains("applied 6 change(s)"), "{out}");
+    let (ok, out) = run(None, &["list", "projects"]).await;
+    assert!(!ok && out.contains("no identity"), "{out}");
+    let (ok, out) = run(Some(token(-3600, SECRET)), &["list", "projects"]).await;
+    assert!(!ok && out.contains("Expired"), "{out}");
+    let forged = token(600, b"another-secret-of-32-bytes-long!");
+    let (ok, out) = run(Some(forged), &["list", "projects"]).await;
+    assert!(!ok && out.contains("Signature"), "{out}");
     standalone.stop().await.unwrap();
 }

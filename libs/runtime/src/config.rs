@@ -83,6 +83,8 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
     /// `[server.tls]`: TLS (and mutual TLS) on the listener; off by default.
     pub tls: crate::TlsConfig,
+    /// `[server.auth]`: who may call (bearer tokens, client certificates).
+    pub auth: crate::AuthConfig,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +97,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(20),
             max_message_bytes: 64 << 20,
             tls: crate::TlsConfig::default(),
+            auth: crate::AuthConfig::default(),
         }
     }
 }
@@ -110,7 +113,8 @@ impl Validate for ServerConfig {
         if self.max_message_bytes < 1024 {
             return Err("server.max_message_bytes must be at least 1024".into());
         }
-        self.tls.validate()
+        self.tls.validate()?;
+        self.auth.validate()
     }
 }
 

@@ -5,6 +5,7 @@
 //! signals) → build the service from libs → [`server::GrpcServer::serve`]
 //! until the shutdown token fires.
 
+pub mod auth;
 pub mod config;
 pub mod server;
 pub mod service;
@@ -12,6 +13,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
 
+pub use auth::{AuthConfig, Principal};
 pub use config::{ConfigError, ServerConfig, TelemetryConfig, Validate};
 pub use server::GrpcServer;
 pub use service::{ServiceConfig, Started};

@@ -4,7 +4,7 @@
 //! timeout, global concurrency limit, load shedding), drained gracefully on
 //! shutdown.
 
-use std::{convert::Infallible, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use futures::FutureExt;
 
@@ -24,7 +24,14 @@ use tower::{
 use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::{ServerConfig, shutdown::Shutdown};
+use crate::{
+    ServerConfig,
+    auth::{AuthLayer, Authenticator},
+    shutdown::Shutdown,
+};
+
+/// How often token key files are re-read.
+const KEY_RELOAD: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -39,6 +46,8 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
     #[error("{0}")]
     Tls(String),
+    #[error("{0}")]
+    Auth(String),
 }
 
 /// Binds a service's listen address, with an error that names it (a port
@@ -144,6 +153,8 @@ impl GrpcServer {
         self.routes.add_service(v1).add_service(v1alpha);
         let routes: Routes = self.routes.routes();
         let local_addr = listener.local_addr().ok();
+        let auth = Arc::new(Authenticator::new(&self.config.auth).map_err(ServerError::Auth)?);
+        crate::auth::spawn_reload(&auth, KEY_RELOAD);
         let layers = ServiceBuilder::new()
             .layer(
                 TraceLayer::new_for_grpc()
@@ -154,6 +165,7 @@ impl GrpcServer {
                     .on_response(DefaultOnResponse::new().level(Level::DEBUG))
                     .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
             )
+            .layer(AuthLayer::new(auth))
             .layer(MapErrLayer::new(
                 overload_to_status as fn(BoxError) -> BoxError,
             ))

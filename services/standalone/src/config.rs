@@ -6,7 +6,7 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use featurestore_offline_query::config::QuerySettings;
-use featurestore_runtime::{ServiceConfig, TelemetryConfig, TlsConfig, Validate};
+use featurestore_runtime::{AuthConfig, ServiceConfig, TelemetryConfig, TlsConfig, Validate};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -21,6 +21,9 @@ pub struct StandaloneConfig {
     /// `[tls]`: TLS (mutual with `client_ca_file`) on every listener, as
     /// `[server.tls]` of a service. Off by default (loopback only).
     pub tls: TlsConfig,
+    /// `[auth]`: who may call every listener, as `[server.auth]` of a
+    /// service. Off by default.
+    pub auth: AuthConfig,
 }
 
 /// Where each service listens: the ports of the distributed services, so
@@ -82,6 +85,7 @@ impl Default for StandaloneConfig {
             telemetry: TelemetryConfig::default(),
             query: QuerySettings::default(),
             tls: TlsConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -98,6 +102,9 @@ impl Validate for StandaloneConfig {
         self.tls
             .validate()
             .map_err(|e| e.replace("server.tls", "tls"))?;
+        self.auth
+            .validate()
+            .map_err(|e| e.replace("server.auth", "auth"))?;
         if self.data_dir.as_os_str().is_empty() {
             return Err("data_dir is required".into());
         }

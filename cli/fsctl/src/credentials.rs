@@ -1,16 +1,22 @@
-//! TLS towards the services: an `https://` address is reached over TLS,
-//! trusting the CA in `--tls-ca` and, for listeners that require mutual TLS,
-//! presenting `--tls-cert` / `--tls-key`. Set once from the command line,
-//! read by every connection fsctl opens.
+//! How fsctl proves itself to the services: an `https://` address is
+//! reached over TLS, trusting the CA in `--tls-ca` and, for listeners that
+//! require mutual TLS, presenting `--tls-cert` / `--tls-key`; `--token`
+//! (`FS_TOKEN`) is sent as `authorization: Bearer <token>` on every call.
+//! Set once from the command line, read by every connection fsctl opens.
 
 use std::{path::PathBuf, sync::OnceLock};
 
 use anyhow::{Context, Result, bail};
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+use tonic::{
+    Request, Status,
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
+};
 
-/// The TLS flags, shared by every command.
+/// The TLS and token flags, shared by every command.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct TlsArgs {
+pub struct Credentials {
     /// CA certificate (PEM) that signed the services' certificates; needed
     /// for `https://` addresses.
     #[arg(long, global = true, env = "FS_TLS_CA")]
@@ -25,13 +31,52 @@ pub struct TlsArgs {
     /// the address's host.
     #[arg(long, global = true, env = "FS_TLS_DOMAIN")]
     pub tls_domain: Option<String>,
+    /// Bearer token (a JWT of an issuer the services trust).
+    #[arg(long, global = true, env = "FS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 static CLIENT: OnceLock<Option<ClientTlsConfig>> = OnceLock::new();
+static TOKEN: OnceLock<(String, MetadataValue<tonic::metadata::Ascii>)> = OnceLock::new();
 
-impl TlsArgs {
+/// A channel whose calls carry the bearer token, when one is given.
+pub type Conn = InterceptedService<Channel, Bearer>;
+
+/// Adds `authorization: Bearer <--token>` to every call.
+#[derive(Debug, Clone, Copy)]
+pub struct Bearer;
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(value) = TOKEN.get() {
+            request
+                .metadata_mut()
+                .insert("authorization", value.1.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// `channel` with the bearer token on every call.
+pub fn authorized(channel: Channel) -> Conn {
+    InterceptedService::new(channel, Bearer)
+}
+
+/// The bearer header, for clients built without an interceptor (Flight).
+pub fn bearer() -> Option<&'static str> {
+    TOKEN.get().map(|(text, _)| text.as_str())
+}
+
+impl Credentials {
     /// Reads the files once, before any connection.
     pub fn install(&self) -> Result<()> {
+        if let Some(token) = &self.token {
+            let text = format!("Bearer {}", token.trim());
+            let value = text
+                .parse()
+                .context("--token holds characters a header cannot carry")?;
+            let _ = TOKEN.set((text, value));
+        }
         let config = match &self.tls_ca {
             None => {
                 if self.tls_cert.is_some() {
