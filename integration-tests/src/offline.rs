@@ -16,7 +16,7 @@ use featurestore_proto::v1::{
     offline_query_service_client::OfflineQueryServiceClient,
     training_dataset_service_client::TrainingDatasetServiceClient,
 };
-use featurestore_runtime::Shutdown;
+use featurestore_runtime::{AuthConfig, Shutdown};
 use tonic::transport::Channel;
 
 pub mod fixtures;
@@ -36,8 +36,13 @@ impl Drop for OfflineQuerySandbox {
 
 impl OfflineQuerySandbox {
     pub async fn start(root: &str, offline_root: &Path) -> Self {
+        Self::start_with_auth(root, offline_root, AuthConfig::default()).await
+    }
+
+    /// [`OfflineQuerySandbox::start`] identifying callers as `auth` says.
+    pub async fn start_with_auth(root: &str, offline_root: &Path, auth: AuthConfig) -> Self {
         let datasets_root = offline_root.join("_datasets");
-        let config = OfflineQueryConfig {
+        let mut config = OfflineQueryConfig {
             etcd: crate::etcd_settings(root),
             kafka: crate::log_settings(),
             offline: OfflineSettings {
@@ -56,6 +61,7 @@ impl OfflineQuerySandbox {
             },
             ..OfflineQueryConfig::default()
         };
+        config.server.auth = auth;
         let server = featurestore_offline_query::connect(&config)
             .await
             .expect("offline query");

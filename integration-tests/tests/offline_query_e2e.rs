@@ -16,6 +16,7 @@ use featurestore_offlinestore::DeltaStore;
 use featurestore_proto::v1::{
     EntitySource, FeatureGroupRef, QueryHandle, ReadFeatureGroupRequest, entity_source::Source,
 };
+use futures::TryStreamExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_then_read_over_flight_pinned_to_table_versions() {
@@ -326,5 +327,80 @@ async fn tickets_a_client_writes_or_alters_are_refused() {
     }
     // The ticket as issued still reads.
     let rows = read_all(&offline, &handle.flight_ticket).await;
+    assert_eq!(int_column(&rows, "label"), vec![Some(0)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_runs_only_for_the_caller_it_was_issued_to() {
+    use featurestore_runtime::{AuthConfig, auth::IssuerConfig};
+
+    let (registry, project, g) = registered().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = DeltaStore::new(dir.path().to_str().unwrap()).unwrap();
+    append(&store, &g, &[(1, 100, 10)], 0).await;
+    // An issuer with one HMAC key (base64url of the secret below).
+    let secret = b"a-test-secret-of-32-bytes-or-so!";
+    let jwks = dir.path().join("jwks.json");
+    std::fs::write(
+        &jwks,
+        r#"{"keys":[{"kty":"oct","kid":"k1","alg":"HS256","k":"YS10ZXN0LXNlY3JldC1vZi0zMi1ieXRlcy1vci1zbyE"}]}"#,
+    )
+    .unwrap();
+    let auth = AuthConfig {
+        // Anonymous calls pass the layer; the ticket check refuses them.
+        required: false,
+        issuers: vec![IssuerConfig {
+            issuer: "https://issuer.test".into(),
+            audiences: Vec::new(),
+            jwks_file: jwks,
+            groups_claim: "groups".into(),
+        }],
+    };
+    let offline = OfflineQuerySandbox::start_with_auth(registry.root(), dir.path(), auth).await;
+    let bearer = |sub: &str| {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some("k1".into());
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 600;
+        let claims = serde_json::json!({"iss": "https://issuer.test", "sub": sub, "exp": exp});
+        let key = jsonwebtoken::EncodingKey::from_secret(secret).unwrap();
+        format!(
+            "Bearer {}",
+            jsonwebtoken::encode(&header, &claims, &key).unwrap()
+        )
+    };
+
+    let mut plan = tonic::Request::new(request(&project, "model", entity_rows(&[(1, 150)])));
+    plan.metadata_mut()
+        .insert("authorization", bearer("ana").parse().unwrap());
+    let handle = offline
+        .client()
+        .await
+        .get_historical_features(plan)
+        .await
+        .expect("plan")
+        .into_inner();
+    let ticket = || Ticket {
+        ticket: handle.flight_ticket.clone().into(),
+    };
+    let mut flight = offline.flight().await;
+    flight.add_header("authorization", &bearer("bob")).unwrap();
+    let err = flight.do_get(ticket()).await.map(|_| ()).unwrap_err();
+    assert_eq!(flight_code(err), tonic::Code::PermissionDenied);
+    let mut anonymous = offline.flight().await;
+    let err = anonymous.do_get(ticket()).await.map(|_| ()).unwrap_err();
+    assert_eq!(flight_code(err), tonic::Code::Unauthenticated);
+    let mut ana = offline.flight().await;
+    ana.add_header("authorization", &bearer("ana")).unwrap();
+    let rows: Vec<RecordBatch> = ana
+        .do_get(ticket())
+        .await
+        .expect("ana's own ticket")
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(int_column(&rows, "label"), vec![Some(0)]);
 }

@@ -98,6 +98,26 @@ pub struct Principal {
     pub proof: Proof,
 }
 
+impl Principal {
+    /// One string per caller, never shared by two: the issuer and subject
+    /// of a token, `cert:` and the name of a certificate.
+    pub fn id(&self) -> String {
+        match self.proof {
+            Proof::Token => format!("{}#{}", self.issuer, self.name),
+            Proof::Certificate => format!("cert:{}", self.name),
+        }
+    }
+
+    /// The [`Principal::id`] of a request's caller; empty when anonymous.
+    pub fn id_of<T>(request: &tonic::Request<T>) -> String {
+        request
+            .extensions()
+            .get::<Principal>()
+            .map(Principal::id)
+            .unwrap_or_default()
+    }
+}
+
 /// An issuer's keys, by key id.
 struct Keys {
     jwks: Vec<u8>,

@@ -14,6 +14,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use featurestore_query_engine::QueryError;
+use featurestore_runtime::Principal;
 
 use crate::{error::OfflineError, grpc::schema_bytes, query::Server};
 
@@ -46,8 +47,12 @@ fn ticket_of(descriptor: &FlightDescriptor) -> Result<Vec<u8>, Status> {
 }
 
 impl OfflineFlight {
-    async fn schema_of(&self, ticket: &[u8]) -> Result<arrow_schema::SchemaRef, Status> {
-        Ok(self.server.plan_ticket(ticket).await?.schema)
+    async fn schema_of(
+        &self,
+        ticket: &[u8],
+        caller: &str,
+    ) -> Result<arrow_schema::SchemaRef, Status> {
+        Ok(self.server.plan_ticket(ticket, caller).await?.schema)
     }
 }
 
@@ -79,9 +84,10 @@ impl FlightService for OfflineFlight {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
+        let caller = Principal::id_of(&request);
         let descriptor = request.into_inner();
         let ticket = ticket_of(&descriptor)?;
-        let schema = self.schema_of(&ticket).await?;
+        let schema = self.schema_of(&ticket, &caller).await?;
         let info = FlightInfo {
             schema: schema_bytes(&schema)?.into(),
             flight_descriptor: Some(descriptor),
@@ -111,7 +117,7 @@ impl FlightService for OfflineFlight {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
         let ticket = ticket_of(request.get_ref())?;
-        let schema = self.schema_of(&ticket).await?;
+        let schema = self.schema_of(&ticket, &Principal::id_of(&request)).await?;
         Ok(Response::new(SchemaResult {
             schema: schema_bytes(&schema)?.into(),
         }))
@@ -121,7 +127,8 @@ impl FlightService for OfflineFlight {
         &self,
         request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
-        let stream = self.server.run(&request.get_ref().ticket).await?;
+        let caller = Principal::id_of(&request);
+        let stream = self.server.run(&request.get_ref().ticket, &caller).await?;
         let schema = stream.schema();
         // Failures mid-stream (a sort out of memory, storage gone) reach the
         // client as the same statuses as before the first batch.

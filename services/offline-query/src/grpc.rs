@@ -12,6 +12,7 @@ use featurestore_proto::v1::{
     offline_query_service_server::OfflineQueryService,
     training_dataset_service_server::TrainingDatasetService,
 };
+use featurestore_runtime::Principal;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -53,21 +54,31 @@ impl OfflineQueryService for OfflineGrpc {
         &self,
         request: Request<GetHistoricalFeaturesRequest>,
     ) -> Result<Response<QueryHandle>, Status> {
-        handle(self.server.plan_historical(request.get_ref()).await?)
+        let caller = Principal::id_of(&request);
+        handle(
+            self.server
+                .plan_historical(request.get_ref(), &caller)
+                .await?,
+        )
     }
 
     async fn read_feature_group(
         &self,
         request: Request<ReadFeatureGroupRequest>,
     ) -> Result<Response<QueryHandle>, Status> {
-        handle(self.server.plan_group_read(request.get_ref()).await?)
+        let caller = Principal::id_of(&request);
+        handle(
+            self.server
+                .plan_group_read(request.get_ref(), &caller)
+                .await?,
+        )
     }
 }
 
 impl OfflineGrpc {
     /// A stored dataset as the API returns it: with the ticket that reads it.
-    fn readable(&self, mut dataset: TrainingDataset) -> TrainingDataset {
-        dataset.flight_ticket = self.server.dataset_ticket(&dataset);
+    fn readable(&self, mut dataset: TrainingDataset, caller: &str) -> TrainingDataset {
+        dataset.flight_ticket = self.server.dataset_ticket(&dataset, caller);
         dataset
     }
 }
@@ -78,8 +89,9 @@ impl TrainingDatasetService for OfflineGrpc {
         &self,
         request: Request<CreateTrainingDatasetRequest>,
     ) -> Result<Response<TrainingDataset>, Status> {
+        let caller = Principal::id_of(&request);
         let dataset = self.server.create_dataset(request.get_ref()).await?;
-        Ok(Response::new(self.readable(dataset)))
+        Ok(Response::new(self.readable(dataset, &caller)))
     }
 
     async fn get_training_dataset(
@@ -92,13 +104,16 @@ impl TrainingDatasetService for OfflineGrpc {
             .datasets()
             .get(&r.project, &r.name, r.version)
             .await?;
-        Ok(Response::new(self.readable(dataset)))
+        Ok(Response::new(
+            self.readable(dataset, &Principal::id_of(&request)),
+        ))
     }
 
     async fn list_training_datasets(
         &self,
         request: Request<ListTrainingDatasetsRequest>,
     ) -> Result<Response<ListTrainingDatasetsResponse>, Status> {
+        let caller = Principal::id_of(&request);
         let r = request.get_ref();
         let (datasets, next_page_token) = self
             .server
@@ -106,7 +121,10 @@ impl TrainingDatasetService for OfflineGrpc {
             .list(&r.project, r.page_size, &r.page_token)
             .await?;
         Ok(Response::new(ListTrainingDatasetsResponse {
-            datasets: datasets.into_iter().map(|d| self.readable(d)).collect(),
+            datasets: datasets
+                .into_iter()
+                .map(|d| self.readable(d, &caller))
+                .collect(),
             next_page_token,
         }))
     }

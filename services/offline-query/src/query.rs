@@ -139,17 +139,21 @@ impl Server {
         }
     }
 
-    fn ticket(&self, kind: Kind) -> Vec<u8> {
-        self.tickets.sign(kind, now_micros())
+    /// A ticket for `kind` issued to `caller` (`Principal::id`).
+    fn ticket(&self, kind: Kind, caller: &str) -> Vec<u8> {
+        self.tickets.sign(kind, caller, now_micros())
     }
 
-    /// The Flight ticket that reads a stored dataset.
-    pub fn dataset_ticket(&self, dataset: &TrainingDataset) -> Vec<u8> {
-        self.ticket(Kind::Dataset(TrainingDatasetRef {
-            project: dataset.project.clone(),
-            name: dataset.name.clone(),
-            version: dataset.version,
-        }))
+    /// The Flight ticket that reads a stored dataset, for `caller`.
+    pub fn dataset_ticket(&self, dataset: &TrainingDataset, caller: &str) -> Vec<u8> {
+        self.ticket(
+            Kind::Dataset(TrainingDatasetRef {
+                project: dataset.project.clone(),
+                name: dataset.name.clone(),
+                version: dataset.version,
+            }),
+            caller,
+        )
     }
 
     /// Waits as `consistency` asks for `groups`' rows to be in Delta; the
@@ -207,10 +211,11 @@ impl Server {
     pub async fn plan_historical(
         &self,
         request: &GetHistoricalFeaturesRequest,
+        caller: &str,
     ) -> Result<Planned, OfflineError> {
         let (ticket, plan, _, freshness) = self.plan_query(request).await?;
         Ok(Planned {
-            ticket: self.ticket(Kind::Query(ticket)),
+            ticket: self.ticket(Kind::Query(ticket), caller),
             plan,
             freshness,
         })
@@ -289,6 +294,7 @@ impl Server {
     pub async fn plan_group_read(
         &self,
         request: &ReadFeatureGroupRequest,
+        caller: &str,
     ) -> Result<Planned, OfflineError> {
         let reference = request
             .group
@@ -342,15 +348,15 @@ impl Server {
             entities: None,
         };
         Ok(Planned {
-            ticket: self.ticket(Kind::Query(ticket)),
+            ticket: self.ticket(Kind::Query(ticket), caller),
             plan,
             freshness,
         })
     }
 
     /// What a ticket returns, without running it.
-    pub async fn plan_ticket(&self, ticket: &[u8]) -> Result<Plan, OfflineError> {
-        match self.decode(ticket).await? {
+    pub async fn plan_ticket(&self, ticket: &[u8], caller: &str) -> Result<Plan, OfflineError> {
+        match self.decode(ticket, caller).await? {
             Resolved::Query(ticket, reads) => match &ticket.entities {
                 Some(entities) => {
                     let (source, column) = entity_source(&self.roots, Some(entities))?;
@@ -373,8 +379,12 @@ impl Server {
     }
 
     /// Runs what a ticket names.
-    pub async fn run(&self, ticket: &[u8]) -> Result<SendableRecordBatchStream, OfflineError> {
-        match self.decode(ticket).await? {
+    pub async fn run(
+        &self,
+        ticket: &[u8],
+        caller: &str,
+    ) -> Result<SendableRecordBatchStream, OfflineError> {
+        match self.decode(ticket, caller).await? {
             Resolved::Query(ticket, reads) => self.run_query(&ticket, &reads).await,
             Resolved::Dataset(dataset) => Ok(self
                 .engine
@@ -403,8 +413,8 @@ impl Server {
         }
     }
 
-    async fn decode(&self, ticket: &[u8]) -> Result<Resolved, OfflineError> {
-        match self.tickets.open(ticket, now_micros())? {
+    async fn decode(&self, ticket: &[u8], caller: &str) -> Result<Resolved, OfflineError> {
+        match self.tickets.open(ticket, caller, now_micros())? {
             Kind::Query(query) => {
                 let reads = self.pinned_reads(&query)?;
                 Ok(Resolved::Query(query, reads))

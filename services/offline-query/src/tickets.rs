@@ -1,10 +1,13 @@
 //! Flight tickets a client cannot forge. `DoGet` runs whatever its ticket
 //! names, so a ticket is the planned [`FlightTicket`] with an expiry, signed
-//! with HMAC-SHA256 under the deployment's ticket key
+//! and the caller it was issued to (`Principal::id`, empty when anonymous),
+//! signed with HMAC-SHA256 under the deployment's ticket key
 //! (`query.ticket_key_file`, the same file on every replica so that any of
 //! them runs a ticket another issued). A ticket altered, signed under
-//! another key or past its expiry is refused with UNAUTHENTICATED; bytes
-//! that are not a ticket at all with INVALID_ARGUMENT.
+//! another key or past its expiry is refused with UNAUTHENTICATED; one
+//! issued to another caller with PERMISSION_DENIED (UNAUTHENTICATED when
+//! the caller gives no identity); bytes that are not a ticket at all with
+//! INVALID_ARGUMENT.
 //!
 //! Without a key file each process draws a random key at startup: tickets
 //! then work only on the replica that issued them, and not across a restart
@@ -67,20 +70,23 @@ impl Tickets {
         }
     }
 
-    /// The ticket for `kind`, valid for the configured time from `now_micros`.
-    pub fn sign(&self, kind: Kind, now_micros: i64) -> Vec<u8> {
+    /// The ticket for `kind`, issued to `principal`, valid for the
+    /// configured time from `now_micros`.
+    pub fn sign(&self, kind: Kind, principal: &str, now_micros: i64) -> Vec<u8> {
         let ttl = i64::try_from(self.ttl.as_micros()).unwrap_or(i64::MAX);
         let ticket = FlightTicket {
             kind: Some(kind),
             expires_at_micros: now_micros.saturating_add(ttl),
+            principal: principal.to_string(),
         }
         .encode_to_vec();
         let mac = hmac::sign(&self.key, &ticket).as_ref().to_vec();
         SignedTicket { ticket, mac }.encode_to_vec()
     }
 
-    /// What a client-given ticket names, once its signature and expiry hold.
-    pub fn open(&self, bytes: &[u8], now_micros: i64) -> Result<Kind, OfflineError> {
+    /// What a client-given ticket names, once its signature and expiry hold
+    /// and `caller` is the one it was issued to.
+    pub fn open(&self, bytes: &[u8], caller: &str, now_micros: i64) -> Result<Kind, OfflineError> {
         let not_a_ticket = || OfflineError::invalid("ticket", "not a ticket of this service");
         let signed = SignedTicket::decode(bytes).map_err(|_| not_a_ticket())?;
         if signed.ticket.is_empty() {
@@ -98,6 +104,17 @@ impl Tickets {
                 (now_micros - ticket.expires_at_micros) / 1_000_000,
                 self.ttl.as_secs()
             )));
+        }
+        if !ticket.principal.is_empty() && ticket.principal != caller {
+            return Err(if caller.is_empty() {
+                OfflineError::Unauthenticated(
+                    "ticket: issued to an identified caller; call with the same credentials".into(),
+                )
+            } else {
+                OfflineError::PermissionDenied(
+                    "ticket: issued to another caller; plan the query yourself".into(),
+                )
+            });
         }
         ticket.kind.ok_or_else(not_a_ticket)
     }
@@ -126,9 +143,9 @@ mod tests {
     #[test]
     fn a_signed_ticket_opens_until_it_expires() {
         let tickets = Tickets::random(Duration::from_secs(60));
-        let ticket = tickets.sign(kind(), NOW);
-        assert_eq!(tickets.open(&ticket, NOW + 59_000_000).unwrap(), kind());
-        let err = tickets.open(&ticket, NOW + 60_000_000).unwrap_err();
+        let ticket = tickets.sign(kind(), "", NOW);
+        assert_eq!(tickets.open(&ticket, "", NOW + 59_000_000).unwrap(), kind());
+        let err = tickets.open(&ticket, "", NOW + 60_000_000).unwrap_err();
         assert_eq!(code(err), tonic::Code::Unauthenticated);
     }
 
@@ -140,38 +157,58 @@ mod tests {
             ticket: FlightTicket {
                 kind: Some(kind()),
                 expires_at_micros: i64::MAX,
+                principal: String::new(),
             }
             .encode_to_vec(),
             mac: vec![0; 32],
         }
         .encode_to_vec();
         assert_eq!(
-            code(tickets.open(&forged, NOW).unwrap_err()),
+            code(tickets.open(&forged, "", NOW).unwrap_err()),
             tonic::Code::Unauthenticated
         );
         // A real ticket with its expiry pushed out.
-        let mut signed = SignedTicket::decode(tickets.sign(kind(), NOW).as_slice()).unwrap();
+        let mut signed = SignedTicket::decode(tickets.sign(kind(), "", NOW).as_slice()).unwrap();
         let mut inner = FlightTicket::decode(signed.ticket.as_slice()).unwrap();
         inner.expires_at_micros = i64::MAX;
         signed.ticket = inner.encode_to_vec();
         assert_eq!(
-            code(tickets.open(&signed.encode_to_vec(), NOW).unwrap_err()),
+            code(tickets.open(&signed.encode_to_vec(), "", NOW).unwrap_err()),
             tonic::Code::Unauthenticated
         );
         // Issued under another deployment's key.
-        let other = Tickets::random(Duration::from_secs(60)).sign(kind(), NOW);
+        let other = Tickets::random(Duration::from_secs(60)).sign(kind(), "", NOW);
         assert_eq!(
-            code(tickets.open(&other, NOW).unwrap_err()),
+            code(tickets.open(&other, "", NOW).unwrap_err()),
             tonic::Code::Unauthenticated
         );
         // Not a ticket at all.
         for garbage in [&b""[..], b"\xff\xff\xff", b"hello"] {
             assert_eq!(
-                code(tickets.open(garbage, NOW).unwrap_err()),
+                code(tickets.open(garbage, "", NOW).unwrap_err()),
                 tonic::Code::InvalidArgument,
                 "{garbage:?}"
             );
         }
+    }
+
+    #[test]
+    fn only_the_caller_it_was_issued_to_runs_a_ticket() {
+        let tickets = Tickets::random(Duration::from_secs(60));
+        let ana = "https://issuer.test#ana";
+        let ticket = tickets.sign(kind(), ana, NOW);
+        assert_eq!(tickets.open(&ticket, ana, NOW).unwrap(), kind());
+        assert_eq!(
+            code(tickets.open(&ticket, "cert:bob", NOW).unwrap_err()),
+            tonic::Code::PermissionDenied
+        );
+        assert_eq!(
+            code(tickets.open(&ticket, "", NOW).unwrap_err()),
+            tonic::Code::Unauthenticated
+        );
+        // Issued anonymously (no identity configured): anyone runs it.
+        let open = tickets.sign(kind(), "", NOW);
+        assert_eq!(tickets.open(&open, ana, NOW).unwrap(), kind());
     }
 
     #[test]
@@ -181,7 +218,7 @@ mod tests {
         std::fs::write(&file, b"0123456789abcdef0123456789abcdef\n").unwrap();
         let a = Tickets::from_file(&file, Duration::from_secs(60)).unwrap();
         let b = Tickets::from_file(&file, Duration::from_secs(60)).unwrap();
-        assert_eq!(b.open(&a.sign(kind(), NOW), NOW).unwrap(), kind());
+        assert_eq!(b.open(&a.sign(kind(), "", NOW), "", NOW).unwrap(), kind());
         std::fs::write(&file, b"short").unwrap();
         let err = Tickets::from_file(&file, Duration::from_secs(60)).unwrap_err();
         assert!(err.contains("at least 32"), "{err}");

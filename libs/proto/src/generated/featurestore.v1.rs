@@ -3900,6 +3900,10 @@ pub struct FlightTicket {
     /// When the ticket stops being accepted (µs since the epoch).
     #[prost(int64, tag = "3")]
     pub expires_at_micros: i64,
+    /// The caller it was issued to (empty: an anonymous caller); only the
+    /// same caller may run it.
+    #[prost(string, tag = "4")]
+    pub principal: ::prost::alloc::string::String,
     #[prost(oneof = "flight_ticket::Kind", tags = "1, 2")]
     pub kind: ::core::option::Option<flight_ticket::Kind>,
 }
