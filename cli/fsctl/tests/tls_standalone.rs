@@ -5,7 +5,7 @@
 mod common;
 
 use featurestore_integration_tests::certs::Ca;
-use featurestore_runtime::{AuthConfig, TlsConfig, auth::IssuerConfig};
+use featurestore_runtime::{AuthConfig, RateLimitConfig, TlsConfig, auth::IssuerConfig};
 use featurestore_standalone::{StandaloneConfig, config::Listen};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +80,30 @@ const SECRET: &[u8] = b"a-test-secret-of-32-bytes-or-so!";
 /// SECRET, base64url.
 const SECRET_B64: &str = "YS10ZXN0LXNlY3JldC1vZi0zMi1ieXRlcy1vci1zbyE";
 
+/// Identity required, tokens of one issuer (HMAC key `k1`, its JWKS in `dir`).
+fn required_tokens(dir: &std::path::Path) -> AuthConfig {
+    let jwks = dir.join("jwks.json");
+    std::fs::write(
+        &jwks,
+        format!(r#"{{"keys":[{{"kty":"oct","kid":"k1","alg":"HS256","k":"{SECRET_B64}"}}]}}"#),
+    )
+    .unwrap();
+    AuthConfig {
+        required: true,
+        issuers: vec![IssuerConfig {
+            issuer: "https://issuer.test".into(),
+            audiences: vec!["featurestore".into()],
+            jwks_file: jwks,
+            groups_claim: "groups".into(),
+        }],
+    }
+}
+
 fn token(exp_from_now: i64, secret: &[u8]) -> String {
+    token_for("ana", exp_from_now, secret)
+}
+
+fn token_for(sub: &str, exp_from_now: i64, secret: &[u8]) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -88,7 +111,7 @@ fn token(exp_from_now: i64, secret: &[u8]) -> String {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     header.kid = Some("k1".into());
     let claims = serde_json::json!({
-        "iss": "https://issuer.test", "sub": "ana", "aud": "featurestore",
+        "iss": "https://issuer.test", "sub": sub, "aud": "featurestore",
         "exp": now + exp_from_now,
     });
     let key = jsonwebtoken::EncodingKey::from_secret(secret).unwrap();
@@ -98,24 +121,10 @@ fn token(exp_from_now: i64, secret: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fsctl_calls_with_a_bearer_token_of_a_trusted_issuer() {
     let data = tempfile::tempdir().unwrap();
-    let jwks = data.path().join("jwks.json");
-    std::fs::write(
-        &jwks,
-        format!(r#"{{"keys":[{{"kty":"oct","kid":"k1","alg":"HS256","k":"{SECRET_B64}"}}]}}"#),
-    )
-    .unwrap();
     let config = StandaloneConfig {
         data_dir: data.path().join("featurestore-data"),
         listen: Listen::any_port(),
-        auth: AuthConfig {
-            required: true,
-            issuers: vec![IssuerConfig {
-                issuer: "https://issuer.test".into(),
-                audiences: vec!["featurestore".into()],
-                jwks_file: jwks,
-                groups_claim: "groups".into(),
-            }],
-        },
+        auth: required_tokens(data.path()),
         ..StandaloneConfig::default()
     };
     let standalone = featurestore_standalone::start(&config, featurestore_runtime::Shutdown::new())
@@ -141,5 +150,43 @@ async fn fsctl_calls_with_a_bearer_token_of_a_trusted_issuer() {
     let forged = token(600, b"another-secret-of-32-bytes-long!");
     let (ok, out) = run(Some(forged), &["list", "projects"]).await;
     assert!(!ok && out.contains("Signature"), "{out}");
+    standalone.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_over_its_rate_is_refused_and_others_are_not() {
+    let data = tempfile::tempdir().unwrap();
+    let config = StandaloneConfig {
+        data_dir: data.path().join("featurestore-data"),
+        listen: Listen::any_port(),
+        auth: required_tokens(data.path()),
+        // Two calls at once, then one per 100 s: the third call within a
+        // test's time is always over.
+        rate_limit: RateLimitConfig {
+            requests_per_second: 0.01,
+            burst: 2,
+        },
+        ..StandaloneConfig::default()
+    };
+    let standalone = featurestore_standalone::start(&config, featurestore_runtime::Shutdown::new())
+        .await
+        .unwrap();
+    let registry = format!("--registry=http://{}", standalone.addrs.registry);
+    let list = |sub: &str| {
+        common::fsctl_async(vec![
+            registry.clone(),
+            format!("--token={}", token_for(sub, 600, SECRET)),
+            "list".into(),
+            "projects".into(),
+        ])
+    };
+    for _ in 0..2 {
+        let (ok, out) = list("ana").await;
+        assert!(ok, "{out}");
+    }
+    let (ok, out) = list("ana").await;
+    assert!(!ok && out.contains("rate limit"), "{out}");
+    let (ok, out) = list("bob").await;
+    assert!(ok, "another caller keeps its own budget: {out}");
     standalone.stop().await.unwrap();
 }

@@ -72,9 +72,6 @@ impl AuthConfig {
                 return Err(format!("server.auth.issuers[{i}].jwks_file is required"));
             }
         }
-        if self.required && self.issuers.is_empty() {
-            tracing::debug!("server.auth.required with no issuers: client certificates only");
-        }
         Ok(())
     }
 }
@@ -316,7 +313,7 @@ fn certificate_name(der: &[u8]) -> Option<String> {
 }
 
 /// Paths answered without identity: probes and tools.
-fn open_path(path: &str) -> bool {
+pub(crate) fn open_path(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
 }
 

@@ -85,6 +85,8 @@ pub struct ServerConfig {
     pub tls: crate::TlsConfig,
     /// `[server.auth]`: who may call (bearer tokens, client certificates).
     pub auth: crate::AuthConfig,
+    /// `[server.rate_limit]`: requests per second per caller; off by default.
+    pub rate_limit: crate::RateLimitConfig,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +100,7 @@ impl Default for ServerConfig {
             max_message_bytes: 64 << 20,
             tls: crate::TlsConfig::default(),
             auth: crate::AuthConfig::default(),
+            rate_limit: crate::RateLimitConfig::default(),
         }
     }
 }
@@ -114,7 +117,8 @@ impl Validate for ServerConfig {
             return Err("server.max_message_bytes must be at least 1024".into());
         }
         self.tls.validate()?;
-        self.auth.validate()
+        self.auth.validate()?;
+        self.rate_limit.validate()
     }
 }
 

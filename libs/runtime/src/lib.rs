@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod rate_limit;
 pub mod server;
 pub mod service;
 pub mod shutdown;
@@ -15,6 +16,7 @@ pub mod tls;
 
 pub use auth::{AuthConfig, Principal};
 pub use config::{ConfigError, ServerConfig, TelemetryConfig, Validate};
+pub use rate_limit::RateLimitConfig;
 pub use server::GrpcServer;
 pub use service::{ServiceConfig, Started};
 pub use shutdown::Shutdown;

@@ -27,6 +27,7 @@ use tracing::Level;
 use crate::{
     ServerConfig,
     auth::{AuthLayer, Authenticator},
+    rate_limit::RateLimitLayer,
     shutdown::Shutdown,
 };
 
@@ -166,6 +167,7 @@ impl GrpcServer {
                     .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
             )
             .layer(AuthLayer::new(auth))
+            .layer(option_layer(RateLimitLayer::new(&self.config.rate_limit)))
             .layer(MapErrLayer::new(
                 overload_to_status as fn(BoxError) -> BoxError,
             ))

@@ -6,7 +6,9 @@
 use std::{net::SocketAddr, path::PathBuf};
 
 use featurestore_offline_query::config::QuerySettings;
-use featurestore_runtime::{AuthConfig, ServiceConfig, TelemetryConfig, TlsConfig, Validate};
+use featurestore_runtime::{
+    AuthConfig, RateLimitConfig, ServiceConfig, TelemetryConfig, TlsConfig, Validate,
+};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -24,6 +26,8 @@ pub struct StandaloneConfig {
     /// `[auth]`: who may call every listener, as `[server.auth]` of a
     /// service. Off by default.
     pub auth: AuthConfig,
+    /// `[rate_limit]`: requests per second per caller on every listener.
+    pub rate_limit: RateLimitConfig,
 }
 
 /// Where each service listens: the ports of the distributed services, so
@@ -86,6 +90,7 @@ impl Default for StandaloneConfig {
             query: QuerySettings::default(),
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -105,6 +110,9 @@ impl Validate for StandaloneConfig {
         self.auth
             .validate()
             .map_err(|e| e.replace("server.auth", "auth"))?;
+        self.rate_limit
+            .validate()
+            .map_err(|e| e.replace("server.rate_limit", "rate_limit"))?;
         if self.data_dir.as_os_str().is_empty() {
             return Err("data_dir is required".into());
         }

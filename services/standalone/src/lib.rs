@@ -103,6 +103,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     let mut registry_config = RegistryConfig::default();
     registry_config.server.tls = config.tls.clone();
     registry_config.server.auth = config.auth.clone();
+    registry_config.server.rate_limit = config.rate_limit.clone();
     let registry = Registry::new(
         store.clone(),
         keys.clone(),
@@ -116,6 +117,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     let mut ingestion_config = IngestionConfig::default();
     ingestion_config.server.tls = config.tls.clone();
     ingestion_config.server.auth = config.auth.clone();
+    ingestion_config.server.rate_limit = config.rate_limit.clone();
     let idempotency = featurestore_ingestion::idempotency::Idempotency::new(
         store.clone(),
         &keys,
@@ -137,6 +139,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     let mut materialization_config = MaterializationConfig::default();
     materialization_config.server.tls = config.tls.clone();
     materialization_config.server.auth = config.auth.clone();
+    materialization_config.server.rate_limit = config.rate_limit.clone();
     let parts = featurestore_materialization::Parts {
         materializer: Arc::new(Materializer::new(
             catalog.clone(),
@@ -157,6 +160,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     let mut serving_config = ServingConfig::default();
     serving_config.server.tls = config.tls.clone();
     serving_config.server.auth = config.auth.clone();
+    serving_config.server.rate_limit = config.rate_limit.clone();
     let serving = Arc::new(featurestore_online_serving::Server::new(
         catalog.clone(),
         Arc::new(featurestore_catalog::ProgressCache::spawn(
@@ -176,6 +180,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     let mut offline_config = OfflineQueryConfig::default();
     offline_config.server.tls = config.tls.clone();
     offline_config.server.auth = config.auth.clone();
+    offline_config.server.rate_limit = config.rate_limit.clone();
     offline_config.datasets.root = data_dir.datasets();
     offline_config.query = config.query.clone();
     let offline_server =
