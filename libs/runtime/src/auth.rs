@@ -1,4 +1,5 @@
-//! Who is calling: every request of a service passes [`AuthLayer`], which
+//! Who is calling: every request of a service passes the [`Gate`] of an
+//! [`Authenticator`], which
 //! finds the caller's identity and puts it in the request's extensions as a
 //! [`Principal`] (tonic handlers read it with `request.extensions()`).
 //!
@@ -20,17 +21,17 @@ use std::{
     collections::HashMap,
     path::PathBuf,
     sync::{Arc, RwLock},
-    task::{Context, Poll},
     time::Duration,
 };
 
-use futures::future::BoxFuture;
 use jsonwebtoken::{
     Algorithm, DecodingKey, Validation,
     jwk::{JwkSet, KeyAlgorithm},
 };
 use serde::{Deserialize, Serialize};
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+
+use crate::gate::Gate;
 
 /// `[server.auth]`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -336,74 +337,22 @@ pub fn spawn_reload(auth: &Arc<Authenticator>, every: Duration) {
     });
 }
 
-/// The tower layer: identifies every request (see the module docs).
-#[derive(Debug, Clone)]
-pub struct AuthLayer {
-    auth: Arc<Authenticator>,
-}
-
-impl AuthLayer {
-    pub fn new(auth: Arc<Authenticator>) -> Self {
-        Self { auth }
-    }
-}
-
-impl<S> tower::Layer<S> for AuthLayer {
-    type Service = Auth<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Auth {
-            inner,
-            auth: self.auth.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Auth<S> {
-    inner: S,
-    auth: Arc<Authenticator>,
-}
-
-impl<S, B> tower::Service<http::Request<B>> for Auth<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        let refused = |reason: String| -> Self::Future {
-            let status = tonic::Status::unauthenticated(reason);
-            Box::pin(async move { Ok(status.into_http()) })
-        };
-        match self.auth.identify(&request) {
+/// The gate that identifies every request (see the module docs).
+impl Gate for Arc<Authenticator> {
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), tonic::Status> {
+        match self.identify(request) {
             Ok(Some(principal)) => {
                 request.extensions_mut().insert(principal);
+                Ok(())
             }
-            Ok(None) if self.auth.required && !open_path(request.uri().path()) => {
-                return refused(
-                    "no identity: send `authorization: Bearer <token>` or a client certificate"
-                        .into(),
-                );
+            Ok(None) if self.required && !open_path(request.uri().path()) => {
+                Err(tonic::Status::unauthenticated(
+                    "no identity: send `authorization: Bearer <token>` or a client certificate",
+                ))
             }
-            Ok(None) => {}
-            Err(reason) => return refused(reason),
+            Ok(None) => Ok(()),
+            Err(reason) => Err(tonic::Status::unauthenticated(reason)),
         }
-        // The clone is ready only after poll_ready; call the ready one.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(inner.call(request))
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod gate;
 pub mod rate_limit;
 pub mod server;
 pub mod service;

@@ -4,19 +4,13 @@
 //! RESOURCE_EXHAUSTED with the time to wait, and is not run. Health and
 //! reflection are not counted. One caller's burst never slows another.
 
-use std::{
-    num::NonZeroU32,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
-use futures::future::BoxFuture;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 use serde::{Deserialize, Serialize};
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
-use crate::Principal;
+use crate::{Principal, gate::Gate};
 
 /// `[server.rate_limit]`: off unless `requests_per_second` is positive.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -60,13 +54,14 @@ impl RateLimitConfig {
 
 type Limiter = DefaultKeyedRateLimiter<String>;
 
-/// The tower layer; `None` when no limit is configured.
+/// Per-caller budgets (the gate of `[server.rate_limit]`).
 #[derive(Debug, Clone)]
-pub struct RateLimitLayer {
+pub struct RateLimits {
     limiter: Arc<Limiter>,
 }
 
-impl RateLimitLayer {
+impl RateLimits {
+    /// `None` when no limit is configured.
     pub fn new(config: &RateLimitConfig) -> Option<Self> {
         let limiter = Arc::new(RateLimiter::keyed(config.quota()?));
         // Forget callers idle long enough to be back at a full burst.
@@ -85,23 +80,6 @@ impl RateLimitLayer {
     }
 }
 
-impl<S> tower::Layer<S> for RateLimitLayer {
-    type Service = Limited<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Limited {
-            inner,
-            limiter: self.limiter.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Limited<S> {
-    inner: S,
-    limiter: Arc<Limiter>,
-}
-
 /// Who a request is counted against.
 fn caller<B>(request: &http::Request<B>) -> String {
     if let Some(p) = request.extensions().get::<Principal>() {
@@ -118,38 +96,19 @@ fn caller<B>(request: &http::Request<B>) -> String {
     addr.map_or_else(|| "anonymous".into(), |a| format!("ip:{}", a.ip()))
 }
 
-impl<S, B> tower::Service<http::Request<B>> for Limited<S>
-where
-    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        if !crate::auth::open_path(request.uri().path()) {
-            let who = caller(&request);
-            if let Err(not_until) = self.limiter.check_key(&who) {
-                let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-                let status = tonic::Status::resource_exhausted(format!(
-                    "rate limit: {who} is over its requests per second; retry in {} ms",
-                    wait.as_millis().max(1)
-                ));
-                return Box::pin(async move { Ok(status.into_http()) });
-            }
+impl Gate for RateLimits {
+    fn admit<B>(&self, request: &mut http::Request<B>) -> Result<(), tonic::Status> {
+        if crate::auth::open_path(request.uri().path()) {
+            return Ok(());
         }
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(inner.call(request))
+        let who = caller(request);
+        self.limiter.check_key(&who).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            tonic::Status::resource_exhausted(format!(
+                "rate limit: {who} is over its requests per second; retry in {} ms",
+                wait.as_millis().max(1)
+            ))
+        })
     }
 }
 

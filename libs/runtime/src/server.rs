@@ -25,10 +25,7 @@ use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::{
-    ServerConfig,
-    auth::{AuthLayer, Authenticator},
-    rate_limit::RateLimitLayer,
-    shutdown::Shutdown,
+    ServerConfig, auth::Authenticator, gate::GateLayer, rate_limit::RateLimits, shutdown::Shutdown,
 };
 
 /// How often token key files are re-read.
@@ -166,8 +163,10 @@ impl GrpcServer {
                     .on_response(DefaultOnResponse::new().level(Level::DEBUG))
                     .on_failure(DefaultOnFailure::new().level(Level::DEBUG)),
             )
-            .layer(AuthLayer::new(auth))
-            .layer(option_layer(RateLimitLayer::new(&self.config.rate_limit)))
+            .layer(GateLayer(auth))
+            .layer(option_layer(
+                RateLimits::new(&self.config.rate_limit).map(GateLayer),
+            ))
             .layer(MapErrLayer::new(
                 overload_to_status as fn(BoxError) -> BoxError,
             ))
