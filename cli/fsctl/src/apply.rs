@@ -8,11 +8,15 @@ use anyhow::{Context, Result};
 use featurestore_proto::v1::{
     CreateEntityRequest, CreateFeatureGroupRequest, CreateFeatureViewRequest, CreateProjectRequest,
     Entity, FeatureGroup, FeatureView, GetEntityRequest, GetFeatureGroupRequest,
-    GetFeatureViewRequest, GetProjectRequest, Project, UpdateFeatureGroupRequest,
+    GetFeatureViewRequest, GetProjectRequest, Project, RoleBinding, SetProjectRolesRequest,
+    UpdateFeatureGroupRequest,
 };
 use tonic::Code;
 
-use crate::{Client, spec::Spec};
+use crate::{
+    Client,
+    spec::{RolesSpec, Spec},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -43,6 +47,8 @@ pub struct Step {
 #[derive(Debug, Clone)]
 pub enum Change {
     Project(Project),
+    /// The project's new role bindings, at the revision planned against.
+    Roles(String, Vec<RoleBinding>, i64),
     Entity(Entity),
     CreateGroup(FeatureGroup),
     UpdateGroup(FeatureGroup, i64),
@@ -85,6 +91,28 @@ pub async fn plan(client: &mut Client, spec: &Spec) -> Result<Vec<Step>> {
             Change::Project(spec.project())
         },
     });
+    if let (Some(current), Some(roles)) = (&existing, &spec.roles) {
+        let desired = roles.to_proto();
+        let same = RolesSpec::from_proto(&current.roles).to_proto() == desired;
+        steps.push(Step {
+            action: if same {
+                Action::Unchanged
+            } else {
+                Action::Update
+            },
+            kind: "roles",
+            name: project.clone(),
+            change: if same {
+                Change::None
+            } else {
+                Change::Roles(
+                    project.clone(),
+                    desired,
+                    current.meta.as_ref().map_or(0, |m| m.revision),
+                )
+            },
+        });
+    }
 
     let mut entities = Vec::new();
     for e in &spec.entities {
@@ -260,6 +288,14 @@ pub async fn apply(client: &mut Client, steps: &[Step]) -> Result<()> {
             Change::Project(p) => client
                 .create_project(CreateProjectRequest {
                     project: Some(p.clone()),
+                })
+                .await
+                .map(|_| ()),
+            Change::Roles(project, roles, revision) => client
+                .set_project_roles(SetProjectRolesRequest {
+                    project: project.clone(),
+                    roles: roles.clone(),
+                    expected_revision: *revision,
                 })
                 .await
                 .map(|_| ()),

@@ -703,7 +703,7 @@ async fn describe(
                 .await
                 .map_err(status_error)?
                 .into_inner();
-            serde_json::json!({"name": p.name, "description": p.description, "owner": p.owner, "revision": p.meta.map(|m| m.revision)})
+            serde_json::json!({"name": p.name, "description": p.description, "owner": p.owner, "roles": spec::RolesSpec::from_proto(&p.roles), "revision": p.meta.map(|m| m.revision)})
         }
         ObjectKind::Entity => {
             let e = client

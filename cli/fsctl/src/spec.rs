@@ -9,7 +9,7 @@ use featurestore_domain::aggregation::{function_name, function_names, parse_func
 use featurestore_domain::types::{parse_scalar, parse_type, scalar_name, type_name};
 use featurestore_proto::v1::{
     self as pb, Aggregation, Entity, Feature, FeatureGroup, FeatureSelection, FeatureView,
-    KeyColumn, Project, ScalarType, ValueType, value::Kind,
+    KeyColumn, Project, Role, RoleBinding, ScalarType, ValueType, value::Kind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,12 +21,67 @@ pub struct Spec {
     pub project: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// Who may do what in the project; absent: the roles are left as they
+    /// are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<RolesSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub entities: Vec<EntitySpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub feature_groups: Vec<GroupSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub feature_views: Vec<ViewSpec>,
+}
+
+/// Members per role: principal ids (`<issuer>#<subject>`, `cert:<name>`)
+/// or `group:<name>`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RolesSpec {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reader: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writer: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admin: Vec<String>,
+}
+
+impl RolesSpec {
+    /// One binding per role that has members, members sorted (so equal
+    /// specs give equal bindings).
+    pub fn to_proto(&self) -> Vec<RoleBinding> {
+        [
+            (Role::Reader, &self.reader),
+            (Role::Writer, &self.writer),
+            (Role::Admin, &self.admin),
+        ]
+        .into_iter()
+        .filter(|(_, members)| !members.is_empty())
+        .map(|(role, members)| {
+            let mut members = members.clone();
+            members.sort();
+            members.dedup();
+            RoleBinding {
+                role: role as i32,
+                members,
+            }
+        })
+        .collect()
+    }
+
+    pub fn from_proto(bindings: &[RoleBinding]) -> Self {
+        let mut spec = RolesSpec::default();
+        for b in bindings {
+            let members = match Role::try_from(b.role) {
+                Ok(Role::Reader) => &mut spec.reader,
+                Ok(Role::Writer) => &mut spec.writer,
+                Ok(Role::Admin) => &mut spec.admin,
+                _ => continue,
+            };
+            members.extend(b.members.iter().cloned());
+        }
+        spec
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -179,6 +234,11 @@ impl Spec {
         Project {
             name: self.project.clone(),
             description: self.description.clone(),
+            roles: self
+                .roles
+                .as_ref()
+                .map(RolesSpec::to_proto)
+                .unwrap_or_default(),
             ..Default::default()
         }
     }
@@ -648,5 +708,20 @@ feature_groups:
             }))
         );
         assert!(value_of(&parse_type("int64").unwrap(), &"x".into()).is_err());
+    }
+
+    #[test]
+    fn roles_become_sorted_bindings_and_back() {
+        let spec = Spec::parse(
+            "project: fraud\nroles:\n  reader: [\"group:analysts\", \"cert:dash\"]\n  admin: [\"https://idp#olga\"]\n",
+        )
+        .unwrap();
+        let bindings = spec.roles.as_ref().unwrap().to_proto();
+        assert_eq!(bindings.len(), 2);
+        assert_eq!(bindings[0].role, Role::Reader as i32);
+        assert_eq!(bindings[0].members, ["cert:dash", "group:analysts"]);
+        assert_eq!(spec.project().roles, bindings);
+        assert_eq!(RolesSpec::from_proto(&bindings).to_proto(), bindings);
+        assert!(Spec::parse("project: x\nroles:\n  owner: [a]\n").is_err());
     }
 }

@@ -10,6 +10,7 @@ use std::{sync::Arc, time::Duration};
 
 use arc_swap::ArcSwap;
 use featurestore_metastore::{Listing, MetadataStore, Revision, WatchEvent};
+use featurestore_proto::v1::Project;
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
@@ -74,6 +75,12 @@ impl CatalogCache {
     /// The latest snapshot (lock-free).
     pub fn snapshot(&self) -> Arc<Catalog> {
         self.current.load_full()
+    }
+
+    /// A project of the latest snapshot (its role bindings decide what
+    /// callers may do when authorization is on).
+    pub fn project(&self, name: &str) -> Option<Arc<Project>> {
+        self.snapshot().project(name).cloned()
     }
 
     /// A receiver that changes whenever a new snapshot is published; its

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use featurestore_proto::v1::{
-    Entity, Feature, FeatureGroup, FeatureView, KeyColumn, Project, ScalarType,
+    Entity, Feature, FeatureGroup, FeatureView, KeyColumn, Project, Role, RoleBinding, ScalarType,
 };
 
 use crate::{
@@ -35,7 +35,52 @@ fn validate_text(field: &str, text: &str) -> Result<(), DomainError> {
 pub fn validate_project(project: &Project) -> Result<(), DomainError> {
     validate_name("project.name", &project.name)?;
     validate_text("project.description", &project.description)?;
-    validate_tags("project.tags", &project.tags)
+    validate_tags("project.tags", &project.tags)?;
+    validate_roles("project.roles", &project.roles)
+}
+
+/// Role bindings: a role each, at least one member, members well formed
+/// ([`validate_member`]).
+pub fn validate_roles(field: &str, roles: &[RoleBinding]) -> Result<(), DomainError> {
+    for (i, binding) in roles.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        match Role::try_from(binding.role) {
+            Ok(Role::Unspecified) | Err(_) => {
+                return Err(DomainError::invalid(
+                    format!("{f}.role"),
+                    "must be reader, writer or admin",
+                ));
+            }
+            Ok(_) => {}
+        }
+        if binding.members.is_empty() {
+            return Err(DomainError::invalid(
+                format!("{f}.members"),
+                "at least one member is required",
+            ));
+        }
+        for (j, member) in binding.members.iter().enumerate() {
+            validate_member(member)
+                .map_err(|reason| DomainError::invalid(format!("{f}.members[{j}]"), reason))?;
+        }
+    }
+    Ok(())
+}
+
+/// Why a role member is not one. Members are principal ids
+/// (`<issuer>#<subject>` for a token, `cert:<name>` for a client
+/// certificate) or `group:<name>`.
+pub fn validate_member(member: &str) -> Result<(), String> {
+    if member.is_empty() || member.len() > 512 {
+        return Err("must be 1 to 512 characters".into());
+    }
+    if member.chars().any(char::is_whitespace) {
+        return Err(format!("{member:?} contains white space"));
+    }
+    if member == "group:" || member == "cert:" {
+        return Err(format!("{member:?} needs a name after the colon"));
+    }
+    Ok(())
 }
 
 fn validate_key_columns(field: &str, keys: &[KeyColumn]) -> Result<(), DomainError> {

@@ -87,6 +87,8 @@ pub struct ServerConfig {
     pub auth: crate::AuthConfig,
     /// `[server.rate_limit]`: requests per second per caller; off by default.
     pub rate_limit: crate::RateLimitConfig,
+    /// `[server.authz]`: project roles and the audit log; off by default.
+    pub authz: crate::AuthzConfig,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +103,7 @@ impl Default for ServerConfig {
             tls: crate::TlsConfig::default(),
             auth: crate::AuthConfig::default(),
             rate_limit: crate::RateLimitConfig::default(),
+            authz: crate::AuthzConfig::default(),
         }
     }
 }
@@ -118,6 +121,7 @@ impl Validate for ServerConfig {
         }
         self.tls.validate()?;
         self.auth.validate()?;
+        self.authz.validate()?;
         self.rate_limit.validate()
     }
 }

@@ -6,6 +6,7 @@
 //! until the shutdown token fires.
 
 pub mod auth;
+pub mod authz;
 pub mod config;
 pub mod gate;
 pub mod rate_limit;
@@ -16,6 +17,7 @@ pub mod telemetry;
 pub mod tls;
 
 pub use auth::{AuthConfig, Principal};
+pub use authz::AuthzConfig;
 pub use config::{ConfigError, ServerConfig, TelemetryConfig, Validate};
 pub use rate_limit::RateLimitConfig;
 pub use server::GrpcServer;

@@ -25,7 +25,12 @@ use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::{
-    ServerConfig, auth::Authenticator, gate::GateLayer, rate_limit::RateLimits, shutdown::Shutdown,
+    ServerConfig,
+    auth::Authenticator,
+    authz::{AuthzLayer, ProjectDirectory},
+    gate::GateLayer,
+    rate_limit::RateLimits,
+    shutdown::Shutdown,
 };
 
 /// How often token key files are re-read.
@@ -64,6 +69,8 @@ pub struct GrpcServer {
     descriptor_sets: Vec<&'static [u8]>,
     /// Services advertised by reflection (only those actually served).
     service_names: Vec<&'static str>,
+    /// Where project roles come from (needed when `[server.authz]` is on).
+    projects: Option<Arc<dyn ProjectDirectory>>,
 }
 
 impl std::fmt::Debug for GrpcServer {
@@ -87,6 +94,7 @@ impl GrpcServer {
                 featurestore_proto::v1::FILE_DESCRIPTOR_SET,
                 tonic_health::pb::FILE_DESCRIPTOR_SET,
             ],
+            projects: None,
             service_names: vec![
                 "grpc.health.v1.Health",
                 "grpc.reflection.v1.ServerReflection",
@@ -97,6 +105,13 @@ impl GrpcServer {
 
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// Reads project roles from `projects` (the service's catalog) when
+    /// `[server.authz]` is on.
+    pub fn authorize_with(&mut self, projects: Arc<dyn ProjectDirectory>) -> &mut Self {
+        self.projects = Some(projects);
+        self
     }
 
     /// The health reporter, for services that report their own status.
@@ -153,6 +168,8 @@ impl GrpcServer {
         let local_addr = listener.local_addr().ok();
         let auth = Arc::new(Authenticator::new(&self.config.auth).map_err(ServerError::Auth)?);
         crate::auth::spawn_reload(&auth, KEY_RELOAD);
+        let authz = AuthzLayer::new(&self.config.authz, self.projects.clone())
+            .map_err(ServerError::Auth)?;
         let layers = ServiceBuilder::new()
             .layer(
                 TraceLayer::new_for_grpc()
@@ -167,6 +184,7 @@ impl GrpcServer {
             .layer(option_layer(
                 RateLimits::new(&self.config.rate_limit).map(GateLayer),
             ))
+            .layer(authz)
             .layer(MapErrLayer::new(
                 overload_to_status as fn(BoxError) -> BoxError,
             ))

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use featurestore_proto::v1::{
     IngestArrowRequest, IngestRequest, IngestResponse, ingestion_service_server::IngestionService,
 };
+use featurestore_runtime::authz;
 use tonic::{Request, Response, Status, Streaming};
 
 use prost::Message as _;
@@ -27,6 +28,7 @@ impl IngestionGrpc {
 
     async fn ingest_stream(
         &self,
+        first: Option<IngestRequest>,
         mut stream: Streaming<IngestRequest>,
     ) -> Result<IngestResponse, IngestionError> {
         let headers = featurestore_runtime::telemetry::trace_headers();
@@ -41,11 +43,8 @@ impl IngestionGrpc {
         // fingerprint covers every message.
         let mut key = String::new();
         let mut parts: Vec<Vec<u8>> = Vec::new();
-        while let Some(mut message) = stream
-            .message()
-            .await
-            .map_err(|s| IngestionError::invalid("stream", s.message().to_string()))?
-        {
+        let mut next = first;
+        while let Some(mut message) = next {
             // The first message names the group and columns; later ones may
             // repeat them or leave them out.
             let message_key = std::mem::take(&mut message.idempotency_key);
@@ -110,6 +109,10 @@ impl IngestionGrpc {
                 )?;
             }
             rows += count;
+            next = stream
+                .message()
+                .await
+                .map_err(|s| IngestionError::invalid("stream", s.message().to_string()))?;
         }
         let Some(schema) = schema else {
             return Ok(IngestResponse::default());
@@ -128,6 +131,10 @@ impl IngestionService for IngestionGrpc {
         &self,
         request: Request<IngestRequest>,
     ) -> Result<Response<IngestResponse>, Status> {
+        authz::check(
+            &request,
+            authz::group_project(request.get_ref().group.as_ref()),
+        )?;
         let headers = featurestore_runtime::telemetry::trace_headers();
         Ok(Response::new(
             self.ingestor.ingest(request.into_inner(), &headers).await?,
@@ -138,15 +145,30 @@ impl IngestionService for IngestionGrpc {
         &self,
         request: Request<Streaming<IngestRequest>>,
     ) -> Result<Response<IngestResponse>, Status> {
-        Ok(Response::new(
-            self.ingest_stream(request.into_inner()).await?,
-        ))
+        // The first message names the group (and so the project) of the
+        // whole stream.
+        let access = authz::access_of(&request);
+        let mut stream = request.into_inner();
+        let first = stream
+            .message()
+            .await
+            .map_err(|s| IngestionError::invalid("stream", s.message().to_string()))?;
+        if let Some(access) = access {
+            access.check(authz::group_project(
+                first.as_ref().and_then(|m| m.group.as_ref()),
+            ))?;
+        }
+        Ok(Response::new(self.ingest_stream(first, stream).await?))
     }
 
     async fn ingest_arrow(
         &self,
         request: Request<IngestArrowRequest>,
     ) -> Result<Response<IngestResponse>, Status> {
+        authz::check(
+            &request,
+            authz::group_project(request.get_ref().group.as_ref()),
+        )?;
         let headers = featurestore_runtime::telemetry::trace_headers();
         Ok(Response::new(
             self.ingestor

@@ -99,6 +99,8 @@ pub async fn serve(
         shutdown.clone(),
     ));
     let mut server = GrpcServer::new(config.server.clone());
+    let catalog = ingestor.catalog().clone();
+    server.authorize_with(Arc::new(move |name: &str| catalog.project(name)));
     let max = config.server.max_message_bytes;
     server.add_service(
         IngestionServiceServer::new(IngestionGrpc::new(ingestor))

@@ -21,6 +21,7 @@ use featurestore_proto::v1::{
     PartitionStatus, PipelineStatus, ResourceState, StartBackfillRequest,
     materialization_admin_service_server::MaterializationAdminService,
 };
+use featurestore_runtime::authz;
 use tonic::{Request, Response, Status};
 
 use crate::pipeline::Materializer;
@@ -138,6 +139,10 @@ impl MaterializationAdminService for AdminGrpc {
         &self,
         request: Request<GetMaterializationStatusRequest>,
     ) -> Result<Response<MaterializationStatus>, Status> {
+        authz::check(
+            &request,
+            authz::group_project(request.get_ref().group.as_ref()),
+        )?;
         let group = self.group(request.get_ref().group.as_ref())?;
         let topic =
             featurestore_domain::names::topic_name(&group.project, &group.name, group.version);
@@ -279,6 +284,10 @@ impl MaterializationAdminService for AdminGrpc {
         &self,
         request: Request<StartBackfillRequest>,
     ) -> Result<Response<BackfillJob>, Status> {
+        authz::check(
+            &request,
+            authz::group_project(request.get_ref().group.as_ref()),
+        )?;
         let request = request.into_inner();
         let group = self.group(request.group.as_ref())?;
         if request.start_time_micros >= request.end_time_micros {
@@ -325,19 +334,22 @@ impl MaterializationAdminService for AdminGrpc {
         request: Request<GetBackfillJobRequest>,
     ) -> Result<Response<BackfillJob>, Status> {
         let id = &request.get_ref().id;
-        self.jobs
+        let job = self
+            .jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .cloned()
-            .map(Response::new)
-            .ok_or_else(|| Status::not_found(format!("backfill job {id:?}")))
+            .ok_or_else(|| Status::not_found(format!("backfill job {id:?}")))?;
+        authz::check(&request, authz::group_project(job.group.as_ref()))?;
+        Ok(Response::new(job))
     }
 
     async fn get_pipeline_status(
         &self,
-        _request: Request<GetPipelineStatusRequest>,
+        request: Request<GetPipelineStatusRequest>,
     ) -> Result<Response<PipelineStatus>, Status> {
+        authz::check_listing(&request)?;
         Ok(Response::new(self.materializer.pipeline_status()))
     }
 }

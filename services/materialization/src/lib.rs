@@ -95,6 +95,8 @@ pub async fn serve(
         shutdown.clone(),
     ));
     let mut server = GrpcServer::new(config.server.clone());
+    let catalog = parts.materializer.catalog().clone();
+    server.authorize_with(Arc::new(move |name: &str| catalog.project(name)));
     server.add_service(MaterializationAdminServiceServer::new(
         admin::AdminGrpc::new(parts.materializer.clone(), parts.log.clone()),
     ));

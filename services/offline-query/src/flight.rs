@@ -14,9 +14,8 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use featurestore_query_engine::QueryError;
-use featurestore_runtime::Principal;
 
-use crate::{error::OfflineError, grpc::schema_bytes, query::Server};
+use crate::{caller::Caller, error::OfflineError, grpc::schema_bytes, query::Server};
 
 type Boxed<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -50,7 +49,7 @@ impl OfflineFlight {
     async fn schema_of(
         &self,
         ticket: &[u8],
-        caller: &str,
+        caller: &Caller,
     ) -> Result<arrow_schema::SchemaRef, Status> {
         Ok(self.server.plan_ticket(ticket, caller).await?.schema)
     }
@@ -68,15 +67,17 @@ impl FlightService for OfflineFlight {
 
     async fn handshake(
         &self,
-        _request: Request<Streaming<HandshakeRequest>>,
+        request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Self::HandshakeStream>, Status> {
+        featurestore_runtime::authz::check_listing(&request)?;
         Err(unsupported("Handshake (no authentication is configured)"))
     }
 
     async fn list_flights(
         &self,
-        _request: Request<Criteria>,
+        request: Request<Criteria>,
     ) -> Result<Response<Self::ListFlightsStream>, Status> {
+        featurestore_runtime::authz::check_listing(&request)?;
         Err(unsupported("ListFlights"))
     }
 
@@ -84,7 +85,7 @@ impl FlightService for OfflineFlight {
         &self,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let caller = Principal::id_of(&request);
+        let caller = Caller::of(&request);
         let descriptor = request.into_inner();
         let ticket = ticket_of(&descriptor)?;
         let schema = self.schema_of(&ticket, &caller).await?;
@@ -107,8 +108,9 @@ impl FlightService for OfflineFlight {
 
     async fn poll_flight_info(
         &self,
-        _request: Request<FlightDescriptor>,
+        request: Request<FlightDescriptor>,
     ) -> Result<Response<PollInfo>, Status> {
+        featurestore_runtime::authz::check_listing(&request)?;
         Err(unsupported("PollFlightInfo"))
     }
 
@@ -117,7 +119,7 @@ impl FlightService for OfflineFlight {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
         let ticket = ticket_of(request.get_ref())?;
-        let schema = self.schema_of(&ticket, &Principal::id_of(&request)).await?;
+        let schema = self.schema_of(&ticket, &Caller::of(&request)).await?;
         Ok(Response::new(SchemaResult {
             schema: schema_bytes(&schema)?.into(),
         }))
@@ -127,7 +129,7 @@ impl FlightService for OfflineFlight {
         &self,
         request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
-        let caller = Principal::id_of(&request);
+        let caller = Caller::of(&request);
         let stream = self.server.run(&request.get_ref().ticket, &caller).await?;
         let schema = stream.schema();
         // Failures mid-stream (a sort out of memory, storage gone) reach the
@@ -148,29 +150,33 @@ impl FlightService for OfflineFlight {
 
     async fn do_put(
         &self,
-        _request: Request<Streaming<FlightData>>,
+        request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
+        featurestore_runtime::authz::check_listing(&request)?;
         Err(unsupported("DoPut"))
     }
 
     async fn do_action(
         &self,
-        _request: Request<Action>,
+        request: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
+        featurestore_runtime::authz::check_listing(&request)?;
         Err(unsupported("DoAction"))
     }
 
     async fn list_actions(
         &self,
-        _request: Request<Empty>,
+        request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
+        featurestore_runtime::authz::check_listing(&request)?;
         Ok(Response::new(futures::stream::empty().boxed()))
     }
 
     async fn do_exchange(
         &self,
-        _request: Request<Streaming<FlightData>>,
+        request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoExchangeStream>, Status> {
+        featurestore_runtime::authz::check_listing(&request)?;
         Err(unsupported("DoExchange"))
     }
 }

@@ -12,7 +12,7 @@ use featurestore_proto::v1::{
     offline_query_service_server::OfflineQueryService,
     training_dataset_service_server::TrainingDatasetService,
 };
-use featurestore_runtime::Principal;
+use featurestore_runtime::{Principal, authz};
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -54,6 +54,7 @@ impl OfflineQueryService for OfflineGrpc {
         &self,
         request: Request<GetHistoricalFeaturesRequest>,
     ) -> Result<Response<QueryHandle>, Status> {
+        authz::check(&request, &request.get_ref().project)?;
         let caller = Principal::id_of(&request);
         handle(
             self.server
@@ -66,6 +67,14 @@ impl OfflineQueryService for OfflineGrpc {
         &self,
         request: Request<ReadFeatureGroupRequest>,
     ) -> Result<Response<QueryHandle>, Status> {
+        authz::check(
+            &request,
+            request
+                .get_ref()
+                .group
+                .as_ref()
+                .map_or("", |g| g.project.as_str()),
+        )?;
         let caller = Principal::id_of(&request);
         handle(
             self.server
@@ -89,6 +98,7 @@ impl TrainingDatasetService for OfflineGrpc {
         &self,
         request: Request<CreateTrainingDatasetRequest>,
     ) -> Result<Response<TrainingDataset>, Status> {
+        authz::check(&request, &request.get_ref().project)?;
         let caller = Principal::id_of(&request);
         let dataset = self.server.create_dataset(request.get_ref()).await?;
         Ok(Response::new(self.readable(dataset, &caller)))
@@ -98,6 +108,7 @@ impl TrainingDatasetService for OfflineGrpc {
         &self,
         request: Request<GetTrainingDatasetRequest>,
     ) -> Result<Response<TrainingDataset>, Status> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.get_ref();
         let dataset = self
             .server
@@ -113,6 +124,7 @@ impl TrainingDatasetService for OfflineGrpc {
         &self,
         request: Request<ListTrainingDatasetsRequest>,
     ) -> Result<Response<ListTrainingDatasetsResponse>, Status> {
+        authz::check(&request, &request.get_ref().project)?;
         let caller = Principal::id_of(&request);
         let r = request.get_ref();
         let (datasets, next_page_token) = self
@@ -133,6 +145,7 @@ impl TrainingDatasetService for OfflineGrpc {
         &self,
         request: Request<DeleteTrainingDatasetRequest>,
     ) -> Result<Response<DeleteTrainingDatasetResponse>, Status> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.get_ref();
         self.server
             .datasets()

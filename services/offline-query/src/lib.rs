@@ -9,6 +9,7 @@
 //! `TrainingDatasetService` materialises queries as named, versioned
 //! datasets (Parquet or Delta) whose records live in the metadata store.
 
+pub mod caller;
 pub mod config;
 pub mod datasets;
 pub mod entity_roots;
@@ -112,6 +113,8 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let mut grpc = GrpcServer::new(config.server.clone());
+    let catalog = server.catalog().clone();
+    grpc.authorize_with(Arc::new(move |name: &str| catalog.project(name)));
     let max = config.server.max_message_bytes;
     grpc.add_service(
         OfflineQueryServiceServer::new(OfflineGrpc::new(server.clone()))

@@ -12,6 +12,7 @@ use std::{
 };
 
 use crate::{
+    caller::Caller,
     datasets::{self, Datasets},
     entity_roots::EntityRoots,
     error::OfflineError,
@@ -355,7 +356,7 @@ impl Server {
     }
 
     /// What a ticket returns, without running it.
-    pub async fn plan_ticket(&self, ticket: &[u8], caller: &str) -> Result<Plan, OfflineError> {
+    pub async fn plan_ticket(&self, ticket: &[u8], caller: &Caller) -> Result<Plan, OfflineError> {
         match self.decode(ticket, caller).await? {
             Resolved::Query(ticket, reads) => match &ticket.entities {
                 Some(entities) => {
@@ -382,7 +383,7 @@ impl Server {
     pub async fn run(
         &self,
         ticket: &[u8],
-        caller: &str,
+        caller: &Caller,
     ) -> Result<SendableRecordBatchStream, OfflineError> {
         match self.decode(ticket, caller).await? {
             Resolved::Query(ticket, reads) => self.run_query(&ticket, &reads).await,
@@ -413,8 +414,15 @@ impl Server {
         }
     }
 
-    async fn decode(&self, ticket: &[u8], caller: &str) -> Result<Resolved, OfflineError> {
-        match self.tickets.open(ticket, caller, now_micros())? {
+    /// Opens a ticket (signed for `caller`, not expired) and checks that
+    /// the caller may still read its project.
+    async fn decode(&self, ticket: &[u8], caller: &Caller) -> Result<Resolved, OfflineError> {
+        let kind = self.tickets.open(ticket, &caller.id, now_micros())?;
+        caller.check(match &kind {
+            Kind::Query(query) => &query.project,
+            Kind::Dataset(d) => &d.project,
+        })?;
+        match kind {
             Kind::Query(query) => {
                 let reads = self.pinned_reads(&query)?;
                 Ok(Resolved::Query(query, reads))

@@ -6,6 +6,7 @@ use featurestore_proto::v1::{
     GetFeatureVectorRequest, GetFeatureVectorResponse, GetFeatureVectorsRequest,
     GetFeatureVectorsResponse, Row, online_serving_service_server::OnlineServingService,
 };
+use featurestore_runtime::authz;
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -30,6 +31,7 @@ impl OnlineServingService for ServingGrpc {
         &self,
         request: Request<GetFeatureVectorRequest>,
     ) -> Result<Response<GetFeatureVectorResponse>, Status> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.into_inner();
         let key = r
             .entity_key
@@ -60,6 +62,7 @@ impl OnlineServingService for ServingGrpc {
         &self,
         request: Request<GetFeatureVectorsRequest>,
     ) -> Result<Response<GetFeatureVectorsResponse>, Status> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.into_inner();
         let answer = self
             .server

@@ -56,6 +56,8 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let mut grpc = GrpcServer::new(config.server.clone());
+    let catalog = server.catalog().clone();
+    grpc.authorize_with(Arc::new(move |name: &str| catalog.project(name)));
     let max = config.server.max_message_bytes;
     grpc.add_service(
         OnlineServingServiceServer::new(ServingGrpc::new(server))

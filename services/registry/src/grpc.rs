@@ -8,10 +8,11 @@ use featurestore_proto::v1::{
     GetFeatureViewRequest, GetProjectRequest, ListEntitiesRequest, ListEntitiesResponse,
     ListFeatureGroupsRequest, ListFeatureGroupsResponse, ListFeatureViewsRequest,
     ListFeatureViewsResponse, ListProjectsRequest, ListProjectsResponse, Project,
-    SearchFeaturesRequest, SearchFeaturesResponse, WatchCatalogRequest,
+    SearchFeaturesRequest, SearchFeaturesResponse, SetProjectRolesRequest, WatchCatalogRequest,
     registry_service_server::RegistryService,
 };
 use featurestore_proto::{ErrorCode, ServiceError};
+use featurestore_runtime::authz;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
@@ -60,6 +61,8 @@ fn deleted(result: Result<i64, RegistryError>) -> Reply<DeleteResponse> {
 #[tonic::async_trait]
 impl RegistryService for RegistryGrpc {
     async fn create_project(&self, request: Request<CreateProjectRequest>) -> Reply<Project> {
+        let name = request.get_ref().project.as_ref().map(|p| p.name.clone());
+        authz::check(&request, name.as_deref().unwrap_or_default())?;
         let project = required("project", request.into_inner().project);
         reply(match project {
             Ok(p) => self.registry.create_project(p).await,
@@ -68,6 +71,7 @@ impl RegistryService for RegistryGrpc {
     }
 
     async fn get_project(&self, request: Request<GetProjectRequest>) -> Reply<Project> {
+        authz::check(&request, &request.get_ref().name)?;
         reply(self.registry.get_project(&request.into_inner().name).await)
     }
 
@@ -75,13 +79,19 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<ListProjectsRequest>,
     ) -> Reply<ListProjectsResponse> {
-        let r = request.into_inner();
+        authz::check_listing(&request)?;
+        let r = request.get_ref();
+        // A page keeps the projects the caller may describe, so it can be
+        // shorter than the page size; the token still goes on.
         reply(
             self.registry
                 .list_projects(r.page_size, &r.page_token)
                 .await
                 .map(|(projects, next_page_token)| ListProjectsResponse {
-                    projects,
+                    projects: projects
+                        .into_iter()
+                        .filter(|p| authz::allows(&request, &p.name))
+                        .collect(),
                     next_page_token,
                 }),
         )
@@ -91,6 +101,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<DeleteProjectRequest>,
     ) -> Reply<DeleteResponse> {
+        authz::check(&request, &request.get_ref().name)?;
         let r = request.into_inner();
         deleted(
             self.registry
@@ -99,7 +110,19 @@ impl RegistryService for RegistryGrpc {
         )
     }
 
+    async fn set_project_roles(&self, request: Request<SetProjectRolesRequest>) -> Reply<Project> {
+        authz::check(&request, &request.get_ref().project)?;
+        let r = request.into_inner();
+        reply(
+            self.registry
+                .set_project_roles(&r.project, r.roles, r.expected_revision)
+                .await,
+        )
+    }
+
     async fn create_entity(&self, request: Request<CreateEntityRequest>) -> Reply<Entity> {
+        let project = request.get_ref().entity.as_ref().map(|e| e.project.clone());
+        authz::check(&request, project.as_deref().unwrap_or_default())?;
         reply(match required("entity", request.into_inner().entity) {
             Ok(e) => self.registry.create_entity(e).await,
             Err(e) => Err(e),
@@ -107,6 +130,7 @@ impl RegistryService for RegistryGrpc {
     }
 
     async fn get_entity(&self, request: Request<GetEntityRequest>) -> Reply<Entity> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.into_inner();
         reply(self.registry.get_entity(&r.project, &r.name).await)
     }
@@ -115,6 +139,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<ListEntitiesRequest>,
     ) -> Reply<ListEntitiesResponse> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.into_inner();
         reply(
             self.registry
@@ -128,6 +153,7 @@ impl RegistryService for RegistryGrpc {
     }
 
     async fn delete_entity(&self, request: Request<DeleteEntityRequest>) -> Reply<DeleteResponse> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.into_inner();
         deleted(
             self.registry
@@ -141,7 +167,11 @@ impl RegistryService for RegistryGrpc {
         request: Request<CreateFeatureGroupRequest>,
     ) -> Reply<FeatureGroup> {
         reply(
-            match required("feature_group", request.into_inner().feature_group) {
+            match required("feature_group", {
+                let g = request.get_ref().feature_group.as_ref();
+                authz::check(&request, g.map_or("", |g| g.project.as_str()))?;
+                request.into_inner().feature_group
+            }) {
                 Ok(g) => self.registry.create_feature_group(g).await,
                 Err(e) => Err(e),
             },
@@ -152,6 +182,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<GetFeatureGroupRequest>,
     ) -> Reply<FeatureGroup> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.into_inner();
         reply(
             self.registry
@@ -164,6 +195,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<ListFeatureGroupsRequest>,
     ) -> Reply<ListFeatureGroupsResponse> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.into_inner();
         let filter = GroupFilter {
             name_prefix: r.name_prefix,
@@ -189,6 +221,8 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<featurestore_proto::v1::UpdateFeatureGroupRequest>,
     ) -> Reply<FeatureGroup> {
+        let g = request.get_ref().feature_group.as_ref();
+        authz::check(&request, g.map_or("", |g| g.project.as_str()))?;
         let r = request.into_inner();
         reply(match required("feature_group", r.feature_group) {
             Ok(g) => {
@@ -204,6 +238,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<DeleteFeatureGroupRequest>,
     ) -> Reply<DeleteResponse> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.into_inner();
         deleted(
             self.registry
@@ -217,7 +252,11 @@ impl RegistryService for RegistryGrpc {
         request: Request<CreateFeatureViewRequest>,
     ) -> Reply<FeatureView> {
         reply(
-            match required("feature_view", request.into_inner().feature_view) {
+            match required("feature_view", {
+                let v = request.get_ref().feature_view.as_ref();
+                authz::check(&request, v.map_or("", |v| v.project.as_str()))?;
+                request.into_inner().feature_view
+            }) {
                 Ok(v) => self.registry.create_feature_view(v).await,
                 Err(e) => Err(e),
             },
@@ -228,6 +267,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<GetFeatureViewRequest>,
     ) -> Reply<FeatureView> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.into_inner();
         reply(
             self.registry
@@ -240,6 +280,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<ListFeatureViewsRequest>,
     ) -> Reply<ListFeatureViewsResponse> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.into_inner();
         reply(
             self.registry
@@ -265,6 +306,7 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<DeleteFeatureViewRequest>,
     ) -> Reply<DeleteResponse> {
+        authz::check(&request, &request.get_ref().project)?;
         let r = request.into_inner();
         deleted(
             self.registry
@@ -277,6 +319,13 @@ impl RegistryService for RegistryGrpc {
         &self,
         request: Request<SearchFeaturesRequest>,
     ) -> Reply<SearchFeaturesResponse> {
+        if request.get_ref().project.is_empty() {
+            authz::check_listing(&request)?;
+        } else {
+            authz::check(&request, &request.get_ref().project)?;
+        }
+        // Across projects, a page keeps the hits the caller may describe.
+        let access = authz::access_of(&request);
         let r = request.into_inner();
         let query = FeatureQuery {
             project: r.project,
@@ -289,7 +338,10 @@ impl RegistryService for RegistryGrpc {
                 .search_features(&query, r.page_size, &r.page_token)
                 .await
                 .map(|(hits, next_page_token)| SearchFeaturesResponse {
-                    hits,
+                    hits: hits
+                        .into_iter()
+                        .filter(|h| access.as_ref().is_none_or(|a| a.allows(&h.project)))
+                        .collect(),
                     next_page_token,
                 }),
         )
@@ -298,10 +350,17 @@ impl RegistryService for RegistryGrpc {
     type WatchCatalogStream = EventStream;
 
     async fn watch_catalog(&self, request: Request<WatchCatalogRequest>) -> Reply<EventStream> {
+        if request.get_ref().project.is_empty() {
+            authz::check_listing(&request)?;
+        } else {
+            authz::check(&request, &request.get_ref().project)?;
+        }
+        let access = authz::access_of(&request);
         let stream = watch_catalog(
             self.registry.metadata_store(),
             self.registry.keyspace().clone(),
             request.into_inner(),
+            access,
             self.shutdown.clone(),
         )
         .await?;

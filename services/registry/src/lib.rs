@@ -9,6 +9,8 @@ mod registry;
 mod store;
 mod watch;
 
+use std::sync::Arc;
+
 use featurestore_proto::v1::registry_service_server::RegistryServiceServer;
 use featurestore_runtime::{GrpcServer, Shutdown};
 use tokio::net::TcpListener;
@@ -23,7 +25,6 @@ pub use registry::{FeatureQuery, GroupFilter, Registry};
 pub async fn connect(config: &RegistryConfig) -> anyhow::Result<Registry> {
     use featurestore_catalog::Keyspace;
     use featurestore_metastore::MetadataStore;
-    use std::sync::Arc;
     let store: Arc<dyn MetadataStore> =
         Arc::new(featurestore_metastore::EtcdStore::connect(&config.etcd.client_config()).await?);
     Ok(Registry::new(
@@ -41,6 +42,11 @@ pub async fn serve(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let mut server = GrpcServer::new(config.server.clone());
+    let catalog = featurestore_catalog::CatalogCache::spawn(
+        registry.metadata_store(),
+        registry.keyspace().clone(),
+    );
+    server.authorize_with(Arc::new(move |name: &str| catalog.project(name)));
     let max = config.server.max_message_bytes;
     server.add_service(
         RegistryServiceServer::new(RegistryGrpc::new(registry, shutdown.clone()))

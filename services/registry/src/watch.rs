@@ -13,6 +13,7 @@ use featurestore_proto::{
         catalog_event::{Object, Type},
     },
 };
+use featurestore_runtime::authz::Access;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +32,7 @@ pub async fn watch_catalog(
     store: Arc<dyn MetadataStore>,
     keys: Keyspace,
     request: WatchCatalogRequest,
+    access: Option<Access>,
     shutdown: CancellationToken,
 ) -> Result<EventStream, Status> {
     if !request.project.is_empty() {
@@ -40,6 +42,7 @@ pub async fn watch_catalog(
     let filter = Filter {
         keys: keys.clone(),
         project: request.project.clone(),
+        access,
     };
     let prefix = keys.root_prefix();
     let (tx, rx) = mpsc::channel(BUFFER);
@@ -132,6 +135,9 @@ fn to_status(e: MetastoreError) -> Status {
 struct Filter {
     keys: Keyspace,
     project: String,
+    /// The caller's permission: events of projects it may not describe
+    /// are left out.
+    access: Option<Access>,
 }
 
 impl Filter {
@@ -157,6 +163,9 @@ impl Filter {
             CatalogObject::FeatureView(v) => (v.project.clone(), Object::FeatureView(v)),
         };
         if !self.project.is_empty() && project != self.project {
+            return None;
+        }
+        if self.access.as_ref().is_some_and(|a| !a.allows(&project)) {
             return None;
         }
         Some(CatalogEvent {

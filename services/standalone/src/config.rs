@@ -7,7 +7,8 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use featurestore_offline_query::config::QuerySettings;
 use featurestore_runtime::{
-    AuthConfig, RateLimitConfig, ServiceConfig, TelemetryConfig, TlsConfig, Validate,
+    AuthConfig, AuthzConfig, RateLimitConfig, ServerConfig, ServiceConfig, TelemetryConfig,
+    TlsConfig, Validate,
 };
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,9 @@ pub struct StandaloneConfig {
     pub auth: AuthConfig,
     /// `[rate_limit]`: requests per second per caller on every listener.
     pub rate_limit: RateLimitConfig,
+    /// `[authz]`: project roles and the audit log, as `[server.authz]` of a
+    /// service. Off by default.
+    pub authz: AuthzConfig,
 }
 
 /// Where each service listens: the ports of the distributed services, so
@@ -91,6 +95,7 @@ impl Default for StandaloneConfig {
             tls: TlsConfig::default(),
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            authz: AuthzConfig::default(),
         }
     }
 }
@@ -98,6 +103,17 @@ impl Default for StandaloneConfig {
 impl ServiceConfig for StandaloneConfig {
     fn telemetry(&self) -> &TelemetryConfig {
         &self.telemetry
+    }
+}
+
+impl StandaloneConfig {
+    /// Gives a service's server the listeners' TLS, identities, limits and
+    /// roles.
+    pub fn secure(&self, server: &mut ServerConfig) {
+        server.tls = self.tls.clone();
+        server.auth = self.auth.clone();
+        server.rate_limit = self.rate_limit.clone();
+        server.authz = self.authz.clone();
     }
 }
 
@@ -113,6 +129,9 @@ impl Validate for StandaloneConfig {
         self.rate_limit
             .validate()
             .map_err(|e| e.replace("server.rate_limit", "rate_limit"))?;
+        self.authz
+            .validate()
+            .map_err(|e| e.replace("server.authz", "authz"))?;
         if self.data_dir.as_os_str().is_empty() {
             return Err("data_dir is required".into());
         }

@@ -101,9 +101,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     let mut services = JoinSet::new();
 
     let mut registry_config = RegistryConfig::default();
-    registry_config.server.tls = config.tls.clone();
-    registry_config.server.auth = config.auth.clone();
-    registry_config.server.rate_limit = config.rate_limit.clone();
+    config.secure(&mut registry_config.server);
     let registry = Registry::new(
         store.clone(),
         keys.clone(),
@@ -115,9 +113,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     });
 
     let mut ingestion_config = IngestionConfig::default();
-    ingestion_config.server.tls = config.tls.clone();
-    ingestion_config.server.auth = config.auth.clone();
-    ingestion_config.server.rate_limit = config.rate_limit.clone();
+    config.secure(&mut ingestion_config.server);
     let idempotency = featurestore_ingestion::idempotency::Idempotency::new(
         store.clone(),
         &keys,
@@ -137,9 +133,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     });
 
     let mut materialization_config = MaterializationConfig::default();
-    materialization_config.server.tls = config.tls.clone();
-    materialization_config.server.auth = config.auth.clone();
-    materialization_config.server.rate_limit = config.rate_limit.clone();
+    config.secure(&mut materialization_config.server);
     let parts = featurestore_materialization::Parts {
         materializer: Arc::new(Materializer::new(
             catalog.clone(),
@@ -158,9 +152,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     });
 
     let mut serving_config = ServingConfig::default();
-    serving_config.server.tls = config.tls.clone();
-    serving_config.server.auth = config.auth.clone();
-    serving_config.server.rate_limit = config.rate_limit.clone();
+    config.secure(&mut serving_config.server);
     let serving = Arc::new(featurestore_online_serving::Server::new(
         catalog.clone(),
         Arc::new(featurestore_catalog::ProgressCache::spawn(
@@ -178,9 +170,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
     });
 
     let mut offline_config = OfflineQueryConfig::default();
-    offline_config.server.tls = config.tls.clone();
-    offline_config.server.auth = config.auth.clone();
-    offline_config.server.rate_limit = config.rate_limit.clone();
+    config.secure(&mut offline_config.server);
     offline_config.datasets.root = data_dir.datasets();
     offline_config.query = config.query.clone();
     let offline_server =

@@ -147,3 +147,28 @@ fn views_resolve_features_and_union_keys() {
     let err = resolve_feature_view(&mut bad, &[orders, clash]).unwrap_err();
     assert!(err.to_string().contains("keys do not join"), "{err}");
 }
+
+#[test]
+fn role_bindings_name_the_wrong_field() {
+    let binding = |role: Role, members: &[&str]| RoleBinding {
+        role: role as i32,
+        members: members.iter().map(|m| m.to_string()).collect(),
+    };
+    let ok = [
+        binding(Role::Reader, &["group:analysts", "https://idp#rita"]),
+        binding(Role::Admin, &["cert:ops"]),
+    ];
+    assert!(validate_roles("roles", &ok).is_ok());
+    let cases = [
+        (binding(Role::Unspecified, &["x"]), "roles[0].role"),
+        (binding(Role::Writer, &[]), "roles[0].members"),
+        (binding(Role::Writer, &["a", "b c"]), "roles[0].members[1]"),
+        (binding(Role::Writer, &["group:"]), "roles[0].members[0]"),
+    ];
+    for (bad, field) in cases {
+        assert_eq!(
+            field_of(validate_roles("roles", &[bad]).unwrap_err()),
+            field
+        );
+    }
+}

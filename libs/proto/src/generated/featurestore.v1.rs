@@ -433,8 +433,21 @@ pub struct Project {
     >,
     #[prost(string, tag = "4")]
     pub owner: ::prost::alloc::string::String,
+    /// Who may do what in the project when authorization is on
+    /// (\[server.authz\]); members are principal ids (`<issuer>#<subject>` for a
+    /// token, `cert:<name>` for a client certificate) or `group:<name>`.
+    #[prost(message, repeated, tag = "5")]
+    pub roles: ::prost::alloc::vec::Vec<RoleBinding>,
     #[prost(message, optional, tag = "15")]
     pub meta: ::core::option::Option<ObjectMeta>,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RoleBinding {
+    #[prost(enumeration = "Role", tag = "1")]
+    pub role: i32,
+    #[prost(string, repeated, tag = "2")]
+    pub members: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 /// A typed join key column.
 #[allow(clippy::all)]
@@ -629,6 +642,43 @@ pub struct FeatureView {
     #[prost(message, optional, tag = "15")]
     pub meta: ::core::option::Option<ObjectMeta>,
 }
+/// Each role includes the ones before it.
+#[allow(clippy::all)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum Role {
+    Unspecified = 0,
+    /// Serve vectors, read history and training datasets, describe the catalog.
+    Reader = 1,
+    /// * ingest, create training datasets.
+    Writer = 2,
+    /// * catalog changes, backfills, deletes, role changes.
+    Admin = 3,
+}
+impl Role {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "ROLE_UNSPECIFIED",
+            Self::Reader => "ROLE_READER",
+            Self::Writer => "ROLE_WRITER",
+            Self::Admin => "ROLE_ADMIN",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "ROLE_UNSPECIFIED" => Some(Self::Unspecified),
+            "ROLE_READER" => Some(Self::Reader),
+            "ROLE_WRITER" => Some(Self::Writer),
+            "ROLE_ADMIN" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
 #[allow(clippy::all)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -734,6 +784,17 @@ pub struct DeleteProjectRequest {
     pub name: ::prost::alloc::string::String,
     /// When non-zero, delete only if the object is still at this revision.
     #[prost(int64, tag = "2")]
+    pub expected_revision: i64,
+}
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct SetProjectRolesRequest {
+    #[prost(string, tag = "1")]
+    pub project: ::prost::alloc::string::String,
+    #[prost(message, repeated, tag = "2")]
+    pub roles: ::prost::alloc::vec::Vec<RoleBinding>,
+    /// 0: unconditional; else the project's current revision.
+    #[prost(int64, tag = "3")]
     pub expected_revision: i64,
 }
 #[allow(clippy::all)]
@@ -1237,6 +1298,30 @@ pub mod registry_service_client {
                 );
             self.inner.unary(req, path, codec).await
         }
+        /// Replaces the project's role bindings (admin of the project).
+        pub async fn set_project_roles(
+            &mut self,
+            request: impl tonic::IntoRequest<super::SetProjectRolesRequest>,
+        ) -> std::result::Result<tonic::Response<super::Project>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/featurestore.v1.RegistryService/SetProjectRoles",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("featurestore.v1.RegistryService", "SetProjectRoles"),
+                );
+            self.inner.unary(req, path, codec).await
+        }
         pub async fn create_entity(
             &mut self,
             request: impl tonic::IntoRequest<super::CreateEntityRequest>,
@@ -1662,6 +1747,11 @@ pub mod registry_service_server {
             &self,
             request: tonic::Request<super::DeleteProjectRequest>,
         ) -> std::result::Result<tonic::Response<super::DeleteResponse>, tonic::Status>;
+        /// Replaces the project's role bindings (admin of the project).
+        async fn set_project_roles(
+            &self,
+            request: tonic::Request<super::SetProjectRolesRequest>,
+        ) -> std::result::Result<tonic::Response<super::Project>, tonic::Status>;
         async fn create_entity(
             &self,
             request: tonic::Request<super::CreateEntityRequest>,
@@ -1998,6 +2088,52 @@ pub mod registry_service_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = DeleteProjectSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/featurestore.v1.RegistryService/SetProjectRoles" => {
+                    #[allow(non_camel_case_types)]
+                    struct SetProjectRolesSvc<T: RegistryService>(pub Arc<T>);
+                    impl<
+                        T: RegistryService,
+                    > tonic::server::UnaryService<super::SetProjectRolesRequest>
+                    for SetProjectRolesSvc<T> {
+                        type Response = super::Project;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::SetProjectRolesRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as RegistryService>::set_project_roles(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = SetProjectRolesSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -1,7 +1,7 @@
 use featurestore_catalog::pagination::paginate;
-use featurestore_domain::schema::validate_project;
+use featurestore_domain::schema::{validate_project, validate_roles};
 use featurestore_metastore::Condition;
-use featurestore_proto::v1::Project;
+use featurestore_proto::v1::{Project, RoleBinding};
 use prost::Message;
 
 use super::{HasMeta, Registry};
@@ -58,6 +58,47 @@ impl Registry {
             .await?;
         let (page, next) = paginate(all, |p| p.object.name.clone(), page_size, token);
         Ok((page.into_iter().map(Stored::into_response).collect(), next))
+    }
+
+    /// Replaces the project's role bindings.
+    pub async fn set_project_roles(
+        &self,
+        name: &str,
+        roles: Vec<RoleBinding>,
+        expected_revision: i64,
+    ) -> Result<Project> {
+        featurestore_domain::validate_name("project", name)?;
+        validate_roles("roles", &roles)?;
+        let stored = self.project(name).await?;
+        check_expected(
+            &format!("project {name:?}"),
+            expected_revision,
+            stored.revision,
+        )?;
+        let old = &stored.object;
+        if old.roles == roles {
+            return Ok(stored.into_response());
+        }
+        let mut new = Project {
+            roles,
+            ..old.clone()
+        };
+        new.stamp_updated(old.meta.as_ref());
+        let key = self.catalog.keys.project(name);
+        match self
+            .catalog
+            .commit(
+                vec![Condition::at(&key, stored.revision)],
+                vec![featurestore_metastore::Op::put(&key, new.encode_to_vec())],
+            )
+            .await
+        {
+            Ok(revision) => Ok(new.at_revision(revision)),
+            Err(e) if e.is_conflict() => Err(RegistryError::Aborted(format!(
+                "project {name:?} was changed concurrently; re-read and retry"
+            ))),
+            Err(e) => Err(e),
+        }
     }
 
     /// Refused while the project holds any entity, group, view or training
