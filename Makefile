@@ -76,6 +76,11 @@ lint: deps ## cargo clippy (warnings are errors) for every backend combination t
 	$(CARGO) clippy $(NO_BACKEND_CRATES:%=-p %) --no-default-features --lib --bins -- -D warnings
 	@if command -v kubectl >/dev/null; then kubectl kustomize k8s/overlays/dev >/dev/null && echo "k8s manifests build"; fi
 
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: ## Every fuzz target coverage-guided (cargo-fuzz, nightly) for FUZZ_SECONDS each; `make test` replays the corpora on stable
+	$(SCRIPTS)/fuzz.sh $(FUZZ_SECONDS)
+
 .PHONY: fmt
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -16,12 +16,13 @@ mod apply;
 mod credentials;
 mod datasets;
 mod ingest;
-mod spec;
 mod status;
 mod vectors;
 mod wait;
 
 use std::path::PathBuf;
+
+use fsctl::spec;
 
 use anyhow::{Context, Result, anyhow};
 use clap::{Parser, Subcommand, ValueEnum};

@@ -37,6 +37,13 @@ pub(crate) struct Spooled {
     pub rows: u64,
 }
 
+/// Inline entity rows: the schema and batches of a client's Arrow IPC
+/// stream, or INVALID_ARGUMENT.
+pub fn read_ipc(bytes: &[u8]) -> Result<(SchemaRef, Vec<arrow_array::RecordBatch>)> {
+    featurestore_domain::arrow::read_ipc_stream(bytes)
+        .map_err(|reason| QueryError::invalid("entity_rows", reason))
+}
+
 /// Reads `source` into a DataFrame, one partition so that the read order is
 /// the source's order; for a Delta source, also the table version read.
 pub(crate) async fn open(
@@ -45,15 +52,7 @@ pub(crate) async fn open(
 ) -> Result<(DataFrame, Option<i64>)> {
     match source {
         EntitySource::ArrowIpc(bytes) => {
-            let reader =
-                arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
-                    .map_err(|e| {
-                        QueryError::invalid("entity_rows", format!("not an Arrow IPC stream: {e}"))
-                    })?;
-            let schema = reader.schema();
-            let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| {
-                QueryError::invalid("entity_rows", format!("unreadable Arrow IPC stream: {e}"))
-            })?;
+            let (schema, batches) = read_ipc(bytes)?;
             let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
             Ok((ctx.read_table(Arc::new(table))?, None))
         }

@@ -36,7 +36,7 @@ mod zip;
 pub use datafusion::execution::SendableRecordBatchStream;
 pub use dataset::{DatasetFormat, PARQUET_FILE, ROW_GROUP_ROWS, WrittenDataset};
 pub use engine::{AsOf, GroupRead, OfflineQuery, Plan, QueryConfig};
-pub use entities::EntitySource;
+pub use entities::{EntitySource, read_ipc};
 pub use error::QueryError;
 
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;

@@ -8,32 +8,20 @@
 //! LargeList of those → list (elements not null). Arrow nulls are nulls. Any
 //! other Arrow type is refused, naming the column.
 
-use std::io::Cursor;
-
 use arrow_array::RecordBatch;
-use arrow_ipc::reader::StreamReader;
-use featurestore_domain::arrow::to_values;
+use featurestore_domain::arrow::{read_ipc_stream, to_values};
 use featurestore_proto::v1::Row;
 
 use crate::error::IngestionError;
 
 /// The batches of an IPC stream, each as column names and rows.
 pub fn decode(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<Row>>), IngestionError> {
-    let reader = StreamReader::try_new(Cursor::new(bytes), None).map_err(|e| {
-        IngestionError::invalid("arrow_ipc_stream", format!("not an Arrow IPC stream: {e}"))
-    })?;
-    let columns: Vec<String> = reader
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    let mut batches = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| {
-            IngestionError::invalid("arrow_ipc_stream", format!("bad record batch: {e}"))
-        })?;
-        batches.push(rows_of(&batch, &columns)?);
+    let (schema, read) = read_ipc_stream(bytes)
+        .map_err(|reason| IngestionError::invalid("arrow_ipc_stream", reason))?;
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let mut batches = Vec::with_capacity(read.len());
+    for batch in &read {
+        batches.push(rows_of(batch, &columns)?);
     }
     Ok((columns, batches))
 }

@@ -3,7 +3,7 @@
 //! version, partitioned by entity-key hash), answering only once Kafka has
 //! acknowledged every row. It also reconciles topics from the catalog.
 
-mod arrow;
+pub mod arrow;
 pub mod config;
 pub mod error;
 mod grpc;

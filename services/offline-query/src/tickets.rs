@@ -63,7 +63,8 @@ impl Tickets {
         Self::with_key(&key, ttl)
     }
 
-    fn with_key(key: &[u8], ttl: Duration) -> Self {
+    /// Signs with `key` (tests and fuzzing; services read a key file).
+    pub fn with_key(key: &[u8], ttl: Duration) -> Self {
         Self {
             key: hmac::Key::new(hmac::HMAC_SHA256, key),
             ttl,

@@ -202,6 +202,9 @@ mod layer {
     #[tokio::test]
     async fn a_path_without_a_rule_is_refused_unrun() {
         let path = "/featurestore.v1.RegistryService/Unknown";
-        assert_eq!(answer(path, true).await, Some(tonic::Code::PermissionDenied));
+        assert_eq!(
+            answer(path, true).await,
+            Some(tonic::Code::PermissionDenied)
+        );
     }
 }
