@@ -423,6 +423,71 @@ pub fn to_values(column: &str, array: &dyn Array) -> Result<Vec<Value>, DomainEr
     }
 }
 
+/// The schema and batches of a client's Arrow IPC stream, or why it is not
+/// one. Two defences, both from fuzzing (`libs/fuzz`): arrow-ipc allocates a
+/// message body of the length the message declares before reading it (a
+/// forged length aborts the process on a failed allocation), so the
+/// framing is checked against the bytes first; and it panics on some
+/// malformed messages (a buffer running past its body), which is caught
+/// and refused like any other malformed stream.
+pub fn read_ipc_stream(
+    bytes: &[u8],
+) -> Result<(arrow_schema::SchemaRef, Vec<arrow_array::RecordBatch>), String> {
+    check_framing(bytes)?;
+    let read = || {
+        let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
+            .map_err(|e| format!("not an Arrow IPC stream: {e}"))?;
+        let schema = reader.schema();
+        let batches = reader
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("bad record batch: {e}"))?;
+        Ok((schema, batches))
+    };
+    std::panic::catch_unwind(read).unwrap_or_else(|_| {
+        Err("malformed Arrow IPC stream: a buffer lies outside its message".into())
+    })
+}
+
+/// Checks that every message of an IPC stream (`[0xFFFFFFFF] <metadata
+/// length> <Message flatbuffer> <body>`, up to a zero length or the end)
+/// lies within `bytes`, body included.
+fn check_framing(bytes: &[u8]) -> Result<(), String> {
+    let past = |what: &str| {
+        Err(format!(
+            "malformed Arrow IPC stream: {what} runs past the stream"
+        ))
+    };
+    let mut at = 0usize;
+    while at < bytes.len() {
+        if bytes[at..].starts_with(&[0xff; 4]) {
+            at += 4;
+        }
+        let Some(length) = bytes.get(at..at + 4) else {
+            return past("a message length");
+        };
+        let length = i32::from_le_bytes(length.try_into().expect("4 bytes"));
+        at += 4;
+        if length == 0 {
+            return Ok(());
+        }
+        let Ok(length) = usize::try_from(length) else {
+            return Err("malformed Arrow IPC stream: a negative message length".into());
+        };
+        let Some(metadata) = bytes.get(at..at.saturating_add(length)) else {
+            return past("a message's metadata");
+        };
+        let message = arrow_ipc::root_as_message(metadata)
+            .map_err(|e| format!("malformed Arrow IPC stream: unreadable message: {e}"))?;
+        at += length;
+        let body = usize::try_from(message.bodyLength()).unwrap_or(usize::MAX);
+        if body > bytes.len() - at {
+            return past("a message body");
+        }
+        at += body;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use arrow_array::{
@@ -749,69 +814,4 @@ mod tests {
         assert_eq!(field, "ids");
         assert!(reason.contains("null"), "{reason}");
     }
-}
-
-/// The schema and batches of a client's Arrow IPC stream, or why it is not
-/// one. Two defences, both from fuzzing (`libs/fuzz`): arrow-ipc allocates a
-/// message body of the length the message declares before reading it (a
-/// forged length aborts the process on a failed allocation), so the
-/// framing is checked against the bytes first; and it panics on some
-/// malformed messages (a buffer running past its body), which is caught
-/// and refused like any other malformed stream.
-pub fn read_ipc_stream(
-    bytes: &[u8],
-) -> Result<(arrow_schema::SchemaRef, Vec<arrow_array::RecordBatch>), String> {
-    check_framing(bytes)?;
-    let read = || {
-        let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
-            .map_err(|e| format!("not an Arrow IPC stream: {e}"))?;
-        let schema = reader.schema();
-        let batches = reader
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("bad record batch: {e}"))?;
-        Ok((schema, batches))
-    };
-    std::panic::catch_unwind(read).unwrap_or_else(|_| {
-        Err("malformed Arrow IPC stream: a buffer lies outside its message".into())
-    })
-}
-
-/// Checks that every message of an IPC stream (`[0xFFFFFFFF] <metadata
-/// length> <Message flatbuffer> <body>`, up to a zero length or the end)
-/// lies within `bytes`, body included.
-fn check_framing(bytes: &[u8]) -> Result<(), String> {
-    let past = |what: &str| {
-        Err(format!(
-            "malformed Arrow IPC stream: {what} runs past the stream"
-        ))
-    };
-    let mut at = 0usize;
-    while at < bytes.len() {
-        if bytes[at..].starts_with(&[0xff; 4]) {
-            at += 4;
-        }
-        let Some(length) = bytes.get(at..at + 4) else {
-            return past("a message length");
-        };
-        let length = i32::from_le_bytes(length.try_into().expect("4 bytes"));
-        at += 4;
-        if length == 0 {
-            return Ok(());
-        }
-        let Ok(length) = usize::try_from(length) else {
-            return Err("malformed Arrow IPC stream: a negative message length".into());
-        };
-        let Some(metadata) = bytes.get(at..at.saturating_add(length)) else {
-            return past("a message's metadata");
-        };
-        let message = arrow_ipc::root_as_message(metadata)
-            .map_err(|e| format!("malformed Arrow IPC stream: unreadable message: {e}"))?;
-        at += length;
-        let body = usize::try_from(message.bodyLength()).unwrap_or(usize::MAX);
-        if body > bytes.len() - at {
-            return past("a message body");
-        }
-        at += body;
-    }
-    Ok(())
 }
