@@ -10,6 +10,7 @@ pub mod offline;
 pub mod progress;
 pub mod registry;
 pub mod serving;
+pub mod tokens;
 pub mod world;
 
 use std::{sync::Arc, time::Duration};

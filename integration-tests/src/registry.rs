@@ -5,7 +5,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use featurestore_proto::v1::registry_service_client::RegistryServiceClient;
 use featurestore_registry::{RegistryConfig, config::EtcdSettings};
-use featurestore_runtime::Shutdown;
+use featurestore_runtime::{ServerConfig, Shutdown};
 use tonic::transport::Channel;
 
 /// A running registry. Dropping it shuts the server down.
@@ -31,6 +31,12 @@ impl RegistrySandbox {
     /// Starts a registry over an existing catalog root (a second registry
     /// replica, or another client of the same catalog).
     pub async fn start_at_root(root: &str) -> Self {
+        Self::start_with(root, |_| {}).await
+    }
+
+    /// [`RegistrySandbox::start_at_root`] with its server settings
+    /// (identities, roles) changed by `server`.
+    pub async fn start_with(root: &str, server: impl FnOnce(&mut ServerConfig)) -> Self {
         let mut config = RegistryConfig {
             etcd: EtcdSettings {
                 endpoints: vec![crate::etcd_endpoint()],
@@ -43,6 +49,7 @@ impl RegistrySandbox {
         config.server.listen_addr = SocketAddr::from(([127, 0, 0, 1], 0));
         config.server.request_timeout = Duration::from_secs(5);
         config.server.shutdown_grace = Duration::from_secs(2);
+        server(&mut config.server);
         let registry = featurestore_registry::connect(&config)
             .await
             .expect("registry");

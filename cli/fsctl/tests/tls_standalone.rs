@@ -190,3 +190,79 @@ async fn a_caller_over_its_rate_is_refused_and_others_are_not() {
     assert!(ok, "another caller keeps its own budget: {out}");
     standalone.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_in_a_spec_are_applied_shown_and_enforced() {
+    use featurestore_integration_tests::tokens::{auth_config, bearer, member};
+    let data = tempfile::tempdir().unwrap();
+    let config = StandaloneConfig {
+        data_dir: data.path().join("featurestore-data"),
+        listen: Listen::any_port(),
+        auth: auth_config(data.path(), true),
+        authz: featurestore_runtime::AuthzConfig {
+            enabled: true,
+            admins: vec!["group:platform".into()],
+            audit_file: None,
+        },
+        ..StandaloneConfig::default()
+    };
+    let standalone = featurestore_standalone::start(&config, featurestore_runtime::Shutdown::new())
+        .await
+        .unwrap();
+    let registry = format!("--registry=http://{}", standalone.addrs.registry);
+    let token = |sub: &str, groups: &[&str]| {
+        format!(
+            "--token={}",
+            bearer(sub, groups).trim_start_matches("Bearer ")
+        )
+    };
+    let spec = |writers: &str, entity: &str| {
+        let path = data.path().join("spec.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "project: fraud\nroles:\n  reader: [\"{}\"]\n  writer: [{writers}]\n  admin: [\"{}\"]\nentities:\n  - name: {entity}\n    join_keys: [{{name: id, type: int64}}]\n",
+                member("rita"),
+                member("ada")
+            ),
+        )
+        .unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let run = |args: Vec<String>| {
+        let mut all = vec![registry.clone()];
+        all.extend(args);
+        common::fsctl_async(all)
+    };
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+
+    // A configured admin creates the project with its roles.
+    let olga = token("olga", &["platform"]);
+    let (ok, out) =
+        run([vec![olga.clone()], s(&["apply", "-f", &spec("", "card")])].concat()).await;
+    assert!(ok, "{out}");
+    let (ok, out) = run([
+        vec![olga],
+        s(&["describe", "project", "fraud", "-o", "json"]),
+    ]
+    .concat())
+    .await;
+    assert!(
+        ok && out.contains(&member("rita")) && out.contains(&member("ada")),
+        "{out}"
+    );
+
+    // The project's admin changes the roles by applying the spec again...
+    let will = format!("\"{}\"", member("will"));
+    let ada = token("ada", &[]);
+    let (ok, out) = run([vec![ada], s(&["apply", "-f", &spec(&will, "card")])].concat()).await;
+    let updated = out
+        .lines()
+        .any(|l| l.split_whitespace().eq(["update", "roles", "fraud"]));
+    assert!(ok && updated, "{out}");
+    // ...and its reader may not change the catalog.
+    let rita = token("rita", &[]);
+    let (ok, out) = run([vec![rita], s(&["apply", "-f", &spec(&will, "merchant")])].concat()).await;
+    assert!(!ok && out.contains("needs role admin"), "{out}");
+    standalone.stop().await.unwrap();
+}
