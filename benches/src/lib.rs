@@ -2,6 +2,7 @@
 //! share: the processes they start and the CPU those processes spend. The
 //! sandboxes they start services in come from the integration tests.
 
+pub mod secure;
 pub mod stack;
 pub use stack::Stack;
 
@@ -113,8 +114,20 @@ pub fn rss_bytes(pid: u32) -> u64 {
 /// logging warnings to standard error; returns it with its registry,
 /// ingestion, serving, offline and materialization ports, in that order.
 pub fn spawn_standalone(data_dir: &std::path::Path, make_target: &str) -> (Killed, [u16; 5]) {
+    spawn_standalone_with(data_dir, make_target, None)
+}
+
+/// [`spawn_standalone`] with a configuration file.
+pub fn spawn_standalone_with(
+    data_dir: &std::path::Path,
+    make_target: &str,
+    config: Option<&std::path::Path>,
+) -> (Killed, [u16; 5]) {
     let ports = [(); 5].map(|_| free_port());
     let mut command = std::process::Command::new(sibling_binary("standalone", make_target));
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
     command
         .arg("--data-dir")
         .arg(data_dir)

@@ -24,7 +24,7 @@ use std::{
 };
 
 use clap::{Parser, ValueEnum};
-use featurestore_benches::{Killed, cpu_seconds};
+use featurestore_benches::{Killed, cpu_seconds, secure::Secure};
 use featurestore_domain::{
     EntityKeyEncoder, fixtures,
     fixtures::{group, view},
@@ -93,6 +93,11 @@ struct Args {
     /// serve-standalone.json with `--target standalone`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Standalone only: after the plain-text runs, restart standalone over
+    /// the same data with TLS, bearer tokens and project roles on, and run
+    /// the same requests again (paths `tls+token`, `health+tls`).
+    #[arg(long)]
+    secure: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -248,6 +253,8 @@ struct Setup {
     project: String,
     direct: Option<Direct>,
     process: Killed,
+    /// Standalone's data directory (for `--secure`).
+    data_dir: Option<PathBuf>,
     _keep: Box<dyn std::any::Any>,
 }
 
@@ -362,6 +369,7 @@ async fn setup_cassandra(args: &Args) -> anyhow::Result<Setup> {
             encoder,
         }),
         process,
+        data_dir: None,
         _keep: Box::new(registry),
     })
 }
@@ -457,6 +465,7 @@ async fn setup_standalone(args: &Args) -> anyhow::Result<Setup> {
         project,
         direct: None,
         process,
+        data_dir: Some(data.path().to_path_buf()),
         _keep: Box::new(data),
     })
 }
@@ -478,12 +487,15 @@ async fn main() -> anyhow::Result<()> {
         Target::Cassandra => setup_cassandra(&args).await?,
         Target::Standalone => setup_standalone(&args).await?,
     };
-    let Setup {
-        channel,
-        project,
-        direct,
-        ..
-    } = &setup;
+    anyhow::ensure!(
+        !args.secure || setup.data_dir.is_some(),
+        "--secure runs against --target standalone"
+    );
+    let (channel, project, direct) = (
+        &setup.channel.clone(),
+        &setup.project.clone(),
+        &setup.direct.clone(),
+    );
     let selector = Some(view_selector());
     let client = &OnlineServingServiceClient::new(channel.clone());
 
@@ -496,7 +508,15 @@ async fn main() -> anyhow::Result<()> {
     measure(
         args.concurrency,
         args.warmup,
-        service_call(client, project, &selector, args.entities, 10, Keys::Uniform),
+        service_call(
+            client,
+            project,
+            &selector,
+            args.entities,
+            10,
+            Keys::Uniform,
+            None,
+        ),
     )
     .await;
     let path = match args.target {
@@ -505,7 +525,15 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut results = Vec::new();
     for &batch in &args.batch {
-        let call = service_call(client, project, &selector, args.entities, batch, args.keys);
+        let call = service_call(
+            client,
+            project,
+            &selector,
+            args.entities,
+            batch,
+            args.keys,
+            None,
+        );
         let cpu_before = cpu_seconds(setup.process.0.id());
         let (samples, wall) = run(&args, call).await;
         let cpu = cpu_seconds(setup.process.0.id()) - cpu_before;
@@ -559,6 +587,56 @@ async fn main() -> anyhow::Result<()> {
         let cpu = cpu_seconds(setup.process.0.id()) - cpu_before;
         results.push(stats("health-check", 1, &load, samples, wall, Some(cpu)));
     }
+    if args.secure {
+        let data_dir = setup.data_dir.clone().expect("checked above");
+        // Stop the plain standalone (it holds the data directory's lock);
+        // keep the directory.
+        let Setup {
+            process,
+            _keep: keep,
+            ..
+        } = setup;
+        drop(process);
+        let secure = Secure::start(&data_dir, "bench-serve-standalone", project).await?;
+        let channel = secure.channel(secure.ports[2]).await;
+        let client = &OnlineServingServiceClient::new(channel.clone());
+        let token = Some(secure.token.clone());
+        let call = |batch, keys| {
+            service_call(
+                client,
+                project,
+                &selector,
+                args.entities,
+                batch,
+                keys,
+                token.clone(),
+            )
+        };
+        measure(args.concurrency, args.warmup, call(10, Keys::Uniform)).await;
+        for &batch in &args.batch {
+            let cpu_before = cpu_seconds(secure.process.0.id());
+            let (samples, wall) = run(&args, call(batch, args.keys)).await;
+            let cpu = cpu_seconds(secure.process.0.id()) - cpu_before;
+            results.push(stats("tls+token", batch, &load, samples, wall, Some(cpu)));
+        }
+        let health = tonic_health::pb::health_client::HealthClient::new(channel);
+        let cpu_before = cpu_seconds(secure.process.0.id());
+        let (samples, wall) = run(&args, move |_| {
+            let mut health = health.clone();
+            async move {
+                health
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .expect("health check");
+            }
+        })
+        .await;
+        let cpu = cpu_seconds(secure.process.0.id()) - cpu_before;
+        results.push(stats("health+tls", 1, &load, samples, wall, Some(cpu)));
+        drop(keep);
+    }
 
     println!(
         "online serving ({:?}): {} entities x 10 features, {load}, {:?} keys, {} s per run, {} cores (everything co-located)",
@@ -603,6 +681,19 @@ async fn main() -> anyhow::Result<()> {
             or_dash(s.requests_per_server_cpu_sec, 0),
         );
     }
+    for secured in results.iter().filter(|s| s.path == "tls+token") {
+        if let Some(plain) = results
+            .iter()
+            .find(|s| s.path == "standalone" && s.batch == secured.batch)
+        {
+            println!(
+                "batch {:>4}: TLS + token + roles p99 {:+.2} ms, throughput {:+.1} % over plain text",
+                secured.batch,
+                secured.p99_ms - plain.p99_ms,
+                (secured.vectors_per_sec / plain.vectors_per_sec - 1.0) * 100.0
+            );
+        }
+    }
     for pair in results.chunks(2).filter(|_| direct.is_some()) {
         if let [service, direct] = pair
             && direct.path == "direct-driver"
@@ -634,6 +725,7 @@ fn service_call(
     n: usize,
     batch: usize,
     mode: Keys,
+    token: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
 ) -> impl Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
 + Clone
 + Send
@@ -658,6 +750,12 @@ fn service_call(
                 .collect(),
             include_event_times: false,
         };
+        let mut request = tonic::Request::new(request);
+        if let Some(token) = &token {
+            request
+                .metadata_mut()
+                .insert("authorization", token.clone());
+        }
         Box::pin(async move {
             let response = client.get_feature_vectors(request).await.expect("serve");
             debug_assert_eq!(response.into_inner().vectors.len(), batch);

@@ -33,7 +33,7 @@ pub const TARGETS: &[(&str, Target)] = &[
 
 /// `IngestArrow`: an Arrow IPC stream turned into rows.
 pub fn ingest_arrow(data: &[u8]) {
-    let _ = featurestore_ingestion::arrow::decode(data);
+    let _ = featurestore_ingestion::arrow::decode(data, 100_000);
 }
 
 /// Inline entity rows of a historical query or training dataset.

@@ -14,10 +14,22 @@ use featurestore_proto::v1::Row;
 
 use crate::error::IngestionError;
 
-/// The batches of an IPC stream, each as column names and rows.
-pub fn decode(bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<Row>>), IngestionError> {
+/// The batches of an IPC stream, each as column names and rows; more than
+/// `max_rows` rows are refused before any is converted (a few bytes of IPC
+/// can declare millions of rows: a bit per boolean, none for no column).
+pub fn decode(
+    bytes: &[u8],
+    max_rows: usize,
+) -> Result<(Vec<String>, Vec<Vec<Row>>), IngestionError> {
     let (schema, read) = read_ipc_stream(bytes)
         .map_err(|reason| IngestionError::invalid("arrow_ipc_stream", reason))?;
+    let rows: usize = read.iter().map(RecordBatch::num_rows).sum();
+    if rows > max_rows {
+        return Err(IngestionError::invalid(
+            "arrow_ipc_stream",
+            format!("{rows} rows exceed the limit of {max_rows} per request; split the DataFrame"),
+        ));
+    }
     let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let mut batches = Vec::with_capacity(read.len());
     for batch in &read {
@@ -72,6 +84,18 @@ mod tests {
     }
 
     #[test]
+    fn rows_over_the_limit_are_refused_before_conversion() {
+        // No column at all, ten million rows: a few bytes of IPC.
+        let empty = Arc::new(arrow_schema::Schema::empty());
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(10_000_000));
+        let batch = RecordBatch::try_new_with_options(empty, vec![], &options).unwrap();
+        let bytes = ipc(&batch);
+        assert!(bytes.len() < 1024, "{} bytes", bytes.len());
+        let err = decode(&bytes, 100_000).unwrap_err().to_string();
+        assert!(err.contains("exceed the limit of 100000"), "{err}");
+    }
+
+    #[test]
     fn a_dataframe_becomes_rows() {
         let embedding = ListArray::from_iter_primitive::<Float32Type, _, _>(vec![
             Some(vec![Some(0.5), Some(1.0)]),
@@ -97,7 +121,7 @@ mod tests {
             ("embedding", Arc::new(embedding) as ArrayRef),
         ])
         .unwrap();
-        let (columns, batches) = decode(&ipc(&batch)).unwrap();
+        let (columns, batches) = decode(&ipc(&batch), 1000).unwrap();
         assert_eq!(
             columns,
             [
@@ -133,10 +157,10 @@ mod tests {
         )]));
         let batch =
             RecordBatch::try_new(schema, vec![Arc::new(UInt8Array::from(vec![1]))]).unwrap();
-        let err = decode(&ipc(&batch)).unwrap_err().to_string();
+        let err = decode(&ipc(&batch), 1000).unwrap_err().to_string();
         assert!(err.contains("flag") && err.contains("UInt8"), "{err}");
         assert!(
-            decode(b"not arrow")
+            decode(b"not arrow", 1000)
                 .unwrap_err()
                 .to_string()
                 .contains("arrow_ipc_stream")

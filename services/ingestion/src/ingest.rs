@@ -260,17 +260,9 @@ impl Ingestor {
         let key = std::mem::take(&mut request.idempotency_key);
         let key = RequestKey::new("idempotency_key", key, || vec![request.encode_to_vec()])?;
         let schema = self.schema(request.group.as_ref()).await?;
-        let (columns, batches) = crate::arrow::decode(&request.arrow_ipc_stream)?;
+        let (columns, batches) =
+            crate::arrow::decode(&request.arrow_ipc_stream, self.limits.max_rows_per_request)?;
         let rows: usize = batches.iter().map(Vec::len).sum();
-        if rows > self.limits.max_rows_per_request {
-            return Err(IngestionError::invalid(
-                "arrow_ipc_stream",
-                format!(
-                    "{rows} rows exceed the limit of {} per request; split the DataFrame",
-                    self.limits.max_rows_per_request
-                ),
-            ));
-        }
         let mut violations = Violations::new(self.limits.max_violations_reported);
         let mut records = Vec::with_capacity(rows);
         let mut first_row = 0;
