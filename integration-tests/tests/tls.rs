@@ -151,3 +151,50 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
     );
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn probes_reach_health_in_plain_text_on_their_own_port_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("service ca");
+    ca.write_server_files(dir.path());
+    let health_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = Shutdown::new();
+    let server = GrpcServer::new(ServerConfig {
+        tls: tls_config(dir.path(), None),
+        health_listen_addr: Some(health_port),
+        shutdown_grace: Duration::from_secs(5),
+        ..ServerConfig::default()
+    });
+    let stop = shutdown.clone();
+    tokio::spawn(async move { server.serve(listener, stop).await.unwrap() });
+
+    assert!(check(addr, &ca.pem, None).await, "TLS on the service port");
+    assert!(
+        !check_plain(addr).await,
+        "no plain text on the service port"
+    );
+    let mut attempts = 0;
+    while !check_plain(health_port).await {
+        attempts += 1;
+        assert!(attempts < 100, "the health port never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Only health is there: no other service answers on that port.
+    let channel = Channel::from_shared(format!("http://{health_port}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let other =
+        featurestore_proto::v1::registry_service_client::RegistryServiceClient::new(channel)
+            .list_projects(featurestore_proto::v1::ListProjectsRequest::default())
+            .await
+            .unwrap_err();
+    assert_eq!(other.code(), tonic::Code::Unimplemented);
+    shutdown.cancel();
+}

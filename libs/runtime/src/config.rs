@@ -69,6 +69,10 @@ where
 pub struct ServerConfig {
     /// Address to listen on.
     pub listen_addr: SocketAddr,
+    /// A second, plain-text listener answering only `grpc.health.v1` (the
+    /// same statuses), for probes that cannot speak TLS (the kubelet's gRPC
+    /// probes) when `[server.tls]` is on. Unset: none.
+    pub health_listen_addr: Option<SocketAddr>,
     /// Upper bound of a unary request (clients' `grpc-timeout` may be lower).
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
@@ -95,6 +99,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            health_listen_addr: None,
             request_timeout: Duration::from_secs(10),
             concurrency_limit: 1024,
             load_shed: true,

@@ -14,7 +14,11 @@ use tonic::{
     service::{Routes, RoutesBuilder},
     transport::{Server, server::TcpIncoming},
 };
-use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic_health::{
+    ServingStatus,
+    pb::health_server::HealthServer,
+    server::{HealthReporter, HealthService},
+};
 use tower::{
     BoxError, ServiceBuilder,
     limit::GlobalConcurrencyLimitLayer,
@@ -65,6 +69,8 @@ pub async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, ServerError
 pub struct GrpcServer {
     config: ServerConfig,
     health: HealthReporter,
+    /// The health service again, for the plain health listener.
+    health_service: HealthServer<HealthService>,
     routes: RoutesBuilder,
     descriptor_sets: Vec<&'static [u8]>,
     /// Services advertised by reflection (only those actually served).
@@ -83,12 +89,14 @@ impl std::fmt::Debug for GrpcServer {
 
 impl GrpcServer {
     pub fn new(config: ServerConfig) -> Self {
-        let (health, health_service) = tonic_health::server::health_reporter();
+        let health = HealthReporter::new();
+        let health_service = HealthServer::new(HealthService::from_health_reporter(health.clone()));
         let mut routes = RoutesBuilder::default();
-        routes.add_service(health_service);
+        routes.add_service(health_service.clone());
         Self {
             config,
             health,
+            health_service,
             routes,
             descriptor_sets: vec![
                 featurestore_proto::v1::FILE_DESCRIPTOR_SET,
@@ -228,6 +236,20 @@ impl GrpcServer {
                 .serve_with_incoming_shutdown(incoming, stopped)
                 .boxed()
         };
+        // Probes keep getting answers (NOT_SERVING while draining) until the
+        // main server has stopped.
+        let health_only = match self.config.health_listen_addr {
+            Some(addr) => {
+                let listener = bind(addr).await?;
+                tracing::info!(addr = ?listener.local_addr().ok(), "serving grpc health in plain text");
+                let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+                let server = Server::builder()
+                    .add_service(self.health_service.clone())
+                    .serve_with_incoming(incoming);
+                Some(AbortOnDrop(tokio::spawn(server)))
+            }
+            None => None,
+        };
         let grace = self.config.shutdown_grace;
         tokio::select! {
             result = server => result?,
@@ -236,7 +258,17 @@ impl GrpcServer {
             }
         }
         tracing::info!("grpc server stopped");
+        drop(health_only);
         Ok(())
+    }
+}
+
+/// A task aborted when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
