@@ -444,7 +444,7 @@ pub fn read_ipc_stream(
         Ok((schema, batches))
     };
     std::panic::catch_unwind(read).unwrap_or_else(|_| {
-        Err("malformed Arrow IPC stream: a buffer lies outside its message".into())
+        Err("not an Arrow IPC stream: a buffer lies outside its message".into())
     })
 }
 
@@ -452,11 +452,7 @@ pub fn read_ipc_stream(
 /// length> <Message flatbuffer> <body>`, up to a zero length or the end)
 /// lies within `bytes`, body included.
 fn check_framing(bytes: &[u8]) -> Result<(), String> {
-    let past = |what: &str| {
-        Err(format!(
-            "malformed Arrow IPC stream: {what} runs past the stream"
-        ))
-    };
+    let past = |what: &str| Err(format!("not an Arrow IPC stream: {what} runs past the end"));
     let mut at = 0usize;
     while at < bytes.len() {
         if bytes[at..].starts_with(&[0xff; 4]) {
@@ -471,13 +467,13 @@ fn check_framing(bytes: &[u8]) -> Result<(), String> {
             return Ok(());
         }
         let Ok(length) = usize::try_from(length) else {
-            return Err("malformed Arrow IPC stream: a negative message length".into());
+            return Err("not an Arrow IPC stream: a negative message length".into());
         };
         let Some(metadata) = bytes.get(at..at.saturating_add(length)) else {
             return past("a message's metadata");
         };
         let message = arrow_ipc::root_as_message(metadata)
-            .map_err(|e| format!("malformed Arrow IPC stream: unreadable message: {e}"))?;
+            .map_err(|e| format!("not an Arrow IPC stream: unreadable message: {e}"))?;
         at += length;
         let body = usize::try_from(message.bodyLength()).unwrap_or(usize::MAX);
         if body > bytes.len() - at {
@@ -777,8 +773,8 @@ mod tests {
         let dir =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/ingest_arrow");
         for (file, reason) in [
-            ("crash-forged-body-length", "runs past the stream"),
-            ("crash-buffer-past-body", "malformed Arrow IPC stream"),
+            ("crash-forged-body-length", "runs past the end"),
+            ("crash-buffer-past-body", "not an Arrow IPC stream"),
         ] {
             let bytes = std::fs::read(dir.join(file)).unwrap();
             let error = read_ipc_stream(&bytes).unwrap_err();

@@ -179,12 +179,13 @@ where
     }
 }
 
-fn is_member(principal: &Principal, members: &[String]) -> bool {
-    let id = principal.id();
+/// Whether the caller with principal id `id` in `groups` is one of
+/// `members`.
+fn is_member(id: &str, groups: &[String], members: &[String]) -> bool {
     members.iter().any(|m| {
-        *m == id
+        m == id
             || m.strip_prefix("group:")
-                .is_some_and(|g| principal.groups.iter().any(|pg| pg == g))
+                .is_some_and(|g| groups.iter().any(|pg| pg == g))
     })
 }
 
@@ -227,20 +228,21 @@ impl Access {
     fn is_operator(&self) -> bool {
         self.principal
             .as_ref()
-            .is_some_and(|p| is_member(p, &self.policy.admins))
+            .is_some_and(|p| is_member(&p.id(), &p.groups, &self.policy.admins))
     }
 
     /// The caller's role in `project`, `None` without one.
     pub fn role_in(&self, project: &str) -> Option<Role> {
-        if self.is_operator() {
+        let principal = self.principal.as_ref()?;
+        let id = principal.id();
+        if is_member(&id, &principal.groups, &self.policy.admins) {
             return Some(Role::Admin);
         }
-        let principal = self.principal.as_ref()?;
         let project = self.policy.directory.as_ref()?.project(project)?;
         project
             .roles
             .iter()
-            .filter(|b| is_member(principal, &b.members))
+            .filter(|b| is_member(&id, &principal.groups, &b.members))
             .filter_map(|b| Role::from_proto(b.role))
             .max()
     }
