@@ -62,7 +62,11 @@ admins = ["group:bench-admins"]
 "#,
                 dir = dir.path().display(),
                 issuer = auth.issuers[0].issuer,
-                jwks = auth.issuers[0].jwks_file.display(),
+                jwks = auth.issuers[0]
+                    .jwks_file
+                    .as_deref()
+                    .expect("a JWKS file")
+                    .display(),
             ),
         )?;
         let (process, ports) = crate::spawn_standalone_with(data_dir, make_target, Some(&config));

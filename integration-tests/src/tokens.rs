@@ -10,22 +10,23 @@ const SECRET: &[u8] = b"a-test-secret-of-32-bytes-or-so!";
 /// [`SECRET`], base64url.
 const SECRET_B64: &str = "YS10ZXN0LXNlY3JldC1vZi0zMi1ieXRlcy1vci1zbyE";
 
+/// The issuer's JWKS document.
+pub fn jwks_document() -> String {
+    format!(r#"{{"keys":[{{"kty":"oct","kid":"k1","alg":"HS256","k":"{SECRET_B64}"}}]}}"#)
+}
+
 /// Writes the issuer's JWKS under `dir`; its tokens are accepted, and
 /// calls without identity too when `required` is false.
 pub fn auth_config(dir: &Path, required: bool) -> AuthConfig {
     let jwks = dir.join("jwks.json");
-    std::fs::write(
-        &jwks,
-        format!(r#"{{"keys":[{{"kty":"oct","kid":"k1","alg":"HS256","k":"{SECRET_B64}"}}]}}"#),
-    )
-    .expect("write the JWKS");
+    std::fs::write(&jwks, jwks_document()).expect("write the JWKS");
     AuthConfig {
         required,
         issuers: vec![IssuerConfig {
             issuer: ISSUER.into(),
             audiences: Vec::new(),
-            jwks_file: jwks,
-            groups_claim: "groups".into(),
+            jwks_file: Some(jwks),
+            ..IssuerConfig::default()
         }],
     }
 }

@@ -352,8 +352,8 @@ async fn a_ticket_runs_only_for_the_caller_it_was_issued_to() {
         issuers: vec![IssuerConfig {
             issuer: "https://issuer.test".into(),
             audiences: Vec::new(),
-            jwks_file: jwks,
-            groups_claim: "groups".into(),
+            jwks_file: Some(jwks),
+            ..IssuerConfig::default()
         }],
     };
     let offline = OfflineQuerySandbox::start_with_auth(registry.root(), dir.path(), auth).await;

@@ -93,8 +93,8 @@ fn required_tokens(dir: &std::path::Path) -> AuthConfig {
         issuers: vec![IssuerConfig {
             issuer: "https://issuer.test".into(),
             audiences: vec!["featurestore".into()],
-            jwks_file: jwks,
-            groups_claim: "groups".into(),
+            jwks_file: Some(jwks),
+            ..IssuerConfig::default()
         }],
     }
 }

@@ -174,8 +174,12 @@ impl GrpcServer {
         self.routes.add_service(v1).add_service(v1alpha);
         let routes: Routes = self.routes.routes();
         let local_addr = listener.local_addr().ok();
-        let auth = Arc::new(Authenticator::new(&self.config.auth).map_err(ServerError::Auth)?);
-        crate::auth::spawn_reload(&auth, KEY_RELOAD);
+        let auth = Arc::new(
+            Authenticator::load(&self.config.auth)
+                .await
+                .map_err(ServerError::Auth)?,
+        );
+        crate::auth::spawn_refresh(&auth, KEY_RELOAD);
         let authz = AuthzLayer::new(&self.config.authz, self.projects.clone())
             .map_err(ServerError::Auth)?;
         let layers = ServiceBuilder::new()

@@ -490,8 +490,8 @@ async fn start() -> Store {
             issuers: vec![IssuerConfig {
                 issuer: ISSUER.into(),
                 audiences: vec![],
-                jwks_file: jwks,
-                groups_claim: "groups".into(),
+                jwks_file: Some(jwks),
+                ..IssuerConfig::default()
             }],
         },
         authz: AuthzConfig {

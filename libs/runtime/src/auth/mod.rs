@@ -5,7 +5,7 @@
 //!
 //! - A bearer token (`authorization: Bearer <JWT>`) is checked against the
 //!   configured issuers (`[[server.auth.issuers]]`): signature by a key of
-//!   the issuer's JWKS file (re-read when it changes), `iss`, `exp`/`nbf`
+//!   the issuer's JWKS, from a file or a URL ([`jwks`]), `iss`, `exp`/`nbf`
 //!   (60 s leeway), `aud` when audiences are given. The subject is `sub`,
 //!   groups come from `groups_claim`. Kubernetes service-account tokens are
 //!   such JWTs (issuer and JWKS of the cluster).
@@ -17,20 +17,22 @@
 //! `server.auth.required` (health and reflection stay open for probes and
 //! tools).
 
+mod jwks;
+
 use std::{
     collections::HashMap,
     path::PathBuf,
-    sync::{Arc, RwLock},
-    time::Duration,
+    sync::{Arc, Mutex, RwLock},
+    time::{Duration, Instant},
 };
 
-use jsonwebtoken::{
-    Algorithm, DecodingKey, Validation,
-    jwk::{JwkSet, KeyAlgorithm},
-};
+use jsonwebtoken::Validation;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
+use self::jwks::{Keys, Source};
+pub use self::jwks::{URL_MIN_GAP, URL_REFRESH};
 use crate::gate::Gate;
 
 /// `[server.auth]`.
@@ -52,8 +54,20 @@ pub struct IssuerConfig {
     /// Accepted `aud` values; empty: the audience is not checked.
     #[serde(default)]
     pub audiences: Vec<String>,
-    /// Its public keys (a JWKS document), re-read when it changes.
-    pub jwks_file: PathBuf,
+    /// Its public keys (a JWKS document) in a file, re-read when it
+    /// changes; or
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// at a URL, fetched at start and refreshed (see [`jwks`]).
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// The only CA trusted for `jwks_url` (PEM); default: the system's.
+    #[serde(default)]
+    pub jwks_ca_file: Option<PathBuf>,
+    /// A bearer token sent with each fetch of `jwks_url`, read afresh
+    /// each time (a service-account token file).
+    #[serde(default)]
+    pub jwks_token_file: Option<PathBuf>,
     /// The claim listing the caller's groups.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
@@ -63,15 +77,28 @@ fn default_groups_claim() -> String {
     "groups".into()
 }
 
+impl Default for IssuerConfig {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            audiences: Vec::new(),
+            jwks_file: None,
+            jwks_url: None,
+            jwks_ca_file: None,
+            jwks_token_file: None,
+            groups_claim: default_groups_claim(),
+        }
+    }
+}
+
 impl AuthConfig {
     pub fn validate(&self) -> Result<(), String> {
         for (i, issuer) in self.issuers.iter().enumerate() {
+            let field = format!("server.auth.issuers[{i}]");
             if issuer.issuer.is_empty() {
-                return Err(format!("server.auth.issuers[{i}].issuer is required"));
+                return Err(format!("{field}.issuer is required"));
             }
-            if issuer.jwks_file.as_os_str().is_empty() {
-                return Err(format!("server.auth.issuers[{i}].jwks_file is required"));
-            }
+            Source::check(issuer, &field)?;
         }
         Ok(())
     }
@@ -116,48 +143,12 @@ impl Principal {
     }
 }
 
-/// An issuer's keys, by key id.
-struct Keys {
-    jwks: Vec<u8>,
-    by_kid: HashMap<String, (DecodingKey, Algorithm)>,
-}
-
 struct Issuer {
     config: IssuerConfig,
+    source: Source,
     keys: RwLock<Keys>,
-}
-
-fn load_keys(config: &IssuerConfig) -> Result<Keys, String> {
-    let file = &config.jwks_file;
-    let jwks = std::fs::read(file)
-        .map_err(|e| format!("server.auth: {} cannot be read: {e}", file.display()))?;
-    let set: JwkSet = serde_json::from_slice(&jwks).map_err(|e| {
-        format!(
-            "server.auth: {} is not a JWKS document: {e}",
-            file.display()
-        )
-    })?;
-    let mut by_kid = HashMap::new();
-    for jwk in &set.keys {
-        let kid = jwk.common.key_id.clone().unwrap_or_default();
-        let key = DecodingKey::from_jwk(jwk)
-            .map_err(|e| format!("server.auth: {}: key {kid:?}: {e}", file.display()))?;
-        let algorithm = match jwk.common.key_algorithm {
-            Some(KeyAlgorithm::HS256) => Algorithm::HS256,
-            Some(KeyAlgorithm::HS384) => Algorithm::HS384,
-            Some(KeyAlgorithm::HS512) => Algorithm::HS512,
-            Some(KeyAlgorithm::ES256) => Algorithm::ES256,
-            Some(KeyAlgorithm::ES384) => Algorithm::ES384,
-            Some(KeyAlgorithm::RS384) => Algorithm::RS384,
-            Some(KeyAlgorithm::RS512) => Algorithm::RS512,
-            Some(KeyAlgorithm::PS256) => Algorithm::PS256,
-            Some(KeyAlgorithm::EdDSA) => Algorithm::EdDSA,
-            // Kubernetes publishes RS256 keys, often without `alg`.
-            _ => Algorithm::RS256,
-        };
-        by_kid.insert(kid, (key, algorithm));
-    }
-    Ok(Keys { jwks, by_kid })
+    /// When `source` was last read.
+    read_at: Mutex<Instant>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +162,9 @@ struct Claims {
 pub struct Authenticator {
     required: bool,
     issuers: Vec<Issuer>,
+    /// Woken by a token whose key id no issuer has: the refresh task then
+    /// fetches URL sources early.
+    unknown_key: Arc<Notify>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -183,40 +177,60 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// Loads every issuer's keys (a key file that does not load stops the
+    /// Loads every issuer's keys (a source that does not load stops the
     /// start).
-    pub fn new(config: &AuthConfig) -> Result<Self, String> {
-        let issuers = config
-            .issuers
-            .iter()
-            .map(|c| {
-                Ok(Issuer {
-                    keys: RwLock::new(load_keys(c)?),
-                    config: c.clone(),
-                })
-            })
-            .collect::<Result<_, String>>()?;
+    pub async fn load(config: &AuthConfig) -> Result<Self, String> {
+        let mut issuers = Vec::with_capacity(config.issuers.len());
+        for (i, c) in config.issuers.iter().enumerate() {
+            let source = Source::new(c, &format!("server.auth.issuers[{i}]"))?;
+            let keys = source
+                .read()
+                .await
+                .and_then(|document| Keys::parse(document, &source))
+                .map_err(|e| format!("server.auth: {e}"))?;
+            issuers.push(Issuer {
+                config: c.clone(),
+                source,
+                keys: RwLock::new(keys),
+                read_at: Mutex::new(Instant::now()),
+            });
+        }
         Ok(Self {
             required: config.required,
             issuers,
+            unknown_key: Arc::new(Notify::new()),
         })
     }
 
-    /// Re-reads the key files that changed (a file that no longer loads
-    /// keeps the previous keys).
-    pub fn reload(&self) {
+    /// Reads again the sources that are due (files always, URLs read at
+    /// least `min_age` ago) and swaps in the keys of those that changed; a
+    /// source that no longer loads keeps the previous keys.
+    pub async fn refresh(&self, min_age: Duration) {
         for issuer in &self.issuers {
-            let changed = std::fs::read(&issuer.config.jwks_file)
-                .is_ok_and(|bytes| bytes != issuer.keys.read().expect("not poisoned").jwks);
-            if !changed {
+            let last = *issuer.read_at.lock().expect("not poisoned");
+            if !issuer.source.due(last, min_age) {
                 continue;
             }
-            match load_keys(&issuer.config) {
+            let read = issuer.source.read().await;
+            *issuer.read_at.lock().expect("not poisoned") = Instant::now();
+            let document = match read {
+                Ok(document) => document,
+                Err(e) => {
+                    tracing::error!(issuer = %issuer.config.issuer, error = %e, "keeping the previous token keys");
+                    continue;
+                }
+            };
+            if document == issuer.keys.read().expect("not poisoned").document {
+                continue;
+            }
+            match Keys::parse(document, &issuer.source) {
                 Ok(keys) => {
                     *issuer.keys.write().expect("not poisoned") = keys;
-                    tracing::info!(issuer = %issuer.config.issuer, "token keys changed");
+                    tracing::info!(issuer = %issuer.config.issuer, source = %issuer.source, "token keys changed");
                 }
-                Err(e) => tracing::error!(error = %e, "keeping the previous token keys"),
+                Err(e) => {
+                    tracing::error!(issuer = %issuer.config.issuer, error = %e, "keeping the previous token keys")
+                }
             }
         }
     }
@@ -226,7 +240,7 @@ impl Authenticator {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| format!("bearer token is not a JWT: {e}"))?;
         let kid = header.kid.unwrap_or_default();
-        let mut last = format!("bearer token: no configured issuer has key {kid:?}");
+        let mut last = String::new();
         for issuer in &self.issuers {
             let keys = issuer.keys.read().expect("not poisoned");
             let Some((key, algorithm)) = keys.by_kid.get(&kid) else {
@@ -262,6 +276,11 @@ impl Authenticator {
                 }
                 Err(e) => last = format!("bearer token refused: {e}"),
             }
+        }
+        if last.is_empty() {
+            // Perhaps a rotation: URL sources are fetched early.
+            self.unknown_key.notify_one();
+            last = format!("bearer token: no configured issuer has key {kid:?}");
         }
         Err(last)
     }
@@ -318,19 +337,25 @@ pub(crate) fn open_path(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
 }
 
-/// Re-reads the key files every `every` while `auth` is in use.
-pub fn spawn_reload(auth: &Arc<Authenticator>, every: Duration) {
+/// Refreshes the keys while `auth` is in use: every `every` (files, and
+/// URLs older than [`URL_REFRESH`]) and when a token names an unknown key
+/// (URLs older than [`URL_MIN_GAP`]).
+pub fn spawn_refresh(auth: &Arc<Authenticator>, every: Duration) {
     if auth.issuers.is_empty() {
         return;
     }
     let weak = Arc::downgrade(auth);
+    let unknown_key = auth.unknown_key.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
-            tick.tick().await;
+            let min_age = tokio::select! {
+                _ = tick.tick() => URL_REFRESH,
+                () = unknown_key.notified() => URL_MIN_GAP,
+            };
             match weak.upgrade() {
-                Some(auth) => auth.reload(),
+                Some(auth) => auth.refresh(min_age).await,
                 None => break,
             }
         }
@@ -358,7 +383,7 @@ impl Gate for Arc<Authenticator> {
 
 #[cfg(test)]
 mod tests {
-    use jsonwebtoken::{EncodingKey, Header};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
     use super::*;
 
@@ -372,7 +397,7 @@ mod tests {
     }
 
     /// An issuer with one HMAC key `k1`, its JWKS in `dir`.
-    fn authenticator(dir: &std::path::Path, audiences: &[&str]) -> Authenticator {
+    async fn authenticator(dir: &std::path::Path, audiences: &[&str]) -> Authenticator {
         let file = dir.join("jwks.json");
         // base64url of SECRET, written out by hand to keep the test plain.
         let k = "YS10ZXN0LXNlY3JldC1vZi0zMi1ieXRlcy1vci1zbyE";
@@ -381,15 +406,16 @@ mod tests {
             format!(r#"{{"keys":[{{"kty":"oct","kid":"k1","alg":"HS256","k":"{k}"}}]}}"#),
         )
         .unwrap();
-        Authenticator::new(&AuthConfig {
+        Authenticator::load(&AuthConfig {
             required: true,
             issuers: vec![IssuerConfig {
                 issuer: "https://issuer.test".into(),
                 audiences: audiences.iter().map(|a| a.to_string()).collect(),
-                jwks_file: file,
-                groups_claim: "groups".into(),
+                jwks_file: Some(file),
+                ..IssuerConfig::default()
             }],
         })
+        .await
         .unwrap()
     }
 
@@ -400,10 +426,10 @@ mod tests {
         jsonwebtoken::encode(&header, &claims, &key).unwrap()
     }
 
-    #[test]
-    fn a_valid_token_names_its_subject_and_groups() {
+    #[tokio::test]
+    async fn a_valid_token_names_its_subject_and_groups() {
         let dir = tempfile::tempdir().unwrap();
-        let auth = authenticator(dir.path(), &["featurestore"]);
+        let auth = authenticator(dir.path(), &["featurestore"]).await;
         let claims = serde_json::json!({
             "iss": "https://issuer.test", "sub": "system:serviceaccount:ml:trainer",
             "aud": "featurestore", "exp": now() + 600, "groups": ["data-science"],
@@ -414,10 +440,10 @@ mod tests {
         assert_eq!(principal.proof, Proof::Token);
     }
 
-    #[test]
-    fn expired_foreign_misaddressed_and_forged_tokens_are_refused() {
+    #[tokio::test]
+    async fn expired_foreign_misaddressed_and_forged_tokens_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let auth = authenticator(dir.path(), &["featurestore"]);
+        let auth = authenticator(dir.path(), &["featurestore"]).await;
         let claims = |iss: &str, aud: &str, exp: i64| serde_json::json!({"iss": iss, "sub": "someone", "aud": aud, "exp": exp});
         let good = claims("https://issuer.test", "featurestore", now() + 600);
         for (what, t, reason) in [
@@ -465,10 +491,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn requests_are_identified_by_header() {
+    #[tokio::test]
+    async fn requests_are_identified_by_header() {
         let dir = tempfile::tempdir().unwrap();
-        let auth = authenticator(dir.path(), &[]);
+        let auth = authenticator(dir.path(), &[]).await;
         let claims =
             serde_json::json!({"iss": "https://issuer.test", "sub": "ana", "exp": now() + 60});
         let request = |value: Option<String>| {
@@ -488,5 +514,167 @@ mod tests {
         assert!(auth.identify(&request(Some("Basic abc".into()))).is_err());
         assert!(open_path("/grpc.health.v1.Health/Check"));
         assert!(!open_path("/featurestore.v1.RegistryService/ListProjects"));
+    }
+
+    /// Serves `document` at `http://127.0.0.1:<port>/jwks`, one connection
+    /// at a time; returns the URL and the requests received.
+    async fn serve_jwks(document: Arc<Mutex<String>>) -> (String, Arc<Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.ends_with(b"\r\n\r\n") {
+                    let n = stream.read(&mut buf).await.unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&request).into_owned());
+                let body = document.lock().unwrap().clone();
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(response.as_bytes()).await.unwrap();
+            }
+        });
+        (url, requests)
+    }
+
+    fn jwks_with(kid: &str, k: &str) -> String {
+        format!(r#"{{"keys":[{{"kty":"oct","kid":"{kid}","alg":"HS256","k":"{k}"}}]}}"#)
+    }
+
+    #[tokio::test]
+    async fn keys_at_a_url_are_fetched_with_the_token_and_follow_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, "sa-token\n").unwrap();
+        let document = Arc::new(Mutex::new(jwks_with(
+            "k1",
+            "YS10ZXN0LXNlY3JldC1vZi0zMi1ieXRlcy1vci1zbyE",
+        )));
+        let (url, requests) = serve_jwks(document.clone()).await;
+        let auth = Authenticator::load(&AuthConfig {
+            required: true,
+            issuers: vec![IssuerConfig {
+                issuer: "https://issuer.test".into(),
+                jwks_url: Some(url),
+                jwks_token_file: Some(token_file),
+                ..IssuerConfig::default()
+            }],
+        })
+        .await
+        .unwrap();
+        let claims =
+            serde_json::json!({"iss": "https://issuer.test", "sub": "ana", "exp": now() + 60});
+        assert_eq!(
+            auth.verify_token(&token("k1", claims.clone(), SECRET))
+                .unwrap()
+                .name,
+            "ana"
+        );
+        let first = requests.lock().unwrap()[0].to_ascii_lowercase();
+        assert!(
+            first.contains("authorization: bearer sa-token\r\n"),
+            "{first}"
+        );
+
+        // The issuer rotates to k2: a token signed with it is refused until
+        // the keys are fetched again, which the unknown key asks for.
+        let other = b"another-secret-of-32-bytes-long!";
+        *document.lock().unwrap() = jwks_with("k2", "YW5vdGhlci1zZWNyZXQtb2YtMzItYnl0ZXMtbG9uZyE");
+        let rotated = token("k2", claims, other);
+        let err = auth.verify_token(&rotated).unwrap_err();
+        assert!(err.contains("no configured issuer has key"), "{err}");
+        tokio::time::timeout(Duration::from_secs(1), auth.unknown_key.notified())
+            .await
+            .expect("an unknown key asks for a refresh");
+        auth.refresh(URL_MIN_GAP).await;
+        assert_eq!(requests.lock().unwrap().len(), 1, "fetched again too soon");
+        auth.refresh(Duration::ZERO).await;
+        assert_eq!(requests.lock().unwrap().len(), 2);
+        assert_eq!(auth.verify_token(&rotated).unwrap().name, "ana");
+
+        // A document that stops parsing keeps the keys in use.
+        *document.lock().unwrap() = "not json".into();
+        auth.refresh(Duration::ZERO).await;
+        assert_eq!(auth.verify_token(&rotated).unwrap().name, "ana");
+    }
+
+    #[tokio::test]
+    async fn jwks_sources_are_checked_and_name_the_field() {
+        let issuer = |f: fn(&mut IssuerConfig)| {
+            let mut c = IssuerConfig {
+                issuer: "https://issuer.test".into(),
+                ..IssuerConfig::default()
+            };
+            f(&mut c);
+            AuthConfig {
+                required: true,
+                issuers: vec![c],
+            }
+        };
+        for (config, expected) in [
+            (
+                issuer(|_| {}),
+                "server.auth.issuers[0]: jwks_file or jwks_url is required",
+            ),
+            (
+                issuer(|c| {
+                    c.jwks_file = Some("/k.json".into());
+                    c.jwks_url = Some("https://idp.test/jwks".into());
+                }),
+                "not both",
+            ),
+            (
+                issuer(|c| c.jwks_url = Some("http://idp.example.com/jwks".into())),
+                "use https",
+            ),
+            (
+                issuer(|c| c.jwks_url = Some("ftp://idp.example.com/jwks".into())),
+                "unsupported scheme",
+            ),
+            (
+                issuer(|c| c.jwks_url = Some("not a url".into())),
+                "jwks_url \"not a url\" is not a URL",
+            ),
+            (
+                issuer(|c| {
+                    c.jwks_file = Some("/k.json".into());
+                    c.jwks_token_file = Some("/token".into());
+                }),
+                "go with jwks_url",
+            ),
+        ] {
+            let err = config.validate().unwrap_err();
+            assert!(err.contains(expected), "{err}");
+        }
+        // Files are read at start, not by validation (a config is checked
+        // where its mounts may not exist).
+        let ca = issuer(|c| {
+            c.jwks_url = Some("https://idp.test/jwks".into());
+            c.jwks_ca_file = Some("/no/such/ca.pem".into());
+        });
+        ca.validate().unwrap();
+        let err = Authenticator::load(&ca).await.unwrap_err();
+        assert!(err.contains("jwks_ca_file /no/such/ca.pem"), "{err}");
+        // Loopback may be plain http; a server that is not there stops the
+        // start with the reason.
+        let err = Authenticator::load(&issuer(|c| {
+            c.jwks_url = Some("http://127.0.0.1:1/jwks".into())
+        }))
+        .await
+        .unwrap_err();
+        assert!(err.contains("http://127.0.0.1:1/jwks"), "{err}");
     }
 }
