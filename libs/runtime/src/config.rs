@@ -149,6 +149,9 @@ pub struct TelemetryConfig {
     /// OTLP/gRPC endpoint for traces (e.g. `http://otel-collector:4317`);
     /// empty disables trace export.
     pub otlp_endpoint: String,
+    /// Where Prometheus scrapes this process's metrics (`GET /metrics`);
+    /// unset: none recorded.
+    pub metrics_listen_addr: Option<SocketAddr>,
 }
 
 impl Default for TelemetryConfig {
@@ -157,6 +160,7 @@ impl Default for TelemetryConfig {
             log_level: "info".into(),
             log_format: LogFormat::Text,
             otlp_endpoint: String::new(),
+            metrics_listen_addr: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 pub mod config;
 pub mod gate;
+pub mod metrics;
 pub mod rate_limit;
 pub mod server;
 pub mod service;

@@ -33,6 +33,7 @@ use crate::{
     auth::Authenticator,
     authz::{AuthzLayer, ProjectDirectory},
     gate::GateLayer,
+    metrics::RpcMetricsLayer,
     rate_limit::RateLimits,
     shutdown::Shutdown,
 };
@@ -183,6 +184,7 @@ impl GrpcServer {
         let authz = AuthzLayer::new(&self.config.authz, self.projects.clone())
             .map_err(ServerError::Auth)?;
         let layers = ServiceBuilder::new()
+            .layer(RpcMetricsLayer)
             .layer(
                 TraceLayer::new_for_grpc()
                     .make_span_with(

@@ -1,5 +1,6 @@
-//! Logs (text or JSON) through `tracing`, and traces exported over OTLP when
-//! an endpoint is configured. W3C trace context is the propagation format,
+//! Logs (text or JSON) through `tracing`, traces exported over OTLP when
+//! an endpoint is configured, and Prometheus metrics when an address is
+//! ([`crate::metrics`]). W3C trace context is the propagation format,
 //! so a trace can follow a request across services and the Kafka hop.
 
 use opentelemetry::trace::TracerProvider as _;
@@ -19,6 +20,8 @@ pub enum TelemetryError {
     Exporter(String),
     #[error("a global tracing subscriber is already set")]
     AlreadyInitialised,
+    #[error("metrics: {0}")]
+    Metrics(String),
 }
 
 /// Flushes and stops trace export when dropped (keep it alive in `main`).
@@ -74,6 +77,9 @@ pub fn init(
         .with(filter)
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInitialised)?;
+    if let Some(addr) = config.metrics_listen_addr {
+        crate::metrics::install(addr).map_err(TelemetryError::Metrics)?;
+    }
     Ok(guard)
 }
 

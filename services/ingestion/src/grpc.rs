@@ -118,6 +118,7 @@ impl IngestionGrpc {
             return Ok(IngestResponse::default());
         };
         if !violations.is_empty() {
+            crate::metrics::rejected(&schema, rows);
             return Err(violations.into_error(rows));
         }
         let key = RequestKey::new("idempotency_key", key, || parts)?;

@@ -245,6 +245,7 @@ impl Ingestor {
         let mut records = Vec::new();
         self.validate(&schema, request, 0, headers, &mut violations, &mut records)?;
         if !violations.is_empty() {
+            crate::metrics::rejected(&schema, rows as u64);
             return Err(violations.into_error(rows as u64));
         }
         self.append(&schema, records, key).await
@@ -285,6 +286,7 @@ impl Ingestor {
             first_row += count;
         }
         if !violations.is_empty() {
+            crate::metrics::rejected(&schema, rows as u64);
             return Err(violations.into_error(rows as u64));
         }
         self.append(&schema, records, key).await
@@ -304,6 +306,8 @@ impl Ingestor {
         let Some(key) = key else {
             return self.append_once(schema, records).await;
         };
+        let started = std::time::Instant::now();
+        let rows = records.len();
         let project = &schema.group.project;
         let (path, revision) = match self
             .idempotency
@@ -340,7 +344,7 @@ impl Ingestor {
                     idempotency
                         .complete(&path, revision, &key.fingerprint, &response)
                         .await;
-                    Ok(response)
+                    Ok::<_, IngestionError>(response)
                 }
                 // The append may be in the log: keep the claim (a retry
                 // waits for it to go stale rather than maybe write twice).
@@ -351,8 +355,11 @@ impl Ingestor {
                 }
             }
         });
-        task.await
-            .map_err(|e| IngestionError::Internal(format!("append task: {e}")))?
+        let response = task
+            .await
+            .map_err(|e| IngestionError::Internal(format!("append task: {e}")))??;
+        crate::metrics::appended(schema, rows, started.elapsed());
+        Ok(response)
     }
 
     async fn append_once(
@@ -367,10 +374,12 @@ impl Ingestor {
             ..Default::default()
         };
         if total > 0 {
+            let started = std::time::Instant::now();
             self.ensure_topic(schema).await?;
             let partitions: Vec<i32> = records.iter().map(|r| r.partition).collect();
             let offsets = self.log.append(&schema.topic, records).await?;
             set_token(&mut response, &schema.group, &partitions, &offsets);
+            crate::metrics::appended(schema, total as usize, started.elapsed());
         }
         Ok(response)
     }

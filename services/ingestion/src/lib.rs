@@ -9,6 +9,7 @@ pub mod error;
 mod grpc;
 pub mod idempotency;
 pub mod ingest;
+pub mod metrics;
 pub mod validate;
 
 use std::{sync::Arc, time::Duration};

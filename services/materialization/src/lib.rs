@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod config;
 pub mod held;
+pub mod metrics;
 pub mod pipeline;
 pub mod progress;
 pub mod tiles;

@@ -437,6 +437,7 @@ impl Materializer {
                     .upsert(&OnlineTable::for_group(&group), &online)
                     .await?;
                 outcome.online_rows += online.len();
+                crate::metrics::rows(&group_id(&group), true, online.len());
             }
             if let Some(a) = &aggregations
                 && !tile_events.is_empty()
@@ -451,6 +452,7 @@ impl Materializer {
                         f.events,
                         f.tiles_written,
                     );
+                    crate::metrics::folded(&group_id(&group), f.events, f.tiles_written);
                 }
             }
             if !offline.is_empty() {
@@ -505,10 +507,14 @@ impl Materializer {
     ) -> Result<Vec<Position>, MaterializeError> {
         let mut newest: BTreeMap<(&str, i32), i64> = BTreeMap::new();
         for (topic, (group, rows)) in &pending.tables {
+            let started = std::time::Instant::now();
             let appended = self
                 .offline
                 .append(&OfflineTable::for_group(group), &self.consumer, topic, rows)
                 .await?;
+            let id = group_id(group);
+            crate::metrics::delta_commit(&id, started.elapsed());
+            crate::metrics::rows(&id, false, appended.appended);
             outcome.offline_appended += appended.appended;
             outcome.offline_skipped += appended.skipped;
             for row in rows {

@@ -62,6 +62,7 @@ pub struct ProgressPublisher {
     keys: Keyspace,
     pending: Mutex<HashMap<Slot, PartitionProgress>>,
     changed: Notify,
+    watermarks: crate::metrics::Watermarks,
 }
 
 impl std::fmt::Debug for ProgressPublisher {
@@ -77,6 +78,7 @@ impl ProgressPublisher {
             keys,
             pending: Mutex::new(HashMap::new()),
             changed: Notify::new(),
+            watermarks: crate::metrics::Watermarks::default(),
         }
     }
 
@@ -95,6 +97,8 @@ impl ProgressPublisher {
             updated_micros: now_micros(),
             ..Default::default()
         };
+        self.watermarks
+            .advance(&group, partition, online, newest_event_micros);
         if online {
             progress.online_offset = next_offset;
             progress.online_watermark_micros = newest_event_micros;

@@ -134,7 +134,7 @@ impl FlightService for OfflineFlight {
         let schema = stream.schema();
         // Failures mid-stream (a sort out of memory, storage gone) reach the
         // client as the same statuses as before the first batch.
-        let batches = stream.map_err(|e| {
+        let batches = stream.inspect_ok(crate::metrics::streamed).map_err(|e| {
             let failure = OfflineError::from(QueryError::from(e));
             FlightError::Tonic(Box::new(failure.into()))
         });

@@ -16,6 +16,7 @@ pub mod entity_roots;
 pub mod error;
 mod flight;
 mod grpc;
+pub mod metrics;
 pub mod query;
 pub mod tickets;
 

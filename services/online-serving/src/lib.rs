@@ -7,6 +7,7 @@ pub mod aggregates;
 pub mod config;
 pub mod error;
 mod grpc;
+pub mod metrics;
 pub mod plan;
 pub mod plans;
 pub mod serve;

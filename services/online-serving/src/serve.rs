@@ -183,6 +183,7 @@ impl Server {
         // A group whose online table does not exist yet (nothing materialized)
         // has no rows: NOT_FOUND statuses, not an error.
         let now = now_micros();
+        let read_started = std::time::Instant::now();
         let reads = plan
             .groups
             .iter()
@@ -203,6 +204,7 @@ impl Server {
             });
         let results: Vec<(Vec<Option<StoredRow>>, Vec<aggregates::KeyValues>)> =
             futures::future::try_join_all(reads).await?;
+        let store_read = read_started.elapsed();
 
         let n = plan.feature_names.len();
         let mut vectors: Vec<FeatureVector> = (0..rows.len())
@@ -281,6 +283,11 @@ impl Server {
         } else {
             Vec::new()
         };
+        crate::metrics::record(
+            crate::metrics::view_label(project, selector),
+            &vectors,
+            store_read,
+        );
         Ok(Answer {
             feature_names: plan.feature_names.clone(),
             vectors,

@@ -79,10 +79,14 @@ impl CatalogStore {
     }
 }
 
+/// `featurestore_registry_conflicts_total{operation}`: catalog changes that
+/// lost a race with a concurrent one (each is retried).
+pub const CONFLICTS: &str = "featurestore_registry_conflicts_total";
+
 /// Runs `attempt` again while it fails with a store conflict (each attempt
 /// re-reads what it needs, so a lost race becomes the right error, such as
 /// ALREADY_EXISTS, or succeeds on fresh data).
-pub async fn retry_on_conflict<T, F, Fut>(what: &str, mut attempt: F) -> Result<T>
+pub async fn retry_on_conflict<T, F, Fut>(what: &'static str, mut attempt: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
@@ -95,10 +99,13 @@ where
         .build();
     loop {
         match attempt().await {
-            Err(e) if e.is_conflict() => match delays.next() {
-                Some(delay) => tokio::time::sleep(delay).await,
-                None => break,
-            },
+            Err(e) if e.is_conflict() => {
+                metrics::counter!(CONFLICTS, "operation" => what).increment(1);
+                match delays.next() {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => break,
+                }
+            }
             other => return other,
         }
     }

@@ -13,24 +13,19 @@ use std::{
 use arrow_array::{Array, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow_flight::{FlightClient, Ticket};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use common::{energy_catalog, free_ports, start};
+use common::{energy_catalog, free_ports, start, vector_request};
 use featurestore_proto::v1::{
-    Consistency, CreateTrainingDatasetRequest, DatasetFormat, EntityKey, EntitySource,
-    FeatureSelector, FeatureStatus, FeatureViewRef, GetFeatureVectorRequest,
-    GetHistoricalFeaturesRequest, IngestResponse, Value, consistency::Level, entity_source::Source,
-    feature_selector::Selector, get_historical_features_request::Features,
+    Consistency, CreateTrainingDatasetRequest, DatasetFormat, EntitySource, FeatureStatus,
+    FeatureViewRef, GetHistoricalFeaturesRequest, IngestResponse, consistency::Level,
+    entity_source::Source, get_historical_features_request::Features,
     ingestion_service_client::IngestionServiceClient,
     online_serving_service_client::OnlineServingServiceClient,
-    training_dataset_service_client::TrainingDatasetServiceClient, value::Kind,
+    training_dataset_service_client::TrainingDatasetServiceClient,
 };
 use futures::TryStreamExt;
 use tonic::transport::Channel;
 
 const EVENT_TIME: i64 = 1_790_000_000_000_000;
-
-fn v(kind: Kind) -> Value {
-    Value { kind: Some(kind) }
-}
 
 fn after_write(tokens: Vec<Vec<u8>>) -> Option<Consistency> {
     Some(Consistency {
@@ -187,26 +182,6 @@ fn at_least(t: i64) -> Option<Consistency> {
         max_wait_millis: 2_000,
         ..Consistency::default()
     })
-}
-
-fn vector_request(key: i64, consistency: Option<Consistency>) -> GetFeatureVectorRequest {
-    GetFeatureVectorRequest {
-        project: "energy".into(),
-        selector: Some(FeatureSelector {
-            selector: Some(Selector::View(FeatureViewRef {
-                project: String::new(),
-                name: "model".into(),
-                version: 0,
-            })),
-        }),
-        entity_key: Some(EntityKey {
-            join_keys: vec!["household_id".into()],
-            values: vec![v(Kind::Int64Value(key))],
-        }),
-        include_event_times: false,
-        consistency,
-        include_freshness: true,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

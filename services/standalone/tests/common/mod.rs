@@ -88,7 +88,13 @@ impl Drop for Running {
 
 /// Starts the binary and waits until the registry answers.
 pub async fn start(data_dir: &Path, ports: [u16; 5]) -> Running {
-    let child = command(data_dir, ports)
+    start_command(command(data_dir, ports), ports).await
+}
+
+/// Starts `command` (from [`command`], with more settings) and waits until
+/// the registry answers.
+pub async fn start_command(mut command: Command, ports: [u16; 5]) -> Running {
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -211,5 +217,36 @@ pub fn daily_rows(
             })
             .collect(),
         idempotency_key: String::new(),
+    }
+}
+
+/// `GetFeatureVector` of `key` through view `model` of the energy catalog
+/// (see [`energy_catalog`]), with freshness.
+pub fn vector_request(
+    key: i64,
+    consistency: Option<featurestore_proto::v1::Consistency>,
+) -> featurestore_proto::v1::GetFeatureVectorRequest {
+    use featurestore_proto::v1::{
+        EntityKey, FeatureSelector, FeatureViewRef, GetFeatureVectorRequest, Value,
+        feature_selector::Selector, value::Kind,
+    };
+    GetFeatureVectorRequest {
+        project: "energy".into(),
+        selector: Some(FeatureSelector {
+            selector: Some(Selector::View(FeatureViewRef {
+                project: String::new(),
+                name: "model".into(),
+                version: 0,
+            })),
+        }),
+        entity_key: Some(EntityKey {
+            join_keys: vec!["household_id".into()],
+            values: vec![Value {
+                kind: Some(Kind::Int64Value(key)),
+            }],
+        }),
+        include_event_times: false,
+        consistency,
+        include_freshness: true,
     }
 }

@@ -1,0 +1,47 @@
+//! What serving tells Prometheus (see `featurestore_runtime::metrics`), per
+//! view (`<project>/<view>`; `<project>/(features)` for a list of
+//! features): vectors per request, the time its store reads took, and how
+//! many features were answered with each status.
+
+use std::time::Duration;
+
+use featurestore_proto::v1::{FeatureSelector, FeatureStatus, FeatureVector, feature_selector};
+
+/// `featurestore_serving_batch_vectors{view}`: vectors per request.
+pub const BATCH: &str = "featurestore_serving_batch_vectors";
+/// `featurestore_serving_store_read_duration_seconds{view}`.
+pub const STORE_READ: &str = "featurestore_serving_store_read_duration_seconds";
+/// `featurestore_serving_feature_status_total{view, status}`.
+pub const STATUSES: &str = "featurestore_serving_feature_status_total";
+
+/// The `view` label of a request.
+pub fn view_label(project: &str, selector: &FeatureSelector) -> String {
+    match &selector.selector {
+        Some(feature_selector::Selector::View(view)) => format!("{project}/{}", view.name),
+        _ => format!("{project}/(features)"),
+    }
+}
+
+/// Records one answered request.
+pub fn record(view: String, vectors: &[FeatureVector], store_read: Duration) {
+    metrics::histogram!(BATCH, "view" => view.clone()).record(vectors.len() as f64);
+    metrics::histogram!(STORE_READ, "view" => view.clone()).record(store_read.as_secs_f64());
+    let mut counts = [0u64; 6];
+    for status in vectors.iter().flat_map(|v| &v.statuses) {
+        if let Some(count) = usize::try_from(*status)
+            .ok()
+            .and_then(|s| counts.get_mut(s))
+        {
+            *count += 1;
+        }
+    }
+    for (status, count) in counts.into_iter().enumerate() {
+        if count == 0 {
+            continue;
+        }
+        let label = FeatureStatus::try_from(status as i32).map_or("UNSPECIFIED", |s| {
+            s.as_str_name().trim_start_matches("FEATURE_STATUS_")
+        });
+        metrics::counter!(STATUSES, "view" => view.clone(), "status" => label).increment(count);
+    }
+}
