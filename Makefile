@@ -71,10 +71,10 @@ NO_BACKEND_CRATES := featurestore-standalone featurestore-registry featurestore-
   featurestore-metastore featurestore-eventlog featurestore-onlinestore
 
 .PHONY: lint
-lint: deps ## cargo clippy (warnings are errors) for every backend combination that ships; kustomize build of k8s/ when kubectl is installed
+lint: deps ## cargo clippy (warnings are errors) for every backend combination that ships; every k8s kustomization built and validated against the Kubernetes schemas (strict)
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	$(CARGO) clippy $(NO_BACKEND_CRATES:%=-p %) --no-default-features --lib --bins -- -D warnings
-	@if command -v kubectl >/dev/null; then kubectl kustomize k8s/overlays/dev >/dev/null && echo "k8s manifests build"; fi
+	$(SCRIPTS)/k8s-check.sh
 
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz

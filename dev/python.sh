@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A Python with pyarrow (Arrow Flight client for the offline-query tests) and
-# DuckDB (the offline benchmark's reference), in a venv under the cache:
+# A Python with pyarrow (Arrow Flight client for the offline-query tests),
+# DuckDB (the offline benchmark's reference) and kubernetes-validate (the
+# manifest check, dev/k8s-check.sh), in a venv under the cache:
 #   python.sh script.py args...   (runs it with the venv's python)
 #   python.sh                     (just makes sure the venv exists)
 source "$(dirname "$0")/common.sh"
