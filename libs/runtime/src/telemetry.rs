@@ -127,3 +127,102 @@ pub fn trace_headers() -> Vec<(String, Vec<u8>)> {
     opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&context, &mut headers));
     headers.0
 }
+
+/// Reads W3C trace context from a log record's headers.
+struct RecordHeaders<'a>(&'a [(String, Vec<u8>)]);
+
+impl opentelemetry::propagation::Extractor for RecordHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(k, _)| k.as_str()).collect()
+    }
+}
+
+/// Spans a unit of work goes on from: the child of the one context when
+/// there is one, linked to each when there are several (a batch of records
+/// of many requests), per the OpenTelemetry messaging conventions.
+#[derive(Debug, Default, Clone)]
+pub struct TraceLinks(Vec<opentelemetry::trace::SpanContext>);
+
+/// Links kept per span (a batch of thousands of records of as many
+/// requests keeps the first ones).
+const MAX_LINKS: usize = 128;
+
+impl TraceLinks {
+    /// The producer contexts in the headers of `records`.
+    pub fn from_records<'a>(records: impl IntoIterator<Item = &'a [(String, Vec<u8>)]>) -> Self {
+        use opentelemetry::trace::TraceContextExt;
+        let mut links = Self::default();
+        for headers in records {
+            if headers.is_empty() {
+                continue;
+            }
+            let context = opentelemetry::global::get_text_map_propagator(|p| {
+                p.extract(&RecordHeaders(headers))
+            });
+            links.push(context.span().span_context().clone());
+        }
+        links
+    }
+
+    /// Adds `span`'s own context.
+    pub fn add(&mut self, span: &tracing::Span) {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        self.push(span.context().span().span_context().clone());
+    }
+
+    /// Adds the contexts of `other`.
+    pub fn extend(&mut self, other: &TraceLinks) {
+        for context in &other.0 {
+            self.push(context.clone());
+        }
+    }
+
+    fn push(&mut self, context: opentelemetry::trace::SpanContext) {
+        if context.is_valid() && self.0.len() < MAX_LINKS && !self.0.contains(&context) {
+            self.0.push(context);
+        }
+    }
+
+    /// Makes `span` go on from these contexts (see the type).
+    pub fn attach(&self, span: &tracing::Span) {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        if let [one] = self.0.as_slice() {
+            let _ = span
+                .set_parent(opentelemetry::Context::new().with_remote_span_context(one.clone()));
+        }
+        for context in &self.0 {
+            span.add_link(context.clone());
+        }
+    }
+}
+
+/// The span of applying `count` records of `topic` read from the log: a
+/// consumer span going on from the records' producer contexts (ingestion
+/// writes them into the headers, [`trace_headers`]), so one ingest's trace
+/// reaches materialization.
+pub fn consumer_span<'a>(
+    topic: &str,
+    records: impl IntoIterator<Item = &'a [(String, Vec<u8>)]>,
+    count: usize,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "process",
+        otel.name = %format_args!("process {topic}"),
+        otel.kind = "consumer",
+        messaging.system = "kafka",
+        messaging.operation.type = "process",
+        messaging.destination.name = %topic,
+        messaging.batch.message_count = count,
+    );
+    TraceLinks::from_records(records).attach(&span);
+    span
+}

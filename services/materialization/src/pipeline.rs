@@ -25,8 +25,9 @@ use featurestore_onlinestore::{OnlineRow, OnlineStore, OnlineStoreError, OnlineT
 use featurestore_proto::v1::{
     FeatureGroup, FeatureRowRecord, HeldTopic, PipelineStatus, Value, value::Kind,
 };
-use featurestore_runtime::Shutdown;
+use featurestore_runtime::{Shutdown, telemetry::TraceLinks};
 use prost::Message as _;
+use tracing::Instrument;
 
 use crate::{config::BatchSettings, held::Held, progress::ProgressPublisher, tiles::TileEvent};
 
@@ -337,7 +338,7 @@ impl Materializer {
         for m in messages {
             by_topic.entry(m.topic.as_str()).or_default().push(m);
         }
-        let mut queued: Vec<(String, Arc<FeatureGroup>, Vec<OfflineRow>)> = Vec::new();
+        let mut queued: Vec<(String, Arc<FeatureGroup>, Vec<OfflineRow>, TraceLinks)> = Vec::new();
         let mut applied: Vec<(FeatureGroupId, Reached)> = Vec::new();
         // Counted once the batch succeeded (a failed batch is retried whole).
         let mut skipped = Skipped::default();
@@ -375,6 +376,12 @@ impl Materializer {
                 }
             };
             self.ensure_tables(&group).await?;
+            // The records' traces go on here (and to their Delta commit).
+            let span = featurestore_runtime::telemetry::consumer_span(
+                topic,
+                messages.iter().map(|m| m.headers.as_slice()),
+                messages.len(),
+            );
             let features = group.features.len();
             // Per partition: the offset after the last record, the newest
             // event time; recorded once the whole batch is applied.
@@ -435,6 +442,9 @@ impl Materializer {
             if !online.is_empty() {
                 self.online
                     .upsert(&OnlineTable::for_group(&group), &online)
+                    .instrument(
+                        tracing::info_span!(parent: &span, "online write", rows = online.len()),
+                    )
                     .await?;
                 outcome.online_rows += online.len();
                 crate::metrics::rows(&group_id(&group), true, online.len());
@@ -442,7 +452,9 @@ impl Materializer {
             if let Some(a) = &aggregations
                 && !tile_events.is_empty()
             {
-                let folded = crate::tiles::fold(&*self.online, &group, a, tile_events).await?;
+                let folded = crate::tiles::fold(&*self.online, &group, a, tile_events)
+                    .instrument(tracing::info_span!(parent: &span, "fold tiles"))
+                    .await?;
                 for (partition, f) in folded {
                     outcome.events_folded += f.events as usize;
                     outcome.tiles_written += f.tiles_written as usize;
@@ -456,18 +468,20 @@ impl Materializer {
                 }
             }
             if !offline.is_empty() {
-                queued.push((topic.to_string(), group.clone(), offline));
+                let mut links = TraceLinks::default();
+                links.add(&span);
+                queued.push((topic.to_string(), group.clone(), offline, links));
             }
             applied.push((group_id(&group), reached));
         }
-        for (topic, group, rows) in queued {
+        for (topic, group, rows, links) in queued {
             pending.rows += rows.len();
-            pending
+            let table = pending
                 .tables
                 .entry(topic)
-                .or_insert_with(|| (group, Vec::new()))
-                .1
-                .extend(rows);
+                .or_insert_with(|| (group, Vec::new(), TraceLinks::default()));
+            table.1.extend(rows);
+            table.2.extend(&links);
         }
         for m in messages {
             if outcome.unresolved.iter().any(|u| u.topic == m.topic) {
@@ -506,11 +520,14 @@ impl Materializer {
         outcome: &mut BatchOutcome,
     ) -> Result<Vec<Position>, MaterializeError> {
         let mut newest: BTreeMap<(&str, i32), i64> = BTreeMap::new();
-        for (topic, (group, rows)) in &pending.tables {
+        for (topic, (group, rows, links)) in &pending.tables {
             let started = std::time::Instant::now();
+            let commit = tracing::info_span!("delta commit", topic = %topic, rows = rows.len());
+            links.attach(&commit);
             let appended = self
                 .offline
                 .append(&OfflineTable::for_group(group), &self.consumer, topic, rows)
+                .instrument(commit)
                 .await?;
             let id = group_id(group);
             crate::metrics::delta_commit(&id, started.elapsed());
@@ -596,7 +613,8 @@ impl Materializer {
 /// (and the online-only records before them) bring.
 #[derive(Debug, Default)]
 pub struct PendingOffline {
-    tables: BTreeMap<String, (Arc<FeatureGroup>, Vec<OfflineRow>)>,
+    /// Per topic: its group, the rows, the spans they were applied in.
+    tables: BTreeMap<String, (Arc<FeatureGroup>, Vec<OfflineRow>, TraceLinks)>,
     positions: BTreeMap<(String, i32), i64>,
     rows: usize,
 }

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 mod grpc;
+pub mod metrics;
 mod registry;
 mod store;
 mod watch;

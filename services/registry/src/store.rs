@@ -79,10 +79,6 @@ impl CatalogStore {
     }
 }
 
-/// `featurestore_registry_conflicts_total{operation}`: catalog changes that
-/// lost a race with a concurrent one (each is retried).
-pub const CONFLICTS: &str = "featurestore_registry_conflicts_total";
-
 /// Runs `attempt` again while it fails with a store conflict (each attempt
 /// re-reads what it needs, so a lost race becomes the right error, such as
 /// ALREADY_EXISTS, or succeeds on fresh data).
@@ -100,7 +96,7 @@ where
     loop {
         match attempt().await {
             Err(e) if e.is_conflict() => {
-                metrics::counter!(CONFLICTS, "operation" => what).increment(1);
+                crate::metrics::conflict(what);
                 match delays.next() {
                     Some(delay) => tokio::time::sleep(delay).await,
                     None => break,
