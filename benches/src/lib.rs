@@ -2,6 +2,7 @@
 //! share: the processes they start and the CPU those processes spend. The
 //! sandboxes they start services in come from the integration tests.
 
+pub mod observed;
 pub mod secure;
 pub mod stack;
 pub use stack::Stack;

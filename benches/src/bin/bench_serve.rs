@@ -24,7 +24,7 @@ use std::{
 };
 
 use clap::{Parser, ValueEnum};
-use featurestore_benches::{Killed, cpu_seconds, secure::Secure};
+use featurestore_benches::{Killed, cpu_seconds, observed, secure::Secure};
 use featurestore_domain::{
     EntityKeyEncoder, fixtures,
     fixtures::{group, view},
@@ -98,6 +98,11 @@ struct Args {
     /// the same requests again (paths `tls+token`, `health+tls`).
     #[arg(long)]
     secure: bool,
+    /// Standalone only: after the plain-text runs, restart standalone over
+    /// the same data with Prometheus metrics recorded and served, and run
+    /// the same requests again (path `metrics`).
+    #[arg(long)]
+    metrics: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -488,8 +493,8 @@ async fn main() -> anyhow::Result<()> {
         Target::Standalone => setup_standalone(&args).await?,
     };
     anyhow::ensure!(
-        !args.secure || setup.data_dir.is_some(),
-        "--secure runs against --target standalone"
+        !(args.secure || args.metrics) || setup.data_dir.is_some(),
+        "--secure and --metrics run against --target standalone"
     );
     let (channel, project, direct) = (
         &setup.channel.clone(),
@@ -587,16 +592,56 @@ async fn main() -> anyhow::Result<()> {
         let cpu = cpu_seconds(setup.process.0.id()) - cpu_before;
         results.push(stats("health-check", 1, &load, samples, wall, Some(cpu)));
     }
-    if args.secure {
-        let data_dir = setup.data_dir.clone().expect("checked above");
-        // Stop the plain standalone (it holds the data directory's lock);
-        // keep the directory.
+    // Stop the plain standalone (it holds the data directory's lock); keep
+    // the directory for the restarts below.
+    let (data_dir, keep) = {
         let Setup {
             process,
+            data_dir,
             _keep: keep,
             ..
         } = setup;
         drop(process);
+        (data_dir, keep)
+    };
+    if args.metrics {
+        let data_dir = data_dir.as_deref().expect("checked above");
+        let (process, ports, metrics_port, _config) =
+            observed::spawn_standalone_with_metrics(data_dir, "bench-serve-standalone")?;
+        let channel = featurestore_benches::channel(ports[2]).await;
+        let client = &OnlineServingServiceClient::new(channel);
+        // Serving answers once its catalog has loaded.
+        while client
+            .clone()
+            .get_feature_vectors(GetFeatureVectorsRequest {
+                project: project.to_string(),
+                selector: selector.clone(),
+                join_keys: vec!["customer_id".into()],
+                ..Default::default()
+            })
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let call = |batch, keys| {
+            service_call(client, project, &selector, args.entities, batch, keys, None)
+        };
+        measure(args.concurrency, args.warmup, call(10, Keys::Uniform)).await;
+        for &batch in &args.batch {
+            let cpu_before = cpu_seconds(process.0.id());
+            let (samples, wall) = run(&args, call(batch, args.keys)).await;
+            let cpu = cpu_seconds(process.0.id()) - cpu_before;
+            results.push(stats("metrics", batch, &load, samples, wall, Some(cpu)));
+        }
+        let scraped = observed::scrape(metrics_port)?;
+        println!(
+            "metrics: {} series lines served at /metrics after the runs",
+            scraped.lines().filter(|l| !l.starts_with('#')).count()
+        );
+    }
+    if args.secure {
+        let data_dir = data_dir.clone().expect("checked above");
         let secure = Secure::start(&data_dir, "bench-serve-standalone", project).await?;
         let channel = secure.channel(secure.ports[2]).await;
         let client = &OnlineServingServiceClient::new(channel.clone());
@@ -635,8 +680,8 @@ async fn main() -> anyhow::Result<()> {
         .await;
         let cpu = cpu_seconds(secure.process.0.id()) - cpu_before;
         results.push(stats("health+tls", 1, &load, samples, wall, Some(cpu)));
-        drop(keep);
     }
+    drop(keep);
 
     println!(
         "online serving ({:?}): {} entities x 10 features, {load}, {:?} keys, {} s per run, {} cores (everything co-located)",
@@ -681,17 +726,22 @@ async fn main() -> anyhow::Result<()> {
             or_dash(s.requests_per_server_cpu_sec, 0),
         );
     }
-    for secured in results.iter().filter(|s| s.path == "tls+token") {
-        if let Some(plain) = results
-            .iter()
-            .find(|s| s.path == "standalone" && s.batch == secured.batch)
-        {
-            println!(
-                "batch {:>4}: TLS + token + roles p99 {:+.2} ms, throughput {:+.1} % over plain text",
-                secured.batch,
-                secured.p99_ms - plain.p99_ms,
-                (secured.vectors_per_sec / plain.vectors_per_sec - 1.0) * 100.0
-            );
+    for (path, what) in [
+        ("tls+token", "TLS + token + roles"),
+        ("metrics", "metrics recorded"),
+    ] {
+        for variant in results.iter().filter(|s| s.path == path) {
+            if let Some(plain) = results
+                .iter()
+                .find(|s| s.path == "standalone" && s.batch == variant.batch)
+            {
+                println!(
+                    "batch {:>4}: {what} p99 {:+.2} ms, throughput {:+.1} % over plain",
+                    variant.batch,
+                    variant.p99_ms - plain.p99_ms,
+                    (variant.vectors_per_sec / plain.vectors_per_sec - 1.0) * 100.0
+                );
+            }
         }
     }
     for pair in results.chunks(2).filter(|_| direct.is_some()) {

@@ -18,6 +18,7 @@
 //! tools).
 
 mod jwks;
+mod verified;
 
 use std::{
     collections::HashMap,
@@ -33,6 +34,7 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 use self::jwks::{Keys, Source};
 pub use self::jwks::{URL_MIN_GAP, URL_REFRESH};
+use self::verified::Verified;
 use crate::gate::Gate;
 
 /// `[server.auth]`.
@@ -165,6 +167,7 @@ pub struct Authenticator {
     /// Woken by a token whose key id no issuer has: the refresh task then
     /// fetches URL sources early.
     unknown_key: Arc<Notify>,
+    verified: Verified,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -199,6 +202,7 @@ impl Authenticator {
             required: config.required,
             issuers,
             unknown_key: Arc::new(Notify::new()),
+            verified: Verified::default(),
         })
     }
 
@@ -226,6 +230,7 @@ impl Authenticator {
             match Keys::parse(document, &issuer.source) {
                 Ok(keys) => {
                     *issuer.keys.write().expect("not poisoned") = keys;
+                    self.verified.clear();
                     tracing::info!(issuer = %issuer.config.issuer, source = %issuer.source, "token keys changed");
                 }
                 Err(e) => {
@@ -237,6 +242,12 @@ impl Authenticator {
 
     /// The principal a bearer token stands for, or why it is refused.
     pub fn verify_token(&self, token: &str) -> Result<Principal, String> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        if let Some(principal) = self.verified.get(token, now) {
+            return Ok(principal);
+        }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| format!("bearer token is not a JWT: {e}"))?;
         let kid = header.kid.unwrap_or_default();
@@ -267,12 +278,16 @@ impl Authenticator {
                                 .collect()
                         })
                         .unwrap_or_default();
-                    return Ok(Principal {
+                    let principal = Principal {
                         name: data.claims.sub,
                         issuer: issuer.config.issuer.clone(),
                         groups,
                         proof: Proof::Token,
-                    });
+                    };
+                    if let Some(exp) = data.claims.rest.get("exp").and_then(|e| e.as_i64()) {
+                        self.verified.insert(token, &principal, exp);
+                    }
+                    return Ok(principal);
                 }
                 Err(e) => last = format!("bearer token refused: {e}"),
             }
@@ -577,11 +592,12 @@ mod tests {
         .unwrap();
         let claims =
             serde_json::json!({"iss": "https://issuer.test", "sub": "ana", "exp": now() + 60});
+        let k1_token = token("k1", claims.clone(), SECRET);
+        assert_eq!(auth.verify_token(&k1_token).unwrap().name, "ana");
         assert_eq!(
-            auth.verify_token(&token("k1", claims.clone(), SECRET))
-                .unwrap()
-                .name,
-            "ana"
+            auth.verify_token(&k1_token).unwrap().name,
+            "ana",
+            "again, verified once"
         );
         let first = requests.lock().unwrap()[0].to_ascii_lowercase();
         assert!(
@@ -604,6 +620,9 @@ mod tests {
         auth.refresh(Duration::ZERO).await;
         assert_eq!(requests.lock().unwrap().len(), 2);
         assert_eq!(auth.verify_token(&rotated).unwrap().name, "ana");
+        // The retired key's token, verified before, is refused now.
+        let err = auth.verify_token(&k1_token).unwrap_err();
+        assert!(err.contains("no configured issuer has key \"k1\""), "{err}");
 
         // A document that stops parsing keeps the keys in use.
         *document.lock().unwrap() = "not json".into();
