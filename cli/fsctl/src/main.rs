@@ -217,6 +217,13 @@ enum Command {
         group: Option<String>,
         #[arg(long, short = 'o', value_enum, default_value = "table")]
         output: Output,
+        /// Refresh every SECONDS (adds freshness and rows/s applied; one
+        /// document per refresh for json/yaml) until interrupted.
+        #[arg(long, value_name = "SECONDS")]
+        watch: Option<f64>,
+        /// With --watch: stop after this many refreshes.
+        #[arg(long, requires = "watch")]
+        refreshes: Option<u64>,
     },
     /// Point-in-time training sets (offline query service).
     #[command(subcommand)]
@@ -364,11 +371,34 @@ async fn main() -> Result<()> {
             project,
             group,
             output,
+            watch,
+            refreshes,
         } => {
+            let watch = watch
+                .map(|seconds| {
+                    std::time::Duration::try_from_secs_f64(seconds)
+                        .ok()
+                        .filter(|d| !d.is_zero())
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "--watch: {seconds} is not a positive number of seconds"
+                            )
+                        })
+                })
+                .transpose()?;
             let timeout = std::time::Duration::from_secs(30);
             let materialization =
                 connect(&cli.materialization, "materialization service", timeout).await?;
-            status::run(&mut client, materialization, project, group, output).await?;
+            status::run(
+                &mut client,
+                materialization,
+                project,
+                group,
+                output,
+                watch,
+                refreshes,
+            )
+            .await?;
         }
         Command::Apply { file, dry_run } => {
             let text = std::fs::read_to_string(&file)

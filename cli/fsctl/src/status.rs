@@ -2,6 +2,10 @@
 //! come (watermarks, lag in offsets and seconds, online and offline; for a
 //! group with aggregations, the events folded into its tiles and the tile
 //! writes), from the materialization service's `GetMaterializationStatus`.
+//! With `--watch SECONDS` it refreshes the table (or prints one JSON/YAML
+//! document per refresh), adding each group's freshness (now − online
+//! watermark) and the rows per second applied online since the last
+//! refresh.
 
 use anyhow::Result;
 use featurestore_proto::v1::{
@@ -24,6 +28,13 @@ struct GroupStatus {
     online_lag_seconds: i64,
     offline_lag_seconds: i64,
     last_event_time_micros: i64,
+    /// Rows applied online since the previous refresh, per second
+    /// (`--watch`, from the second refresh on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows_per_second: Option<f64>,
+    /// The records applied online: the sum of the partitions' offsets.
+    #[serde(skip)]
+    applied: i64,
     /// Groups with aggregations only.
     #[serde(skip_serializing_if = "Option::is_none")]
     tiles: Option<TileStatus>,
@@ -52,6 +63,8 @@ impl GroupStatus {
             online_lag_seconds: s.online_lag_seconds,
             offline_lag_seconds: s.offline_lag_seconds,
             last_event_time_micros: s.last_event_time_micros,
+            rows_per_second: None,
+            applied: s.partitions.iter().map(|p| p.online_offset).sum(),
             tiles,
         }
     }
@@ -66,13 +79,65 @@ fn time(micros: i64) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 
+/// What `fsctl status` shows, once or every `watch` (`refreshes` times;
+/// until interrupted when `None`).
 pub async fn run(
     registry: &mut Client,
     materialization: Channel,
     project: String,
     group: Option<String>,
     output: Output,
+    watch: Option<std::time::Duration>,
+    refreshes: Option<u64>,
 ) -> Result<()> {
+    let Some(every) = watch else {
+        let statuses = fetch(registry, materialization, &project, &group).await?;
+        return show(&statuses, output, false);
+    };
+    let mut tick = tokio::time::interval(every);
+    let mut previous: Option<(std::time::Instant, Vec<GroupStatus>)> = None;
+    let mut shown = 0;
+    while refreshes.is_none_or(|n| shown < n) {
+        tick.tick().await;
+        let mut statuses = fetch(registry, materialization.clone(), &project, &group).await?;
+        let now = std::time::Instant::now();
+        if let Some((then, before)) = &previous {
+            let seconds = now.duration_since(*then).as_secs_f64();
+            for s in &mut statuses {
+                if let Some(b) = before
+                    .iter()
+                    .find(|b| b.group == s.group && b.version == s.version)
+                {
+                    s.rows_per_second = Some((s.applied - b.applied).max(0) as f64 / seconds);
+                }
+            }
+        }
+        if matches!(output, Output::Table) && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            // Clear the screen and go home: the table refreshes in place.
+            print!("\x1b[2J\x1b[H");
+        }
+        if matches!(output, Output::Table) {
+            println!(
+                "{}  (every {}s, Ctrl-C to stop)",
+                humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+                every.as_secs_f64()
+            );
+        }
+        show(&statuses, output, true)?;
+        previous = Some((now, statuses));
+        shown += 1;
+    }
+    Ok(())
+}
+
+/// The status of each group (the latest versions; only `group` if given).
+async fn fetch(
+    registry: &mut Client,
+    materialization: Channel,
+    project: &str,
+    group: &Option<String>,
+) -> Result<Vec<GroupStatus>> {
+    let project = project.to_string();
     let groups = registry
         .list_feature_groups(ListFeatureGroupsRequest {
             project: project.clone(),
@@ -109,12 +174,28 @@ pub async fn run(
     {
         anyhow::bail!("no feature group {name:?} in project {project:?}");
     }
+    Ok(statuses)
+}
+
+/// Freshness: how old the newest event applied online is.
+fn freshness(watermark_micros: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    if watermark_micros <= 0 {
+        return "-".into();
+    }
+    let seconds = ((now - watermark_micros) / 1_000_000).max(0) as u64;
+    humantime::format_duration(std::time::Duration::from_secs(seconds)).to_string()
+}
+
+fn show(statuses: &[GroupStatus], output: Output, live: bool) -> Result<()> {
     match output {
         Output::Table => {
             let rows = statuses
                 .iter()
                 .map(|s| {
-                    vec![
+                    let mut row = vec![
                         format!("{}@{}", s.group, s.version),
                         time(s.online_watermark_micros),
                         format!("{} / {}s", s.online_lag_offsets, s.online_lag_seconds),
@@ -123,21 +204,29 @@ pub async fn run(
                         s.tiles.as_ref().map_or("-".into(), |t| {
                             format!("{} / {}", t.events_folded, t.tile_writes)
                         }),
-                    ]
+                    ];
+                    if live {
+                        row.push(freshness(s.online_watermark_micros));
+                        row.push(s.rows_per_second.map_or("-".into(), |r| format!("{r:.0}")));
+                    }
+                    row
                 })
                 .collect();
-            crate::table(
-                &[
-                    "GROUP",
-                    "ONLINE WATERMARK",
-                    "ONLINE LAG (offsets / time)",
-                    "OFFLINE WATERMARK",
-                    "OFFLINE LAG (offsets / time)",
-                    "TILES (events folded / writes)",
-                ],
-                rows,
-            );
+            let mut header = vec![
+                "GROUP",
+                "ONLINE WATERMARK",
+                "ONLINE LAG (offsets / time)",
+                "OFFLINE WATERMARK",
+                "OFFLINE LAG (offsets / time)",
+                "TILES (events folded / writes)",
+            ];
+            if live {
+                header.extend(["FRESHNESS", "ROWS/S"]);
+            }
+            crate::table(&header, rows);
         }
+        // One document per line, so a reader can follow the refreshes.
+        Output::Json if live => println!("{}", serde_json::to_string(statuses)?),
         other => crate::print(other, &statuses)?,
     }
     Ok(())

@@ -275,5 +275,43 @@ async fn the_energy_example_runs_end_to_end_on_standalone() {
         (value("kwh_p90_30d") - p90).abs() <= 0.01 * p90,
         "{features}"
     );
+
+    // The live status: one JSON document per refresh, rows/s from the
+    // second on.
+    let materialization = format!("--materialization=http://{}", a.materialization);
+    let (ok, out) = run(&[
+        &materialization,
+        "status",
+        "-p",
+        "energy",
+        "--watch",
+        "0.2",
+        "--refreshes",
+        "2",
+        "-o",
+        "json",
+    ])
+    .await;
+    assert!(ok, "{out}");
+    let refreshes: Vec<serde_json::Value> = out
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert_eq!(refreshes.len(), 2, "{out}");
+    let groups = |r: &serde_json::Value| r.as_array().unwrap().clone();
+    assert!(
+        groups(&refreshes[0])
+            .iter()
+            .all(|g| g.get("rows_per_second").is_none())
+    );
+    let daily = groups(&refreshes[1])
+        .into_iter()
+        .find(|g| g["group"] == "daily_readings")
+        .expect("daily_readings");
+    assert_eq!(
+        daily["rows_per_second"].as_f64(),
+        Some(0.0),
+        "nothing new: {daily}"
+    );
     standalone.stop().await.unwrap();
 }

@@ -35,6 +35,14 @@ pub const SIZE_BUCKETS: &[f64] = &[
 /// The call duration histogram of every gRPC server.
 pub const RPC_SERVER_CALL_DURATION: &str = "rpc_server_call_duration_seconds";
 
+static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process records metrics (work done only to export a
+/// metric can be skipped otherwise).
+pub fn enabled() -> bool {
+    INSTALLED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Installs the process's recorder and serves it at `addr` (any path
 /// answers; scrape `/metrics`). Must run inside the Tokio runtime, once per
 /// process.
@@ -46,6 +54,7 @@ pub fn install(addr: SocketAddr) -> Result<(), String> {
         .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_vectors".into()), SIZE_BUCKETS))
         .and_then(PrometheusBuilder::install)
         .map_err(|e| format!("telemetry.metrics_listen_addr {addr}: {e}"))?;
+    INSTALLED.store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(%addr, "serving prometheus metrics");
     Ok(())
 }

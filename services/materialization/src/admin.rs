@@ -53,100 +53,13 @@ impl AdminGrpc {
         }
     }
 
-    fn group(&self, group: Option<&FeatureGroupRef>) -> Result<Arc<FeatureGroup>, Status> {
-        let group = group.ok_or_else(|| Status::invalid_argument("group: is required"))?;
-        for (field, name) in [
-            ("group.project", &group.project),
-            ("group.name", &group.name),
-        ] {
-            featurestore_domain::validate_name(field, name).map_err(|e| {
-                use featurestore_proto::ServiceError;
-                e.to_status()
-            })?;
-        }
-        self.materializer
-            .catalog()
-            .snapshot()
-            .feature_group(&group.project, &group.name, group.version)
-            .cloned()
-            .ok_or_else(|| {
-                Status::not_found(format!(
-                    "feature group {:?} in project {:?}",
-                    group.name, group.project
-                ))
-            })
-    }
-
-    fn update(&self, id: &str, f: impl FnOnce(&mut BackfillJob)) {
-        if let Some(job) = self
-            .jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(id)
-        {
-            f(job);
-        }
-    }
-
-    async fn backfill(&self, id: String, group: Arc<FeatureGroup>, from: i64, to: i64) {
-        let offline = OfflineTable::for_group(&group);
-        let online = OnlineTable::for_group(&group);
-        let encoder = EntityKeyEncoder::new(&group.primary_key);
-        let result = async {
-            let rows = self
-                .materializer
-                .offline()
-                .rows_between(&offline, from, to)
-                .await
-                .map_err(|e| e.to_string())?;
-            for chunk in rows.chunks(BACKFILL_CHUNK) {
-                let mut online_rows = Vec::with_capacity(chunk.len());
-                for row in chunk {
-                    let entity_key = encoder
-                        .encode(row.key_values.iter().map(|v| v.kind.as_ref()))
-                        .map_err(|e| e.to_string())?;
-                    let mut values = row.feature_values.clone();
-                    values.resize_with(online.features.len(), Default::default);
-                    online_rows.push(OnlineRow {
-                        entity_key,
-                        event_time_micros: row.event_time_micros,
-                        values,
-                    });
-                }
-                self.materializer
-                    .online()
-                    .upsert(&online, &online_rows)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                self.update(&id, |job| job.rows_written += chunk.len() as u64);
-            }
-            Ok::<_, String>(())
-        }
-        .await;
-        self.update(&id, |job| match result {
-            Ok(()) => job.state = ResourceState::Ready as i32,
-            Err(message) => {
-                job.state = ResourceState::Failed as i32;
-                job.message = message;
-            }
-        });
-    }
-}
-
-#[tonic::async_trait]
-impl MaterializationAdminService for AdminGrpc {
-    async fn get_materialization_status(
-        &self,
-        request: Request<GetMaterializationStatusRequest>,
-    ) -> Result<Response<MaterializationStatus>, Status> {
-        authz::check(
-            &request,
-            authz::group_project(request.get_ref().group.as_ref()),
-        )?;
-        let group = self.group(request.get_ref().group.as_ref())?;
+    /// What `GetMaterializationStatus` answers for `group`: tables,
+    /// partitions with their positions and watermarks, lag in records and
+    /// seconds (also exported as metrics, [`crate::metrics::export_lag`]).
+    pub async fn status_of(&self, group: &FeatureGroup) -> Result<MaterializationStatus, Status> {
         let topic =
             featurestore_domain::names::topic_name(&group.project, &group.name, group.version);
-        let table = OfflineTable::for_group(&group);
+        let table = OfflineTable::for_group(group);
         let ready = |enabled: bool, ensured: bool| {
             (if !enabled {
                 ResourceState::Unspecified
@@ -156,7 +69,7 @@ impl MaterializationAdminService for AdminGrpc {
                 ResourceState::Pending
             }) as i32
         };
-        let ensured = self.materializer.tables_ensured(&group);
+        let ensured = self.materializer.tables_ensured(group);
         let ends = self.log.end_offsets(&topic).await.unwrap_or_default();
         // The group's committed positions skip transaction markers; the
         // offline table's offsets alone would leave them as lag.
@@ -255,7 +168,7 @@ impl MaterializationAdminService for AdminGrpc {
             })
             .max()
             .unwrap_or(0);
-        Ok(Response::new(MaterializationStatus {
+        Ok(MaterializationStatus {
             group: Some(FeatureGroupRef {
                 project: group.project.clone(),
                 name: group.name.clone(),
@@ -277,7 +190,101 @@ impl MaterializationAdminService for AdminGrpc {
                 "positions are the offline table's committed offsets of consumer {:?}",
                 self.materializer.consumer()
             ),
-        }))
+        })
+    }
+
+    fn group(&self, group: Option<&FeatureGroupRef>) -> Result<Arc<FeatureGroup>, Status> {
+        let group = group.ok_or_else(|| Status::invalid_argument("group: is required"))?;
+        for (field, name) in [
+            ("group.project", &group.project),
+            ("group.name", &group.name),
+        ] {
+            featurestore_domain::validate_name(field, name).map_err(|e| {
+                use featurestore_proto::ServiceError;
+                e.to_status()
+            })?;
+        }
+        self.materializer
+            .catalog()
+            .snapshot()
+            .feature_group(&group.project, &group.name, group.version)
+            .cloned()
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "feature group {:?} in project {:?}",
+                    group.name, group.project
+                ))
+            })
+    }
+
+    fn update(&self, id: &str, f: impl FnOnce(&mut BackfillJob)) {
+        if let Some(job) = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(id)
+        {
+            f(job);
+        }
+    }
+
+    async fn backfill(&self, id: String, group: Arc<FeatureGroup>, from: i64, to: i64) {
+        let offline = OfflineTable::for_group(&group);
+        let online = OnlineTable::for_group(&group);
+        let encoder = EntityKeyEncoder::new(&group.primary_key);
+        let result = async {
+            let rows = self
+                .materializer
+                .offline()
+                .rows_between(&offline, from, to)
+                .await
+                .map_err(|e| e.to_string())?;
+            for chunk in rows.chunks(BACKFILL_CHUNK) {
+                let mut online_rows = Vec::with_capacity(chunk.len());
+                for row in chunk {
+                    let entity_key = encoder
+                        .encode(row.key_values.iter().map(|v| v.kind.as_ref()))
+                        .map_err(|e| e.to_string())?;
+                    let mut values = row.feature_values.clone();
+                    values.resize_with(online.features.len(), Default::default);
+                    online_rows.push(OnlineRow {
+                        entity_key,
+                        event_time_micros: row.event_time_micros,
+                        values,
+                    });
+                }
+                self.materializer
+                    .online()
+                    .upsert(&online, &online_rows)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.update(&id, |job| job.rows_written += chunk.len() as u64);
+            }
+            Ok::<_, String>(())
+        }
+        .await;
+        self.update(&id, |job| match result {
+            Ok(()) => job.state = ResourceState::Ready as i32,
+            Err(message) => {
+                job.state = ResourceState::Failed as i32;
+                job.message = message;
+            }
+        });
+    }
+}
+
+#[tonic::async_trait]
+impl MaterializationAdminService for AdminGrpc {
+    async fn get_materialization_status(
+        &self,
+        request: Request<GetMaterializationStatusRequest>,
+    ) -> Result<Response<MaterializationStatus>, Status> {
+        authz::check(
+            &request,
+            authz::group_project(request.get_ref().group.as_ref()),
+        )?;
+        let group = self.group(request.get_ref().group.as_ref())?;
+        self.status_of(&group).await.map(Response::new)
     }
 
     async fn start_backfill(

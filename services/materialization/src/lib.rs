@@ -98,9 +98,13 @@ pub async fn serve(
     let mut server = GrpcServer::new(config.server.clone());
     let catalog = parts.materializer.catalog().clone();
     server.authorize_with(Arc::new(move |name: &str| catalog.project(name)));
-    server.add_service(MaterializationAdminServiceServer::new(
-        admin::AdminGrpc::new(parts.materializer.clone(), parts.log.clone()),
+    let admin = admin::AdminGrpc::new(parts.materializer.clone(), parts.log.clone());
+    tokio::spawn(crate::metrics::export_lag(
+        admin.clone(),
+        parts.materializer.catalog().clone(),
+        shutdown.clone(),
     ));
+    server.add_service(MaterializationAdminServiceServer::new(admin));
     server
         .health()
         .set_serving::<MaterializationAdminServiceServer<admin::AdminGrpc>>()

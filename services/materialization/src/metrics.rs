@@ -72,3 +72,74 @@ impl Watermarks {
         .set(micros as f64 / 1e6);
     }
 }
+
+/// `featurestore_materialization_lag_records{group, sink}`: records in the
+/// log not yet applied to the sink.
+pub const LAG_RECORDS: &str = "featurestore_materialization_lag_records";
+/// `featurestore_materialization_lag_seconds{group, sink}`: how far the
+/// sink's watermark trails now while records wait (0 when caught up).
+pub const LAG_SECONDS: &str = "featurestore_materialization_lag_seconds";
+/// `featurestore_materialization_partition_lag_records{group, partition}`:
+/// records of the partition not yet committed.
+pub const PARTITION_LAG: &str = "featurestore_materialization_partition_lag_records";
+
+/// How often the lag is read (log ends, consumer positions, progress).
+const LAG_EVERY: Duration = Duration::from_secs(10);
+
+/// Exports every group's lag (the numbers of `GetMaterializationStatus`)
+/// every [`LAG_EVERY`] until `shutdown`, when metrics are recorded.
+pub async fn export_lag(
+    admin: crate::admin::AdminGrpc,
+    catalog: std::sync::Arc<featurestore_catalog::CatalogCache>,
+    shutdown: featurestore_runtime::Shutdown,
+) {
+    if !featurestore_runtime::metrics::enabled() {
+        return;
+    }
+    loop {
+        let groups: Vec<_> = catalog.snapshot().feature_groups().cloned().collect();
+        for group in groups {
+            let status = match admin.status_of(&group).await {
+                Ok(status) => status,
+                Err(e) => {
+                    tracing::debug!(group = %group.name, error = %e, "lag not read");
+                    continue;
+                }
+            };
+            let label = format!("{}/{}", group.project, group.name);
+            for (online, enabled, records, seconds) in [
+                (
+                    true,
+                    group.online_enabled,
+                    status.online_lag_records,
+                    status.online_lag_seconds,
+                ),
+                (
+                    false,
+                    group.offline_enabled,
+                    status.offline_lag_records,
+                    status.offline_lag_seconds,
+                ),
+            ] {
+                if enabled {
+                    metrics::gauge!(LAG_RECORDS, "group" => label.clone(), "sink" => sink(online))
+                        .set(records as f64);
+                    metrics::gauge!(LAG_SECONDS, "group" => label.clone(), "sink" => sink(online))
+                        .set(seconds as f64);
+                }
+            }
+            for p in &status.partitions {
+                metrics::gauge!(
+                    PARTITION_LAG,
+                    "group" => label.clone(),
+                    "partition" => p.partition.to_string(),
+                )
+                .set(p.lag as f64);
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(LAG_EVERY) => {}
+        }
+    }
+}

@@ -192,6 +192,22 @@ async fn scraped_series_count_the_calls_rows_and_statuses_a_client_made() {
         watermarks.iter().all(|w| *w == 1_790_000_000.0),
         "{watermarks:?}"
     );
+    // The lag is read every few seconds: the group's online sink shows up
+    // caught up (the read after the write saw every row).
+    let started = Instant::now();
+    let lag = loop {
+        let metrics = scrape(metrics_port);
+        let lag = values(
+            &metrics,
+            "featurestore_materialization_lag_records",
+            &[group[0], ("sink", "online")],
+        );
+        if !lag.is_empty() || started.elapsed() > Duration::from_secs(30) {
+            break lag;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(lag, [0.0], "online lag of energy/daily");
     // Latency buckets from 100 µs up to 10 s.
     for bound in ["0.0001", "10"] {
         assert!(
