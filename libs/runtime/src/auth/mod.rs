@@ -34,7 +34,7 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 
 use self::jwks::{Keys, Source};
 pub use self::jwks::{URL_MIN_GAP, URL_REFRESH};
-use self::verified::Verified;
+use self::verified::{CertificateNames, Verified};
 use crate::gate::Gate;
 
 /// `[server.auth]`.
@@ -168,6 +168,7 @@ pub struct Authenticator {
     /// fetches URL sources early.
     unknown_key: Arc<Notify>,
     verified: Verified,
+    certificates: CertificateNames,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -203,6 +204,7 @@ impl Authenticator {
             issuers,
             unknown_key: Arc::new(Notify::new()),
             verified: Verified::default(),
+            certificates: CertificateNames::default(),
         })
     }
 
@@ -315,7 +317,11 @@ impl Authenticator {
             .get::<TlsConnectInfo<TcpConnectInfo>>()
             .and_then(|info| info.peer_certs());
         Ok(certs
-            .and_then(|certs| certs.first().and_then(|leaf| certificate_name(leaf)))
+            .and_then(|certs| {
+                certs
+                    .first()
+                    .and_then(|leaf| self.certificates.get_or_parse(leaf, certificate_name))
+            })
             .map(|name| Principal {
                 name,
                 issuer: String::new(),

@@ -1,8 +1,10 @@
-//! Tokens already verified. A client sends the same bearer token with
+//! Credentials already checked. A client sends the same bearer token with
 //! every call until it expires; checking its signature and claims once per
 //! token instead of once per call takes the JWT work off the serving path.
 //! An entry lasts until the token's `exp` (no leeway), and all go when an
-//! issuer's keys change (a removed key stops its tokens at once).
+//! issuer's keys change (a removed key stops its tokens at once). Likewise
+//! the name in a client certificate (which TLS verified at the handshake)
+//! is parsed once per certificate, not per call.
 
 use std::{collections::HashMap, sync::RwLock};
 
@@ -39,6 +41,30 @@ impl Verified {
     }
 }
 
+/// The names of client certificates (DER) already parsed.
+#[derive(Debug, Default)]
+pub(super) struct CertificateNames(RwLock<HashMap<Vec<u8>, Option<String>>>);
+
+impl CertificateNames {
+    /// The name in `der`, parsed by `parse` the first time.
+    pub(super) fn get_or_parse(
+        &self,
+        der: &[u8],
+        parse: impl FnOnce(&[u8]) -> Option<String>,
+    ) -> Option<String> {
+        if let Some(name) = self.0.read().unwrap_or_else(|e| e.into_inner()).get(der) {
+            return name.clone();
+        }
+        let name = parse(der);
+        let mut names = self.0.write().unwrap_or_else(|e| e.into_inner());
+        if names.len() >= CAPACITY {
+            names.clear();
+        }
+        names.insert(der.to_vec(), name.clone());
+        name
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +89,19 @@ mod tests {
         assert!(verified.0.read().unwrap().len() <= CAPACITY);
         verified.clear();
         assert_eq!(verified.get("0", 0), None);
+    }
+
+    #[test]
+    fn a_certificate_is_parsed_once() {
+        let names = CertificateNames::default();
+        let parses = std::cell::Cell::new(0);
+        for _ in 0..3 {
+            let name = names.get_or_parse(b"der", |_| {
+                parses.set(parses.get() + 1);
+                Some("svc".into())
+            });
+            assert_eq!(name.as_deref(), Some("svc"));
+        }
+        assert_eq!(parses.get(), 1);
     }
 }
