@@ -2,10 +2,7 @@
 //! directory another standalone filled: the same reads with metrics on, in
 //! the same run (`bench_serve --metrics`).
 
-use std::{
-    io::{Read, Write},
-    path::Path,
-};
+use std::path::Path;
 
 use crate::Killed;
 
@@ -24,21 +21,4 @@ pub fn spawn_standalone_with_metrics(
     )?;
     let (process, ports) = crate::spawn_standalone_with(data_dir, make_target, Some(&config));
     Ok((process, ports, metrics_port, dir))
-}
-
-/// The body of `GET /metrics` at `port`.
-pub fn scrape(port: u16) -> anyhow::Result<String> {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    anyhow::ensure!(
-        response.starts_with("HTTP/1.1 200"),
-        "GET /metrics: {}",
-        response.lines().next().unwrap_or_default()
-    );
-    Ok(response)
 }

@@ -8,6 +8,7 @@ pub mod ingestion;
 pub mod materialization;
 pub mod offline;
 pub mod progress;
+pub mod prometheus;
 pub mod registry;
 pub mod serving;
 pub mod tokens;

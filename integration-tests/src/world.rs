@@ -194,3 +194,51 @@ pub async fn wait_online(w: &World, keys: &[i64], event_time: i64) -> Vec<Vec<Va
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// [`world`] plus a view `model` over its group `orders` (its `amount`).
+pub async fn world_with_view() -> World {
+    use featurestore_proto::v1::CreateFeatureViewRequest;
+    let w = world().await;
+    let mut admin = w.registry.client().await;
+    admin
+        .create_feature_view(CreateFeatureViewRequest {
+            feature_view: Some(featurestore_domain::fixtures::view(
+                &w.project,
+                "model",
+                &[("orders", &["amount"])],
+            )),
+        })
+        .await
+        .expect("create view model");
+    w
+}
+
+/// `GetFeatureVector` of `key` through the view of [`world_with_view`],
+/// with freshness.
+pub fn model_vector_request(
+    w: &World,
+    key: i64,
+    consistency: Option<featurestore_proto::v1::Consistency>,
+) -> featurestore_proto::v1::GetFeatureVectorRequest {
+    use featurestore_proto::v1::{
+        EntityKey, FeatureSelector, FeatureViewRef, GetFeatureVectorRequest,
+        feature_selector::Selector,
+    };
+    GetFeatureVectorRequest {
+        project: w.project.clone(),
+        selector: Some(FeatureSelector {
+            selector: Some(Selector::View(FeatureViewRef {
+                project: String::new(),
+                name: "model".into(),
+                version: 0,
+            })),
+        }),
+        entity_key: Some(EntityKey {
+            join_keys: vec!["customer_id".into()],
+            values: vec![v(Kind::Int64Value(key))],
+        }),
+        include_event_times: false,
+        consistency,
+        include_freshness: true,
+    }
+}

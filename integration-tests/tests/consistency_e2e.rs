@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use arrow_array::{RecordBatch, cast::AsArray, types::Float64Type};
-use featurestore_domain::fixtures::{group, view};
+use featurestore_domain::fixtures::group;
 use featurestore_integration_tests::{
     materialization::MaterializationSandbox,
     offline::{
@@ -16,14 +16,13 @@ use featurestore_integration_tests::{
         fixtures::{entity_rows, read_all, request},
     },
     serving::ServingSandbox,
-    world::{World, event, event_columns, world},
+    world::{World, event, event_columns, model_vector_request, world_with_view},
 };
 use featurestore_proto::v1::{
-    Consistency, CreateFeatureGroupRequest, CreateFeatureViewRequest, CreateTrainingDatasetRequest,
-    DatasetFormat, EntityKey, FeatureGroupRef, FeatureSelector, FeatureStatus, FeatureViewRef,
-    GetFeatureVectorRequest, GetMaterializationStatusRequest, IngestRequest, IngestResponse,
-    ReadFeatureGroupRequest, Row, consistency::Level, feature_selector::Selector,
-    materialization_admin_service_client::MaterializationAdminServiceClient, value::Kind,
+    Consistency, CreateFeatureGroupRequest, CreateTrainingDatasetRequest, DatasetFormat,
+    FeatureGroupRef, FeatureStatus, GetMaterializationStatusRequest, IngestRequest, IngestResponse,
+    ReadFeatureGroupRequest, Row, consistency::Level,
+    materialization_admin_service_client::MaterializationAdminServiceClient,
 };
 use tonic::Code;
 
@@ -75,45 +74,6 @@ fn at_least(t: i64, max_wait_millis: u32) -> Option<Consistency> {
     })
 }
 
-fn vector_request(
-    w: &World,
-    key: i64,
-    consistency: Option<Consistency>,
-) -> GetFeatureVectorRequest {
-    GetFeatureVectorRequest {
-        project: w.project.clone(),
-        selector: Some(FeatureSelector {
-            selector: Some(Selector::View(FeatureViewRef {
-                project: String::new(),
-                name: "model".into(),
-                version: 0,
-            })),
-        }),
-        entity_key: Some(EntityKey {
-            join_keys: vec!["customer_id".into()],
-            values: vec![featurestore_integration_tests::world::v(Kind::Int64Value(
-                key,
-            ))],
-        }),
-        include_event_times: false,
-        consistency,
-        include_freshness: true,
-    }
-}
-
-/// `world()` plus a view `model` over its group `orders`.
-async fn world_with_view() -> World {
-    let w = world().await;
-    let mut admin = w.registry.client().await;
-    admin
-        .create_feature_view(CreateFeatureViewRequest {
-            feature_view: Some(view(&w.project, "model", &[("orders", &["amount"])])),
-        })
-        .await
-        .unwrap();
-    w
-}
-
 fn amounts(batches: &[RecordBatch]) -> Vec<Option<f64>> {
     batches
         .iter()
@@ -148,7 +108,7 @@ async fn after_write_reads_include_what_was_just_written() {
             "one row, one partition"
         );
         let answer = client
-            .get_feature_vector(vector_request(
+            .get_feature_vector(model_vector_request(
                 &w,
                 key,
                 after_write(vec![response.write_token], 2_000, false),
@@ -280,7 +240,11 @@ async fn after_write_reads_include_what_was_just_written() {
     ] {
         let started = Instant::now();
         let err = client
-            .get_feature_vector(vector_request(&w, 1, after_write(tokens, 2_000, false)))
+            .get_feature_vector(model_vector_request(
+                &w,
+                1,
+                after_write(tokens, 2_000, false),
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
@@ -311,7 +275,7 @@ async fn at_least_waits_for_event_time_and_idle_partitions_do_not_block() {
     ingest(&w, "orders", vec![event(7, 10)]).await;
     let started = Instant::now();
     let answer = client
-        .get_feature_vector(vector_request(&w, 7, at_least(10, 5_000)))
+        .get_feature_vector(model_vector_request(&w, 7, at_least(10, 5_000)))
         .await
         .unwrap()
         .into_inner();
@@ -323,7 +287,7 @@ async fn at_least_waits_for_event_time_and_idle_partitions_do_not_block() {
     // acknowledged (past Kafka's transaction markers), nothing holds it.
     let started = Instant::now();
     client
-        .get_feature_vector(vector_request(&w, 7, at_least(1_000_000, 5_000)))
+        .get_feature_vector(model_vector_request(&w, 7, at_least(1_000_000, 5_000)))
         .await
         .unwrap();
     assert!(
@@ -336,7 +300,7 @@ async fn at_least_waits_for_event_time_and_idle_partitions_do_not_block() {
     // online and in a group read pinned to a Delta version that has it.
     ingest(&w, "orders", vec![event(7, 30)]).await;
     let answer = client
-        .get_feature_vector(vector_request(&w, 7, at_least(30, 5_000)))
+        .get_feature_vector(model_vector_request(&w, 7, at_least(30, 5_000)))
         .await
         .unwrap()
         .into_inner();
@@ -368,7 +332,7 @@ async fn at_least_waits_for_event_time_and_idle_partitions_do_not_block() {
     ingest(&w, "orders", vec![event(7, 40)]).await;
     let started = Instant::now();
     let err = client
-        .get_feature_vector(vector_request(&w, 7, at_least(40, 300)))
+        .get_feature_vector(model_vector_request(&w, 7, at_least(40, 300)))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
@@ -382,7 +346,7 @@ async fn at_least_waits_for_event_time_and_idle_partitions_do_not_block() {
     );
     // AT_LEAST without a time is refused for online reads.
     let err = client
-        .get_feature_vector(vector_request(&w, 7, at_least(0, 300)))
+        .get_feature_vector(model_vector_request(&w, 7, at_least(0, 300)))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
@@ -403,7 +367,7 @@ async fn waits_end_at_their_deadline_while_materialization_is_stopped() {
     let mut client = serving.client().await;
     let first = ingest(&w, "orders", vec![event(7, 10)]).await.write_token;
     client
-        .get_feature_vector(vector_request(
+        .get_feature_vector(model_vector_request(
             &w,
             7,
             after_write(vec![first], 2_000, false),
@@ -415,7 +379,7 @@ async fn waits_end_at_their_deadline_while_materialization_is_stopped() {
     let token = ingest(&w, "orders", vec![event(7, 20)]).await.write_token;
     let started = Instant::now();
     let err = client
-        .get_feature_vector(vector_request(
+        .get_feature_vector(model_vector_request(
             &w,
             7,
             after_write(vec![token.clone()], 300, false),
@@ -432,7 +396,7 @@ async fn waits_end_at_their_deadline_while_materialization_is_stopped() {
     );
     // serve_stale: the old value, marked STALE.
     let stale = client
-        .get_feature_vector(vector_request(
+        .get_feature_vector(model_vector_request(
             &w,
             7,
             after_write(vec![token.clone()], 300, true),
@@ -448,7 +412,7 @@ async fn waits_end_at_their_deadline_while_materialization_is_stopped() {
     let materialization =
         MaterializationSandbox::start(w.registry.root(), &w.project, &offline_root).await;
     let answer = client
-        .get_feature_vector(vector_request(
+        .get_feature_vector(model_vector_request(
             &w,
             7,
             after_write(vec![token], 2_000, false),

@@ -634,7 +634,7 @@ async fn main() -> anyhow::Result<()> {
             let cpu = cpu_seconds(process.0.id()) - cpu_before;
             results.push(stats("metrics", batch, &load, samples, wall, Some(cpu)));
         }
-        let scraped = observed::scrape(metrics_port)?;
+        let scraped = featurestore_integration_tests::prometheus::scrape(metrics_port);
         println!(
             "metrics: {} series lines served at /metrics after the runs",
             scraped.lines().filter(|l| !l.starts_with('#')).count()
