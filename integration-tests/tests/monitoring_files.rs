@@ -29,6 +29,7 @@ fn recorded() -> BTreeSet<&'static str> {
         offline::ROWS,
         offline::BYTES,
         featurestore_registry::metrics::CONFLICTS,
+        featurestore_runtime::build_info::BUILD_INFO,
     ]
     .into()
 }

@@ -38,7 +38,7 @@ use tonic::transport::Channel;
 pub type Client = RegistryServiceClient<credentials::Conn>;
 
 #[derive(Debug, Parser)]
-#[command(name = "fsctl", version, about = "Feature store command line")]
+#[command(name = "fsctl", version = featurestore_domain::build_info::version(), about = "Feature store command line")]
 struct Cli {
     /// Registry gRPC address.
     #[arg(

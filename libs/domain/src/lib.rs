@@ -8,6 +8,7 @@
 pub mod aggregation;
 #[cfg(feature = "arrow")]
 pub mod arrow;
+pub mod build_info;
 pub mod error;
 pub mod fixtures;
 pub mod key;

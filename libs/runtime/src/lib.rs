@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod authz;
+pub mod build_info;
 pub mod config;
 pub mod gate;
 pub mod metrics;

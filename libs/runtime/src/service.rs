@@ -42,6 +42,7 @@ pub fn start<C: ServiceConfig>(
     let mut config: C = config::load(file, &env, env_prefix)?;
     adjust(&mut config);
     let telemetry = telemetry::init(name, config.telemetry())?;
+    crate::build_info::announce(name);
     Ok(Started {
         config,
         shutdown: shutdown::on_signals(),

@@ -8,7 +8,7 @@ use featurestore_ingestion::IngestionConfig;
 use featurestore_runtime::service;
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Feature store ingestion: validated rows into Kafka")]
+#[command(version = featurestore_domain::build_info::version(), about = "Feature store ingestion: validated rows into Kafka")]
 struct Args {
     /// TOML configuration file (see config/ingestion.example.toml).
     #[arg(long, env = "FS_INGESTION_CONFIG")]

@@ -10,7 +10,7 @@ use featurestore_runtime::service;
 
 #[derive(Debug, Parser)]
 #[command(
-    version,
+    version = featurestore_domain::build_info::version(),
     about = "Feature store materialization: Kafka to the online and offline stores"
 )]
 struct Args {

@@ -10,7 +10,7 @@ use featurestore_runtime::service;
 
 #[derive(Debug, Parser)]
 #[command(
-    version,
+    version = featurestore_domain::build_info::version(),
     about = "Feature store offline query: point-in-time joins over the Delta tables, results over Arrow Flight"
 )]
 struct Args {

@@ -8,7 +8,7 @@ use featurestore_domain::validate_name;
 use featurestore_onlinestore::{OnlineStore, OnlineStoreError, StoredRow};
 use featurestore_proto::v1::{
     Consistency, FeatureSelector, FeatureStatus, FeatureVector, GroupFreshness, Row, Value,
-    value::Kind,
+    consistency::Level, value::Kind,
 };
 
 use crate::{
@@ -107,11 +107,40 @@ impl Server {
             .collect()
     }
 
-    /// Vectors for `rows` (values in the order of `join_keys`), in order.
+    /// Vectors for `rows` (values in the order of `join_keys`), in order;
+    /// traced as a span naming the view, the batch size and the
+    /// consistency level.
     pub async fn vectors(
         &self,
         project: &str,
         selector: Option<&FeatureSelector>,
+        join_keys: &[String],
+        rows: &[Row],
+        options: ReadOptions<'_>,
+    ) -> Result<Answer, ServingError> {
+        use tracing::Instrument;
+        let view = selector.map(|s| crate::metrics::view_label(project, s));
+        let level = options.consistency.map_or("NONE", |c| {
+            Level::try_from(c.level).map_or("UNSPECIFIED", |l| {
+                l.as_str_name().trim_start_matches("LEVEL_")
+            })
+        });
+        let span = tracing::info_span!(
+            "serve vectors",
+            featurestore.view = view.as_deref().unwrap_or_default(),
+            featurestore.batch_size = rows.len(),
+            featurestore.consistency = level,
+        );
+        self.read(project, selector, view, join_keys, rows, options)
+            .instrument(span)
+            .await
+    }
+
+    async fn read(
+        &self,
+        project: &str,
+        selector: Option<&FeatureSelector>,
+        view: Option<String>,
         join_keys: &[String],
         rows: &[Row],
         options: ReadOptions<'_>,
@@ -283,11 +312,7 @@ impl Server {
         } else {
             Vec::new()
         };
-        crate::metrics::record(
-            crate::metrics::view_label(project, selector),
-            &vectors,
-            store_read,
-        );
+        crate::metrics::record(view.unwrap_or_default(), &vectors, store_read);
         Ok(Answer {
             feature_names: plan.feature_names.clone(),
             vectors,

@@ -9,7 +9,7 @@ use featurestore_runtime::service;
 
 #[derive(Debug, Parser)]
 #[command(
-    version,
+    version = featurestore_domain::build_info::version(),
     about = "Feature store registry: the catalog service over etcd"
 )]
 struct Args {

@@ -10,7 +10,7 @@ use featurestore_standalone::StandaloneConfig;
 
 #[derive(Debug, Parser)]
 #[command(
-    version,
+    version = featurestore_domain::build_info::version(),
     about = "Feature store, standalone: all five services in one process over embedded storage"
 )]
 struct Args {

@@ -208,6 +208,18 @@ async fn scraped_series_count_the_calls_rows_and_statuses_a_client_made() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     assert_eq!(lag, [0.0], "online lag of energy/daily");
+    // What the process was built from.
+    assert_eq!(
+        value(
+            &metrics,
+            "featurestore_build_info",
+            &[
+                ("service", "standalone"),
+                ("version", env!("CARGO_PKG_VERSION"))
+            ]
+        ),
+        1.0
+    );
     // Latency buckets from 100 µs up to 10 s.
     for bound in ["0.0001", "10"] {
         assert!(
