@@ -99,8 +99,9 @@ struct Args {
     #[arg(long)]
     secure: bool,
     /// Standalone only: after the plain-text runs, restart standalone over
-    /// the same data with Prometheus metrics recorded and served, and run
-    /// the same requests again (path `metrics`).
+    /// the same data with Prometheus metrics recorded and served and traces
+    /// exported at the default sampling ratio, and run the same requests
+    /// again (path `observed`).
     #[arg(long)]
     metrics: bool,
 }
@@ -606,8 +607,9 @@ async fn main() -> anyhow::Result<()> {
     };
     if args.metrics {
         let data_dir = data_dir.as_deref().expect("checked above");
+        let (otlp, spans) = observed::otlp_receiver().await?;
         let (process, ports, metrics_port, _config) =
-            observed::spawn_standalone_with_metrics(data_dir, "bench-serve-standalone")?;
+            observed::spawn_standalone_with_metrics(data_dir, "bench-serve-standalone", otlp)?;
         let channel = featurestore_benches::channel(ports[2]).await;
         let client = &OnlineServingServiceClient::new(channel);
         // Serving answers once its catalog has loaded.
@@ -632,12 +634,13 @@ async fn main() -> anyhow::Result<()> {
             let cpu_before = cpu_seconds(process.0.id());
             let (samples, wall) = run(&args, call(batch, args.keys)).await;
             let cpu = cpu_seconds(process.0.id()) - cpu_before;
-            results.push(stats("metrics", batch, &load, samples, wall, Some(cpu)));
+            results.push(stats("observed", batch, &load, samples, wall, Some(cpu)));
         }
         let scraped = featurestore_integration_tests::prometheus::scrape(metrics_port);
         println!(
-            "metrics: {} series lines served at /metrics after the runs",
-            scraped.lines().filter(|l| !l.starts_with('#')).count()
+            "observed: {} series lines served at /metrics after the runs, {} spans received so far (traces started at the default ratio)",
+            scraped.lines().filter(|l| !l.starts_with('#')).count(),
+            spans.spans()
         );
     }
     if args.secure {
@@ -728,7 +731,7 @@ async fn main() -> anyhow::Result<()> {
     }
     for (path, what) in [
         ("tls+token", "TLS + token + roles"),
-        ("metrics", "metrics recorded"),
+        ("observed", "metrics + traces"),
     ] {
         for variant in results.iter().filter(|s| s.path == path) {
             if let Some(plain) = results

@@ -149,6 +149,9 @@ pub struct TelemetryConfig {
     /// OTLP/gRPC endpoint for traces (e.g. `http://otel-collector:4317`);
     /// empty disables trace export.
     pub otlp_endpoint: String,
+    /// The share of traces this process starts (0 to 1); a request whose
+    /// caller sampled its trace is always traced.
+    pub trace_sample_ratio: f64,
     /// Where Prometheus scrapes this process's metrics (`GET /metrics`);
     /// unset: none recorded.
     pub metrics_listen_addr: Option<SocketAddr>,
@@ -160,6 +163,7 @@ impl Default for TelemetryConfig {
             log_level: "info".into(),
             log_format: LogFormat::Text,
             otlp_endpoint: String::new(),
+            trace_sample_ratio: 0.1,
             metrics_listen_addr: None,
         }
     }
@@ -169,6 +173,12 @@ impl Validate for TelemetryConfig {
     fn validate(&self) -> Result<(), String> {
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| format!("telemetry.log_level {:?}: {e}", self.log_level))?;
+        if !(0.0..=1.0).contains(&self.trace_sample_ratio) {
+            return Err(format!(
+                "telemetry.trace_sample_ratio {} must be between 0 and 1",
+                self.trace_sample_ratio
+            ));
+        }
         Ok(())
     }
 }

@@ -58,7 +58,13 @@ pub fn init(
             .with_endpoint(&config.otlp_endpoint)
             .build()
             .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
+        // Requests that come with a sampled trace are always traced (their
+        // caller decided); others start a trace at the configured ratio.
+        let sampler = opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
+            opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(config.trace_sample_ratio),
+        ));
         let provider = SdkTracerProvider::builder()
+            .with_sampler(sampler)
             .with_batch_exporter(exporter)
             .with_resource(
                 Resource::builder()
