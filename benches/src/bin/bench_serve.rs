@@ -637,6 +637,11 @@ async fn main() -> anyhow::Result<()> {
             results.push(stats("observed", batch, &load, samples, wall, Some(cpu)));
         }
         let scraped = featurestore_integration_tests::prometheus::scrape(metrics_port);
+        // Spans leave in batches every few seconds.
+        let waited = std::time::Instant::now();
+        while spans.spans() == 0 && waited.elapsed() < std::time::Duration::from_secs(15) {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
         println!(
             "observed: {} series lines served at /metrics after the runs, {} spans received so far (traces started at the default ratio)",
             scraped.lines().filter(|l| !l.starts_with('#')).count(),

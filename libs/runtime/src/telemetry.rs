@@ -47,9 +47,14 @@ pub fn init(
 ) -> Result<TelemetryGuard, TelemetryError> {
     let filter =
         EnvFilter::try_new(&config.log_level).map_err(|e| TelemetryError::Filter(e.to_string()))?;
+    // The log level filters logs only: spans for traces are kept at INFO
+    // whatever the log level (a service logging warnings still traces).
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![match config.log_format {
-        LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
-        LogFormat::Text => tracing_subscriber::fmt::layer().boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_filter(filter).boxed(),
     }];
     let mut guard = TelemetryGuard::default();
     if !config.otlp_endpoint.is_empty() {
@@ -74,13 +79,17 @@ pub fn init(
             .build();
         let tracer = provider.tracer(service_name.to_string());
         opentelemetry::global::set_tracer_provider(provider.clone());
-        layers.push(tracing_opentelemetry::layer().with_tracer(tracer).boxed());
+        layers.push(
+            tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
+                .boxed(),
+        );
         guard.provider = Some(provider);
     }
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     tracing_subscriber::registry()
         .with(layers)
-        .with(filter)
         .try_init()
         .map_err(|_| TelemetryError::AlreadyInitialised)?;
     if let Some(addr) = config.metrics_listen_addr {
