@@ -63,10 +63,12 @@ pub fn init(
             .with_endpoint(&config.otlp_endpoint)
             .build()
             .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-        // Requests that come with a sampled trace are always traced (their
-        // caller decided); others start a trace at the configured ratio.
+        // The decision is taken where a trace enters ([`grpc_request_span`]):
+        // spans of traces not sampled are never given to OpenTelemetry, so
+        // they cost nothing; those that are, are kept.
+        let _ = EVERY.set(every(config.trace_sample_ratio));
         let sampler = opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
-            opentelemetry_sdk::trace::Sampler::TraceIdRatioBased(config.trace_sample_ratio),
+            opentelemetry_sdk::trace::Sampler::AlwaysOn,
         ));
         let provider = SdkTracerProvider::builder()
             .with_sampler(sampler)
@@ -111,18 +113,65 @@ impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
     }
 }
 
-/// The span of one gRPC request, a child of the caller's trace when the
-/// request carries a `traceparent` header.
+/// With traces exported: one request in this many starts a trace
+/// (`telemetry.trace_sample_ratio`, rounded); 0 for none.
+static EVERY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn every(ratio: f64) -> u64 {
+    if ratio <= 0.0 {
+        0
+    } else {
+        (1.0 / ratio).round().max(1.0) as u64
+    }
+}
+
+/// Whether a request without a sampled caller starts a trace: one in
+/// [`EVERY`].
+fn starts_trace() -> bool {
+    match EVERY.get() {
+        Some(&every) if every > 0 => REQUESTS
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(every),
+        _ => false,
+    }
+}
+
+/// Whether `span` is traced (exported): spans of traces not sampled are
+/// made at DEBUG, below what the OpenTelemetry layer takes.
+pub fn is_traced(span: &tracing::Span) -> bool {
+    span.metadata()
+        .is_some_and(|m| *m.level() <= tracing::Level::INFO)
+}
+
+/// The span of one gRPC request: a child of the caller's trace when the
+/// request carries a sampled `traceparent`, the root of a new trace for
+/// one request in `1 / telemetry.trace_sample_ratio`, otherwise not traced
+/// (a DEBUG span, for logs only: building OpenTelemetry data for spans
+/// that are then dropped cost ~9 µs of CPU per request).
 pub fn grpc_request_span<B>(request: &http::Request<B>) -> tracing::Span {
+    use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if EVERY.get().is_none() {
+        return tracing::info_span!("grpc", rpc.method = %request.uri().path());
+    }
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderExtractor(request.headers()))
+    });
+    let caller = parent.span().span_context().clone();
+    let traced = if caller.is_valid() {
+        caller.is_sampled()
+    } else {
+        starts_trace()
+    };
+    if !traced {
+        return tracing::debug_span!("grpc", rpc.method = %request.uri().path());
+    }
     let span = tracing::info_span!(
         "grpc",
         rpc.method = %request.uri().path(),
         otel.kind = "server",
     );
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(request.headers()))
-    });
     let _ = span.set_parent(parent);
     span
 }
@@ -200,8 +249,18 @@ impl TraceLinks {
         }
     }
 
+    /// Whether there is none: the work is not traced.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     fn push(&mut self, context: opentelemetry::trace::SpanContext) {
-        if context.is_valid() && self.0.len() < MAX_LINKS && !self.0.contains(&context) {
+        // Only sampled traces go on (others were decided against upstream).
+        if context.is_valid()
+            && context.is_sampled()
+            && self.0.len() < MAX_LINKS
+            && !self.0.contains(&context)
+        {
             self.0.push(context);
         }
     }
@@ -229,6 +288,11 @@ pub fn consumer_span<'a>(
     records: impl IntoIterator<Item = &'a [(String, Vec<u8>)]>,
     count: usize,
 ) -> tracing::Span {
+    let links = TraceLinks::from_records(records);
+    if links.is_empty() {
+        // No sampled trace among the records: not traced.
+        return tracing::debug_span!("process", messaging.destination.name = %topic);
+    }
     let span = tracing::info_span!(
         "process",
         otel.name = %format_args!("process {topic}"),
@@ -238,6 +302,16 @@ pub fn consumer_span<'a>(
         messaging.destination.name = %topic,
         messaging.batch.message_count = count,
     );
-    TraceLinks::from_records(records).attach(&span);
+    links.attach(&span);
     span
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sampling_ratio_becomes_one_request_in_n() {
+        for (ratio, every) in [(0.0, 0), (1.0, 1), (0.1, 10), (0.3, 3), (0.001, 1000)] {
+            assert_eq!(super::every(ratio), every, "{ratio}");
+        }
+    }
 }

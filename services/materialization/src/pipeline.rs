@@ -382,6 +382,7 @@ impl Materializer {
                 messages.iter().map(|m| m.headers.as_slice()),
                 messages.len(),
             );
+            let traced = featurestore_runtime::telemetry::is_traced(&span);
             let features = group.features.len();
             // Per partition: the offset after the last record, the newest
             // event time; recorded once the whole batch is applied.
@@ -442,9 +443,11 @@ impl Materializer {
             if !online.is_empty() {
                 self.online
                     .upsert(&OnlineTable::for_group(&group), &online)
-                    .instrument(
-                        tracing::info_span!(parent: &span, "online write", rows = online.len()),
-                    )
+                    .instrument(if traced {
+                        tracing::info_span!(parent: &span, "online write", rows = online.len())
+                    } else {
+                        tracing::Span::none()
+                    })
                     .await?;
                 outcome.online_rows += online.len();
                 crate::metrics::rows(&group_id(&group), true, online.len());
@@ -453,7 +456,11 @@ impl Materializer {
                 && !tile_events.is_empty()
             {
                 let folded = crate::tiles::fold(&*self.online, &group, a, tile_events)
-                    .instrument(tracing::info_span!(parent: &span, "fold tiles"))
+                    .instrument(if traced {
+                        tracing::info_span!(parent: &span, "fold tiles")
+                    } else {
+                        tracing::Span::none()
+                    })
                     .await?;
                 for (partition, f) in folded {
                     outcome.events_folded += f.events as usize;
@@ -469,7 +476,9 @@ impl Materializer {
             }
             if !offline.is_empty() {
                 let mut links = TraceLinks::default();
-                links.add(&span);
+                if traced {
+                    links.add(&span);
+                }
                 queued.push((topic.to_string(), group.clone(), offline, links));
             }
             applied.push((group_id(&group), reached));
@@ -522,8 +531,13 @@ impl Materializer {
         let mut newest: BTreeMap<(&str, i32), i64> = BTreeMap::new();
         for (topic, (group, rows, links)) in &pending.tables {
             let started = std::time::Instant::now();
-            let commit = tracing::info_span!("delta commit", topic = %topic, rows = rows.len());
-            links.attach(&commit);
+            let commit = if links.is_empty() {
+                tracing::Span::none()
+            } else {
+                let commit = tracing::info_span!("delta commit", topic = %topic, rows = rows.len());
+                links.attach(&commit);
+                commit
+            };
             let appended = self
                 .offline
                 .append(&OfflineTable::for_group(group), &self.consumer, topic, rows)

@@ -125,6 +125,13 @@ impl Server {
                 l.as_str_name().trim_start_matches("LEVEL_")
             })
         });
+        // Traced when the request is (its span is the parent).
+        let traced = featurestore_runtime::telemetry::is_traced(&tracing::Span::current());
+        if !traced {
+            return self
+                .read(project, selector, view, join_keys, rows, options)
+                .await;
+        }
         let span = tracing::info_span!(
             "serve vectors",
             featurestore.view = view.as_deref().unwrap_or_default(),

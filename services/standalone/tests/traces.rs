@@ -2,7 +2,7 @@
 //! context is continued by materialization (a consumer span whose parent is
 //! the ingestion call's span, as the records' headers say), with its online
 //! write and Delta commit beneath, all received by an in-process OTLP
-//! collector.
+//! collector; a caller's unsampled trace is not exported.
 
 mod common;
 
@@ -101,6 +101,20 @@ async fn an_ingest_and_its_materialization_are_one_trace() {
         }
     }
 
+    // A caller that did not sample its trace: nothing of it is exported
+    // (its spans end before the sampled trace's Delta commit below).
+    let unsampled = "0af7651916cd43dd8448eb211c80319c";
+    let mut request = tonic::Request::new(common::daily_rows(3..6, 1_790_000_000_000_000, |k| {
+        k as f64
+    }));
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{unsampled}-b7ad6b7169203331-00")
+            .parse()
+            .unwrap(),
+    );
+    ingestion.ingest(request).await.unwrap();
+
     // Spans are exported in batches (every few seconds): wait for the
     // trace's spans down to the Delta commit.
     let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
@@ -124,6 +138,15 @@ async fn an_ingest_and_its_materialization_are_one_trace() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    assert!(
+        !collector
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|s| hex(&s.trace_id) == unsampled),
+        "an unsampled caller's trace was exported"
+    );
     let named = |name: &str| {
         trace
             .iter()
