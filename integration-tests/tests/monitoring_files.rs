@@ -26,6 +26,7 @@ fn recorded() -> BTreeSet<&'static str> {
         materialization::LAG_RECORDS,
         materialization::LAG_SECONDS,
         materialization::PARTITION_LAG,
+        materialization::CATALOG_WAIT,
         offline::ROWS,
         offline::BYTES,
         featurestore_registry::metrics::CONFLICTS,

@@ -17,6 +17,10 @@ pub const EVENTS_FOLDED: &str = "featurestore_materialization_events_folded_tota
 pub const TILE_WRITES: &str = "featurestore_materialization_tile_writes_total";
 /// `featurestore_materialization_delta_commit_duration_seconds{group}`.
 pub const DELTA_COMMIT: &str = "featurestore_materialization_delta_commit_duration_seconds";
+/// `featurestore_materialization_catalog_wait_records_total`: records held
+/// because their group version is not in the catalog yet (counted again
+/// on each retry).
+pub const CATALOG_WAIT: &str = "featurestore_materialization_catalog_wait_records_total";
 /// `featurestore_materialization_watermark_seconds{group, partition, sink}`.
 pub const WATERMARK: &str = "featurestore_materialization_watermark_seconds";
 
@@ -39,6 +43,11 @@ pub fn folded(group: &FeatureGroupId, events: u64, tile_writes: u64) {
     let label = group_label(group);
     metrics::counter!(EVENTS_FOLDED, "group" => label.clone()).increment(events);
     metrics::counter!(TILE_WRITES, "group" => label).increment(tile_writes);
+}
+
+/// `records` held waiting for the catalog.
+pub fn catalog_wait(records: usize) {
+    metrics::counter!(CATALOG_WAIT).increment(records as u64);
 }
 
 pub fn delta_commit(group: &FeatureGroupId, took: Duration) {

@@ -347,6 +347,7 @@ impl Materializer {
                 Resolution::Group(group) => group,
                 Resolution::Unknown(reason) => {
                     tracing::warn!(topic, records = messages.len(), %reason, "group version unknown; holding the topic's records");
+                    crate::metrics::catalog_wait(messages.len());
                     outcome.unresolved.push(Unresolved {
                         topic: topic.to_string(),
                         messages: messages.into_iter().cloned().collect(),

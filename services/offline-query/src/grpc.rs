@@ -2,6 +2,7 @@
 //! Flight tickets.
 
 use std::sync::Arc;
+use tracing::Instrument;
 
 use arrow_flight::{IpcMessage, SchemaAsIpc};
 use arrow_ipc::writer::IpcWriteOptions;
@@ -56,9 +57,11 @@ impl OfflineQueryService for OfflineGrpc {
     ) -> Result<Response<QueryHandle>, Status> {
         authz::check(&request, &request.get_ref().project)?;
         let caller = Principal::id_of(&request);
+        let span = crate::metrics::historical_span(request.get_ref());
         handle(
             self.server
                 .plan_historical(request.get_ref(), &caller)
+                .instrument(span)
                 .await?,
         )
     }
