@@ -29,6 +29,7 @@ fn recorded() -> BTreeSet<&'static str> {
         materialization::CATALOG_WAIT,
         offline::ROWS,
         offline::BYTES,
+        offline::SPILL,
         featurestore_registry::metrics::CONFLICTS,
         featurestore_runtime::build_info::BUILD_INFO,
     ]

@@ -136,6 +136,11 @@ impl OfflineQuery {
         })
     }
 
+    /// Bytes the queries' spill files take on disk now.
+    pub fn spill_bytes(&self) -> u64 {
+        self.runtime.disk_manager.used_disk_space()
+    }
+
     /// One partition per plan: entity rows are read in their order, and a
     /// sort has no final cross-partition merge (that merge can't spill in
     /// DataFusion 55 and fails first under a tight memory limit). Groups'

@@ -134,10 +134,13 @@ impl FlightService for OfflineFlight {
         let schema = stream.schema();
         // Failures mid-stream (a sort out of memory, storage gone) reach the
         // client as the same statuses as before the first batch.
-        let batches = stream.inspect_ok(crate::metrics::streamed).map_err(|e| {
-            let failure = OfflineError::from(QueryError::from(e));
-            FlightError::Tonic(Box::new(failure.into()))
-        });
+        let server = self.server.clone();
+        let batches = stream
+            .inspect_ok(move |batch| crate::metrics::streamed(batch, server.spill_bytes()))
+            .map_err(|e| {
+                let failure = OfflineError::from(QueryError::from(e));
+                FlightError::Tonic(Box::new(failure.into()))
+            });
         let data = FlightDataEncoderBuilder::new()
             .with_schema(schema)
             .build(batches)

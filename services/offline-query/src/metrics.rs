@@ -15,10 +15,16 @@ pub const ROWS: &str = "featurestore_offline_rows_total";
 /// `featurestore_offline_bytes_total`: Arrow memory of the batches streamed.
 pub const BYTES: &str = "featurestore_offline_bytes_total";
 
-/// One batch on its way to a client.
-pub fn streamed(batch: &RecordBatch) {
+/// `featurestore_offline_spill_bytes`: what the queries' spill files take
+/// on disk (sorts larger than `query.memory_limit_bytes`), as of the
+/// latest batch streamed.
+pub const SPILL: &str = "featurestore_offline_spill_bytes";
+
+/// One batch on its way to a client, while spills take `spill_bytes`.
+pub fn streamed(batch: &RecordBatch, spill_bytes: u64) {
     metrics::counter!(ROWS).increment(batch.num_rows() as u64);
     metrics::counter!(BYTES).increment(batch.get_array_memory_size() as u64);
+    metrics::gauge!(SPILL).set(spill_bytes as f64);
 }
 
 /// The span planning a `GetHistoricalFeatures`, naming the view (or

@@ -120,6 +120,11 @@ fn pinned_group(
 }
 
 impl Server {
+    /// Bytes the queries' spill files take on disk now.
+    pub fn spill_bytes(&self) -> u64 {
+        self.engine.spill_bytes()
+    }
+
     pub fn new(
         catalog: Arc<CatalogCache>,
         progress: Arc<ProgressCache>,
