@@ -245,6 +245,52 @@ where
     }
 }
 
+/// [`run`] against the server process `pid`, with the CPU it spent, as
+/// the results row `path` / `batch`.
+async fn timed<F, Fut>(
+    args: &Args,
+    pid: u32,
+    path: &'static str,
+    batch: usize,
+    load: &str,
+    call: F,
+) -> Stats
+where
+    F: Fn(u64) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let cpu_before = cpu_seconds(pid);
+    let (samples, wall) = run(args, call).await;
+    let cpu = cpu_seconds(pid) - cpu_before;
+    stats(path, batch, load, samples, wall, Some(cpu))
+}
+
+/// The floor: the same server answering the smallest unary call it has
+/// (grpc.health.v1 Check: no store read, a few bytes each way) through the
+/// same layers and connection; what a request costs before serving does
+/// anything.
+async fn health_floor(
+    args: &Args,
+    channel: tonic::transport::Channel,
+    pid: u32,
+    path: &'static str,
+    load: &str,
+) -> Stats {
+    let health = tonic_health::pb::health_client::HealthClient::new(channel);
+    timed(args, pid, path, 1, load, move |_| {
+        let mut health = health.clone();
+        async move {
+            health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .expect("health check");
+        }
+    })
+    .await
+}
+
 /// Reads straight from the online store, for the comparison.
 #[derive(Clone)]
 struct Direct {
@@ -540,10 +586,7 @@ async fn main() -> anyhow::Result<()> {
             args.keys,
             None,
         );
-        let cpu_before = cpu_seconds(setup.process.0.id());
-        let (samples, wall) = run(&args, call).await;
-        let cpu = cpu_seconds(setup.process.0.id()) - cpu_before;
-        results.push(stats(path, batch, &load, samples, wall, Some(cpu)));
+        results.push(timed(&args, setup.process.0.id(), path, batch, &load, call).await);
 
         if let Some(direct) = direct.clone() {
             let (n, mode) = (args.entities, args.keys);
@@ -571,28 +614,16 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    // The floor: the same server answering the smallest unary call it has
-    // (grpc.health.v1 Check: no store read, a few bytes each way) through
-    // the same layers and connection; what a request costs before serving
-    // does anything.
-    {
-        let health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-        let cpu_before = cpu_seconds(setup.process.0.id());
-        let (samples, wall) = run(&args, move |_| {
-            let mut health = health.clone();
-            async move {
-                health
-                    .check(tonic_health::pb::HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await
-                    .expect("health check");
-            }
-        })
-        .await;
-        let cpu = cpu_seconds(setup.process.0.id()) - cpu_before;
-        results.push(stats("health-check", 1, &load, samples, wall, Some(cpu)));
-    }
+    results.push(
+        health_floor(
+            &args,
+            channel.clone(),
+            setup.process.0.id(),
+            "health-check",
+            &load,
+        )
+        .await,
+    );
     // Stop the plain standalone (it holds the data directory's lock); keep
     // the directory for the restarts below.
     let (data_dir, keep) = {
@@ -631,10 +662,8 @@ async fn main() -> anyhow::Result<()> {
         };
         measure(args.concurrency, args.warmup, call(10, Keys::Uniform)).await;
         for &batch in &args.batch {
-            let cpu_before = cpu_seconds(process.0.id());
-            let (samples, wall) = run(&args, call(batch, args.keys)).await;
-            let cpu = cpu_seconds(process.0.id()) - cpu_before;
-            results.push(stats("observed", batch, &load, samples, wall, Some(cpu)));
+            let call = call(batch, args.keys);
+            results.push(timed(&args, process.0.id(), "observed", batch, &load, call).await);
         }
         let scraped = featurestore_integration_tests::prometheus::scrape(metrics_port);
         // Spans leave in batches every few seconds.
@@ -666,28 +695,12 @@ async fn main() -> anyhow::Result<()> {
             )
         };
         measure(args.concurrency, args.warmup, call(10, Keys::Uniform)).await;
+        let pid = secure.process.0.id();
         for &batch in &args.batch {
-            let cpu_before = cpu_seconds(secure.process.0.id());
-            let (samples, wall) = run(&args, call(batch, args.keys)).await;
-            let cpu = cpu_seconds(secure.process.0.id()) - cpu_before;
-            results.push(stats("tls+token", batch, &load, samples, wall, Some(cpu)));
+            let call = call(batch, args.keys);
+            results.push(timed(&args, pid, "tls+token", batch, &load, call).await);
         }
-        let health = tonic_health::pb::health_client::HealthClient::new(channel);
-        let cpu_before = cpu_seconds(secure.process.0.id());
-        let (samples, wall) = run(&args, move |_| {
-            let mut health = health.clone();
-            async move {
-                health
-                    .check(tonic_health::pb::HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await
-                    .expect("health check");
-            }
-        })
-        .await;
-        let cpu = cpu_seconds(secure.process.0.id()) - cpu_before;
-        results.push(stats("health+tls", 1, &load, samples, wall, Some(cpu)));
+        results.push(health_floor(&args, channel, pid, "health+tls", &load).await);
     }
     drop(keep);
 
