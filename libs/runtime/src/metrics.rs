@@ -144,7 +144,8 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         MeteredFuture {
-            call: Some(Call::new(request.uri().path())),
+            // Nothing to time when nothing records.
+            call: enabled().then(|| Call::new(request.uri().path())),
             inner: self.inner.call(request),
         }
     }
@@ -168,24 +169,26 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = std::task::ready!(this.inner.poll(cx));
-        let call = this.call.take().expect("polled after completion");
+        let call = this.call.take();
         Poll::Ready(match result {
             Ok(response) => {
                 // A status in the headers ends the call ("trailers only").
-                let call = match response.headers().get("grpc-status") {
-                    Some(code) => {
+                let call = match (call, response.headers().get("grpc-status")) {
+                    (Some(call), Some(code)) => {
                         call.record(code_label(Some(code)));
                         None
                     }
-                    None => Some(call),
+                    (call, _) => call,
                 };
                 Ok(response.map(|inner| MeteredBody { inner, call }))
             }
             Err(error) => {
-                let code = error
-                    .downcast_ref::<tonic::Status>()
-                    .map_or(UNKNOWN, |s| CODES[s.code() as usize]);
-                call.record(code);
+                if let Some(call) = call {
+                    let code = error
+                        .downcast_ref::<tonic::Status>()
+                        .map_or(UNKNOWN, |s| CODES[s.code() as usize]);
+                    call.record(code);
+                }
                 Err(error)
             }
         })

@@ -137,11 +137,14 @@ fn starts_trace() -> bool {
     }
 }
 
-/// Whether `span` is traced (exported): spans of traces not sampled are
-/// made at DEBUG, below what the OpenTelemetry layer takes.
+/// Whether `span` is traced (exported): traces are exported at all, and
+/// the span is not one of the DEBUG spans made for traces not sampled,
+/// below what the OpenTelemetry layer takes.
 pub fn is_traced(span: &tracing::Span) -> bool {
-    span.metadata()
-        .is_some_and(|m| *m.level() <= tracing::Level::INFO)
+    EVERY.get().is_some()
+        && span
+            .metadata()
+            .is_some_and(|m| *m.level() <= tracing::Level::INFO)
 }
 
 /// The span of one gRPC request: a child of the caller's trace when the

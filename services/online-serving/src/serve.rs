@@ -119,19 +119,22 @@ impl Server {
         options: ReadOptions<'_>,
     ) -> Result<Answer, ServingError> {
         use tracing::Instrument;
-        let view = selector.map(|s| crate::metrics::view_label(project, s));
-        let level = options.consistency.map_or("NONE", |c| {
-            Level::try_from(c.level).map_or("UNSPECIFIED", |l| {
-                l.as_str_name().trim_start_matches("LEVEL_")
-            })
-        });
         // Traced when the request is (its span is the parent).
         let traced = featurestore_runtime::telemetry::is_traced(&tracing::Span::current());
+        // The view's label only for those who read it.
+        let view = (traced || featurestore_runtime::metrics::enabled())
+            .then(|| selector.map(|s| crate::metrics::view_label(project, s)))
+            .flatten();
         if !traced {
             return self
                 .read(project, selector, view, join_keys, rows, options)
                 .await;
         }
+        let level = options.consistency.map_or("NONE", |c| {
+            Level::try_from(c.level).map_or("UNSPECIFIED", |l| {
+                l.as_str_name().trim_start_matches("LEVEL_")
+            })
+        });
         let span = tracing::info_span!(
             "serve vectors",
             featurestore.view = view.as_deref().unwrap_or_default(),
@@ -319,7 +322,11 @@ impl Server {
         } else {
             Vec::new()
         };
-        crate::metrics::record(view.unwrap_or_default(), &vectors, store_read);
+        if let Some(view) = view
+            && featurestore_runtime::metrics::enabled()
+        {
+            crate::metrics::record(view, &vectors, store_read);
+        }
         Ok(Answer {
             feature_names: plan.feature_names.clone(),
             vectors,
