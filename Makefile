@@ -58,8 +58,9 @@ infra-down: ## Stop the test servers (data is kept)
 	$(SCRIPTS)/infra.sh down
 
 .PHONY: test
-test: deps infra-up fmt-check ## Install what the tests need, start it, run every test
+test: deps infra-up fmt-check sdk-proto-check ## Install what the tests need, start it, run every test (Rust, then the Python SDK's)
 	$(SCRIPTS)/cargo-test.sh --workspace --all-targets --no-fail-fast
+	$(SCRIPTS)/sdk-test.sh
 
 .PHONY: test-unit
 test-unit: ## Unit tests only (no servers needed)
@@ -92,6 +93,18 @@ fmt-check: ## Fail on unformatted code
 .PHONY: proto
 proto: deps ## Regenerate libs/proto/src/generated from proto/
 	$(CARGO) run -q -p featurestore-proto-codegen
+
+.PHONY: sdk-test
+sdk-test: deps ## The Python SDK's tests (pytest) against a standalone binary, after installing sdk/python with pip
+	$(SCRIPTS)/sdk-test.sh
+
+.PHONY: sdk-proto
+sdk-proto: deps ## Regenerate the Python SDK's gRPC stubs (sdk/python/src/featurestore/v1) from proto/
+	$(SCRIPTS)/sdk-proto.sh
+
+.PHONY: sdk-proto-check
+sdk-proto-check: deps ## Fail when the Python SDK's stubs and proto/ differ
+	$(SCRIPTS)/sdk-proto.sh --check
 
 .PHONY: proto-check
 proto-check: deps ## Fail when generated code and proto/ differ

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # A Python with pyarrow (Arrow Flight client for the offline-query tests),
+# the Python SDK's dependencies and test tools (grpcio, grpcio-tools, pandas,
+# polars, pytest; dev/sdk-test.sh),
 # DuckDB (the offline benchmark's reference) and kubernetes-validate (the
 # manifest check, dev/k8s-check.sh), in a venv under the cache:
 #   python.sh script.py args...   (runs it with the venv's python)

@@ -208,12 +208,12 @@ impl OfflineQuery {
                     .await
                     .map_err(|e| QueryError::NotFound(format!("{label} as of {at}: {e}")))?;
                 // Before the first commit, deltalake loads the first version
-                // anyway: that table did not exist yet.
-                let newest = futures::TryStreamExt::try_next(&mut delta.history(Some(1))).await?;
-                if newest
-                    .and_then(|c| c.timestamp)
-                    .is_some_and(|ms| ms > at.timestamp_millis())
-                {
+                // anyway: that table did not exist yet. (The loaded version's
+                // own time: `history` would give the newest commit's.)
+                let loaded_at = delta
+                    .version()
+                    .and_then(|v| delta.snapshot().ok()?.version_timestamp(v));
+                if loaded_at.is_some_and(|ms| ms > at.timestamp_millis()) {
                     return Err(QueryError::NotFound(format!(
                         "{label} as of {at}: the table has no version that old"
                     )));
@@ -492,13 +492,44 @@ impl OfflineQuery {
     pub async fn read_group(&self, read: &GroupRead) -> Result<(SendableRecordBatchStream, i64)> {
         let table = self.open_group(read).await?;
         let version = table.version().unwrap_or_default() as i64;
-        let stream = self
-            .context()
-            .read_table(table.table_provider().await?)?
-            .execute_stream()
-            .await?;
+        let frame = self.context().read_table(table.table_provider().await?)?;
+        let stream = without_views(frame)?.execute_stream().await?;
         Ok((stream, version))
     }
+}
+
+/// The frame with string and binary views (what the Delta scan yields) cast
+/// to plain `Utf8` / `Binary`, inside lists too: a group's rows read as the
+/// types training data and ingestion use, which every Arrow client can sort
+/// and take (pyarrow cannot take a `string_view` column).
+fn without_views(
+    frame: datafusion::dataframe::DataFrame,
+) -> Result<datafusion::dataframe::DataFrame> {
+    use arrow_schema::DataType;
+    fn plain(ty: &DataType) -> Option<DataType> {
+        match ty {
+            DataType::Utf8View => Some(DataType::Utf8),
+            DataType::BinaryView => Some(DataType::Binary),
+            DataType::List(item) => plain(item.data_type())
+                .map(|inner| DataType::List(Arc::new(item.as_ref().clone().with_data_type(inner)))),
+            _ => None,
+        }
+    }
+    let columns: Vec<datafusion::prelude::Expr> = frame
+        .schema()
+        .fields()
+        .iter()
+        .map(|field| {
+            let column = datafusion::prelude::Expr::Column(
+                datafusion::common::Column::new_unqualified(field.name()),
+            );
+            match plain(field.data_type()) {
+                Some(ty) => datafusion::prelude::cast(column, ty).alias(field.name()),
+                None => column,
+            }
+        })
+        .collect();
+    Ok(frame.select(columns)?)
 }
 
 /// Cores to spread work over.
