@@ -95,7 +95,7 @@ proto: deps ## Regenerate libs/proto/src/generated from proto/
 	$(CARGO) run -q -p featurestore-proto-codegen
 
 .PHONY: sdk-test
-sdk-test: deps ## The Python SDK's tests (pytest) against a standalone binary, after installing sdk/python with pip
+sdk-test: deps infra-up ## The Python SDK's tests (pytest) against standalone and the distributed services, after installing sdk/python with pip
 	$(SCRIPTS)/sdk-test.sh
 
 .PHONY: sdk-proto

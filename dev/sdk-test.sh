@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The Python SDK's tests: installs sdk/python into the test venv the way a
 # user would (pip, from the source tree, not editable) and runs pytest
-# against the debug `standalone` and `fsctl` binaries (built here when
-# `cargo test` has not built them already). Extra arguments go to pytest.
+# against the debug binaries: `standalone`, and the five services over the
+# test etcd, Kafka and Cassandra (`infra.sh up`). Extra arguments go to
+# pytest.
 source "$(dirname "$0")/common.sh"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$FS_CACHE/target}"
-if [ ! -x "$target/debug/standalone" ] || [ ! -x "$target/debug/fsctl" ]; then
-  cargo build -p featurestore-standalone -p fsctl --bin standalone --bin fsctl
-fi
+# `cargo test` builds only the binaries some Rust test runs.
+cargo build --workspace --bins
 "$root/dev/python.sh"
 venv="$FS_CACHE/venv"
 log "installing sdk/python into $venv"

@@ -9,19 +9,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import WAIT, settled
 
 import featurestore
 from featurestore.errors import NotFoundError
 
 
 @pytest.fixture
-def energy(standalone, project, repo, tmp_path):
+def energy(store, project, repo, tmp_path):
     """The energy spec applied by fsctl under a project of the test's own."""
     text = (repo / "examples/energy/energy.yaml").read_text()
     spec = tmp_path / "energy.yaml"
     spec.write_text(text.replace("project: energy", f"project: {project}", 1))
-    standalone.fsctl("apply", "-f", str(spec))
-    return standalone.client(project=project)
+    store.fsctl("apply", "-f", str(spec))
+    return store.client(project=project)
 
 
 def daily(repo) -> pd.DataFrame:
@@ -42,10 +43,12 @@ def test_ingest_pandas_then_vectors(energy, repo):
     assert written.rows == len(frame)
     assert len(written.write_tokens) == 1
 
-    vectors = energy.get_feature_vectors(
+    vectors = settled(
+        energy.get_feature_vectors,
         "consumption_model",
         [{"household_id": "MAC000000"}, "MAC000001", "nobody"],
         after=written,
+        max_wait=WAIT,
         include_event_times=True,
     )
     latest = frame[frame.household_id == "MAC000000"].sort_values("day").iloc[-1]
@@ -73,8 +76,13 @@ def test_ingest_pandas_then_vectors(energy, repo):
 def test_keys_from_a_frame_and_freshness(energy, repo):
     written = energy.ingest("daily_readings", daily(repo))
     keys = pd.DataFrame({"household_id": ["MAC000002", "MAC000003"]})
-    vectors = energy.get_feature_vectors(
-        "consumption_model", keys, after=written, include_freshness=True, max_wait=30
+    vectors = settled(
+        energy.get_feature_vectors,
+        "consumption_model",
+        keys,
+        after=written,
+        include_freshness=True,
+        max_wait=WAIT,
     )
     assert [d["household_id"] for d in vectors.to_dicts()] == ["MAC000002", "MAC000003"]
     assert vectors.statuses == [["PRESENT"] * 7] * 2
@@ -83,11 +91,13 @@ def test_keys_from_a_frame_and_freshness(energy, repo):
     assert fresh.watermark is not None
 
 
-def test_historical_features_and_training_set_match_fsctl(energy, standalone, repo, tmp_path):
+def test_historical_features_and_training_set_match_fsctl(energy, store, repo, tmp_path):
     written = energy.ingest("daily_readings", daily(repo))
     entities = training_rows(repo)
 
-    historical = energy.get_historical_features("consumption_model", entities, after=written)
+    historical = settled(
+        energy.get_historical_features, "consumption_model", entities, after=written, max_wait=WAIT
+    )
     from_sdk = historical.to_arrow()
     assert from_sdk.num_rows == len(entities)
     assert set(historical.table_versions)  # the Delta version each group was read at
@@ -103,12 +113,19 @@ def test_historical_features_and_training_set_match_fsctl(energy, standalone, re
     # The same training set through fsctl: entity rows from a Parquet file.
     entities_file = tmp_path / "entities.parquet"
     pq.write_table(pa.Table.from_pandas(entities, preserve_index=False), entities_file)
-    standalone.fsctl(
-        "training-set", "create", "consumption_cli", "-p", energy.project,
-        "--view", "consumption_model", "--entities", str(entities_file),
+    store.fsctl(
+        "training-set",
+        "create",
+        "consumption_cli",
+        "-p",
+        energy.project,
+        "--view",
+        "consumption_model",
+        "--entities",
+        str(entities_file),
     )
     exported = tmp_path / "exported.parquet"
-    standalone.fsctl(
+    store.fsctl(
         "training-set", "export", "consumption_cli", "-p", energy.project, "--out", str(exported)
     )
     from_fsctl = pq.read_table(exported)
@@ -125,10 +142,17 @@ def test_read_feature_group_as_of(energy, repo):
     frame = daily(repo)
     first, second = frame.iloc[:1000], frame.iloc[1000:]
     written = energy.ingest("daily_readings", first)
-    assert energy.read_feature_group("daily_readings", after=written).to_arrow().num_rows == 1000
+    assert (
+        settled(energy.read_feature_group, "daily_readings", after=written, max_wait=WAIT)
+        .to_arrow()
+        .num_rows
+        == 1000
+    )
     between = dt.datetime.now(dt.timezone.utc)
     written = energy.ingest("daily_readings", second)
-    latest = energy.read_feature_group("daily_readings", after=written).to_pandas()
+    latest = settled(
+        energy.read_feature_group, "daily_readings", after=written, max_wait=WAIT
+    ).to_pandas()
     assert len(latest) == len(frame)
     assert energy.read_feature_group("daily_readings", as_of=between).to_arrow().num_rows == 1000
     with pytest.raises(NotFoundError, match="no version that old"):

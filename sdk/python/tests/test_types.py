@@ -10,6 +10,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from conftest import WAIT, settled
 
 from featurestore.errors import IngestError
 
@@ -35,7 +36,7 @@ TYPES = {
 
 
 @pytest.fixture
-def typed(standalone, project, tmp_path):
+def typed(store, project, tmp_path):
     features = "\n".join(f"      - {{name: {n}, type: '{t}'}}" for n, (t, _) in TYPES.items())
     spec = tmp_path / "typed.yaml"
     spec.write_text(
@@ -54,8 +55,8 @@ feature_views:
     features: [{{group: typed}}]
 """
     )
-    standalone.fsctl("apply", "-f", str(spec))
-    return standalone.client(project=project)
+    store.fsctl("apply", "-f", str(spec))
+    return store.client(project=project)
 
 
 def paris(*args) -> dt.datetime:
@@ -97,7 +98,9 @@ def expected(table: pa.Table) -> dict[str, list]:
 
 
 def served(typed, written) -> pa.Table:
-    vectors = typed.get_feature_vectors("everything", [1, 2, 3], after=written)
+    vectors = settled(
+        typed.get_feature_vectors, "everything", [1, 2, 3], after=written, max_wait=WAIT
+    )
     table = vectors.to_arrow(statuses=True)
     for name, (_, arrow_type) in TYPES.items():
         assert table.schema.field(f"typed__{name}").type == arrow_type, name
@@ -124,11 +127,18 @@ def test_round_trip_online_and_offline(typed, kind):
         assert back["typed__s"].to_list() == ["héllo", None, ""]
         assert back["typed__lts"].dtype == pl.List(pl.Datetime("us", "UTC"))
 
-    offline = typed.read_feature_group("typed", after=written).to_arrow().sort_by("id")
+    offline = (
+        settled(typed.read_feature_group, "typed", after=written, max_wait=WAIT)
+        .to_arrow()
+        .sort_by("id")
+    )
     want = expected(source)
     for name in TYPES:
         assert offline.column(name).cast(TYPES[name][1]).to_pylist() == want[name], name
-    assert offline.column("event_time").cast(UTC).to_pylist() == source.column("at").cast(UTC).to_pylist()
+    assert (
+        offline.column("event_time").cast(UTC).to_pylist()
+        == source.column("at").cast(UTC).to_pylist()
+    )
 
 
 def test_round_trip_pandas(typed):
@@ -148,7 +158,9 @@ def test_round_trip_pandas(typed):
         }
     )
     written = typed.ingest("typed", frame)
-    back = typed.get_feature_vectors("everything", [1, 2, 3], after=written).to_pandas()
+    back = settled(
+        typed.get_feature_vectors, "everything", [1, 2, 3], after=written, max_wait=WAIT
+    ).to_pandas()
     assert back["typed__i64"].tolist()[0] == 2**60
     assert back["typed__i32"].isna().tolist() == [False, True, False]
     assert back["typed__s"].isna().tolist() == [False, True, False]
@@ -186,12 +198,14 @@ def test_chunked_ingest_names_rows_of_the_frame(typed):
     assert [(r.row, r.field) for r in e.value.rows] == [(4, "id")]
     assert e.value.rows_written == 3
     # The first request's rows were written; the refused one's were not.
-    statuses = typed.get_feature_vectors("everything", [11, 21], after=e.value).statuses
+    statuses = settled(
+        typed.get_feature_vectors, "everything", [11, 21], after=e.value, max_wait=WAIT
+    ).statuses
     assert statuses[0][0] == "PRESENT"
     assert statuses[1] == ["NOT_FOUND"] * len(TYPES)
 
     fine = typed.ingest("typed", pa.concat_tables([source] * 3), chunk_rows=4)
     assert (fine.rows, len(fine.write_tokens)) == (9, 3)
     with pytest.raises(ValueError, match="3 requests"):
-        fine.write_token
+        _ = fine.write_token
     check_served(served(typed, fine), source)

@@ -4,8 +4,8 @@ reach it (plain text, TLS, mutual TLS, bearer token)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import grpc
 
@@ -40,7 +40,7 @@ class Endpoint:
         return int(self.target.rsplit(":", 1)[1])
 
 
-def endpoint(service: str, address: Optional[str], host: Optional[str], tls: bool) -> Endpoint:
+def endpoint(service: str, address: str | None, host: str | None, tls: bool) -> Endpoint:
     """Where ``service`` is: the explicit address (``host:port``,
     ``http://host:port`` or ``https://host:port``), else
     ``FS_<SERVICE>_ADDR``, else ``host`` (default 127.0.0.1) on the
@@ -58,7 +58,7 @@ def endpoint(service: str, address: Optional[str], host: Optional[str], tls: boo
     return Endpoint(address, tls)
 
 
-def _read(path: Optional[str]) -> Optional[bytes]:
+def _read(path: str | None) -> bytes | None:
     if path is None:
         return None
     with open(path, "rb") as f:
@@ -69,21 +69,21 @@ def _read(path: Optional[str]) -> Optional[bytes]:
 class Credentials:
     """TLS material (PEM bytes) and the bearer token."""
 
-    ca: Optional[bytes] = None
-    cert: Optional[bytes] = None
-    key: Optional[bytes] = None
-    domain: Optional[str] = None
-    token: Optional[str] = None
+    ca: bytes | None = None
+    cert: bytes | None = None
+    key: bytes | None = None
+    domain: str | None = None
+    token: str | None = None
 
     @classmethod
     def load(
         cls,
-        tls_ca: Optional[str],
-        tls_cert: Optional[str],
-        tls_key: Optional[str],
-        tls_domain: Optional[str],
-        token: Optional[str],
-    ) -> "Credentials":
+        tls_ca: str | None,
+        tls_cert: str | None,
+        tls_key: str | None,
+        tls_domain: str | None,
+        token: str | None,
+    ) -> Credentials:
         if (tls_cert is None) != (tls_key is None):
             raise ValueError("tls_cert and tls_key go together (mutual TLS needs both)")
         return cls(

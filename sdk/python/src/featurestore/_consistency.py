@@ -4,7 +4,8 @@ what a read waits for before it answers."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Iterable, Optional, Union
+from collections.abc import Iterable
+from typing import Any
 
 from featurestore import _values
 from featurestore.v1 import types_pb2
@@ -28,16 +29,18 @@ def _token_bytes(token: Any) -> Iterable[bytes]:
         return [bytes.fromhex(token)]
     if isinstance(token, (bytes, bytearray)):
         return [bytes(token)]
-    raise TypeError(f"a write token is bytes, hex text or a WriteResult; got {type(token).__name__}")
+    raise TypeError(
+        f"a write token is bytes, hex text or a WriteResult; got {type(token).__name__}"
+    )
 
 
 def consistency(
-    level: Optional[str] = None,
-    after: Optional[Union[Any, Iterable[Any]]] = None,
-    at_least: Optional[Union[_dt.datetime, int]] = None,
-    max_wait: Optional[float] = None,
+    level: str | None = None,
+    after: Any | Iterable[Any] | None = None,
+    at_least: _dt.datetime | int | None = None,
+    max_wait: float | None = None,
     serve_stale: bool = False,
-) -> Optional[types_pb2.Consistency]:
+) -> types_pb2.Consistency | None:
     """The request's ``Consistency``, or None for the default (EVENTUAL).
 
     ``after`` (write tokens, or the results of :meth:`Client.ingest`) implies

@@ -4,7 +4,7 @@ imported only when a caller uses them (they are optional extras)."""
 from __future__ import annotations
 
 import os
-from typing import Any, Union
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -16,7 +16,7 @@ def _module(obj: Any) -> str:
     return type(obj).__module__.split(".", 1)[0]
 
 
-def to_arrow(frame: Union[Frame, str, os.PathLike]) -> pa.Table:
+def to_arrow(frame: Frame | str | os.PathLike) -> pa.Table:
     """An Arrow table of a pandas or polars frame, a pyarrow table or batch,
     or a local Parquet file's path."""
     if isinstance(frame, pa.Table):

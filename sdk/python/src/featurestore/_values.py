@@ -8,7 +8,8 @@ timezone-aware ``datetime`` objects in UTC, in Arrow ``timestamp[us, UTC]``.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import pyarrow as pa
 
@@ -152,7 +153,7 @@ def python(value: types_pb2.Value) -> Any:
     return raw(value)
 
 
-def from_raw(value: Any, data_type: Optional[pa.DataType]) -> Any:
+def from_raw(value: Any, data_type: pa.DataType | None) -> Any:
     """A raw value (timestamps as µs) as plain Python: timestamps (and lists
     of them) of a timestamp-typed column become UTC datetimes."""
     if value is None or data_type is None:
@@ -164,7 +165,7 @@ def from_raw(value: Any, data_type: Optional[pa.DataType]) -> Any:
     return value
 
 
-def column(values: Iterable[Any], data_type: Optional[pa.DataType]) -> pa.Array:
+def column(values: Iterable[Any], data_type: pa.DataType | None) -> pa.Array:
     """An Arrow column of raw values (timestamps as µs) of the given type
     (inferred from the values when the catalog did not say)."""
     values = list(values)

@@ -8,15 +8,15 @@ import hashlib
 import os
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Union
+from typing import Any
 
 import grpc
 import pyarrow as pa
 
 from featurestore import _connection, _consistency, _frames, _values
 from featurestore.errors import FeatureStoreError, FieldViolation, RowViolation, from_rpc_error
-from featurestore.vectors import FeatureVectors, read_response
 from featurestore.v1 import (
     ingestion_pb2,
     ingestion_pb2_grpc,
@@ -28,6 +28,7 @@ from featurestore.v1 import (
     serving_pb2_grpc,
     types_pb2,
 )
+from featurestore.vectors import FeatureVectors, read_response
 
 # Rows per ingest request: the ingestion service's default limit is 100,000.
 DEFAULT_CHUNK_ROWS = 50_000
@@ -86,19 +87,19 @@ class Client:
 
     def __init__(
         self,
-        host: Optional[str] = None,
+        host: str | None = None,
         *,
-        registry: Optional[str] = None,
-        ingestion: Optional[str] = None,
-        serving: Optional[str] = None,
-        offline: Optional[str] = None,
-        materialization: Optional[str] = None,
-        project: Optional[str] = None,
-        tls_ca: Optional[str] = None,
-        tls_cert: Optional[str] = None,
-        tls_key: Optional[str] = None,
-        tls_domain: Optional[str] = None,
-        token: Optional[str] = None,
+        registry: str | None = None,
+        ingestion: str | None = None,
+        serving: str | None = None,
+        offline: str | None = None,
+        materialization: str | None = None,
+        project: str | None = None,
+        tls_ca: str | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        tls_domain: str | None = None,
+        token: str | None = None,
         timeout: float = 30.0,
     ) -> None:
         tls = tls_ca is not None
@@ -157,7 +158,7 @@ class Client:
             self._channel("materialization")
         )
 
-    def _call(self, method, request, timeout: Optional[float] = None):
+    def _call(self, method, request, timeout: float | None = None):
         """One unary call with the client's timeout and credentials; a failure
         raises :class:`FeatureStoreError` (a subclass by status code)."""
         try:
@@ -169,7 +170,7 @@ class Client:
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
 
-    def _project(self, project: Optional[str]) -> str:
+    def _project(self, project: str | None) -> str:
         project = project or self.project
         if not project:
             raise ValueError("no project: pass project= (or Client(project=...))")
@@ -184,7 +185,7 @@ class Client:
             self._flight.close()
             self._flight = None
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -192,7 +193,7 @@ class Client:
 
     # ---- catalog --------------------------------------------------------
 
-    def apply(self, spec: Union[str, os.PathLike, Mapping[str, Any]], dry_run: bool = False):
+    def apply(self, spec: str | os.PathLike | Mapping[str, Any], dry_run: bool = False):
         """Creates or updates what a spec describes (a YAML file's path, or the
         same as a dict), like ``fsctl apply``; returns the plan, whose
         ``str()`` is the plan ``fsctl`` prints. With ``dry_run`` nothing is
@@ -205,7 +206,7 @@ class Client:
             _apply.apply_plan(self, plan)
         return plan
 
-    def list(self, kind: str, project: Optional[str] = None, **filters: Any) -> list:
+    def list(self, kind: str, project: str | None = None, **filters: Any) -> list:
         """Every object of a kind: ``projects``, ``entities``,
         ``feature_groups`` or ``feature_views`` (protobuf messages), all pages.
         Filters are the list request's fields (``name_prefix``, ``entity``,
@@ -238,7 +239,7 @@ class Client:
                 return out
             request.page_token = page.next_page_token
 
-    def get(self, kind: str, name: str, project: Optional[str] = None, version: int = 0):
+    def get(self, kind: str, name: str, project: str | None = None, version: int = 0):
         """One object: ``project``, ``entity``, ``feature_group`` or
         ``feature_view`` (version 0 = the latest); NotFoundError if absent."""
         r = registry_pb2
@@ -255,15 +256,13 @@ class Client:
         if kind == "feature_view":
             request = r.GetFeatureViewRequest(project=project, name=name, version=version)
             return self._call(self._registry.GetFeatureView, request)
-        raise ValueError(
-            f"kind {kind!r}: expected project, entity, feature_group or feature_view"
-        )
+        raise ValueError(f"kind {kind!r}: expected project, entity, feature_group or feature_view")
 
     def search(
         self,
         query: str = "",
-        project: Optional[str] = None,
-        tags: Optional[Mapping[str, str]] = None,
+        project: str | None = None,
+        tags: Mapping[str, str] | None = None,
         owner: str = "",
     ) -> list:
         """Features whose name or description (or group's) contains ``query``
@@ -286,11 +285,11 @@ class Client:
         self,
         group: str,
         frame: Any,
-        project: Optional[str] = None,
+        project: str | None = None,
         version: int = 0,
-        idempotency_key: Optional[str] = None,
+        idempotency_key: str | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
-        timeout: Optional[float] = None,
+        timeout: float | None = None,
     ) -> WriteResult:
         """Writes a frame's rows into a feature group (pandas, polars, a pyarrow
         table or a Parquet path; sent as Arrow IPC): the primary key, the
@@ -367,12 +366,13 @@ class Client:
         """Entity keys as tuples in the view's join-key order, from dicts, tuples,
         scalars (single-key views) or a frame with the key columns."""
         names = schema.join_keys
+        known = ", ".join(names)
         if not isinstance(keys, (list, tuple)):
             table = _frames.to_arrow(keys)
             missing = [n for n in names if n not in table.column_names]
             if missing:
                 raise ValueError(
-                    f"keys: missing column(s) {', '.join(missing)} (the view's keys: {', '.join(names)})"
+                    f"keys: missing column(s) {', '.join(missing)} (the view's keys: {known})"
                 )
             return list(zip(*(table.column(n).to_pylist() for n in names)))
         rows = []
@@ -381,25 +381,25 @@ class Client:
                 unknown = [k for k in key if k not in names]
                 if unknown:
                     raise ValueError(
-                        f"keys[{i}]: {unknown[0]!r} is not a join key of the view ({', '.join(names)})"
+                        f"keys[{i}]: {unknown[0]!r} is not a join key of the view ({known})"
                     )
                 missing = [n for n in names if n not in key]
                 if missing:
                     raise ValueError(
-                        f"keys[{i}]: missing {missing[0]!r} (the view's keys: {', '.join(names)})"
+                        f"keys[{i}]: missing {missing[0]!r} (the view's keys: {known})"
                     )
                 rows.append(tuple(key[n] for n in names))
             elif isinstance(key, tuple):
                 if len(key) != len(names):
                     raise ValueError(
-                        f"keys[{i}]: {len(key)} values for {len(names)} join keys ({', '.join(names)})"
+                        f"keys[{i}]: {len(key)} values for {len(names)} join keys ({known})"
                     )
                 rows.append(key)
             elif len(names) == 1:
                 rows.append((key,))
             else:
                 raise ValueError(
-                    f"keys[{i}]: the view has {len(names)} join keys ({', '.join(names)}): "
+                    f"keys[{i}]: the view has {len(names)} join keys ({known}): "
                     "give a dict or a tuple"
                 )
         return rows
@@ -408,16 +408,16 @@ class Client:
         self,
         view: str,
         keys: Any,
-        project: Optional[str] = None,
+        project: str | None = None,
         version: int = 0,
         include_event_times: bool = False,
         include_freshness: bool = False,
-        consistency: Optional[str] = None,
+        consistency: str | None = None,
         after: Any = None,
-        at_least: Optional[Union[_dt.datetime, int]] = None,
-        max_wait: Optional[float] = None,
+        at_least: _dt.datetime | int | None = None,
+        max_wait: float | None = None,
         serve_stale: bool = False,
-        timeout: Optional[float] = None,
+        timeout: float | None = None,
     ) -> FeatureVectors:
         """A view's features for each entity key, in order (keys: dicts, tuples,
         plain values for a single-key view, or a frame with the key columns).
@@ -463,14 +463,14 @@ class Client:
         self,
         view: str,
         entity_df: Any,
-        project: Optional[str] = None,
+        project: str | None = None,
         version: int = 0,
         timestamp_column: str = "event_timestamp",
-        consistency: Optional[str] = None,
+        consistency: str | None = None,
         after: Any = None,
-        at_least: Optional[Union[_dt.datetime, int]] = None,
-        max_wait: Optional[float] = None,
-        timeout: Optional[float] = None,
+        at_least: _dt.datetime | int | None = None,
+        max_wait: float | None = None,
+        timeout: float | None = None,
     ):
         """Point-in-time-correct features for each entity row (the view's keys
         and ``timestamp_column``; other columns, labels say, are kept): each
@@ -494,15 +494,15 @@ class Client:
     def read_feature_group(
         self,
         group: str,
-        project: Optional[str] = None,
+        project: str | None = None,
         version: int = 0,
-        as_of: Optional[Union[_dt.datetime, int]] = None,
-        delta_version: Optional[int] = None,
-        consistency: Optional[str] = None,
+        as_of: _dt.datetime | int | None = None,
+        delta_version: int | None = None,
+        consistency: str | None = None,
         after: Any = None,
-        at_least: Optional[Union[_dt.datetime, int]] = None,
-        max_wait: Optional[float] = None,
-        timeout: Optional[float] = None,
+        at_least: _dt.datetime | int | None = None,
+        max_wait: float | None = None,
+        timeout: float | None = None,
     ):
         """Every row of a group's offline table, as it was at ``as_of`` (a time)
         or at a Delta ``delta_version`` (the latest when neither is given).
@@ -537,9 +537,7 @@ class Client:
         return offline.TrainingSets(self)
 
 
-def _shift_rows(
-    error: FeatureStoreError, offset: int, written: int, tokens: list[bytes]
-) -> None:
+def _shift_rows(error: FeatureStoreError, offset: int, written: int, tokens: list[bytes]) -> None:
     """Makes a chunk's row indices the frame's, and says what earlier chunks
     wrote (``rows_written``, and their ``write_tokens``: the error can be
     passed as ``after=``)."""
@@ -552,4 +550,3 @@ def _shift_rows(
         )
     error.rows_written = written
     error.write_tokens = tuple(tokens)
-

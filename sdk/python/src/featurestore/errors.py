@@ -10,7 +10,6 @@ they are decoded here without ``grpcio-status`` or the googleapis protos.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import grpc
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
@@ -163,9 +162,7 @@ def _rpc_messages():
     status = f.message_type.add(name="Status")
     status.field.add(name="code", number=1, type=5, label=1)  # int32
     status.field.add(name="message", number=2, type=9, label=1)  # string
-    status.field.add(
-        name="details", number=3, type=11, label=3, type_name=".google.protobuf.Any"
-    )
+    status.field.add(name="details", number=3, type=11, label=3, type_name=".google.protobuf.Any")
     bad_request = f.message_type.add(name="BadRequest")
     violation = bad_request.nested_type.add(name="FieldViolation")
     violation.field.add(name="field", number=1, type=9, label=1)
@@ -187,7 +184,7 @@ def _rpc_messages():
 _Status, _BadRequest = _rpc_messages()
 
 
-def _details(error: grpc.RpcError) -> Optional[object]:
+def _details(error: grpc.RpcError) -> object | None:
     trailers = getattr(error, "trailing_metadata", lambda: None)() or ()
     for key, value in trailers:
         if key == _STATUS_DETAILS_KEY:

@@ -4,8 +4,9 @@ group's table as of a time, and training sets."""
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.flight as flight
@@ -13,8 +14,8 @@ import pyarrow.ipc as ipc
 
 from featurestore import _consistency, _frames, _values
 from featurestore.errors import FeatureStoreError
-from featurestore.vectors import GroupFreshness
 from featurestore.v1 import offline_pb2, types_pb2
+from featurestore.vectors import GroupFreshness
 
 if TYPE_CHECKING:  # pragma: no cover
     from featurestore.client import Client
@@ -31,7 +32,7 @@ def historical_request(
     version: int,
     entity_df: Any,
     timestamp_column: str,
-    consistency: Optional[types_pb2.Consistency],
+    consistency: types_pb2.Consistency | None,
 ) -> offline_pb2.GetHistoricalFeaturesRequest:
     """The request for a view's features as of each entity row's time; the
     entity rows travel as one Arrow IPC stream."""
@@ -75,7 +76,7 @@ class _FlightReader:
     """Streams a ticket's record batches from the offline service's Flight
     endpoint (the same address as its gRPC API)."""
 
-    def __init__(self, client: "Client") -> None:
+    def __init__(self, client: Client) -> None:
         self._client = client
 
     def _connection(self) -> flight.FlightClient:
@@ -92,9 +93,7 @@ class _FlightReader:
                     kwargs["private_key"] = creds.key
                 if creds.domain:
                     kwargs["override_hostname"] = creds.domain
-            self._client._flight = flight.FlightClient(
-                f"{scheme}://{where.target}", **kwargs
-            )
+            self._client._flight = flight.FlightClient(f"{scheme}://{where.target}", **kwargs)
         return self._client._flight
 
     def stream(self, ticket: bytes) -> flight.FlightStreamReader:
@@ -116,7 +115,7 @@ class HistoricalFeatures:
     request with them gives the same rows); ``freshness`` how fresh each
     group was."""
 
-    def __init__(self, client: "Client", handle: offline_pb2.QueryHandle) -> None:
+    def __init__(self, client: Client, handle: offline_pb2.QueryHandle) -> None:
         self._reader = _FlightReader(client)
         self._ticket = handle.flight_ticket
         self.schema: pa.Schema = ipc.read_schema(pa.py_buffer(handle.arrow_schema))
@@ -158,12 +157,12 @@ class TrainingSet:
     format: str
     location: str
     table_versions: dict[str, int]
-    created: Optional[_dt.datetime]
+    created: _dt.datetime | None
     freshness: list[GroupFreshness]
     message: offline_pb2.TrainingDataset
 
     @classmethod
-    def of(cls, d: offline_pb2.TrainingDataset) -> "TrainingSet":
+    def of(cls, d: offline_pb2.TrainingDataset) -> TrainingSet:
         formats = {v: k for k, v in _FORMATS.items()}
         return cls(
             project=d.project,
@@ -182,7 +181,7 @@ class TrainingSet:
 class TrainingSets:
     """``client.training_sets``: create, list, get, read, delete."""
 
-    def __init__(self, client: "Client") -> None:
+    def __init__(self, client: Client) -> None:
         self._client = client
 
     def create(
@@ -190,16 +189,16 @@ class TrainingSets:
         name: str,
         view: str,
         entity_df: Any,
-        project: Optional[str] = None,
+        project: str | None = None,
         view_version: int = 0,
         version: int = 0,
         format: str = "parquet",
         timestamp_column: str = "event_timestamp",
-        consistency: Optional[str] = None,
+        consistency: str | None = None,
         after: Any = None,
-        at_least: Optional[Any] = None,
-        max_wait: Optional[float] = None,
-        timeout: Optional[float] = None,
+        at_least: Any | None = None,
+        max_wait: float | None = None,
+        timeout: float | None = None,
     ) -> TrainingSet:
         """Joins the view's features as of each entity row's time and stores
         the result as ``name`` (``version`` 0 = the next one)."""
@@ -220,14 +219,14 @@ class TrainingSets:
         c = self._client
         return TrainingSet.of(c._call(c._datasets.CreateTrainingDataset, request, timeout))
 
-    def get(self, name: str, project: Optional[str] = None, version: int = 0) -> TrainingSet:
+    def get(self, name: str, project: str | None = None, version: int = 0) -> TrainingSet:
         c = self._client
         request = offline_pb2.GetTrainingDatasetRequest(
             project=c._project(project), name=name, version=version
         )
         return TrainingSet.of(c._call(c._datasets.GetTrainingDataset, request))
 
-    def list(self, project: Optional[str] = None) -> list[TrainingSet]:
+    def list(self, project: str | None = None) -> list[TrainingSet]:
         c = self._client
         request = offline_pb2.ListTrainingDatasetsRequest(
             project=c._project(project), page_size=1000
@@ -240,9 +239,7 @@ class TrainingSets:
                 return out
             request.page_token = page.next_page_token
 
-    def read(
-        self, name: str, project: Optional[str] = None, version: int = 0
-    ) -> HistoricalFeatures:
+    def read(self, name: str, project: str | None = None, version: int = 0) -> HistoricalFeatures:
         """The training set's rows (``.to_arrow()``, ``.to_pandas()``, …)."""
         dataset = self.get(name, project, version).message
         handle = offline_pb2.QueryHandle(
@@ -253,7 +250,7 @@ class TrainingSets:
         )
         return HistoricalFeatures(self._client, handle)
 
-    def delete(self, name: str, version: int, project: Optional[str] = None) -> None:
+    def delete(self, name: str, version: int, project: str | None = None) -> None:
         c = self._client
         request = offline_pb2.DeleteTrainingDatasetRequest(
             project=c._project(project), name=name, version=version

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import pyarrow as pa
 
@@ -33,11 +33,11 @@ class GroupFreshness:
     project: str
     group: str
     version: int
-    watermark: Optional[_dt.datetime]
+    watermark: _dt.datetime | None
     applied_offsets: dict[int, int]
 
     @classmethod
-    def of(cls, f: types_pb2.GroupFreshness) -> "GroupFreshness":
+    def of(cls, f: types_pb2.GroupFreshness) -> GroupFreshness:
         return cls(
             project=f.group.project,
             group=f.group.name,
@@ -60,7 +60,7 @@ class FeatureVectors:
     feature_names: list[str]
     _values: list[list[Any]]  # raw: timestamps as µs
     statuses: list[list[str]]
-    event_times: Optional[list[list[Optional[_dt.datetime]]]]
+    event_times: list[list[_dt.datetime | None]] | None
     freshness: list[GroupFreshness]
     _types: dict[str, pa.DataType] = field(repr=False)
     _key_types: list[pa.DataType] = field(repr=False)
