@@ -72,10 +72,12 @@ NO_BACKEND_CRATES := featurestore-standalone featurestore-registry featurestore-
   featurestore-metastore featurestore-eventlog featurestore-onlinestore
 
 .PHONY: lint
-lint: deps ## cargo clippy (warnings are errors) for every backend combination that ships; every k8s kustomization built and validated against the Kubernetes schemas (strict)
+lint: deps ## cargo clippy (warnings are errors) for every backend combination that ships; every k8s kustomization built and validated against the Kubernetes schemas (strict); ruff over the Python SDK
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	$(CARGO) clippy $(NO_BACKEND_CRATES:%=-p %) --no-default-features --lib --bins -- -D warnings
 	$(SCRIPTS)/k8s-check.sh
+	$(FS_CACHE)/venv/bin/ruff format --check --quiet sdk/python
+	$(FS_CACHE)/venv/bin/ruff check --quiet sdk/python
 
 FUZZ_SECONDS ?= 60
 .PHONY: fuzz
@@ -184,6 +186,13 @@ bench-aggregations-standalone: ## The standalone half of bench-aggregations (no 
 	$(SCRIPTS)/deps.sh build
 	$(CARGO) build --release -q -p featurestore-standalone -p featurestore-benches --bin standalone --bin bench_aggregations
 	$(CARGO_TARGET_DIR)/release/bench_aggregations --target standalone $(BENCH_ARGS)
+
+.PHONY: bench-sdk
+bench-sdk: deps ## Python SDK: 100-vector calls (p50/p99) and a 1M-row historical read to pandas (wall, peak RSS), beside the same calls from Rust, against a release standalone (bench-results/sdk.json)
+	$(SCRIPTS)/deps.sh build
+	$(CARGO) build --release -q -p featurestore-standalone -p featurestore-benches --bin standalone --bin bench_sdk_reference
+	$(FS_CACHE)/venv/bin/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall ./sdk/python
+	$(FS_CACHE)/venv/bin/python sdk/python/bench/bench_sdk.py $(BENCH_ARGS)
 
 .PHONY: bench-consistency-standalone
 bench-consistency-standalone: ## The standalone half of bench-consistency (no etcd/Kafka/Cassandra needed)

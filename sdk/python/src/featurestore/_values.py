@@ -13,6 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from featurestore._domain import scalar_name
 from featurestore.v1 import catalog_pb2, types_pb2
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -30,23 +31,8 @@ _ARROW_SCALAR = {
     S.SCALAR_TYPE_TIMESTAMP: pa.timestamp("us", tz="UTC"),
 }
 
-_SCALAR_NAME = {
-    S.SCALAR_TYPE_BOOL: "bool",
-    S.SCALAR_TYPE_INT32: "int32",
-    S.SCALAR_TYPE_INT64: "int64",
-    S.SCALAR_TYPE_FLOAT32: "float32",
-    S.SCALAR_TYPE_FLOAT64: "float64",
-    S.SCALAR_TYPE_STRING: "string",
-    S.SCALAR_TYPE_BYTES: "bytes",
-    S.SCALAR_TYPE_TIMESTAMP: "timestamp",
-}
-
 A = catalog_pb2.AggregationFunction
 _INT64_RESULTS = {A.AGGREGATION_FUNCTION_COUNT, A.AGGREGATION_FUNCTION_APPROX_DISTINCT}
-
-
-def scalar_name(scalar: int) -> str:
-    return _SCALAR_NAME.get(scalar, "unspecified")
 
 
 def arrow_type(value_type: types_pb2.ValueType) -> pa.DataType:
@@ -63,6 +49,78 @@ def aggregation_arrow_type(aggregation: catalog_pb2.Aggregation) -> pa.DataType:
     if aggregation.function == A.AGGREGATION_FUNCTION_LAST_K:
         return pa.list_(pa.float64())
     return pa.float64()
+
+
+_FIELD_OF_SCALAR = {
+    pa.bool_(): "bool",
+    pa.int32(): "int32",
+    pa.int64(): "int64",
+    pa.float32(): "float32",
+    pa.float64(): "float64",
+    pa.string(): "string",
+    pa.binary(): "bytes",
+    pa.timestamp("us", tz="UTC"): "timestamp",
+}
+
+
+def value_field(data_type: pa.DataType | None) -> str | None:
+    """The ``Value`` oneof field a value of this Arrow type travels in
+    (``float64_value``, ``string_list``, ...); None when not known."""
+    if data_type is None:
+        return None
+    if pa.types.is_list(data_type):
+        inner = _FIELD_OF_SCALAR.get(data_type.value_type)
+        return f"{inner}_list" if inner else None
+    inner = _FIELD_OF_SCALAR.get(data_type)
+    return f"{inner}_value" if inner else None
+
+
+def row_values(values, fields: list[str | None], lists: list[int]) -> list[Any]:
+    """One vector's values as raw Python, each read from the field its
+    column's type says (a value in another field is null or unexpected:
+    read generically); ``lists`` are the positions of list columns."""
+    out = [
+        getattr(v, f) if f is not None and v.WhichOneof("kind") == f else raw(v)
+        for v, f in zip(values, fields)
+    ]
+    for i in lists:
+        value = out[i]
+        if value is not None and not isinstance(value, list):
+            out[i] = list(value.values)
+    return out
+
+
+# Keys of these scalar types whose Python type is exactly one of these take
+# the fast path; anything else goes through key_value (numpy scalars,
+# datetimes, and the errors naming the key).
+_FAST_KEYS = {
+    S.SCALAR_TYPE_INT64: ((int,), lambda v: types_pb2.Value(int64_value=v)),
+    S.SCALAR_TYPE_INT32: ((int,), lambda v: types_pb2.Value(int32_value=v)),
+    S.SCALAR_TYPE_STRING: ((str,), lambda v: types_pb2.Value(string_value=v)),
+    S.SCALAR_TYPE_BOOL: ((bool,), lambda v: types_pb2.Value(bool_value=v)),
+    S.SCALAR_TYPE_BYTES: ((bytes,), lambda v: types_pb2.Value(bytes_value=v)),
+}
+
+
+def key_rows(
+    names: list[str], scalars: list[int], rows: list[tuple[Any, ...]]
+) -> list[types_pb2.Row]:
+    """Entity rows for a request, typed as the view's key columns want."""
+    fast = [_FAST_KEYS.get(s) for s in scalars]
+    if len(fast) == 1 and fast[0] is not None:
+        accepted, make = fast[0]
+        if all(type(v) in accepted for (v,) in rows):
+            return [types_pb2.Row(values=[make(v)]) for (v,) in rows]
+    out = []
+    for row in rows:
+        values = []
+        for name, scalar, how, value in zip(names, scalars, fast, row):
+            if how is not None and type(value) in how[0]:
+                values.append(how[1](value))
+            else:
+                values.append(key_value(name, scalar, value))
+        out.append(types_pb2.Row(values=values))
+    return out
 
 
 def micros(value: Any) -> int:

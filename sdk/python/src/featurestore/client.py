@@ -28,7 +28,7 @@ from featurestore.v1 import (
     serving_pb2_grpc,
     types_pb2,
 )
-from featurestore.vectors import FeatureVectors, read_response
+from featurestore.vectors import FeatureVectors
 
 # Rows per ingest request: the ingestion service's default limit is 100,000.
 DEFAULT_CHUNK_ROWS = 50_000
@@ -375,6 +375,8 @@ class Client:
                     f"keys: missing column(s) {', '.join(missing)} (the view's keys: {known})"
                 )
             return list(zip(*(table.column(n).to_pylist() for n in names)))
+        if len(names) == 1 and all(type(k) in (int, str, bytes) for k in keys):
+            return [(k,) for k in keys]  # plain values of a single-key view
         rows = []
         for i, key in enumerate(keys):
             if isinstance(key, Mapping):
@@ -436,24 +438,20 @@ class Client:
                 view=types_pb2.FeatureViewRef(project=project, name=view, version=version)
             ),
             join_keys=schema.join_keys,
+            entity_rows=_values.key_rows(schema.join_keys, schema.key_scalars, rows),
             include_event_times=include_event_times,
             include_freshness=include_freshness,
         )
-        for row in rows:
-            request.entity_rows.add().values.extend(
-                _values.key_value(n, s, v)
-                for n, s, v in zip(schema.join_keys, schema.key_scalars, row)
-            )
         wanted = _consistency.consistency(consistency, after, at_least, max_wait, serve_stale)
         if wanted is not None:
             request.consistency.CopyFrom(wanted)
         response = self._call(self._serving.GetFeatureVectors, request, timeout)
         types = schema.types
-        if any(name not in types for name in response.feature_names) and version == 0:
+        if version == 0 and any(name not in types for name in response.feature_names):
             # A feature added to a group since the schema was read.
             self._schemas.pop((project, view, version), None)
             types = self._view_schema(project, view, version).types
-        return read_response(
+        return FeatureVectors(
             response, schema.join_keys, schema.key_types, rows, types, include_event_times
         )
 
