@@ -338,7 +338,10 @@ def write_report(report: dict) -> None:
     ]:
         extra = v["p99_ms"] - rust_v["p99_ms"]
         print(f"{label:<34}{v['p50_ms']:>10.2f}{v['p99_ms']:>10.2f}{extra:>+10.2f}")
-    print(f"\n{'historical read':<34}{'rows':>10}{'wall s':>10}{'vs rust':>10}{'peak MB':>10}")
+    print(
+        f"\n{'historical read':<34}{'rows':>10}{'wall s':>10}{'vs rust':>10}"
+        f"{'peak MB':>10}{'+MB':>8}"
+    )
     for label, h in [
         ("rust (Flight, Arrow batches)", rust_h),
         ("python: to_arrow()", report["python_historical_arrow"]),
@@ -346,7 +349,15 @@ def write_report(report: dict) -> None:
     ]:
         ratio = h["wall_s"] / rust_h["wall_s"] - 1
         peak = h["peak_rss_bytes"] / 2**20
-        print(f"{label:<34}{h['rows']:>10}{h['wall_s']:>10.2f}{ratio:>+10.1%}{peak:>10.0f}")
+        added = (h["peak_rss_bytes"] - h["peak_rss_before_bytes"]) / 2**20
+        print(
+            f"{label:<34}{h['rows']:>10}{h['wall_s']:>10.2f}{ratio:>+10.1%}"
+            f"{peak:>10.0f}{added:>8.0f}"
+        )
+    print(
+        "(wall s: median of the runs, each in a fresh process; +MB: peak RSS during the read "
+        "minus before it, the entity rows already in memory)"
+    )
     print("\n(bench-results/sdk.json)")
 
 

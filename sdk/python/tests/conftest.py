@@ -78,9 +78,11 @@ def _run_fsctl(addresses: dict[str, str], args, check: bool) -> subprocess.Compl
     return result
 
 
-def _wait_ready(addresses: dict[str, str], processes, seconds: float = 90.0) -> None:
+def _wait_ready(
+    addresses: dict[str, str], processes, credentials: dict | None = None, seconds: float = 90.0
+) -> None:
     """Until the registry answers and every other service accepts connections."""
-    client = featurestore.Client(**{k: v for k, v in addresses.items() if k in SERVICES})
+    client = featurestore.Client(**addresses, **(credentials or {}))
     deadline = time.monotonic() + seconds
     while True:
         for process in processes:
@@ -104,25 +106,33 @@ class Standalone:
 
     mode = "standalone"
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(
+        self, data_dir: Path, config: Path | None = None, credentials: dict | None = None
+    ) -> None:
+        """``config``: a TOML file (TLS, auth); ``credentials``: the Client
+        arguments that reach it (``tls_ca``, ``token``, ...)."""
         self.data_dir = data_dir
+        self.credentials = credentials or {}
         self.addresses = dict(zip(SERVICES, (f"127.0.0.1:{p}" for p in _free_ports(5))))
         env = dict(os.environ)
         env.pop("FS_STANDALONE_CONFIG", None)
         env["FS_STANDALONE_TELEMETRY__LOG_LEVEL"] = "warn"
         for name, address in self.addresses.items():
             env[f"FS_STANDALONE_LISTEN__{name.upper()}"] = address
+        args = [str(_binary("standalone")), "--data-dir", str(data_dir)]
+        if config is not None:
+            args += ["--config", str(config)]
         self.log = open(data_dir.parent / "standalone.log", "w")
         self.process = subprocess.Popen(
-            [str(_binary("standalone")), "--data-dir", str(data_dir)],
+            args,
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        _wait_ready(self.addresses, [self.process])
+        _wait_ready(self.addresses, [self.process], self.credentials)
 
     def client(self, **kwargs) -> featurestore.Client:
-        return featurestore.Client(**self.addresses, **kwargs)
+        return featurestore.Client(**self.addresses, **{**self.credentials, **kwargs})
 
     def fsctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return _run_fsctl(self.addresses, args, check)
