@@ -48,7 +48,7 @@ def free_ports(n: int) -> list[int]:
 
 
 def start_standalone(data_dir: Path) -> tuple[subprocess.Popen, dict[str, str]]:
-    addresses = dict(zip(SERVICES, (f"127.0.0.1:{p}" for p in free_ports(5))))
+    addresses = dict(zip(SERVICES, (f"127.0.0.1:{p}" for p in free_ports(5)), strict=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FS_STANDALONE_")}
     env["FS_STANDALONE_TELEMETRY__LOG_LEVEL"] = "warn"
     env["FS_STANDALONE_QUERY__MEMORY_LIMIT_MB"] = "4096"

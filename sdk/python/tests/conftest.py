@@ -113,7 +113,9 @@ class Standalone:
         arguments that reach it (``tls_ca``, ``token``, ...)."""
         self.data_dir = data_dir
         self.credentials = credentials or {}
-        self.addresses = dict(zip(SERVICES, (f"127.0.0.1:{p}" for p in _free_ports(5))))
+        self.addresses = dict(
+            zip(SERVICES, (f"127.0.0.1:{p}" for p in _free_ports(5)), strict=False)
+        )
         env = dict(os.environ)
         env.pop("FS_STANDALONE_CONFIG", None)
         env["FS_STANDALONE_TELEMETRY__LOG_LEVEL"] = "warn"
@@ -152,7 +154,7 @@ class Distributed:
 
     def __init__(self, root: Path, prefix: str) -> None:
         ports = _free_ports(5)
-        self.addresses = dict(zip(SERVICES, (f"127.0.0.1:{p}" for p in ports)))
+        self.addresses = dict(zip(SERVICES, (f"127.0.0.1:{p}" for p in ports), strict=False))
         etcd = os.environ.get("FS_ETCD_ENDPOINT", "http://127.0.0.1:2379")
         kafka = os.environ.get("FS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
         cassandra = os.environ.get("FS_CASSANDRA_NODE", "127.0.0.1:9042")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from featurestore._domain import YamlMapping, YamlTagged, duplicate_key_message, value_identity
 from featurestore._rust_text import (

@@ -81,7 +81,7 @@ def row_values(values, fields: list[str | None], lists: list[int]) -> list[Any]:
     read generically); ``lists`` are the positions of list columns."""
     out = [
         getattr(v, f) if f is not None and v.WhichOneof("kind") == f else raw(v)
-        for v, f in zip(values, fields)
+        for v, f in zip(values, fields, strict=False)
     ]
     for i in lists:
         value = out[i]
@@ -114,7 +114,7 @@ def key_rows(
     out = []
     for row in rows:
         values = []
-        for name, scalar, how, value in zip(names, scalars, fast, row):
+        for name, scalar, how, value in zip(names, scalars, fast, row, strict=False):
             if how is not None and type(value) in how[0]:
                 values.append(how[1](value))
             else:

@@ -253,7 +253,7 @@ def _same_view(
         or dict(current.tags) != dict(desired.tags)
     ):
         return False
-    for c, d in zip(current.selections, desired.selections):
+    for c, d in zip(current.selections, desired.selections, strict=False):
         if c.group != d.group:
             return False
         request = registry_pb2.GetFeatureGroupRequest(

@@ -374,7 +374,7 @@ class Client:
                 raise ValueError(
                     f"keys: missing column(s) {', '.join(missing)} (the view's keys: {known})"
                 )
-            return list(zip(*(table.column(n).to_pylist() for n in names)))
+            return list(zip(*(table.column(n).to_pylist() for n in names), strict=False))
         if len(names) == 1 and all(type(k) in (int, str, bytes) for k in keys):
             return [(k,) for k in keys]  # plain values of a single-key view
         rows = []

@@ -36,9 +36,9 @@ Their public names are re-exported here.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from featurestore._domain import (
     YamlMapping,

@@ -130,13 +130,13 @@ class FeatureVectors:
             )
         ]
         out = []
-        for key, row in zip(self.keys, self._raw_rows()):
+        for key, row in zip(self.keys, self._raw_rows(), strict=False):
             if times:
                 row = list(row)
                 for i in times:
                     row[i] = _values.from_raw(row[i], self._types[i])
-            d = dict(zip(self.join_keys, key))
-            d.update(zip(self.feature_names, row))
+            d = dict(zip(self.join_keys, key, strict=False))
+            d.update(zip(self.feature_names, row, strict=False))
             out.append(d)
         return out
 
