@@ -62,6 +62,14 @@ impl TileValue {
         .map_err(|e| DecodeError(e.to_string()))
     }
 
+    /// The offset of the last event of `partition` folded in.
+    pub fn offset(&self, partition: i32) -> Option<i64> {
+        self.offsets
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .map(|(_, o)| *o)
+    }
+
     /// Whether the event at `seq` is already folded in.
     pub fn contains(&self, (partition, offset): (i32, i64)) -> bool {
         self.offsets

@@ -61,6 +61,16 @@ pub(crate) enum TileStatement {
     Range,
 }
 
+/// The cell timestamp of a tile write of `version`: Cassandra keeps the
+/// write of the highest timestamp, so the highest version wins whatever the
+/// order writes arrive in. Versions count from 2^53 µs (the year 2255), above
+/// the wall-clock timestamps of tiles written before writes had versions, so
+/// those are replaced by any versioned write.
+fn write_timestamp(version: i64) -> i64 {
+    const VERSIONS_FROM: i64 = 1 << 53;
+    VERSIONS_FROM.saturating_add(version.max(0))
+}
+
 impl CassandraStore {
     pub(crate) async fn create_tiles(&self, table: &TileTable) -> Result<()> {
         validate_identifier("table", &table.name)?;
@@ -86,7 +96,8 @@ impl CassandraStore {
         let name = format!("{}.{}", self.keyspace(), table.name);
         let cql = match kind {
             TileStatement::Insert => format!(
-                "INSERT INTO {name} (entity_key, grain, start, tile) VALUES (?, ?, ?, ?) USING TTL ?"
+                "INSERT INTO {name} (entity_key, grain, start, tile) VALUES (?, ?, ?, ?) \
+                 USING TTL ? AND TIMESTAMP ?"
             ),
             TileStatement::Get => format!(
                 "SELECT grain, start, tile FROM {name} WHERE entity_key = ? AND (grain, start) IN ?"
@@ -226,6 +237,7 @@ impl CassandraStore {
                             t.key.start,
                             CqlValue::Blob(t.value.clone()),
                             i32::try_from(t.ttl_seconds.max(0)).unwrap_or(i32::MAX),
+                            write_timestamp(t.version),
                         )
                     })
                     .collect();

@@ -122,6 +122,12 @@ pub struct TileWrite {
     pub value: Vec<u8>,
     /// Expires this long after the write; 0 = never.
     pub ttl_seconds: i64,
+    /// The fence: a write never replaces a tile written with a higher
+    /// version (equal versions: either stays). Materialization passes the
+    /// log offset of the last event folded into the tile, so a deposed
+    /// materializer's late write of an older fold cannot undo a newer one.
+    /// Non-negative.
+    pub version: i64,
 }
 
 /// Tiles of one grain whose start is in `[from, to)`.

@@ -2,14 +2,20 @@
 //! `len(entity key) (4 B BE) ‖ entity key ‖ grain (8 B BE) ‖ start (8 B BE,
 //! sign bit flipped)`, so that one key's tiles of one grain sort by start
 //! and a range of them is one range scan; value `expiry (8 B LE, 0 =
-//! never) ‖ tile value`.
+//! never) ‖ tile value`. Each tile's write version (the fence) is kept
+//! beside it in `tile_versions/<name>` under the same key, compared in the
+//! write transaction.
 
-use ::redb::{Database, ReadableDatabase, TableDefinition, TableError};
+use ::redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
 use crate::{OnlineStoreError, Result, StoredTile, TileKey, TileRange, TileTable, TileWrite};
 
 fn tiles_table(name: &str) -> String {
     format!("tiles/{name}")
+}
+
+fn versions_table(name: &str) -> String {
+    format!("tile_versions/{name}")
 }
 
 fn storage(e: impl std::fmt::Display) -> OnlineStoreError {
@@ -96,14 +102,26 @@ pub(crate) fn get(
 pub(crate) fn put(db: &Database, table: &TileTable, tiles: &[TileWrite], now: i64) -> Result<()> {
     let write = db.begin_write().map_err(storage)?;
     {
-        let mut stored = match write.open_table(TableDefinition::<&[u8], &[u8]>::new(&tiles_table(
-            &table.name,
-        ))) {
-            Ok(stored) => stored,
-            Err(e) => return Err(storage(e)),
-        };
+        let mut stored = write
+            .open_table(TableDefinition::<&[u8], &[u8]>::new(&tiles_table(
+                &table.name,
+            )))
+            .map_err(storage)?;
+        let mut versions = write
+            .open_table(TableDefinition::<&[u8], i64>::new(&versions_table(
+                &table.name,
+            )))
+            .map_err(storage)?;
         let mut buf = Vec::new();
         for tile in tiles {
+            let key = stored_key(&tile.key);
+            let newer = versions
+                .get(key.as_slice())
+                .map_err(storage)?
+                .is_some_and(|v| v.value() > tile.version);
+            if newer {
+                continue;
+            }
             let expiry = if tile.ttl_seconds > 0 {
                 now.saturating_add(tile.ttl_seconds.saturating_mul(1_000_000))
             } else {
@@ -113,7 +131,10 @@ pub(crate) fn put(db: &Database, table: &TileTable, tiles: &[TileWrite], now: i6
             buf.extend_from_slice(&expiry.to_le_bytes());
             buf.extend_from_slice(&tile.value);
             stored
-                .insert(stored_key(&tile.key).as_slice(), buf.as_slice())
+                .insert(key.as_slice(), buf.as_slice())
+                .map_err(storage)?;
+            versions
+                .insert(key.as_slice(), tile.version)
                 .map_err(storage)?;
         }
     }

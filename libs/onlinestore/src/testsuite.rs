@@ -33,7 +33,8 @@ macro_rules! onlinestore_conformance_tests {
             a_table_never_created_is_unknown,
             tiles_round_trip_and_ranges_read_one_keys_grain,
             hundreds_of_large_tiles_of_interleaved_keys_round_trip,
-            tiles_expire_after_their_ttl_and_unknown_tables_are_unknown
+            tiles_expire_after_their_ttl_and_unknown_tables_are_unknown,
+            a_tile_write_never_replaces_a_higher_version
         );
     };
     (@cases $make:path; $($case:ident),*) => {
@@ -332,7 +333,24 @@ pub fn tile_table() -> TileTable {
     }
 }
 
+/// A tile write of a version above every earlier one of this process (a
+/// later write replaces an earlier one, as in a fold).
 fn tile(k: &[u8], grain: i64, start: i64, value: &[u8], ttl_seconds: i64) -> TileWrite {
+    static VERSION: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+    TileWrite {
+        version: VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        ..versioned(k, grain, start, value, ttl_seconds, 0)
+    }
+}
+
+fn versioned(
+    k: &[u8],
+    grain: i64,
+    start: i64,
+    value: &[u8],
+    ttl_seconds: i64,
+    version: i64,
+) -> TileWrite {
     TileWrite {
         key: TileKey {
             entity_key: k.to_vec(),
@@ -341,7 +359,57 @@ fn tile(k: &[u8], grain: i64, start: i64, value: &[u8], ttl_seconds: i64) -> Til
         },
         value: value.to_vec(),
         ttl_seconds,
+        version,
     }
+}
+
+/// The fence against a deposed writer: a write of a lower version than the
+/// stored tile's changes nothing, in the same batch as other writes or
+/// alone; a higher (or the same) version replaces it.
+pub async fn a_tile_write_never_replaces_a_higher_version(store: &dyn OnlineStore) {
+    let t = tile_table();
+    store.ensure_tiles(&t).await.unwrap();
+    let (a, b) = (key(1), key(2));
+    let get = |keys: Vec<TileKey>| {
+        let t = &t;
+        async move { store.get_tiles(t, &keys).await.unwrap() }
+    };
+    let at = |k: &[u8]| TileKey {
+        entity_key: k.to_vec(),
+        grain: 10,
+        start: 0,
+    };
+    store
+        .put_tiles(&t, &[versioned(&a, 10, 0, b"folded to 50", 0, 50)])
+        .await
+        .unwrap();
+    // A stale fold (to offset 30) arriving late, beside a new tile.
+    store
+        .put_tiles(
+            &t,
+            &[
+                versioned(&a, 10, 0, b"folded to 30", 0, 30),
+                versioned(&b, 10, 0, b"b to 31", 0, 31),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        get(vec![at(&a), at(&b)]).await,
+        vec![Some(b"folded to 50".to_vec()), Some(b"b to 31".to_vec())]
+    );
+    store
+        .put_tiles(&t, &[versioned(&a, 10, 0, b"folded to 70", 3600, 70)])
+        .await
+        .unwrap();
+    store
+        .put_tiles(&t, &[versioned(&a, 10, 0, b"folded to 60", 0, 60)])
+        .await
+        .unwrap();
+    assert_eq!(
+        get(vec![at(&a)]).await,
+        vec![Some(b"folded to 70".to_vec())]
+    );
 }
 
 /// A fold's worth of tiles: 250 tiles of each of 3 keys, interleaved,

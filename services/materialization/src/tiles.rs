@@ -6,7 +6,10 @@
 //! never changes a result; an event already in a tile (a batch retried, or
 //! replayed after a crash from an older committed offset) is skipped by the
 //! tile's recorded offsets (`featurestore_aggregation::tile_value`). Each
-//! key's events all come from one partition, owned by one materializer.
+//! key's events all come from one partition, owned by one materializer at a
+//! time; a tile is written with the offset of its last event as its version,
+//! which the online store compares, so a materializer deposed by a
+//! rebalance whose fold lands late cannot replace the new owner's tile.
 
 use std::collections::BTreeMap;
 
@@ -160,6 +163,10 @@ pub async fn fold(
             folded.entry(partition).or_default().tiles_written += 1;
             TileWrite {
                 ttl_seconds: if key.grain == LIFETIME.grain { 0 } else { ttl },
+                // The fence: the offset of the last event in it. A key's
+                // events come from one partition, so a tile folded further
+                // holds every event an earlier fold of it held.
+                version: value.offset(partition).unwrap_or_default(),
                 key,
                 value: value.encode(),
             }
@@ -210,14 +217,26 @@ mod tests {
         TileEvent::new(a, b"k".to_vec(), (0, offset), time, &[v])
     }
 
-    #[tokio::test]
-    async fn replayed_and_late_events_fold_once_into_their_own_tiles() {
+    /// An embedded store with the tile table of [`group`].
+    async fn setup() -> (
+        tempfile::TempDir,
+        Arc<RedbOnlineStore>,
+        FeatureGroup,
+        Aggregations,
+        TileTable,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(RedbOnlineStore::open(&dir.path().join("o.redb")).unwrap());
         let g = group();
         let a = Aggregations::of(&g).unwrap();
         let table = TileTable::for_group(&g);
         store.ensure_tiles(&table).await.unwrap();
+        (dir, store, g, a, table)
+    }
+
+    #[tokio::test]
+    async fn replayed_and_late_events_fold_once_into_their_own_tiles() {
+        let (_dir, store, g, a, table) = setup().await;
         let batch = vec![event(&a, 1, 10 * MIN, 2.0), event(&a, 2, 70 * MIN, 3.0)];
         let first = fold(&*store, &g, &a, batch.clone()).await.unwrap();
         assert_eq!(first.len(), 1, "one partition");
@@ -263,5 +282,47 @@ mod tests {
             .map(|t| (t.start / MIN, TileValue::decode(&t.value).unwrap().events()))
             .collect();
         assert_eq!(counts, vec![(10, 2), (70, 1)]);
+    }
+
+    /// A materializer deposed by a rebalance read the tiles before the new
+    /// owner folded further; its late write of the older fold is fenced off
+    /// by the tiles' versions, and the new owner's events stay counted.
+    #[tokio::test]
+    async fn a_deposed_materializers_late_write_cannot_undo_a_newer_fold() {
+        let (_dir, store, g, a, table) = setup().await;
+        let events: Vec<TileEvent> = (1..=5).map(|o| event(&a, o, 10 * MIN, 1.0)).collect();
+        // The deposed owner's fold of offsets 1..=3, computed from the empty
+        // tile it read, written after the new owner's fold of 1..=5.
+        let mut stale = TileValue::default();
+        for e in &events[..3] {
+            let features = a.features.iter().zip(&e.inputs);
+            stale.fold(
+                features.map(|(f, x)| (f.index, f.function, *x)),
+                e.time,
+                e.seq,
+            );
+        }
+        fold(&*store, &g, &a, events).await.unwrap();
+        let lifetime = TileKey {
+            entity_key: b"k".to_vec(),
+            grain: 0,
+            start: 0,
+        };
+        store
+            .put_tiles(
+                &table,
+                &[TileWrite {
+                    key: lifetime.clone(),
+                    value: stale.encode(),
+                    ttl_seconds: 0,
+                    version: stale.offset(0).unwrap(),
+                }],
+            )
+            .await
+            .unwrap();
+        let stored = store.get_tiles(&table, &[lifetime]).await.unwrap();
+        let stored = TileValue::decode(stored[0].as_ref().unwrap()).unwrap();
+        assert_eq!(stored.events(), 5, "the newer fold stays");
+        assert_eq!(stored.offset(0), Some(5));
     }
 }
