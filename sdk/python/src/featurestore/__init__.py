@@ -5,8 +5,8 @@ online vectors, and build point-in-time-correct training data.
     fs = featurestore.Client("127.0.0.1", project="energy")   # standalone
     fs.apply("examples/energy/energy.yaml")
     fs.ingest("daily_readings", df)
-    fs.get_feature_vectors("meter_daily", [{"meter_id": 1}]).to_pandas()
-    fs.get_historical_features("meter_daily", entity_df).to_pandas()
+    fs.get_feature_vectors("consumption_model", ["MAC000001"]).to_pandas()
+    fs.get_historical_features("consumption_model", entity_df).to_pandas()
 """
 
 from featurestore.client import Client, WriteResult

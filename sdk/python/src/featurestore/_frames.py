@@ -47,12 +47,17 @@ def ipc_stream(table: pa.Table) -> bytes:
 
 
 def to_pandas(table: pa.Table):
-    """pandas (extra ``featurestore[pandas]``); timestamps keep their zone."""
+    """pandas (extra ``featurestore[pandas]``); timestamps keep their zone.
+
+    ``table`` is consumed: each column becomes its own block (no
+    consolidation copy of a result streamed in many batches) and its Arrow
+    buffers are released as they are converted, so the peak is not both
+    copies at once."""
     try:
         import pandas  # noqa: F401
     except ImportError as e:  # pragma: no cover - depends on the environment
         raise ImportError("to_pandas needs pandas: pip install 'featurestore[pandas]'") from e
-    return table.to_pandas()
+    return table.to_pandas(split_blocks=True, self_destruct=True)
 
 
 def to_polars(table: pa.Table):

@@ -91,36 +91,40 @@ def row_values(values, fields: list[str | None], lists: list[int]) -> list[Any]:
 
 
 # Keys of these scalar types whose Python type is exactly one of these take
-# the fast path; anything else goes through key_value (numpy scalars,
-# datetimes, and the errors naming the key).
+# the fast path (set in place on the request); anything else goes through
+# key_value (numpy scalars, datetimes, and the errors naming the key).
 _FAST_KEYS = {
-    S.SCALAR_TYPE_INT64: ((int,), lambda v: types_pb2.Value(int64_value=v)),
-    S.SCALAR_TYPE_INT32: ((int,), lambda v: types_pb2.Value(int32_value=v)),
-    S.SCALAR_TYPE_STRING: ((str,), lambda v: types_pb2.Value(string_value=v)),
-    S.SCALAR_TYPE_BOOL: ((bool,), lambda v: types_pb2.Value(bool_value=v)),
-    S.SCALAR_TYPE_BYTES: ((bytes,), lambda v: types_pb2.Value(bytes_value=v)),
+    S.SCALAR_TYPE_INT64: ((int,), "int64_value"),
+    S.SCALAR_TYPE_INT32: ((int,), "int32_value"),
+    S.SCALAR_TYPE_STRING: ((str,), "string_value"),
+    S.SCALAR_TYPE_BOOL: ((bool,), "bool_value"),
+    S.SCALAR_TYPE_BYTES: ((bytes,), "bytes_value"),
 }
 
 
-def key_rows(
-    names: list[str], scalars: list[int], rows: list[tuple[Any, ...]]
-) -> list[types_pb2.Row]:
-    """Entity rows for a request, typed as the view's key columns want."""
+def add_key_rows(target, names: list[str], scalars: list[int], rows: list[tuple[Any, ...]]) -> None:
+    """Appends entity rows to a request's repeated ``Row`` field, typed as the
+    view's key columns want (built in place: a third of the time of building
+    messages and copying them in)."""
     fast = [_FAST_KEYS.get(s) for s in scalars]
+    add = target.add
     if len(fast) == 1 and fast[0] is not None:
-        accepted, make = fast[0]
+        accepted, field = fast[0]
         if all(type(v) in accepted for (v,) in rows):
-            return [types_pb2.Row(values=[make(v)]) for (v,) in rows]
-    out = []
+            if field == "int64_value":
+                for (v,) in rows:
+                    add().values.add().int64_value = v
+            else:
+                for (v,) in rows:
+                    setattr(add().values.add(), field, v)
+            return
     for row in rows:
-        values = []
+        values = add().values
         for name, scalar, how, value in zip(names, scalars, fast, row, strict=False):
             if how is not None and type(value) in how[0]:
-                values.append(how[1](value))
+                setattr(values.add(), how[1], value)
             else:
                 values.append(key_value(name, scalar, value))
-        out.append(types_pb2.Row(values=values))
-    return out
 
 
 def micros(value: Any) -> int:

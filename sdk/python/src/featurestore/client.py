@@ -438,10 +438,10 @@ class Client:
                 view=types_pb2.FeatureViewRef(project=project, name=view, version=version)
             ),
             join_keys=schema.join_keys,
-            entity_rows=_values.key_rows(schema.join_keys, schema.key_scalars, rows),
             include_event_times=include_event_times,
             include_freshness=include_freshness,
         )
+        _values.add_key_rows(request.entity_rows, schema.join_keys, schema.key_scalars, rows)
         wanted = _consistency.consistency(consistency, after, at_least, max_wait, serve_stale)
         if wanted is not None:
             request.consistency.CopyFrom(wanted)
