@@ -224,6 +224,10 @@ enum Command {
         /// With --watch: stop after this many refreshes.
         #[arg(long, requires = "watch")]
         refreshes: Option<u64>,
+        /// Each group's partitions too: log end, online and offline offsets
+        /// and lag, watermarks.
+        #[arg(long)]
+        partitions: bool,
     },
     /// Point-in-time training sets (offline query service).
     #[command(subcommand)]
@@ -373,6 +377,7 @@ async fn main() -> Result<()> {
             output,
             watch,
             refreshes,
+            partitions,
         } => {
             let watch = watch
                 .map(|seconds| {
@@ -389,11 +394,15 @@ async fn main() -> Result<()> {
             let timeout = std::time::Duration::from_secs(30);
             let materialization =
                 connect(&cli.materialization, "materialization service", timeout).await?;
+            let asked = status::Asked {
+                project,
+                group,
+                partitions,
+            };
             status::run(
                 &mut client,
                 materialization,
-                project,
-                group,
+                asked,
                 output,
                 watch,
                 refreshes,

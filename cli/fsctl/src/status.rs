@@ -5,7 +5,8 @@
 //! With `--watch SECONDS` it refreshes the table (or prints one JSON/YAML
 //! document per refresh), adding each group's freshness (now − online
 //! watermark) and the rows per second applied online since the last
-//! refresh.
+//! refresh. With `--partitions`, each group's partitions too (offsets, lag
+//! and watermarks of each), so a stuck or skewed partition shows.
 
 use anyhow::Result;
 use featurestore_proto::v1::{
@@ -38,6 +39,24 @@ struct GroupStatus {
     /// Groups with aggregations only.
     #[serde(skip_serializing_if = "Option::is_none")]
     tiles: Option<TileStatus>,
+    /// With `--partitions` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partitions: Option<Vec<PartitionRow>>,
+}
+
+#[derive(Debug, Serialize)]
+struct PartitionRow {
+    partition: i32,
+    /// The log's next offset.
+    high_watermark: i64,
+    /// The offset after the last record applied online, and what remains.
+    online_offset: i64,
+    online_lag_offsets: i64,
+    /// The offline table's committed offset, and what remains.
+    offline_offset: i64,
+    offline_lag_offsets: i64,
+    online_watermark_micros: i64,
+    offline_watermark_micros: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,7 +66,22 @@ struct TileStatus {
 }
 
 impl GroupStatus {
-    fn new(s: MaterializationStatus, aggregated: bool) -> Self {
+    fn new(s: MaterializationStatus, aggregated: bool, partitions: bool) -> Self {
+        let rows = partitions.then(|| {
+            s.partitions
+                .iter()
+                .map(|p| PartitionRow {
+                    partition: p.partition,
+                    high_watermark: p.high_watermark,
+                    online_offset: p.online_offset,
+                    online_lag_offsets: p.online_lag,
+                    offline_offset: p.committed_offset,
+                    offline_lag_offsets: p.lag,
+                    online_watermark_micros: p.online_watermark_micros,
+                    offline_watermark_micros: p.offline_watermark_micros,
+                })
+                .collect()
+        });
         let tiles = aggregated.then_some(TileStatus {
             events_folded: s.events_folded,
             tile_writes: s.tile_writes,
@@ -66,6 +100,7 @@ impl GroupStatus {
             rows_per_second: None,
             applied: s.partitions.iter().map(|p| p.online_offset).sum(),
             tiles,
+            partitions: rows,
         }
     }
 }
@@ -79,19 +114,27 @@ fn time(micros: i64) -> String {
     humantime::format_rfc3339_seconds(at).to_string()
 }
 
+/// What `fsctl status` asks for.
+pub struct Asked {
+    pub project: String,
+    /// Only this group.
+    pub group: Option<String>,
+    /// Each group's partitions too.
+    pub partitions: bool,
+}
+
 /// What `fsctl status` shows, once or every `watch` (`refreshes` times;
 /// until interrupted when `None`).
 pub async fn run(
     registry: &mut Client,
     materialization: Channel,
-    project: String,
-    group: Option<String>,
+    asked: Asked,
     output: Output,
     watch: Option<std::time::Duration>,
     refreshes: Option<u64>,
 ) -> Result<()> {
     let Some(every) = watch else {
-        let statuses = fetch(registry, materialization, &project, &group).await?;
+        let statuses = fetch(registry, materialization, &asked).await?;
         return show(&statuses, output, false);
     };
     let mut tick = tokio::time::interval(every);
@@ -99,7 +142,7 @@ pub async fn run(
     let mut shown = 0;
     while refreshes.is_none_or(|n| shown < n) {
         tick.tick().await;
-        let mut statuses = fetch(registry, materialization.clone(), &project, &group).await?;
+        let mut statuses = fetch(registry, materialization.clone(), &asked).await?;
         let now = std::time::Instant::now();
         if let Some((then, before)) = &previous {
             let seconds = now.duration_since(*then).as_secs_f64();
@@ -134,10 +177,9 @@ pub async fn run(
 async fn fetch(
     registry: &mut Client,
     materialization: Channel,
-    project: &str,
-    group: &Option<String>,
+    asked: &Asked,
 ) -> Result<Vec<GroupStatus>> {
-    let project = project.to_string();
+    let (project, group) = (asked.project.clone(), &asked.group);
     let groups = registry
         .list_feature_groups(ListFeatureGroupsRequest {
             project: project.clone(),
@@ -167,7 +209,11 @@ async fn fetch(
             .await
             .map_err(status_error)?
             .into_inner();
-        statuses.push(GroupStatus::new(status, !g.aggregations.is_empty()));
+        statuses.push(GroupStatus::new(
+            status,
+            !g.aggregations.is_empty(),
+            asked.partitions,
+        ));
     }
     if let Some(name) = &group
         && statuses.is_empty()
@@ -224,10 +270,47 @@ fn show(statuses: &[GroupStatus], output: Output, live: bool) -> Result<()> {
                 header.extend(["FRESHNESS", "ROWS/S"]);
             }
             crate::table(&header, rows);
+            show_partitions(statuses);
         }
         // One document per line, so a reader can follow the refreshes.
         Output::Json if live => println!("{}", serde_json::to_string(statuses)?),
         other => crate::print(other, &statuses)?,
     }
     Ok(())
+}
+
+/// The partitions table (`--partitions`), after the groups'.
+fn show_partitions(statuses: &[GroupStatus]) {
+    let rows: Vec<Vec<String>> = statuses
+        .iter()
+        .flat_map(|s| {
+            s.partitions.iter().flatten().map(move |p| {
+                vec![
+                    format!("{}@{}", s.group, s.version),
+                    p.partition.to_string(),
+                    p.high_watermark.to_string(),
+                    format!("{} / {}", p.online_offset, p.online_lag_offsets),
+                    format!("{} / {}", p.offline_offset, p.offline_lag_offsets),
+                    time(p.online_watermark_micros),
+                    time(p.offline_watermark_micros),
+                ]
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!();
+    crate::table(
+        &[
+            "GROUP",
+            "PARTITION",
+            "LOG END",
+            "ONLINE (offset / lag)",
+            "OFFLINE (offset / lag)",
+            "ONLINE WATERMARK",
+            "OFFLINE WATERMARK",
+        ],
+        rows,
+    );
 }

@@ -313,5 +313,30 @@ async fn the_energy_example_runs_end_to_end_on_standalone() {
         Some(0.0),
         "nothing new: {daily}"
     );
+
+    // Per partition: the example's 4 partitions of daily_readings, every
+    // record applied online and committed offline (2,400 rows in all).
+    let (ok, out) = run(&[
+        &materialization,
+        "status",
+        "-p",
+        "energy",
+        "--group",
+        "daily_readings",
+        "--partitions",
+        "-o",
+        "json",
+    ])
+    .await;
+    assert!(ok, "{out}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let partitions = status[0]["partitions"].as_array().expect("partitions");
+    assert_eq!(partitions.len(), 4, "{out}");
+    let sum = |field: &str| -> i64 { partitions.iter().map(|p| p[field].as_i64().unwrap()).sum() };
+    assert_eq!(sum("online_lag_offsets"), 0, "{out}");
+    assert!(sum("online_offset") >= 2400, "{out}");
+    assert_eq!(sum("online_offset"), sum("offline_offset"), "{out}");
+    let (ok, table) = run(&[&materialization, "status", "-p", "energy", "--partitions"]).await;
+    assert!(ok && table.contains("ONLINE (offset / lag)"), "{table}");
     standalone.stop().await.unwrap();
 }

@@ -105,12 +105,16 @@ impl AdminGrpc {
             } else {
                 0
             };
-            if group.online_enabled {
-                // A trailing transaction marker counts until the consumer
-                // group's next commit skips it.
-                online_lag += (*end - progress.online_offset.max(position)).max(0);
-            }
+            // A trailing transaction marker counts until the consumer group's
+            // next commit skips it.
+            let partition_online_lag = if group.online_enabled {
+                (*end - progress.online_offset.max(position)).max(0)
+            } else {
+                0
+            };
+            online_lag += partition_online_lag;
             partitions.push(PartitionStatus {
+                online_lag: partition_online_lag,
                 partition: p as i32,
                 committed_offset: committed,
                 high_watermark: *end,

@@ -5251,6 +5251,11 @@ pub struct PartitionStatus {
     pub online_watermark_micros: i64,
     #[prost(int64, tag = "7")]
     pub offline_watermark_micros: i64,
+    /// Records not yet applied online: the high watermark less the later of
+    /// the online offset and the consumer group's position (0 for a group not
+    /// online). `lag` is the same for the offline table.
+    #[prost(int64, tag = "8")]
+    pub online_lag: i64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]

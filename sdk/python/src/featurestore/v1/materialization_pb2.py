@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from featurestore.v1 import types_pb2 as featurestore_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%featurestore/v1/materialization.proto\x12\x0f\x66\x65\x61turestore.v1\x1a\x1b\x66\x65\x61turestore/v1/types.proto\"R\n\x1fGetMaterializationStatusRequest\x12/\n\x05group\x18\x01 \x01(\x0b\x32 .featurestore.v1.FeatureGroupRef\"\xbd\x01\n\x0fPartitionStatus\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x18\n\x10\x63ommitted_offset\x18\x02 \x01(\x03\x12\x16\n\x0ehigh_watermark\x18\x03 \x01(\x03\x12\x0b\n\x03lag\x18\x04 \x01(\x03\x12\x15\n\ronline_offset\x18\x05 \x01(\x03\x12\x1f\n\x17online_watermark_micros\x18\x06 \x01(\x03\x12 \n\x18offline_watermark_micros\x18\x07 \x01(\x03\"\xfd\x03\n\x15MaterializationStatus\x12/\n\x05group\x18\x01 \x01(\x0b\x32 .featurestore.v1.FeatureGroupRef\x12\x34\n\x0conline_table\x18\x02 \x01(\x0e\x32\x1e.featurestore.v1.ResourceState\x12\x35\n\roffline_table\x18\x03 \x01(\x0e\x32\x1e.featurestore.v1.ResourceState\x12\x34\n\npartitions\x18\x04 \x03(\x0b\x32 .featurestore.v1.PartitionStatus\x12\x1e\n\x16last_event_time_micros\x18\x05 \x01(\x03\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x1f\n\x17online_watermark_micros\x18\x07 \x01(\x03\x12 \n\x18offline_watermark_micros\x18\x08 \x01(\x03\x12\x1a\n\x12online_lag_records\x18\t \x01(\x03\x12\x1b\n\x13offline_lag_records\x18\n \x01(\x03\x12\x1a\n\x12online_lag_seconds\x18\x0b \x01(\x03\x12\x1b\n\x13offline_lag_seconds\x18\x0c \x01(\x03\x12\x15\n\revents_folded\x18\r \x01(\x04\x12\x13\n\x0btile_writes\x18\x0e \x01(\x04\"\xc9\x01\n\x11PartitionProgress\x12\x15\n\ronline_offset\x18\x01 \x01(\x03\x12\x16\n\x0eoffline_offset\x18\x02 \x01(\x03\x12\x1f\n\x17online_watermark_micros\x18\x03 \x01(\x03\x12 \n\x18offline_watermark_micros\x18\x04 \x01(\x03\x12\x16\n\x0eupdated_micros\x18\x05 \x01(\x03\x12\x15\n\revents_folded\x18\x06 \x01(\x04\x12\x13\n\x0btile_writes\x18\x07 \x01(\x04\"{\n\x14StartBackfillRequest\x12/\n\x05group\x18\x01 \x01(\x0b\x32 .featurestore.v1.FeatureGroupRef\x12\x19\n\x11start_time_micros\x18\x02 \x01(\x03\x12\x17\n\x0f\x65nd_time_micros\x18\x03 \x01(\x03\"\xa0\x01\n\x0b\x42\x61\x63kfillJob\x12\n\n\x02id\x18\x01 \x01(\t\x12/\n\x05group\x18\x02 \x01(\x0b\x32 .featurestore.v1.FeatureGroupRef\x12-\n\x05state\x18\x03 \x01(\x0e\x32\x1e.featurestore.v1.ResourceState\x12\x14\n\x0crows_written\x18\x04 \x01(\x04\x12\x0f\n\x07message\x18\x05 \x01(\t\"#\n\x15GetBackfillJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1a\n\x18GetPipelineStatusRequest\"Q\n\tHeldTopic\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x01(\x04\x12\x14\n\x0csince_micros\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xf7\x01\n\x0ePipelineStatus\x12(\n\x04held\x18\x01 \x03(\x0b\x32\x1a.featurestore.v1.HeldTopic\x12%\n\x1drecords_dropped_deleted_group\x18\x02 \x01(\x04\x12\x1b\n\x13records_undecodable\x18\x03 \x01(\x04\x12\x1d\n\x15records_foreign_topic\x18\x04 \x01(\x04\x12\x10\n\x08\x63onsumer\x18\x05 \x01(\t\x12\x17\n\x0f\x66\x61iled_attempts\x18\x06 \x01(\x04\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x19\n\x11last_error_micros\x18\x08 \x01(\x03\x32\xa2\x03\n\x1bMaterializationAdminService\x12t\n\x18GetMaterializationStatus\x12\x30.featurestore.v1.GetMaterializationStatusRequest\x1a&.featurestore.v1.MaterializationStatus\x12T\n\rStartBackfill\x12%.featurestore.v1.StartBackfillRequest\x1a\x1c.featurestore.v1.BackfillJob\x12V\n\x0eGetBackfillJob\x12&.featurestore.v1.GetBackfillJobRequest\x1a\x1c.featurestore.v1.BackfillJob\x12_\n\x11GetPipelineStatus\x12).featurestore.v1.GetPipelineStatusRequest\x1a\x1f.featurestore.v1.PipelineStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%featurestore/v1/materialization.proto\x12\x0f\x66\x65\x61turestore.v1\x1a\x1b\x66\x65\x61turestore/v1/types.proto\"R\n\x1fGetMaterializationStatusRequest\x12/\n\x05group\x18\x01 \x01(\x0b\x32 .featurestore.v1.FeatureGroupRef\"\xd1\x01\n\x0fPartitionStatus\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x18\n\x10\x63ommitted_offset\x18\x02 \x01(\x03\x12\x16\n\x0ehigh_watermark\x18\x03 \x01(\x03\x12\x0b\n\x03lag\x18\x04 \x01(\x03\x12\x15\n\ronline_offset\x18\x05 \x01(\x03\x12\x1f\n\x17online_watermark_micros\x18\x06 \x01(\x03\x12 \n\x18offline_watermark_micros\x18\x07 \x01(\x03\x12\x12\n\nonline_lag\x18\x08 \x01(\x03\"\xfd\x03\n\x15MaterializationStatus\x12/\n\x05group\x18\x01 \x01(\x0b\x32 .featurestore.v1.FeatureGroupRef\x12\x34\n\x0conline_table\x18\x02 \x01(\x0e\x32\x1e.featurestore.v1.ResourceState\x12\x35\n\roffline_table\x18\x03 \x01(\x0e\x32\x1e.featurestore.v1.ResourceState\x12\x34\n\npartitions\x18\x04 \x03(\x0b\x32 .featurestore.v1.PartitionStatus\x12\x1e\n\x16last_event_time_micros\x18\x05 \x01(\x03\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x1f\n\x17online_watermark_micros\x18\x07 \x01(\x03\x12 \n\x18offline_watermark_micros\x18\x08 \x01(\x03\x12\x1a\n\x12online_lag_records\x18\t \x01(\x03\x12\x1b\n\x13offline_lag_records\x18\n \x01(\x03\x12\x1a\n\x12online_lag_seconds\x18\x0b \x01(\x03\x12\x1b\n\x13offline_lag_seconds\x18\x0c \x01(\x03\x12\x15\n\revents_folded\x18\r \x01(\x04\x12\x13\n\x0btile_writes\x18\x0e \x01(\x04\"\xc9\x01\n\x11PartitionProgress\x12\x15\n\ronline_offset\x18\x01 \x01(\x03\x12\x16\n\x0eoffline_offset\x18\x02 \x01(\x03\x12\x1f\n\x17online_watermark_micros\x18\x03 \x01(\x03\x12 \n\x18offline_watermark_micros\x18\x04 \x01(\x03\x12\x16\n\x0eupdated_micros\x18\x05 \x01(\x03\x12\x15\n\revents_folded\x18\x06 \x01(\x04\x12\x13\n\x0btile_writes\x18\x07 \x01(\x04\"{\n\x14StartBackfillRequest\x12/\n\x05group\x18\x01 \x01(\x0b\x32 .featurestore.v1.FeatureGroupRef\x12\x19\n\x11start_time_micros\x18\x02 \x01(\x03\x12\x17\n\x0f\x65nd_time_micros\x18\x03 \x01(\x03\"\xa0\x01\n\x0b\x42\x61\x63kfillJob\x12\n\n\x02id\x18\x01 \x01(\t\x12/\n\x05group\x18\x02 \x01(\x0b\x32 .featurestore.v1.FeatureGroupRef\x12-\n\x05state\x18\x03 \x01(\x0e\x32\x1e.featurestore.v1.ResourceState\x12\x14\n\x0crows_written\x18\x04 \x01(\x04\x12\x0f\n\x07message\x18\x05 \x01(\t\"#\n\x15GetBackfillJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x1a\n\x18GetPipelineStatusRequest\"Q\n\tHeldTopic\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x0f\n\x07records\x18\x02 \x01(\x04\x12\x14\n\x0csince_micros\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xf7\x01\n\x0ePipelineStatus\x12(\n\x04held\x18\x01 \x03(\x0b\x32\x1a.featurestore.v1.HeldTopic\x12%\n\x1drecords_dropped_deleted_group\x18\x02 \x01(\x04\x12\x1b\n\x13records_undecodable\x18\x03 \x01(\x04\x12\x1d\n\x15records_foreign_topic\x18\x04 \x01(\x04\x12\x10\n\x08\x63onsumer\x18\x05 \x01(\t\x12\x17\n\x0f\x66\x61iled_attempts\x18\x06 \x01(\x04\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x19\n\x11last_error_micros\x18\x08 \x01(\x03\x32\xa2\x03\n\x1bMaterializationAdminService\x12t\n\x18GetMaterializationStatus\x12\x30.featurestore.v1.GetMaterializationStatusRequest\x1a&.featurestore.v1.MaterializationStatus\x12T\n\rStartBackfill\x12%.featurestore.v1.StartBackfillRequest\x1a\x1c.featurestore.v1.BackfillJob\x12V\n\x0eGetBackfillJob\x12&.featurestore.v1.GetBackfillJobRequest\x1a\x1c.featurestore.v1.BackfillJob\x12_\n\x11GetPipelineStatus\x12).featurestore.v1.GetPipelineStatusRequest\x1a\x1f.featurestore.v1.PipelineStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,23 +35,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETMATERIALIZATIONSTATUSREQUEST']._serialized_start=87
   _globals['_GETMATERIALIZATIONSTATUSREQUEST']._serialized_end=169
   _globals['_PARTITIONSTATUS']._serialized_start=172
-  _globals['_PARTITIONSTATUS']._serialized_end=361
-  _globals['_MATERIALIZATIONSTATUS']._serialized_start=364
-  _globals['_MATERIALIZATIONSTATUS']._serialized_end=873
-  _globals['_PARTITIONPROGRESS']._serialized_start=876
-  _globals['_PARTITIONPROGRESS']._serialized_end=1077
-  _globals['_STARTBACKFILLREQUEST']._serialized_start=1079
-  _globals['_STARTBACKFILLREQUEST']._serialized_end=1202
-  _globals['_BACKFILLJOB']._serialized_start=1205
-  _globals['_BACKFILLJOB']._serialized_end=1365
-  _globals['_GETBACKFILLJOBREQUEST']._serialized_start=1367
-  _globals['_GETBACKFILLJOBREQUEST']._serialized_end=1402
-  _globals['_GETPIPELINESTATUSREQUEST']._serialized_start=1404
-  _globals['_GETPIPELINESTATUSREQUEST']._serialized_end=1430
-  _globals['_HELDTOPIC']._serialized_start=1432
-  _globals['_HELDTOPIC']._serialized_end=1513
-  _globals['_PIPELINESTATUS']._serialized_start=1516
-  _globals['_PIPELINESTATUS']._serialized_end=1763
-  _globals['_MATERIALIZATIONADMINSERVICE']._serialized_start=1766
-  _globals['_MATERIALIZATIONADMINSERVICE']._serialized_end=2184
+  _globals['_PARTITIONSTATUS']._serialized_end=381
+  _globals['_MATERIALIZATIONSTATUS']._serialized_start=384
+  _globals['_MATERIALIZATIONSTATUS']._serialized_end=893
+  _globals['_PARTITIONPROGRESS']._serialized_start=896
+  _globals['_PARTITIONPROGRESS']._serialized_end=1097
+  _globals['_STARTBACKFILLREQUEST']._serialized_start=1099
+  _globals['_STARTBACKFILLREQUEST']._serialized_end=1222
+  _globals['_BACKFILLJOB']._serialized_start=1225
+  _globals['_BACKFILLJOB']._serialized_end=1385
+  _globals['_GETBACKFILLJOBREQUEST']._serialized_start=1387
+  _globals['_GETBACKFILLJOBREQUEST']._serialized_end=1422
+  _globals['_GETPIPELINESTATUSREQUEST']._serialized_start=1424
+  _globals['_GETPIPELINESTATUSREQUEST']._serialized_end=1450
+  _globals['_HELDTOPIC']._serialized_start=1452
+  _globals['_HELDTOPIC']._serialized_end=1533
+  _globals['_PIPELINESTATUS']._serialized_start=1536
+  _globals['_PIPELINESTATUS']._serialized_end=1783
+  _globals['_MATERIALIZATIONADMINSERVICE']._serialized_start=1786
+  _globals['_MATERIALIZATIONADMINSERVICE']._serialized_end=2204
 # @@protoc_insertion_point(module_scope)

@@ -14,7 +14,7 @@ class GetMaterializationStatusRequest(_message.Message):
     def __init__(self, group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ...) -> None: ...
 
 class PartitionStatus(_message.Message):
-    __slots__ = ("partition", "committed_offset", "high_watermark", "lag", "online_offset", "online_watermark_micros", "offline_watermark_micros")
+    __slots__ = ("partition", "committed_offset", "high_watermark", "lag", "online_offset", "online_watermark_micros", "offline_watermark_micros", "online_lag")
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     COMMITTED_OFFSET_FIELD_NUMBER: _ClassVar[int]
     HIGH_WATERMARK_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,7 @@ class PartitionStatus(_message.Message):
     ONLINE_OFFSET_FIELD_NUMBER: _ClassVar[int]
     ONLINE_WATERMARK_MICROS_FIELD_NUMBER: _ClassVar[int]
     OFFLINE_WATERMARK_MICROS_FIELD_NUMBER: _ClassVar[int]
+    ONLINE_LAG_FIELD_NUMBER: _ClassVar[int]
     partition: int
     committed_offset: int
     high_watermark: int
@@ -29,7 +30,8 @@ class PartitionStatus(_message.Message):
     online_offset: int
     online_watermark_micros: int
     offline_watermark_micros: int
-    def __init__(self, partition: _Optional[int] = ..., committed_offset: _Optional[int] = ..., high_watermark: _Optional[int] = ..., lag: _Optional[int] = ..., online_offset: _Optional[int] = ..., online_watermark_micros: _Optional[int] = ..., offline_watermark_micros: _Optional[int] = ...) -> None: ...
+    online_lag: int
+    def __init__(self, partition: _Optional[int] = ..., committed_offset: _Optional[int] = ..., high_watermark: _Optional[int] = ..., lag: _Optional[int] = ..., online_offset: _Optional[int] = ..., online_watermark_micros: _Optional[int] = ..., offline_watermark_micros: _Optional[int] = ..., online_lag: _Optional[int] = ...) -> None: ...
 
 class MaterializationStatus(_message.Message):
     __slots__ = ("group", "online_table", "offline_table", "partitions", "last_event_time_micros", "message", "online_watermark_micros", "offline_watermark_micros", "online_lag_records", "offline_lag_records", "online_lag_seconds", "offline_lag_seconds", "events_folded", "tile_writes")
