@@ -89,6 +89,9 @@ def test_keys_from_a_frame_and_freshness(energy, repo):
     [fresh] = vectors.freshness
     assert fresh.group == "daily_readings"
     assert fresh.watermark is not None
+    status = energy.materialization_status("daily_readings")
+    assert len(status.partitions) == 4
+    assert status.online_watermark_micros > 0
 
 
 def test_historical_features_and_training_set_match_fsctl(energy, store, repo, tmp_path):

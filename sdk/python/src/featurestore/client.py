@@ -16,10 +16,17 @@ import grpc
 import pyarrow as pa
 
 from featurestore import _connection, _consistency, _frames, _values
-from featurestore.errors import FeatureStoreError, FieldViolation, RowViolation, from_rpc_error
+from featurestore.errors import (
+    DeadlineExceededError,
+    FeatureStoreError,
+    FieldViolation,
+    RowViolation,
+    from_rpc_error,
+)
 from featurestore.v1 import (
     ingestion_pb2,
     ingestion_pb2_grpc,
+    materialization_pb2,
     materialization_pb2_grpc,
     offline_pb2_grpc,
     registry_pb2,
@@ -120,6 +127,7 @@ class Client:
         self.project = project
         self.timeout = timeout
         self._channels: dict[str, grpc.Channel] = {}
+        self._stubs: dict[tuple[str, type], Any] = {}
         self._schemas: dict[tuple[str, str, int], _ViewSchema] = {}
         self._flight = None
 
@@ -132,43 +140,59 @@ class Client:
             )
         return self._channels[service]
 
+    def _stub(self, service: str, stub_type):
+        """The service's stub, made once (a stub builds a callable per RPC)."""
+        key = (service, stub_type)
+        stub = self._stubs.get(key)
+        if stub is None:
+            stub = self._stubs[key] = stub_type(self._channel(service))
+        return stub
+
     @property
     def _registry(self) -> registry_pb2_grpc.RegistryServiceStub:
-        return registry_pb2_grpc.RegistryServiceStub(self._channel("registry"))
+        return self._stub("registry", registry_pb2_grpc.RegistryServiceStub)
 
     @property
     def _ingestion(self) -> ingestion_pb2_grpc.IngestionServiceStub:
-        return ingestion_pb2_grpc.IngestionServiceStub(self._channel("ingestion"))
+        return self._stub("ingestion", ingestion_pb2_grpc.IngestionServiceStub)
 
     @property
     def _serving(self) -> serving_pb2_grpc.OnlineServingServiceStub:
-        return serving_pb2_grpc.OnlineServingServiceStub(self._channel("serving"))
+        return self._stub("serving", serving_pb2_grpc.OnlineServingServiceStub)
 
     @property
     def _offline(self) -> offline_pb2_grpc.OfflineQueryServiceStub:
-        return offline_pb2_grpc.OfflineQueryServiceStub(self._channel("offline"))
+        return self._stub("offline", offline_pb2_grpc.OfflineQueryServiceStub)
 
     @property
     def _datasets(self) -> offline_pb2_grpc.TrainingDatasetServiceStub:
-        return offline_pb2_grpc.TrainingDatasetServiceStub(self._channel("offline"))
+        return self._stub("offline", offline_pb2_grpc.TrainingDatasetServiceStub)
 
     @property
     def _materialization(self) -> materialization_pb2_grpc.MaterializationAdminServiceStub:
-        return materialization_pb2_grpc.MaterializationAdminServiceStub(
-            self._channel("materialization")
+        return self._stub(
+            "materialization", materialization_pb2_grpc.MaterializationAdminServiceStub
         )
 
     def _call(self, method, request, timeout: float | None = None):
         """One unary call with the client's timeout and credentials; a failure
-        raises :class:`FeatureStoreError` (a subclass by status code)."""
+        raises :class:`FeatureStoreError` (a subclass by status code).
+
+        A server that notices the deadline first answers CANCELLED ("Timeout
+        expired"); that is the call's timeout running out, raised as
+        :class:`DeadlineExceededError` like the client's own deadline."""
+        timeout = self.timeout if timeout is None else timeout
+        started = time.monotonic()
         try:
-            return method(
-                request,
-                timeout=self.timeout if timeout is None else timeout,
-                metadata=self._metadata,
-            )
+            return method(request, timeout=timeout, metadata=self._metadata)
         except grpc.RpcError as e:
-            raise from_rpc_error(e) from None
+            error = from_rpc_error(e)
+            if error.code == grpc.StatusCode.CANCELLED and time.monotonic() - started >= timeout:
+                error = DeadlineExceededError(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    f"the call's timeout ({timeout:g} s) ran out ({error.message})",
+                )
+            raise error from None
 
     def _project(self, project: str | None) -> str:
         project = project or self.project
@@ -181,6 +205,7 @@ class Client:
         for channel in self._channels.values():
             channel.close()
         self._channels.clear()
+        self._stubs.clear()
         if self._flight is not None:
             self._flight.close()
             self._flight = None
@@ -278,6 +303,19 @@ class Client:
             if not page.next_page_token:
                 return hits
             request.page_token = page.next_page_token
+
+    def materialization_status(self, group: str, project: str | None = None, version: int = 0):
+        """How far materialization has come for a group version (0 = the
+        latest): watermarks and lag online and offline, per partition too,
+        events folded into tiles — the ``MaterializationStatus`` message
+        ``fsctl status`` shows."""
+        project = self._project(project)
+        if version == 0:
+            version = self.get("feature_group", group, project).version
+        request = materialization_pb2.GetMaterializationStatusRequest(
+            group=types_pb2.FeatureGroupRef(project=project, name=group, version=version)
+        )
+        return self._call(self._materialization.GetMaterializationStatus, request)
 
     # ---- ingest ---------------------------------------------------------
 
