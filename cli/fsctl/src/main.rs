@@ -13,6 +13,7 @@
 //! ```
 
 mod apply;
+mod backfill;
 mod credentials;
 mod datasets;
 mod ingest;
@@ -229,6 +230,27 @@ enum Command {
         #[arg(long)]
         partitions: bool,
     },
+    /// Re-materialise an event-time range of a group's offline table
+    /// online; for a group with aggregations, correct its tiles of that
+    /// range and print the drift found (materialization service).
+    Backfill {
+        #[arg(long, short = 'p')]
+        project: String,
+        /// `name` or `name@version` (default: the latest version).
+        #[arg(long)]
+        group: String,
+        /// RFC 3339 start of the event-time range (inclusive).
+        #[arg(long)]
+        from: String,
+        /// RFC 3339 end of the event-time range (exclusive).
+        #[arg(long)]
+        to: String,
+        /// Follow the job until it ends, at most this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: Output,
+    },
     /// Point-in-time training sets (offline query service).
     #[command(subcommand)]
     TrainingSet(datasets::TrainingSet),
@@ -408,6 +430,27 @@ async fn main() -> Result<()> {
                 refreshes,
             )
             .await?;
+        }
+        Command::Backfill {
+            project,
+            group,
+            from,
+            to,
+            wait,
+            output,
+        } => {
+            need_project(&project)?;
+            let timeout = std::time::Duration::from_secs(30);
+            let materialization =
+                connect(&cli.materialization, "materialization service", timeout).await?;
+            let asked = backfill::Asked {
+                project,
+                group,
+                from,
+                to,
+                wait: wait.map(std::time::Duration::from_secs),
+            };
+            backfill::run(&mut client, materialization, asked, output).await?;
         }
         Command::Apply { file, dry_run } => {
             let text = std::fs::read_to_string(&file)

@@ -1,7 +1,8 @@
 //! `fsctl status`: per feature group version, how far materialisation has
 //! come (watermarks, lag in offsets and seconds, online and offline; for a
 //! group with aggregations, the events folded into its tiles and the tile
-//! writes), from the materialization service's `GetMaterializationStatus`.
+//! writes, and what its last tile correction changed), from the
+//! materialization service's `GetMaterializationStatus`.
 //! With `--watch SECONDS` it refreshes the table (or prints one JSON/YAML
 //! document per refresh), adding each group's freshness (now − online
 //! watermark) and the rows per second applied online since the last
@@ -63,6 +64,19 @@ struct PartitionRow {
 struct TileStatus {
     events_folded: u64,
     tile_writes: u64,
+    /// The newest correction's drift report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_correction: Option<Correction>,
+}
+
+#[derive(Debug, Serialize)]
+struct Correction {
+    finished: String,
+    tiles_compared: u64,
+    tiles_changed: u64,
+    tiles_deferred: u64,
+    max_abs_diff: f64,
+    max_rel_diff: f64,
 }
 
 impl GroupStatus {
@@ -82,9 +96,17 @@ impl GroupStatus {
                 })
                 .collect()
         });
-        let tiles = aggregated.then_some(TileStatus {
+        let tiles = aggregated.then(|| TileStatus {
             events_folded: s.events_folded,
             tile_writes: s.tile_writes,
+            last_correction: s.corrections.first().map(|c| Correction {
+                finished: time(c.finished_micros),
+                tiles_compared: c.tiles_compared,
+                tiles_changed: c.tiles_changed,
+                tiles_deferred: c.tiles_deferred,
+                max_abs_diff: c.max_abs_diff,
+                max_rel_diff: c.max_rel_diff,
+            }),
         });
         let group = s.group.unwrap_or_default();
         GroupStatus {
@@ -106,7 +128,7 @@ impl GroupStatus {
 }
 
 /// µs since epoch as RFC 3339 (UTC, seconds), "-" for none.
-fn time(micros: i64) -> String {
+pub(crate) fn time(micros: i64) -> String {
     if micros <= 0 {
         return "-".into();
     }
@@ -250,6 +272,17 @@ fn show(statuses: &[GroupStatus], output: Output, live: bool) -> Result<()> {
                         s.tiles.as_ref().map_or("-".into(), |t| {
                             format!("{} / {}", t.events_folded, t.tile_writes)
                         }),
+                        s.tiles
+                            .as_ref()
+                            .and_then(|t| t.last_correction.as_ref())
+                            .map_or("-".into(), |c| {
+                                format!(
+                                    "{} / {} tiles, {:.2} %",
+                                    c.tiles_changed,
+                                    c.tiles_compared,
+                                    c.max_rel_diff * 100.0
+                                )
+                            }),
                     ];
                     if live {
                         row.push(freshness(s.online_watermark_micros));
@@ -265,6 +298,7 @@ fn show(statuses: &[GroupStatus], output: Output, live: bool) -> Result<()> {
                 "OFFLINE WATERMARK",
                 "OFFLINE LAG (offsets / time)",
                 "TILES (events folded / writes)",
+                "LAST CORRECTION (changed / compared, drift)",
             ];
             if live {
                 header.extend(["FRESHNESS", "ROWS/S"]);

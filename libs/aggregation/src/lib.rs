@@ -9,11 +9,13 @@
 //!   event is never counted twice;
 //! - [`sketch`]: the sketches of the approximate functions (distinct
 //!   count, percentiles) and their error bounds;
-//! - [`exact_sum`]: the order-independent floating-point sum they use.
+//! - [`exact_sum`]: the order-independent floating-point sum they use;
+//! - [`drift`]: how far a stored tile is from the same tile recomputed.
 //!
 //! Materialization folds events into tiles, serving and the offline query
 //! merge the tiles of a window; both use this crate, so they agree.
 
+pub mod drift;
 pub mod exact_sum;
 pub mod sketch;
 pub mod state;

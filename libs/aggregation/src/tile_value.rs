@@ -116,6 +116,40 @@ impl TileValue {
     pub fn events(&self) -> u64 {
         self.events
     }
+
+    /// The state of the feature at `at`, if the tile holds one.
+    pub fn state(&self, at: usize) -> Option<&State> {
+        self.states.get(at).and_then(Option::as_ref)
+    }
+
+    /// The partitions whose events the tile holds, with the offset of the
+    /// last one folded in.
+    pub fn offsets(&self) -> &[(i32, i64)] {
+        &self.offsets
+    }
+
+    /// Records that every event of `partition` up to `offset` is accounted
+    /// for (a correction's tile, recomputed from every event of the
+    /// partition before `offset + 1`): replays of them are skipped.
+    pub fn account_up_to(&mut self, partition: i32, offset: i64) {
+        self.offsets.clear();
+        self.offsets.push((partition, offset));
+    }
+}
+
+/// The fence version of a tile the stream folded up to the event at
+/// `offset` (see `TileWrite::version` in the online store: the highest
+/// version stays).
+pub fn streamed_version(offset: i64) -> i64 {
+    offset.max(0).saturating_mul(2)
+}
+
+/// The fence version of a tile a correction recomputed from every event up
+/// to `offset`: above the stream's fold up to the same event (which holds
+/// no more events; Cassandra keeps either of two equal versions), below the
+/// stream's fold of any later event.
+pub fn corrected_version(offset: i64) -> i64 {
+    streamed_version(offset).saturating_add(1)
 }
 
 /// Reads a tile's fields in order, handing each state to the callback

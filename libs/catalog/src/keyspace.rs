@@ -96,6 +96,13 @@ impl Keyspace {
         format!("{}.progress/{project}/{group}/{version}/", self.root)
     }
 
+    /// The reports of a group version's tile corrections (outside the
+    /// catalog, like progress): `<root>.corrections/<project>/<group>/
+    /// <version>/<finished µs, 20 digits>`, so they list oldest first.
+    pub fn corrections_group_prefix(&self, project: &str, group: &str, version: u32) -> String {
+        format!("{}.corrections/{project}/{group}/{version}/", self.root)
+    }
+
     /// `(project, group, version, partition)` of a progress key.
     pub fn parse_progress<'k>(&self, key: &'k str) -> Option<(&'k str, &'k str, u32, i32)> {
         let rest = key.strip_prefix(&self.root)?.strip_prefix(".progress/")?;

@@ -269,6 +269,21 @@ impl DeltaStore {
         Ok(out)
     }
 
+    /// Calls `visit` with every row of the table at its latest version, a
+    /// file's batch at a time (no list of every row is built).
+    pub async fn visit_rows(
+        &self,
+        table: &OfflineTable,
+        mut visit: impl FnMut(OfflineRow),
+    ) -> Result<()> {
+        for batch in self.scan(table).await? {
+            crate::arrow::rows(&batch, table)?
+                .into_iter()
+                .for_each(&mut visit);
+        }
+        Ok(())
+    }
+
     /// How far `consumer` got in `topic`/`partition`: the next offset to
     /// append, or `None` if it never appended.
     pub async fn committed_offset(

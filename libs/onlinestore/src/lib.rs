@@ -123,9 +123,11 @@ pub struct TileWrite {
     /// Expires this long after the write; 0 = never.
     pub ttl_seconds: i64,
     /// The fence: a write never replaces a tile written with a higher
-    /// version (equal versions: either stays). Materialization passes the
-    /// log offset of the last event folded into the tile, so a deposed
-    /// materializer's late write of an older fold cannot undo a newer one.
+    /// version (equal versions: either stays). Materialization passes
+    /// twice the log offset of the last event folded into the tile, so a
+    /// deposed materializer's late write of an older fold cannot undo a
+    /// newer one; a correction recomputed from every event up to an offset
+    /// passes one more (`featurestore_aggregation::tile_value`).
     /// Non-negative.
     pub version: i64,
 }

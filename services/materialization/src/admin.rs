@@ -1,7 +1,8 @@
 //! `MaterializationAdminService`: pipeline status per group version, and
 //! backfills that re-materialise an event-time range of the offline table
 //! into the online store (safe at any time: online writes carry their event
-//! time, so a backfill never overwrites newer values).
+//! time, so a backfill never overwrites newer values) and, for a group with
+//! aggregations, correct its tiles of that range (`crate::correction`).
 
 use std::{
     collections::HashMap,
@@ -11,12 +12,12 @@ use std::{
     },
 };
 
-use featurestore_domain::{EntityKeyEncoder, FeatureGroupId};
+use featurestore_domain::{EntityKeyEncoder, FeatureGroupId, aggregation::Aggregations};
 use featurestore_eventlog::EventLog;
 use featurestore_offlinestore::OfflineTable;
 use featurestore_onlinestore::{OnlineRow, OnlineTable};
 use featurestore_proto::v1::{
-    BackfillJob, FeatureGroup, FeatureGroupRef, GetBackfillJobRequest,
+    BackfillJob, DriftReport, FeatureGroup, FeatureGroupRef, GetBackfillJobRequest,
     GetMaterializationStatusRequest, GetPipelineStatusRequest, MaterializationStatus,
     PartitionStatus, PipelineStatus, ResourceState, StartBackfillRequest,
     materialization_admin_service_server::MaterializationAdminService,
@@ -24,7 +25,11 @@ use featurestore_proto::v1::{
 use featurestore_runtime::authz;
 use tonic::{Request, Response, Status};
 
-use crate::pipeline::Materializer;
+use crate::{
+    correction::{self, Correction, Retries},
+    drift_reports,
+    pipeline::{Materializer, group_id},
+};
 
 /// Rows upserted per online call during a backfill.
 const BACKFILL_CHUNK: usize = 5_000;
@@ -78,17 +83,8 @@ impl AdminGrpc {
             .committed_offsets(self.materializer.consumer(), &topic)
             .await
             .unwrap_or_default();
-        let id = FeatureGroupId {
-            project: group.project.clone(),
-            name: group.name.clone(),
-            version: group.version,
-        };
-        let published = self
-            .materializer
-            .progress()
-            .published(&id)
-            .await
-            .map_err(|e| Status::unavailable(format!("progress: {e}")))?;
+        let id = group_id(group);
+        let published = self.published(&id).await?;
         let mut partitions = Vec::with_capacity(ends.len());
         let mut online_lag = 0;
         for (p, end) in ends.iter().enumerate() {
@@ -190,6 +186,14 @@ impl AdminGrpc {
             offline_lag_records: offline_lag,
             online_lag_seconds: lag_seconds(online_lag, online_watermark),
             offline_lag_seconds: lag_seconds(offline_lag, offline_watermark),
+            corrections: if group.aggregations.is_empty() {
+                Vec::new()
+            } else {
+                let (store, keys) = self.materializer.progress().store();
+                drift_reports::latest(store.as_ref(), keys, &id)
+                    .await
+                    .map_err(|e| Status::unavailable(format!("correction reports: {e}")))?
+            },
             message: format!(
                 "positions are the offline table's committed offsets of consumer {:?}",
                 self.materializer.consumer()
@@ -264,6 +268,9 @@ impl AdminGrpc {
                     .map_err(|e| e.to_string())?;
                 self.update(&id, |job| job.rows_written += chunk.len() as u64);
             }
+            if let Some(aggregations) = Aggregations::of(&group) {
+                self.correct(&id, &group, &aggregations, from, to).await?;
+            }
             Ok::<_, String>(())
         }
         .await;
@@ -275,6 +282,114 @@ impl AdminGrpc {
             }
         });
     }
+}
+
+impl AdminGrpc {
+    /// The tile correction of a backfill of an aggregated group: recomputes
+    /// the tiles of `[from, to)` from the Delta table, replaces those that
+    /// differ, and keeps the drift report.
+    async fn correct(
+        &self,
+        id: &str,
+        group: &FeatureGroup,
+        aggregations: &Aggregations,
+        from: i64,
+        to: i64,
+    ) -> Result<(), String> {
+        let topic =
+            featurestore_domain::names::topic_name(&group.project, &group.name, group.version);
+        let partitions = self
+            .log
+            .end_offsets(&topic)
+            .await
+            .map_err(|e| format!("{topic}: {e}"))?
+            .len() as i32;
+        let correction = Correction {
+            online: self.materializer.online().as_ref(),
+            offline: self.materializer.offline().as_ref(),
+            consumer: self.materializer.consumer(),
+            partitions,
+            group,
+            aggregations,
+        };
+        let job_id = id.to_string();
+        let mut report = correction::correct(
+            &correction,
+            from,
+            to,
+            Retries::default(),
+            now_micros(),
+            |drift| {
+                let drift = DriftReport {
+                    job_id: job_id.clone(),
+                    ..drift.clone()
+                };
+                self.update(id, |job| job.drift = Some(drift));
+            },
+        )
+        .await?;
+        report.job_id = id.to_string();
+        report.finished_micros = now_micros();
+        let id_of_group = group_id(group);
+        crate::metrics::corrected(&id_of_group, &report);
+        let (store, keys) = self.materializer.progress().store();
+        drift_reports::record(store.as_ref(), keys, &id_of_group, &report)
+            .await
+            .map_err(|e| format!("keeping the drift report: {e}"))?;
+        if report.tiles_deferred > 0 {
+            self.update(id, |job| {
+                job.message = format!(
+                    "{} tiles kept receiving events the offline table did not hold yet and were not corrected: run it again",
+                    report.tiles_deferred
+                )
+            });
+        }
+        self.update(id, |job| job.drift = Some(report));
+        Ok(())
+    }
+
+    /// The published progress of a group version's partitions.
+    async fn published(
+        &self,
+        id: &FeatureGroupId,
+    ) -> Result<std::collections::BTreeMap<i32, featurestore_proto::v1::PartitionProgress>, Status>
+    {
+        self.materializer
+            .progress()
+            .published(id)
+            .await
+            .map_err(|e| Status::unavailable(format!("progress: {e}")))
+    }
+
+    /// Refuses a correction of an aggregated group over a range after the
+    /// newest event of its offline table.
+    async fn check_range(&self, group: &FeatureGroup, from: i64) -> Result<(), Status> {
+        let published = self.published(&group_id(group)).await?;
+        let newest = published
+            .values()
+            .map(|p| p.offline_watermark_micros)
+            .max()
+            .unwrap_or(0);
+        if newest == 0 {
+            return Err(Status::failed_precondition(format!(
+                "the offline table of {}/{} holds no events yet: nothing to correct the tiles from",
+                group.project, group.name
+            )));
+        }
+        if from > newest {
+            return Err(Status::invalid_argument(format!(
+                "start_time_micros: {from} is after the newest event of the offline table ({newest})"
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or_default()
 }
 
 #[tonic::async_trait]
@@ -311,6 +426,9 @@ impl MaterializationAdminService for AdminGrpc {
                 "a backfill copies the offline table into the online store: the group needs both enabled",
             ));
         }
+        if !group.aggregations.is_empty() {
+            self.check_range(&group, request.start_time_micros).await?;
+        }
         let id = format!("backfill-{}", self.next_job.fetch_add(1, Ordering::Relaxed));
         let job = BackfillJob {
             id: id.clone(),
@@ -322,6 +440,7 @@ impl MaterializationAdminService for AdminGrpc {
             state: ResourceState::Pending as i32,
             rows_written: 0,
             message: String::new(),
+            drift: None,
         };
         self.jobs
             .lock()

@@ -5,6 +5,8 @@
 
 pub mod admin;
 pub mod config;
+pub mod correction;
+pub mod drift_reports;
 pub mod held;
 pub mod metrics;
 pub mod pipeline;

@@ -1,6 +1,7 @@
 //! What materialization tells Prometheus (see `featurestore_runtime::metrics`),
 //! per group (`<project>/<group>`) and sink (`online`, `offline`): rows
 //! applied, events folded into tiles and tile writes, Delta commit time,
+//! what tile corrections compared and changed,
 //! and the watermark per partition — the newest event time applied, as
 //! Unix seconds, so `time() - featurestore_materialization_watermark_seconds`
 //! is the group's freshness where events keep arriving.
@@ -24,6 +25,13 @@ pub const CATALOG_WAIT: &str = "featurestore_materialization_catalog_wait_record
 /// `featurestore_materialization_watermark_seconds{group, partition, sink}`.
 pub const WATERMARK: &str = "featurestore_materialization_watermark_seconds";
 
+/// `featurestore_materialization_correction_tiles_total{group, outcome}`:
+/// tiles a correction compared (`compared`) and replaced (`changed`).
+pub const CORRECTION_TILES: &str = "featurestore_materialization_correction_tiles_total";
+/// `featurestore_materialization_correction_drift_ratio{group}`: the largest
+/// relative difference the group's last correction found (0: none).
+pub const CORRECTION_DRIFT: &str = "featurestore_materialization_correction_drift_ratio";
+
 fn group_label(group: &FeatureGroupId) -> String {
     format!("{}/{}", group.project, group.name)
 }
@@ -43,6 +51,16 @@ pub fn folded(group: &FeatureGroupId, events: u64, tile_writes: u64) {
     let label = group_label(group);
     metrics::counter!(EVENTS_FOLDED, "group" => label.clone()).increment(events);
     metrics::counter!(TILE_WRITES, "group" => label).increment(tile_writes);
+}
+
+/// A finished correction of `group`'s tiles.
+pub fn corrected(group: &FeatureGroupId, report: &featurestore_proto::v1::DriftReport) {
+    let label = group_label(group);
+    metrics::counter!(CORRECTION_TILES, "group" => label.clone(), "outcome" => "compared")
+        .increment(report.tiles_compared);
+    metrics::counter!(CORRECTION_TILES, "group" => label.clone(), "outcome" => "changed")
+        .increment(report.tiles_changed);
+    metrics::gauge!(CORRECTION_DRIFT, "group" => label).set(report.max_rel_diff);
 }
 
 /// `records` held waiting for the catalog.

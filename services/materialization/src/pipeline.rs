@@ -136,7 +136,7 @@ pub fn parse_topic(topic: &str) -> Option<(&str, &str, u32)> {
     (version > 0).then_some((project, group, version))
 }
 
-fn group_id(group: &FeatureGroup) -> FeatureGroupId {
+pub(crate) fn group_id(group: &FeatureGroup) -> FeatureGroupId {
     FeatureGroupId {
         project: group.project.clone(),
         name: group.name.clone(),

@@ -82,6 +82,11 @@ impl ProgressPublisher {
         }
     }
 
+    /// The metadata store progress is published in, and its keys.
+    pub fn store(&self) -> (&Arc<dyn MetadataStore>, &Keyspace) {
+        (&self.store, &self.keys)
+    }
+
     /// Records that the partition's records before `next_offset` are applied
     /// online (`online`) or committed to Delta, the newest of their event
     /// times being `newest_event_micros`.

@@ -7,7 +7,7 @@
 //! replayed after a crash from an older committed offset) is skipped by the
 //! tile's recorded offsets (`featurestore_aggregation::tile_value`). Each
 //! key's events all come from one partition, owned by one materializer at a
-//! time; a tile is written with the offset of its last event as its version,
+//! time; a tile is written with (twice) the offset of its last event as its version,
 //! which the online store compares, so a materializer deposed by a
 //! rebalance whose fold lands late cannot replace the new owner's tile.
 
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
 
-use featurestore_aggregation::{Input, Tile, TileValue};
+use featurestore_aggregation::{Input, Tile, TileValue, tile_value::streamed_version};
 use featurestore_domain::aggregation::{Aggregations, input_value};
 use featurestore_onlinestore::{OnlineStore, OnlineStoreError, TileKey, TileTable, TileWrite};
 use featurestore_proto::v1::{FeatureGroup, Value};
@@ -71,13 +71,32 @@ pub struct Folded {
 /// The tiles an event at `time` belongs to: one per grain when a feature
 /// has a window, and always the lifetime tile (it holds the lifetime
 /// features, and tells serving whether a key ever had an event).
-fn tiles_of(aggregations: &Aggregations, time: i64) -> impl Iterator<Item = Tile> + '_ {
+pub fn tiles_of(aggregations: &Aggregations, time: i64) -> impl Iterator<Item = Tile> + '_ {
     let windows = aggregations
         .has_windows()
         .then(|| aggregations.grains.tiles_of(time))
         .into_iter()
         .flatten();
     windows.chain(std::iter::once(LIFETIME))
+}
+
+/// Folds `e` into `value`, the tile `tile` of its key: the lifetime
+/// features into the lifetime tile, the windowed ones into the grain tiles.
+/// False when the event is already in it.
+pub fn fold_event(
+    aggregations: &Aggregations,
+    value: &mut TileValue,
+    tile: Tile,
+    e: &TileEvent,
+) -> bool {
+    let lifetime = tile == LIFETIME;
+    let features = aggregations
+        .features
+        .iter()
+        .zip(&e.inputs)
+        .filter(|(f, _)| f.window.is_none() == lifetime)
+        .map(|(f, x)| (f.index, f.function, *x));
+    value.fold(features, e.time, e.seq)
 }
 
 /// Folds `events` into the tiles of `group` and writes the tiles they
@@ -136,16 +155,7 @@ pub async fn fold(
         let mut any = false;
         for (t, at) in tiles_of(aggregations, e.time).zip(&mut places) {
             let (value, changed, _) = &mut tiles[at];
-            // Lifetime features in the lifetime tile, windowed ones in the
-            // grain tiles.
-            let lifetime = t == LIFETIME;
-            let features = aggregations
-                .features
-                .iter()
-                .zip(&e.inputs)
-                .filter(|(f, _)| f.window.is_none() == lifetime)
-                .map(|(f, x)| (f.index, f.function, *x));
-            if value.fold(features, e.time, e.seq) {
+            if fold_event(aggregations, value, t, e) {
                 *changed = true;
                 any = true;
             }
@@ -163,10 +173,10 @@ pub async fn fold(
             folded.entry(partition).or_default().tiles_written += 1;
             TileWrite {
                 ttl_seconds: if key.grain == LIFETIME.grain { 0 } else { ttl },
-                // The fence: the offset of the last event in it. A key's
-                // events come from one partition, so a tile folded further
-                // holds every event an earlier fold of it held.
-                version: value.offset(partition).unwrap_or_default(),
+                // The fence: from the offset of the last event in it. A
+                // key's events come from one partition, so a tile folded
+                // further holds every event an earlier fold of it held.
+                version: streamed_version(value.offset(partition).unwrap_or_default()),
                 key,
                 value: value.encode(),
             }
@@ -177,7 +187,7 @@ pub async fn fold(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use featurestore_aggregation::{Function, Output, State};
@@ -189,7 +199,8 @@ mod tests {
 
     const MIN: i64 = 60_000_000;
 
-    fn group() -> FeatureGroup {
+    /// Rides per driver: a 1-hour count and a lifetime sum of fares.
+    pub(crate) fn group() -> FeatureGroup {
         let mut g = fixtures::group("rides", "trips", "driver", &[("fare", "float64")]);
         g.aggregations = vec![
             Aggregation {
@@ -315,7 +326,7 @@ mod tests {
                     key: lifetime.clone(),
                     value: stale.encode(),
                     ttl_seconds: 0,
-                    version: stale.offset(0).unwrap(),
+                    version: streamed_version(stale.offset(0).unwrap()),
                 }],
             )
             .await

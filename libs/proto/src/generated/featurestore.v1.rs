@@ -5298,6 +5298,9 @@ pub struct MaterializationStatus {
     pub events_folded: u64,
     #[prost(uint64, tag = "14")]
     pub tile_writes: u64,
+    /// The last corrections of its tiles, newest first (at most 10).
+    #[prost(message, repeated, tag = "15")]
+    pub corrections: ::prost::alloc::vec::Vec<DriftReport>,
 }
 /// A partition's materialisation progress, published by the materializer in
 /// the metadata store under `<root>.progress/<project>/<group>/<version>/  <partition>` (outside the catalog prefix). Only ever moves forward.
@@ -5338,7 +5341,7 @@ pub struct StartBackfillRequest {
     pub end_time_micros: i64,
 }
 #[allow(clippy::all)]
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct BackfillJob {
     #[prost(string, tag = "1")]
     pub id: ::prost::alloc::string::String,
@@ -5350,6 +5353,46 @@ pub struct BackfillJob {
     pub rows_written: u64,
     #[prost(string, tag = "5")]
     pub message: ::prost::alloc::string::String,
+    /// A group with aggregations: the tile correction, as it goes.
+    #[prost(message, optional, tag = "6")]
+    pub drift: ::core::option::Option<DriftReport>,
+}
+/// What a correction of a group's aggregation tiles found: the tiles it
+/// recomputed from the offline table and compared with the online store,
+/// those that differed (and were replaced), and the largest difference of
+/// a result (absolute, and relative: |a − b| / max(|a|, |b|)).
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct DriftReport {
+    #[prost(string, tag = "1")]
+    pub job_id: ::prost::alloc::string::String,
+    /// The range corrected, widened to whole tiles of the coarsest grain.
+    #[prost(int64, tag = "2")]
+    pub start_time_micros: i64,
+    #[prost(int64, tag = "3")]
+    pub end_time_micros: i64,
+    /// Events of the offline table folded.
+    #[prost(uint64, tag = "4")]
+    pub events_read: u64,
+    #[prost(uint64, tag = "5")]
+    pub tiles_compared: u64,
+    #[prost(uint64, tag = "6")]
+    pub tiles_changed: u64,
+    /// Tiles the stream kept folding events into that the offline table did
+    /// not hold yet, after every retry: neither compared nor replaced.
+    #[prost(uint64, tag = "7")]
+    pub tiles_deferred: u64,
+    #[prost(double, tag = "8")]
+    pub max_abs_diff: f64,
+    #[prost(double, tag = "9")]
+    pub max_rel_diff: f64,
+    /// Whether the lifetime tiles were compared too (the range held every
+    /// event of the offline table).
+    #[prost(bool, tag = "10")]
+    pub lifetime_compared: bool,
+    /// µs since epoch; 0 while running.
+    #[prost(int64, tag = "11")]
+    pub finished_micros: i64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -5531,7 +5574,10 @@ pub mod materialization_admin_service_client {
             self.inner.unary(req, path, codec).await
         }
         /// Starts re-materialising \[start, end) of a group's offline table into
-        /// the online store.
+        /// the online store; for a group with aggregations, also recomputes the
+        /// tiles of that range from the offline table, replaces those that differ
+        /// and reports the drift (a correction; the lifetime tiles too when the
+        /// range holds every event).
         pub async fn start_backfill(
             &mut self,
             request: impl tonic::IntoRequest<super::StartBackfillRequest>,
@@ -5635,7 +5681,10 @@ pub mod materialization_admin_service_server {
             tonic::Status,
         >;
         /// Starts re-materialising \[start, end) of a group's offline table into
-        /// the online store.
+        /// the online store; for a group with aggregations, also recomputes the
+        /// tiles of that range from the offline table, replaces those that differ
+        /// and reports the drift (a correction; the lifetime tiles too when the
+        /// range holds every event).
         async fn start_backfill(
             &self,
             request: tonic::Request<super::StartBackfillRequest>,

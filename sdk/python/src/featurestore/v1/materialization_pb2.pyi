@@ -34,7 +34,7 @@ class PartitionStatus(_message.Message):
     def __init__(self, partition: _Optional[int] = ..., committed_offset: _Optional[int] = ..., high_watermark: _Optional[int] = ..., lag: _Optional[int] = ..., online_offset: _Optional[int] = ..., online_watermark_micros: _Optional[int] = ..., offline_watermark_micros: _Optional[int] = ..., online_lag: _Optional[int] = ...) -> None: ...
 
 class MaterializationStatus(_message.Message):
-    __slots__ = ("group", "online_table", "offline_table", "partitions", "last_event_time_micros", "message", "online_watermark_micros", "offline_watermark_micros", "online_lag_records", "offline_lag_records", "online_lag_seconds", "offline_lag_seconds", "events_folded", "tile_writes")
+    __slots__ = ("group", "online_table", "offline_table", "partitions", "last_event_time_micros", "message", "online_watermark_micros", "offline_watermark_micros", "online_lag_records", "offline_lag_records", "online_lag_seconds", "offline_lag_seconds", "events_folded", "tile_writes", "corrections")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     ONLINE_TABLE_FIELD_NUMBER: _ClassVar[int]
     OFFLINE_TABLE_FIELD_NUMBER: _ClassVar[int]
@@ -49,6 +49,7 @@ class MaterializationStatus(_message.Message):
     OFFLINE_LAG_SECONDS_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FOLDED_FIELD_NUMBER: _ClassVar[int]
     TILE_WRITES_FIELD_NUMBER: _ClassVar[int]
+    CORRECTIONS_FIELD_NUMBER: _ClassVar[int]
     group: _types_pb2.FeatureGroupRef
     online_table: _types_pb2.ResourceState
     offline_table: _types_pb2.ResourceState
@@ -63,7 +64,8 @@ class MaterializationStatus(_message.Message):
     offline_lag_seconds: int
     events_folded: int
     tile_writes: int
-    def __init__(self, group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., online_table: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., offline_table: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., last_event_time_micros: _Optional[int] = ..., message: _Optional[str] = ..., online_watermark_micros: _Optional[int] = ..., offline_watermark_micros: _Optional[int] = ..., online_lag_records: _Optional[int] = ..., offline_lag_records: _Optional[int] = ..., online_lag_seconds: _Optional[int] = ..., offline_lag_seconds: _Optional[int] = ..., events_folded: _Optional[int] = ..., tile_writes: _Optional[int] = ...) -> None: ...
+    corrections: _containers.RepeatedCompositeFieldContainer[DriftReport]
+    def __init__(self, group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., online_table: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., offline_table: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., last_event_time_micros: _Optional[int] = ..., message: _Optional[str] = ..., online_watermark_micros: _Optional[int] = ..., offline_watermark_micros: _Optional[int] = ..., online_lag_records: _Optional[int] = ..., offline_lag_records: _Optional[int] = ..., online_lag_seconds: _Optional[int] = ..., offline_lag_seconds: _Optional[int] = ..., events_folded: _Optional[int] = ..., tile_writes: _Optional[int] = ..., corrections: _Optional[_Iterable[_Union[DriftReport, _Mapping]]] = ...) -> None: ...
 
 class PartitionProgress(_message.Message):
     __slots__ = ("online_offset", "offline_offset", "online_watermark_micros", "offline_watermark_micros", "updated_micros", "events_folded", "tile_writes")
@@ -94,18 +96,46 @@ class StartBackfillRequest(_message.Message):
     def __init__(self, group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., start_time_micros: _Optional[int] = ..., end_time_micros: _Optional[int] = ...) -> None: ...
 
 class BackfillJob(_message.Message):
-    __slots__ = ("id", "group", "state", "rows_written", "message")
+    __slots__ = ("id", "group", "state", "rows_written", "message", "drift")
     ID_FIELD_NUMBER: _ClassVar[int]
     GROUP_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     ROWS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DRIFT_FIELD_NUMBER: _ClassVar[int]
     id: str
     group: _types_pb2.FeatureGroupRef
     state: _types_pb2.ResourceState
     rows_written: int
     message: str
-    def __init__(self, id: _Optional[str] = ..., group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., state: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., rows_written: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+    drift: DriftReport
+    def __init__(self, id: _Optional[str] = ..., group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., state: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., rows_written: _Optional[int] = ..., message: _Optional[str] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ...) -> None: ...
+
+class DriftReport(_message.Message):
+    __slots__ = ("job_id", "start_time_micros", "end_time_micros", "events_read", "tiles_compared", "tiles_changed", "tiles_deferred", "max_abs_diff", "max_rel_diff", "lifetime_compared", "finished_micros")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_MICROS_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_MICROS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_READ_FIELD_NUMBER: _ClassVar[int]
+    TILES_COMPARED_FIELD_NUMBER: _ClassVar[int]
+    TILES_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    TILES_DEFERRED_FIELD_NUMBER: _ClassVar[int]
+    MAX_ABS_DIFF_FIELD_NUMBER: _ClassVar[int]
+    MAX_REL_DIFF_FIELD_NUMBER: _ClassVar[int]
+    LIFETIME_COMPARED_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_MICROS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    start_time_micros: int
+    end_time_micros: int
+    events_read: int
+    tiles_compared: int
+    tiles_changed: int
+    tiles_deferred: int
+    max_abs_diff: float
+    max_rel_diff: float
+    lifetime_compared: bool
+    finished_micros: int
+    def __init__(self, job_id: _Optional[str] = ..., start_time_micros: _Optional[int] = ..., end_time_micros: _Optional[int] = ..., events_read: _Optional[int] = ..., tiles_compared: _Optional[int] = ..., tiles_changed: _Optional[int] = ..., tiles_deferred: _Optional[int] = ..., max_abs_diff: _Optional[float] = ..., max_rel_diff: _Optional[float] = ..., lifetime_compared: _Optional[bool] = ..., finished_micros: _Optional[int] = ...) -> None: ...
 
 class GetBackfillJobRequest(_message.Message):
     __slots__ = ("id",)

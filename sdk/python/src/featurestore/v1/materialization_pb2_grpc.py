@@ -67,7 +67,10 @@ class MaterializationAdminServiceServicer:
 
     def StartBackfill(self, request, context):
         """Starts re-materialising [start, end) of a group's offline table into
-        the online store.
+        the online store; for a group with aggregations, also recomputes the
+        tiles of that range from the offline table, replaces those that differ
+        and reports the drift (a correction; the lifetime tiles too when the
+        range holds every event).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,765 @@
+//! Tile corrections: the tiles of a time range recomputed from the event
+//! group's Delta table, compared with the online store, and those that
+//! differ replaced, while the stream goes on folding into the same tiles.
+//!
+//! **The boundary is the log offset.** A pass first reads, per partition,
+//! the next offset the Delta table holds (`O_p`: every event of `p` before
+//! it is in the table, once) and folds only those events, so the tiles it
+//! computes hold exactly the events before `O_p`. A stored tile that holds
+//! an event at or after `O_p` (the stream got there first: Delta commits
+//! follow online writes) is left for the next pass, which reads a newer
+//! snapshot. Any other stored tile holds a subset of those events, so it is
+//! replaced by the recomputed one, which records the events up to `O_p − 1`
+//! as folded (a replay of them is skipped) and is written with the version
+//! `corrected_version(O_p − 1)`: above any fold of those events by the
+//! stream, below the stream's fold of any later event. A stream write that
+//! read the old tile and lands after the correction therefore wins — no
+//! event is lost — and the correction sees it when it reads back what it
+//! wrote and retries that tile in the next pass. Tiles still left after the
+//! last pass are reported as deferred, never silently skipped.
+//!
+//! The range is widened to whole tiles of the coarsest grain, so every
+//! grain tile in it is recomputed whole. Lifetime tiles are compared only
+//! when the range holds every event of the snapshot (a correction of the
+//! whole history: what fills an aggregation added in place). Grain tiles
+//! that would have expired (their end plus the tile TTL is past) are
+//! neither compared nor written. The keys visited are those with events in
+//! the range: a key whose stored tiles hold events the offline table does
+//! not have in the range at all is not visited.
+
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    time::Duration,
+};
+
+use featurestore_aggregation::{
+    Function, Tile, TileValue,
+    drift::{Difference, difference},
+    tile_value::corrected_version,
+};
+use featurestore_domain::{EntityKeyEncoder, aggregation::Aggregations, names::topic_name};
+use featurestore_offlinestore::{DeltaStore, OfflineTable};
+use featurestore_onlinestore::{OnlineStore, TileKey, TileRange, TileTable, TileWrite};
+use featurestore_proto::v1::{DriftReport, FeatureGroup};
+
+use crate::tiles::{LIFETIME, TileEvent, fold_event, tiles_of};
+
+/// Keys read, compared and written together.
+const KEYS_PER_ROUND: usize = 500;
+
+/// What a correction works on.
+pub struct Correction<'a> {
+    pub online: &'a dyn OnlineStore,
+    pub offline: &'a DeltaStore,
+    /// The materialization consumer whose offsets the Delta table records.
+    pub consumer: &'a str,
+    /// Partitions of the group's topic.
+    pub partitions: i32,
+    pub group: &'a FeatureGroup,
+    pub aggregations: &'a Aggregations,
+}
+
+/// How hard a correction retries tiles the stream keeps ahead of Delta.
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    /// Passes in all (the first included).
+    pub passes: usize,
+    /// How long a pass waits for the Delta table to move before the next.
+    pub wait: Duration,
+}
+
+impl Default for Retries {
+    fn default() -> Self {
+        Self {
+            passes: 6,
+            wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The events of one key a pass folds, and the tiles they make.
+#[derive(Default)]
+struct KeyTiles {
+    partition: i32,
+    tiles: BTreeMap<Tile, TileValue>,
+}
+
+/// What a pass decides about one stored tile.
+enum Verdict {
+    Agrees,
+    Replace(Difference),
+    /// The stream holds events the snapshot lacks.
+    Later,
+}
+
+/// Corrects the tiles of `[from, to)`; `report` sees the counts after each
+/// round of keys. Returns the final report (`finished_micros` unset).
+pub async fn correct(
+    c: &Correction<'_>,
+    from: i64,
+    to: i64,
+    retries: Retries,
+    now_micros: i64,
+    mut report: impl FnMut(&DriftReport),
+) -> Result<DriftReport, String> {
+    let coarsest = c.aggregations.grains.all().last().copied().unwrap_or(1);
+    let from = from.div_euclid(coarsest) * coarsest;
+    let to = to.div_euclid(coarsest) * coarsest + if to % coarsest == 0 { 0 } else { coarsest };
+    let mut drift = DriftReport {
+        start_time_micros: from,
+        end_time_micros: to,
+        ..Default::default()
+    };
+    let ttl = c.aggregations.tile_ttl_seconds();
+    let expired =
+        |t: &Tile| t != &LIFETIME && t.end().saturating_add(ttl * 1_000_000) <= now_micros;
+    let mut snapshot = snapshot(c).await?;
+    // Tiles left by a pass for the next, by key.
+    let mut left: Option<HashMap<Vec<u8>, HashSet<Tile>>> = None;
+    let mut lifetime = None;
+    for pass in 0..retries.passes.max(1) {
+        let (events, outside) = events_of(c, &snapshot, from, to, left.as_ref()).await?;
+        let lifetime = *lifetime.get_or_insert(outside == 0 && c.aggregations.has_lifetime());
+        drift.lifetime_compared = lifetime;
+        if pass == 0 {
+            drift.events_read = events.len() as u64;
+        }
+        let mut keys = fold_all(c.aggregations, events, from, to, lifetime, &expired);
+        if let Some(left) = &left {
+            for key in left.keys() {
+                keys.entry(key.clone()).or_default();
+            }
+        }
+        let mut later: HashMap<Vec<u8>, HashSet<Tile>> = HashMap::new();
+        let mut order: Vec<Vec<u8>> = keys.keys().cloned().collect();
+        order.sort();
+        for chunk in order.chunks(KEYS_PER_ROUND) {
+            let round = Round {
+                c,
+                snapshot: &snapshot,
+                from,
+                to,
+                lifetime,
+                ttl,
+                expired: &expired,
+            };
+            round
+                .run(chunk, &keys, left.as_ref(), &mut drift, &mut later)
+                .await?;
+            report(&drift);
+        }
+        drift.tiles_deferred = later.values().map(|t| t.len() as u64).sum();
+        if later.is_empty() {
+            break;
+        }
+        left = Some(later);
+        if pass + 1 < retries.passes {
+            snapshot = moved(c, &snapshot, retries.wait).await?;
+        }
+    }
+    report(&drift);
+    Ok(drift)
+}
+
+/// Per partition, the next offset the Delta table holds (0: none).
+async fn snapshot(c: &Correction<'_>) -> Result<BTreeMap<i32, i64>, String> {
+    let table = OfflineTable::for_group(c.group);
+    let topic = topic_name(&c.group.project, &c.group.name, c.group.version);
+    let mut offsets = BTreeMap::new();
+    for p in 0..c.partitions {
+        let next = c
+            .offline
+            .committed_offset(&table, c.consumer, &topic, p)
+            .await
+            .map_err(|e| format!("{}: {e}", table.label))?
+            .unwrap_or(0);
+        offsets.insert(p, next);
+    }
+    Ok(offsets)
+}
+
+/// A newer snapshot than `old`, or `old` once `wait` has passed.
+async fn moved(
+    c: &Correction<'_>,
+    old: &BTreeMap<i32, i64>,
+    wait: Duration,
+) -> Result<BTreeMap<i32, i64>, String> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let now = snapshot(c).await?;
+        if &now != old || tokio::time::Instant::now() >= deadline {
+            return Ok(now);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The snapshot's events to fold, in log order: those in `[from, to)`, and
+/// on a retry (`only`) every event of the keys left (their lifetime tiles
+/// need them all); with the count of the snapshot's events outside the
+/// range.
+async fn events_of(
+    c: &Correction<'_>,
+    snapshot: &BTreeMap<i32, i64>,
+    from: i64,
+    to: i64,
+    only: Option<&HashMap<Vec<u8>, HashSet<Tile>>>,
+) -> Result<(Vec<TileEvent>, u64), String> {
+    let table = OfflineTable::for_group(c.group);
+    let encoder = EntityKeyEncoder::new(&c.group.primary_key);
+    let mut events = Vec::new();
+    let mut outside = 0u64;
+    let mut failed = None;
+    c.offline
+        .visit_rows(&table, |row| {
+            if row.offset >= snapshot.get(&row.partition).copied().unwrap_or(0) {
+                return;
+            }
+            let inside = (from..to).contains(&row.event_time_micros);
+            outside += u64::from(!inside);
+            if !inside && only.is_none() {
+                return;
+            }
+            let key = match encoder.encode(row.key_values.iter().map(|v| v.kind.as_ref())) {
+                Ok(key) => key,
+                Err(e) => {
+                    failed.get_or_insert_with(|| format!("{}: a row's key: {e}", table.label));
+                    return;
+                }
+            };
+            if only.is_some_and(|only| !only.contains_key(&key)) {
+                return;
+            }
+            events.push(TileEvent::new(
+                c.aggregations,
+                key,
+                (row.partition, row.offset),
+                row.event_time_micros,
+                &row.feature_values,
+            ));
+        })
+        .await
+        .map_err(|e| format!("{}: {e}", table.label))?;
+    if let Some(failed) = failed {
+        return Err(failed);
+    }
+    events.sort_by_key(|e| e.seq);
+    Ok((events, outside))
+}
+
+/// Folds `events` (in log order) into the tiles of their keys: grain tiles
+/// of events in `[from, to)` that have not expired, and the lifetime tiles
+/// when `lifetime`.
+fn fold_all(
+    aggregations: &Aggregations,
+    events: Vec<TileEvent>,
+    from: i64,
+    to: i64,
+    lifetime: bool,
+    expired: &impl Fn(&Tile) -> bool,
+) -> HashMap<Vec<u8>, KeyTiles> {
+    let mut keys: HashMap<Vec<u8>, KeyTiles> = HashMap::new();
+    for e in events {
+        let inside = (from..to).contains(&e.time);
+        let key = keys.entry(e.entity_key.clone()).or_default();
+        key.partition = e.seq.0;
+        for t in tiles_of(aggregations, e.time) {
+            let wanted = if t == LIFETIME {
+                lifetime
+            } else {
+                inside && !expired(&t)
+            };
+            if wanted {
+                fold_event(aggregations, key.tiles.entry(t).or_default(), t, &e);
+            }
+        }
+    }
+    keys
+}
+
+/// One round of keys of a pass.
+struct Round<'a, 'c, E> {
+    c: &'a Correction<'c>,
+    snapshot: &'a BTreeMap<i32, i64>,
+    from: i64,
+    to: i64,
+    lifetime: bool,
+    ttl: i64,
+    expired: &'a E,
+}
+
+impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
+    /// Compares the stored tiles of `chunk` with the recomputed ones,
+    /// replaces those that differ and reads them back; counts into `drift`
+    /// and leaves in `later` what the next pass must look at again.
+    async fn run(
+        &self,
+        chunk: &[Vec<u8>],
+        keys: &HashMap<Vec<u8>, KeyTiles>,
+        only: Option<&HashMap<Vec<u8>, HashSet<Tile>>>,
+        drift: &mut DriftReport,
+        later: &mut HashMap<Vec<u8>, HashSet<Tile>>,
+    ) -> Result<(), String> {
+        let table = TileTable::for_group(self.c.group);
+        let mut ranges: Vec<TileRange> = Vec::new();
+        if self.c.aggregations.has_windows() {
+            ranges.extend(
+                self.c
+                    .aggregations
+                    .grains
+                    .all()
+                    .iter()
+                    .map(|&grain| TileRange {
+                        grain,
+                        from: self.from,
+                        to: self.to,
+                    }),
+            );
+        }
+        if self.lifetime {
+            ranges.push(TileRange {
+                grain: LIFETIME.grain,
+                from: LIFETIME.start,
+                to: LIFETIME.start + 1,
+            });
+        }
+        let stored = self
+            .c
+            .online
+            .scan_tiles(&table, chunk, &ranges)
+            .await
+            .map_err(|e| e.to_string())?;
+        let empty = KeyTiles::default();
+        let mut writes = Vec::new();
+        let mut differences = Vec::new();
+        for (key, stored) in chunk.iter().zip(stored) {
+            let computed = keys.get(key).unwrap_or(&empty);
+            let mut online: BTreeMap<Tile, Vec<u8>> = stored
+                .into_iter()
+                .map(|s| {
+                    let tile = Tile {
+                        grain: s.grain,
+                        start: s.start,
+                    };
+                    (tile, s.value)
+                })
+                .filter(|(t, _)| !(self.expired)(t))
+                .collect();
+            let mut tiles: Vec<Tile> = computed
+                .tiles
+                .keys()
+                .chain(online.keys())
+                .copied()
+                .collect();
+            tiles.sort();
+            tiles.dedup();
+            let wanted = only.and_then(|only| only.get(key));
+            for tile in tiles {
+                if wanted.is_some_and(|w| !w.contains(&tile))
+                    || (only.is_some() && wanted.is_none())
+                {
+                    continue;
+                }
+                let truth = computed.tiles.get(&tile).cloned().unwrap_or_default();
+                let bytes = online.remove(&tile);
+                let (verdict, partition) = self.judge(&tile, computed, bytes.as_deref(), &truth);
+                match verdict {
+                    Verdict::Later => {
+                        later.entry(key.clone()).or_default().insert(tile);
+                    }
+                    Verdict::Agrees => drift.tiles_compared += 1,
+                    Verdict::Replace(d) => {
+                        drift.tiles_compared += 1;
+                        let next = self.snapshot.get(&partition).copied().unwrap_or(0);
+                        let mut value = truth;
+                        value.account_up_to(partition, next - 1);
+                        writes.push(TileWrite {
+                            key: TileKey {
+                                entity_key: key.clone(),
+                                grain: tile.grain,
+                                start: tile.start,
+                            },
+                            value: value.encode(),
+                            ttl_seconds: if tile == LIFETIME { 0 } else { self.ttl },
+                            version: corrected_version(next - 1),
+                        });
+                        differences.push(d);
+                    }
+                }
+            }
+        }
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.c
+            .online
+            .put_tiles(&table, &writes)
+            .await
+            .map_err(|e| e.to_string())?;
+        // A stream write that read the old tile may have landed after ours
+        // (its version is higher): that tile is looked at again.
+        let keys: Vec<TileKey> = writes.iter().map(|w| w.key.clone()).collect();
+        let back = self
+            .c
+            .online
+            .get_tiles(&table, &keys)
+            .await
+            .map_err(|e| e.to_string())?;
+        for ((write, back), d) in writes.iter().zip(back).zip(differences) {
+            if back.as_deref() == Some(write.value.as_slice()) {
+                drift.tiles_changed += 1;
+                drift.max_abs_diff = drift.max_abs_diff.max(d.abs);
+                drift.max_rel_diff = drift.max_rel_diff.max(d.rel);
+            } else {
+                drift.tiles_compared -= 1;
+                later
+                    .entry(write.key.entity_key.clone())
+                    .or_default()
+                    .insert(Tile {
+                        grain: write.key.grain,
+                        start: write.key.start,
+                    });
+            }
+        }
+        Ok(())
+    }
+
+    /// What to do with one stored tile (`bytes`, `None`: none) given the
+    /// recomputed `truth`; with the partition of the key's events.
+    fn judge(
+        &self,
+        tile: &Tile,
+        computed: &KeyTiles,
+        bytes: Option<&[u8]>,
+        truth: &TileValue,
+    ) -> (Verdict, i32) {
+        let stored = bytes.map(TileValue::decode);
+        let partition = match (&stored, computed.tiles.is_empty()) {
+            (_, false) => computed.partition,
+            (Some(Ok(v)), true) => match v.offsets().first() {
+                Some((p, _)) => *p,
+                // A stored tile without events: nothing to correct.
+                None => return (Verdict::Agrees, 0),
+            },
+            // Unreadable, and no event of the key in the snapshot: the
+            // partition is unknown; the key's events decide next time.
+            (_, true) => return (Verdict::Later, 0),
+        };
+        let next = self.snapshot.get(&partition).copied().unwrap_or(0);
+        let features: Vec<(usize, Function)> = self
+            .c
+            .aggregations
+            .features
+            .iter()
+            .filter(|f| f.window.is_none() == (tile == &LIFETIME))
+            .map(|f| (f.index, f.function))
+            .collect();
+        match stored {
+            Some(Ok(v))
+                if v.offsets()
+                    .iter()
+                    .any(|&(p, o)| p == partition && o >= next) =>
+            {
+                (Verdict::Later, partition)
+            }
+            // Nothing of the partition in Delta yet, and nothing stored.
+            _ if next == 0 => (Verdict::Later, partition),
+            Some(Ok(v)) => match difference(&features, Some(&v), truth) {
+                None => (Verdict::Agrees, partition),
+                Some(d) => (Verdict::Replace(d), partition),
+            },
+            // A tile that does not decode is replaced whatever it held.
+            Some(Err(_)) => (
+                Verdict::Replace(Difference { abs: 0.0, rel: 1.0 }),
+                partition,
+            ),
+            None => match difference(&features, None, truth) {
+                None => (Verdict::Agrees, partition),
+                Some(d) => (Verdict::Replace(d), partition),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use featurestore_offlinestore::OfflineRow;
+    use featurestore_onlinestore::RedbOnlineStore;
+    use featurestore_proto::v1::{Value, value::Kind};
+
+    use featurestore_aggregation::tile_value::streamed_version;
+
+    use super::*;
+    use crate::tiles::fold;
+
+    const MIN: i64 = 60_000_000;
+    /// The events' day (midnight UTC, late 2026).
+    const DAY0: i64 = 1_796_000_000_000_000 - 1_796_000_000_000_000 % (1440 * MIN);
+    const CONSUMER: &str = "materializer";
+
+    struct Setup {
+        _dir: tempfile::TempDir,
+        online: RedbOnlineStore,
+        offline: DeltaStore,
+        group: FeatureGroup,
+        aggregations: Aggregations,
+        key: Vec<u8>,
+    }
+
+    /// A group of rides per driver: a 1-hour count and a lifetime sum of
+    /// fares, on an embedded online store and a local Delta table.
+    async fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let online = RedbOnlineStore::open(&dir.path().join("o.redb")).unwrap();
+        let offline = DeltaStore::new(dir.path().join("delta").to_str().unwrap()).unwrap();
+        let group = crate::tiles::tests::group();
+        let aggregations = Aggregations::of(&group).unwrap();
+        online
+            .ensure_tiles(&TileTable::for_group(&group))
+            .await
+            .unwrap();
+        offline
+            .ensure_table(&OfflineTable::for_group(&group))
+            .await
+            .unwrap();
+        let key = EntityKeyEncoder::new(&group.primary_key)
+            .encode([Some(&Kind::Int64Value(7))])
+            .unwrap();
+        Setup {
+            _dir: dir,
+            online,
+            offline,
+            group,
+            aggregations,
+            key,
+        }
+    }
+
+    fn float(x: f64) -> Value {
+        Value {
+            kind: Some(Kind::Float64Value(x)),
+        }
+    }
+
+    /// Rides of driver 7 at `DAY0 + minutes`, fares 1, 2, 3…, at offsets
+    /// `first..` of partition 0.
+    fn rides(first: i64, minutes: &[i64]) -> Vec<OfflineRow> {
+        minutes
+            .iter()
+            .enumerate()
+            .map(|(i, m)| OfflineRow {
+                key_values: vec![Value {
+                    kind: Some(Kind::Int64Value(7)),
+                }],
+                event_time_micros: DAY0 + m * MIN,
+                feature_values: vec![float(first as f64 + i as f64 + 1.0)],
+                ingest_time_micros: DAY0,
+                partition: 0,
+                offset: first + i as i64,
+            })
+            .collect()
+    }
+
+    impl Setup {
+        fn correction(&self) -> Correction<'_> {
+            Correction {
+                online: &self.online,
+                offline: &self.offline,
+                consumer: CONSUMER,
+                partitions: 1,
+                group: &self.group,
+                aggregations: &self.aggregations,
+            }
+        }
+
+        /// What the stream does with `rows`: folds them into the tiles.
+        async fn stream(&self, rows: &[OfflineRow]) {
+            let events = rows
+                .iter()
+                .map(|r| {
+                    TileEvent::new(
+                        &self.aggregations,
+                        self.key.clone(),
+                        (r.partition, r.offset),
+                        r.event_time_micros,
+                        &r.feature_values,
+                    )
+                })
+                .collect();
+            fold(&self.online, &self.group, &self.aggregations, events)
+                .await
+                .unwrap();
+        }
+
+        /// What the Delta writer does with `rows`.
+        async fn commit(&self, rows: &[OfflineRow]) {
+            let topic = topic_name(&self.group.project, &self.group.name, self.group.version);
+            self.offline
+                .append(
+                    &OfflineTable::for_group(&self.group),
+                    CONSUMER,
+                    &topic,
+                    rows,
+                )
+                .await
+                .unwrap();
+        }
+
+        async fn correct(&self, passes: usize) -> DriftReport {
+            let retries = Retries {
+                passes,
+                wait: Duration::from_millis(10),
+            };
+            correct(
+                &self.correction(),
+                DAY0,
+                DAY0 + 1440 * MIN,
+                retries,
+                DAY0,
+                |_| {},
+            )
+            .await
+            .unwrap()
+        }
+
+        async fn tile(&self, grain: i64, start: i64) -> Option<TileValue> {
+            let key = TileKey {
+                entity_key: self.key.clone(),
+                grain,
+                start,
+            };
+            self.online
+                .get_tiles(&TileTable::for_group(&self.group), &[key])
+                .await
+                .unwrap()
+                .remove(0)
+                .map(|b| TileValue::decode(&b).unwrap())
+        }
+
+        async fn put(&self, grain: i64, start: i64, value: &TileValue, version: i64) {
+            let write = TileWrite {
+                key: TileKey {
+                    entity_key: self.key.clone(),
+                    grain,
+                    start,
+                },
+                value: value.encode(),
+                ttl_seconds: 0,
+                version,
+            };
+            self.online
+                .put_tiles(&TileTable::for_group(&self.group), &[write])
+                .await
+                .unwrap();
+        }
+    }
+
+    fn count(tile: &TileValue) -> i64 {
+        match tile.state(0).unwrap().output(Function::Count) {
+            featurestore_aggregation::Output::Int(n) => n,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn corrupted_tiles_are_replaced_and_counted_exactly() {
+        let s = setup().await;
+        let rows = rides(0, &[1, 10, 70, 130]);
+        s.stream(&rows).await;
+        s.commit(&rows).await;
+        // Stream and table agree: every tile compared, none changed.
+        // Tiles: 5-min ×4, 1-hour ×3, 1-day ×1, lifetime.
+        let clean = s.correct(1).await;
+        assert_eq!(
+            (clean.tiles_compared, clean.tiles_changed, clean.events_read),
+            (9, 0, 4),
+            "{clean:?}"
+        );
+        assert!(clean.lifetime_compared);
+        // Corrupt two tiles: the first hour counts 5 events, the lifetime
+        // tile lost its fares.
+        let hour = 60 * MIN;
+        let truth_hour = s.tile(hour, DAY0).await.unwrap();
+        let truth_life = s.tile(0, 0).await.unwrap();
+        let mut wrong_hour = truth_hour.clone();
+        for offset in 100..103 {
+            wrong_hour.fold([(0, Function::Count, None)], DAY0, (0, offset));
+        }
+        wrong_hour.account_up_to(0, 1);
+        // (Written as the stream would have: its version, so they take.)
+        s.put(hour, DAY0, &wrong_hour, streamed_version(1)).await;
+        s.put(0, 0, &TileValue::default(), streamed_version(3))
+            .await;
+        let fixed = s.correct(1).await;
+        assert_eq!(
+            (
+                fixed.tiles_compared,
+                fixed.tiles_changed,
+                fixed.tiles_deferred
+            ),
+            (9, 2, 0),
+            "{fixed:?}"
+        );
+        // Lifetime sum 0 where 1+2+3+4 = 10 is right.
+        assert_eq!((fixed.max_abs_diff, fixed.max_rel_diff), (10.0, 1.0));
+        let features = [(0, Function::Count)];
+        assert_eq!(
+            difference(&features, s.tile(hour, DAY0).await.as_ref(), &truth_hour),
+            None
+        );
+        assert_eq!(count(&s.tile(hour, DAY0).await.unwrap()), 2);
+        let life = [(1, Function::Sum)];
+        assert_eq!(
+            difference(&life, s.tile(0, 0).await.as_ref(), &truth_life),
+            None
+        );
+        // A replay of the corrected events is skipped; a new one counts.
+        s.stream(&rows).await;
+        assert_eq!(count(&s.tile(hour, DAY0).await.unwrap()), 2);
+        s.stream(&rides(4, &[20])).await;
+        assert_eq!(count(&s.tile(hour, DAY0).await.unwrap()), 3);
+    }
+
+    #[tokio::test]
+    async fn a_tile_the_stream_folded_past_the_table_waits_for_the_table() {
+        let s = setup().await;
+        let rows = rides(0, &[1, 10, 70]);
+        s.stream(&rows).await;
+        s.commit(&rows[..2]).await;
+        // The 1-hour tile at 70 minutes (and its 5-minute and the day and
+        // lifetime tiles) hold offset 2, which the table does not yet.
+        let early = s.correct(2).await;
+        assert_eq!(early.tiles_deferred, 4, "{early:?}");
+        assert_eq!(early.tiles_changed, 0, "{early:?}");
+        assert_eq!(early.tiles_compared, 3, "{early:?}");
+        s.commit(&rows[2..]).await;
+        let late = s.correct(1).await;
+        assert_eq!(
+            (late.tiles_deferred, late.tiles_changed, late.tiles_compared),
+            (0, 0, 7),
+            "{late:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_write_after_the_correction_keeps_its_event() {
+        let s = setup().await;
+        let rows = rides(0, &[1, 10]);
+        s.stream(&rows).await;
+        s.commit(&rows).await;
+        let hour = 60 * MIN;
+        // A corrupt tile, replaced by the correction…
+        let mut wrong = s.tile(hour, DAY0).await.unwrap();
+        wrong.fold([(0, Function::Count, None)], DAY0, (0, 50));
+        wrong.account_up_to(0, 1);
+        s.put(hour, DAY0, &wrong, streamed_version(1)).await;
+        let fixed = s.correct(1).await;
+        assert_eq!(fixed.tiles_changed, 1, "{fixed:?}");
+        // …and a deposed stream write of the old fold, late: ignored.
+        s.put(hour, DAY0, &wrong, streamed_version(1)).await;
+        assert_eq!(count(&s.tile(hour, DAY0).await.unwrap()), 2);
+        // The stream's next event folds on top of the corrected tile.
+        s.stream(&rides(2, &[30])).await;
+        assert_eq!(count(&s.tile(hour, DAY0).await.unwrap()), 3);
+    }
+}
