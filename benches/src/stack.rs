@@ -15,6 +15,7 @@ pub struct Stack {
     pub ingestion: Channel,
     pub serving: Channel,
     pub offline: Channel,
+    pub materialization: Channel,
     registry: Channel,
     pub project: String,
     /// Where the Delta tables are.
@@ -67,7 +68,8 @@ impl Stack {
             &common(ingest_port),
             &dir.join("ingestion.log"),
         );
-        let mut mat_env = common(free_port());
+        let mat_port = free_port();
+        let mut mat_env = common(mat_port);
         mat_env.extend(cassandra.clone());
         mat_env.extend([
             ("KAFKA__GROUP_ID".to_string(), format!("mat_{project}")),
@@ -105,6 +107,7 @@ impl Stack {
             ingestion: channel(ingest_port).await,
             serving: channel(serve_port).await,
             offline: channel(offline_port).await,
+            materialization: channel(mat_port).await,
             registry: registry.channel().await,
             project,
             offline_root: dir.join("offline"),
@@ -123,6 +126,7 @@ impl Stack {
             ingestion: channel(ports[1]).await,
             serving: channel(ports[2]).await,
             offline: channel(ports[3]).await,
+            materialization: channel(ports[4]).await,
             project: project.to_string(),
             offline_root: dir.join("data").join("offline"),
             serving_pid: process.0.id(),

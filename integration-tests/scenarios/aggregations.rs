@@ -653,19 +653,26 @@ pub async fn ingest_taps(
     keys: i64,
     per_key: i64,
 ) -> Vec<u8> {
-    let mut ingestion = IngestionServiceClient::new(ingestion);
     let now = now_micros();
-    let rows = (0..keys)
+    let taps: Vec<(i64, i64)> = (0..keys)
         .flat_map(|card| {
-            (0..per_key).map(move |i| Row {
-                values: vec![
-                    v(Kind::Int64Value(card)),
-                    v(Kind::TimestampValue(
-                        now - 60 * MIN - (batch * per_key + i) * MIN,
-                    )),
-                    v(Kind::Float64Value(1.0)),
-                ],
-            })
+            (0..per_key).map(move |i| (card, now - 60 * MIN - (batch * per_key + i) * MIN))
+        })
+        .collect();
+    ingest_taps_at(ingestion, project, &taps).await
+}
+
+/// Ingests taps `(card, time µs)`, amount 1 each; returns the write token.
+pub async fn ingest_taps_at(ingestion: Channel, project: &str, taps: &[(i64, i64)]) -> Vec<u8> {
+    let mut ingestion = IngestionServiceClient::new(ingestion);
+    let rows = taps
+        .iter()
+        .map(|(card, t)| Row {
+            values: vec![
+                v(Kind::Int64Value(*card)),
+                v(Kind::TimestampValue(*t)),
+                v(Kind::Float64Value(1.0)),
+            ],
         })
         .collect();
     ingest(

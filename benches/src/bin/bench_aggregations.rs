@@ -22,6 +22,11 @@
 //!    last; within 1e-9 relative for sum, mean and stddev, which DuckDB
 //!    does not round exactly).
 //!
+//! 4. **Correction**: the tiles of the whole history recomputed from the
+//!    Delta table and compared (`StartBackfill`): wall time and
+//!    materializer CPU of the tile phase, events per CPU-second, resident
+//!    memory added.
+//!
 //! Text and JSON (`bench-results/aggregations-<target>.json`). Not a test:
 //! it never fails on numbers.
 
@@ -36,7 +41,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use clap::{Parser, ValueEnum};
-use featurestore_benches::{Stack, cpu_seconds, quantile_ms};
+use featurestore_benches::{Stack, cpu_seconds, quantile_ms, rss_bytes};
 use featurestore_domain::{
     EntityKeyEncoder,
     aggregation::Aggregations,
@@ -48,10 +53,12 @@ use featurestore_onlinestore::{CassandraConfig, CassandraStore, OnlineStore, Til
 use featurestore_proto::v1::{
     Aggregation, AggregationFunction, Consistency, CreateEntityRequest, CreateFeatureGroupRequest,
     CreateFeatureViewRequest, CreateProjectRequest, EntitySource, FeatureGroup, FeatureGroupRef,
-    FeatureSelection, FeatureSelector, FeatureView, FeatureViewRef, GetFeatureGroupRequest,
-    GetFeatureVectorsRequest, GetHistoricalFeaturesRequest, IngestRequest, Row, ScalarType, Value,
-    consistency::Level, entity_source::Source, feature_selector::Selector,
-    get_historical_features_request::Features, ingestion_service_client::IngestionServiceClient,
+    FeatureSelection, FeatureSelector, FeatureView, FeatureViewRef, GetBackfillJobRequest,
+    GetFeatureGroupRequest, GetFeatureVectorsRequest, GetHistoricalFeaturesRequest, IngestRequest,
+    ResourceState, Row, ScalarType, StartBackfillRequest, Value, consistency::Level,
+    entity_source::Source, feature_selector::Selector, get_historical_features_request::Features,
+    ingestion_service_client::IngestionServiceClient,
+    materialization_admin_service_client::MaterializationAdminServiceClient,
     offline_query_service_client::OfflineQueryServiceClient,
     online_serving_service_client::OnlineServingServiceClient, value::Kind,
 };
@@ -116,6 +123,25 @@ struct Report {
     offline_time_vs_duckdb: f64,
     /// Features whose checksum differs from DuckDB's (empty: identical).
     offline_differs_from_duckdb: Vec<String>,
+    correction: CorrectionFigures,
+}
+
+/// A tile correction of the whole history (`StartBackfill`; what also
+/// fills an aggregation added in place), after the offline phase.
+#[derive(Debug, Serialize)]
+struct CorrectionFigures {
+    /// The tile phase (the job first re-materialises the rows).
+    seconds: f64,
+    /// CPU of the materializer (standalone: the process) over the tile
+    /// phase, sampled every 20 ms.
+    cpu_seconds: f64,
+    events_read: u64,
+    events_per_cpu_second: f64,
+    tiles_compared: u64,
+    tiles_changed: u64,
+    /// The largest resident memory sampled during the tile phase, less the
+    /// resident memory when it started.
+    added_rss_bytes: u64,
 }
 
 const MIN: i64 = 60_000_000;
@@ -591,6 +617,55 @@ fn differing(ours: &Checksums, duck: &Checksums) -> Vec<String> {
         .collect()
 }
 
+/// Corrects the tiles of the whole history and measures the tile phase.
+async fn correct_all(stack: &Stack, now: i64, pid: u32) -> anyhow::Result<CorrectionFigures> {
+    let mut admin = MaterializationAdminServiceClient::new(stack.materialization.clone());
+    let job = admin
+        .start_backfill(StartBackfillRequest {
+            group: Some(FeatureGroupRef {
+                project: stack.project.clone(),
+                name: "payments".into(),
+                version: 1,
+            }),
+            start_time_micros: now - 91 * DAY,
+            end_time_micros: now + DAY,
+        })
+        .await?
+        .into_inner();
+    // (CPU and resident memory when the tile phase showed.)
+    let mut at_start: Option<(f64, u64)> = None;
+    let mut peak = 0;
+    let job = loop {
+        let job = admin
+            .get_backfill_job(GetBackfillJobRequest { id: job.id.clone() })
+            .await?
+            .into_inner();
+        if job.drift.is_some() {
+            let rss = rss_bytes(pid);
+            at_start.get_or_insert((cpu_seconds(pid), rss));
+            peak = peak.max(rss);
+        }
+        match job.state() {
+            ResourceState::Pending => tokio::time::sleep(Duration::from_millis(20)).await,
+            ResourceState::Ready => break job,
+            _ => anyhow::bail!("the correction failed: {job:?}"),
+        }
+    };
+    let (cpu0, rss0) = at_start.unwrap_or_default();
+    let cpu = cpu_seconds(pid) - cpu0;
+    let drift = job.drift.unwrap_or_default();
+    eprintln!("correction: {drift:?}");
+    Ok(CorrectionFigures {
+        seconds: (drift.finished_micros - drift.started_micros) as f64 / 1e6,
+        cpu_seconds: cpu,
+        events_read: drift.events_read,
+        events_per_cpu_second: drift.events_read as f64 / cpu,
+        tiles_compared: drift.tiles_compared,
+        tiles_changed: drift.tiles_changed,
+        added_rss_bytes: peak.saturating_sub(rss0),
+    })
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -642,6 +717,7 @@ async fn main() -> anyhow::Result<()> {
     let table_dir = stack.offline_root.join(&stack.project).join("payments/v1");
     let (duckdb_seconds, duck) = duckdb(&entities_file, &table_dir)?;
     let differs = differing(&checksums(&batches), &duck);
+    let correction = correct_all(&stack, now, cpu_pid).await?;
 
     let report = Report {
         target: args.target,
@@ -670,12 +746,14 @@ async fn main() -> anyhow::Result<()> {
         duckdb_seconds,
         offline_time_vs_duckdb: offline_seconds / duckdb_seconds,
         offline_differs_from_duckdb: differs,
+        correction,
     };
     println!(
         "aggregations ({target:?}, {keys} cards x {per} events, {f} features over 1h..90d)\n\
          materialization: {events} events in {fold:.1} s = {eps:.0} events/s; {cpu:.1} materializer CPU-s = {epc:.0} events/CPU-s{note}\n\
          serving, {c} in flight: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms ({sn} requests); 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms ({bn} requests){direct}\n\
-         offline: {rows} entity rows in {os:.2} s = {ors:.0} rows/s; DuckDB (SQL, same rule) {ds:.2} s: {ratio:.2}x its time; results {agree}",
+         offline: {rows} entity rows in {os:.2} s = {ors:.0} rows/s; DuckDB (SQL, same rule) {ds:.2} s: {ratio:.2}x its time; results {agree}\n\
+         correction of the whole history: {ce} events in {cs:.2} s, {cc:.2} CPU-s = {cepc:.0} events/CPU-s; {ct} tiles compared, {cx} changed; +{cm:.0} MB resident at peak",
         target = args.target,
         keys = args.keys,
         per = args.events_per_key,
@@ -711,6 +789,13 @@ async fn main() -> anyhow::Result<()> {
         ors = report.offline_rows_per_second,
         ds = report.duckdb_seconds,
         ratio = report.offline_time_vs_duckdb,
+        ce = report.correction.events_read,
+        cs = report.correction.seconds,
+        cc = report.correction.cpu_seconds,
+        cepc = report.correction.events_per_cpu_second,
+        ct = report.correction.tiles_compared,
+        cx = report.correction.tiles_changed,
+        cm = report.correction.added_rss_bytes as f64 / 1e6,
         agree = if report.offline_differs_from_duckdb.is_empty() {
             "identical".to_string()
         } else {

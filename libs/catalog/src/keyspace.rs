@@ -103,6 +103,16 @@ impl Keyspace {
         format!("{}.corrections/{project}/{group}/{version}/", self.root)
     }
 
+    /// The claims of scheduled corrections of a group version, one per
+    /// range end: `<root>.correction-claims/<project>/<group>/<version>/
+    /// <range end µs, 20 digits>`.
+    pub fn correction_claims_prefix(&self, project: &str, group: &str, version: u32) -> String {
+        format!(
+            "{}.correction-claims/{project}/{group}/{version}/",
+            self.root
+        )
+    }
+
     /// `(project, group, version, partition)` of a progress key.
     pub fn parse_progress<'k>(&self, key: &'k str) -> Option<(&'k str, &'k str, u32, i32)> {
         let rest = key.strip_prefix(&self.root)?.strip_prefix(".progress/")?;

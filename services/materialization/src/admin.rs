@@ -313,6 +313,7 @@ impl AdminGrpc {
             aggregations,
         };
         let job_id = id.to_string();
+        let started = now_micros();
         let mut report = correction::correct(
             &correction,
             from,
@@ -322,6 +323,7 @@ impl AdminGrpc {
             |drift| {
                 let drift = DriftReport {
                     job_id: job_id.clone(),
+                    started_micros: started,
                     ..drift.clone()
                 };
                 self.update(id, |job| job.drift = Some(drift));
@@ -329,6 +331,7 @@ impl AdminGrpc {
         )
         .await?;
         report.job_id = id.to_string();
+        report.started_micros = started;
         report.finished_micros = now_micros();
         let id_of_group = group_id(group);
         crate::metrics::corrected(&id_of_group, &report);
@@ -361,9 +364,54 @@ impl AdminGrpc {
             .map_err(|e| Status::unavailable(format!("progress: {e}")))
     }
 
+    pub fn materializer(&self) -> &Arc<Materializer> {
+        &self.materializer
+    }
+
+    /// A new pending job `<kind>-<n>` of `group`, kept for `GetBackfillJob`.
+    fn new_job(&self, kind: &str, group: &FeatureGroup) -> BackfillJob {
+        let n = self.next_job.fetch_add(1, Ordering::Relaxed);
+        let job = BackfillJob {
+            id: format!("{kind}-{n}"),
+            group: Some(FeatureGroupRef {
+                project: group.project.clone(),
+                name: group.name.clone(),
+                version: group.version,
+            }),
+            state: ResourceState::Pending as i32,
+            ..Default::default()
+        };
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(job.id.clone(), job.clone());
+        job
+    }
+
+    /// A scheduled correction of `[from, to)` (`crate::schedule`): a job
+    /// `scheduled-<n>` like a backfill's, tiles only; returns when it ends.
+    pub async fn correct_scheduled(
+        &self,
+        group: &FeatureGroup,
+        aggregations: &Aggregations,
+        from: i64,
+        to: i64,
+    ) -> Result<(), String> {
+        let id = self.new_job("scheduled", group).id;
+        let result = self.correct(&id, group, aggregations, from, to).await;
+        self.update(&id, |job| match &result {
+            Ok(()) => job.state = ResourceState::Ready as i32,
+            Err(message) => {
+                job.state = ResourceState::Failed as i32;
+                job.message = message.clone();
+            }
+        });
+        result
+    }
+
     /// Refuses a correction of an aggregated group over a range after the
     /// newest event of its offline table.
-    async fn check_range(&self, group: &FeatureGroup, from: i64) -> Result<(), Status> {
+    pub async fn check_range(&self, group: &FeatureGroup, from: i64) -> Result<(), Status> {
         let published = self.published(&group_id(group)).await?;
         let newest = published
             .values()
@@ -385,7 +433,7 @@ impl AdminGrpc {
     }
 }
 
-fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
@@ -429,23 +477,8 @@ impl MaterializationAdminService for AdminGrpc {
         if !group.aggregations.is_empty() {
             self.check_range(&group, request.start_time_micros).await?;
         }
-        let id = format!("backfill-{}", self.next_job.fetch_add(1, Ordering::Relaxed));
-        let job = BackfillJob {
-            id: id.clone(),
-            group: Some(FeatureGroupRef {
-                project: group.project.clone(),
-                name: group.name.clone(),
-                version: group.version,
-            }),
-            state: ResourceState::Pending as i32,
-            rows_written: 0,
-            message: String::new(),
-            drift: None,
-        };
-        self.jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), job.clone());
+        let job = self.new_job("backfill", &group);
+        let id = job.id.clone();
         let this = self.clone();
         tokio::spawn(async move {
             this.backfill(

@@ -21,6 +21,7 @@ pub struct MaterializationConfig {
     pub cassandra: CassandraSettings,
     pub offline: OfflineSettings,
     pub batch: BatchSettings,
+    pub corrections: CorrectionSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -78,6 +79,30 @@ pub struct BatchSettings {
     /// behind the newest progress write (0: never; leave it to etcd's
     /// auto-compaction). Watchers further behind re-list.
     pub progress_keep_revisions: u64,
+}
+
+/// `[corrections]`: tile corrections of every aggregated group on a
+/// schedule (`crate::schedule`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorrectionSettings {
+    /// How often to look for a range due (0: never, the default).
+    #[serde(with = "humantime_serde")]
+    pub every: Duration,
+    /// The range each covers, ending where the current tile of the
+    /// coarsest grain starts (with daily tiles and the default 1 day: the
+    /// previous day). One replica corrects each range once.
+    #[serde(with = "humantime_serde")]
+    pub lookback: Duration,
+}
+
+impl Default for CorrectionSettings {
+    fn default() -> Self {
+        Self {
+            every: Duration::ZERO,
+            lookback: Duration::from_secs(86_400),
+        }
+    }
 }
 
 impl Default for KafkaSettings {
@@ -165,6 +190,7 @@ impl Default for MaterializationConfig {
             cassandra: CassandraSettings::default(),
             offline: OfflineSettings::default(),
             batch: BatchSettings::default(),
+            corrections: CorrectionSettings::default(),
         }
     }
 }
@@ -206,6 +232,9 @@ impl Validate for MaterializationConfig {
         }
         if self.batch.max_records == 0 {
             return Err("batch.max_records must be positive".into());
+        }
+        if !self.corrections.every.is_zero() && self.corrections.lookback.is_zero() {
+            return Err("corrections.lookback must be positive when corrections.every is".into());
         }
         Ok(())
     }

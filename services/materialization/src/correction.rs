@@ -110,6 +110,7 @@ pub async fn correct(
         end_time_micros: to,
         ..Default::default()
     };
+    report(&drift);
     let ttl = c.aggregations.tile_ttl_seconds();
     let expired =
         |t: &Tile| t != &LIFETIME && t.end().saturating_add(ttl * 1_000_000) <= now_micros;

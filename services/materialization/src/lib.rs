@@ -11,6 +11,7 @@ pub mod held;
 pub mod metrics;
 pub mod pipeline;
 pub mod progress;
+pub mod schedule;
 pub mod tiles;
 
 use std::{sync::Arc, time::Duration};
@@ -104,6 +105,11 @@ pub async fn serve(
     tokio::spawn(crate::metrics::export_lag(
         admin.clone(),
         parts.materializer.catalog().clone(),
+        shutdown.clone(),
+    ));
+    tokio::spawn(schedule::run(
+        admin.clone(),
+        config.corrections.clone(),
         shutdown.clone(),
     ));
     server.add_service(MaterializationAdminServiceServer::new(admin));

@@ -5,6 +5,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use featurestore_materialization::config::CorrectionSettings;
 use featurestore_offline_query::config::QuerySettings;
 use featurestore_runtime::{
     AuthConfig, AuthzConfig, RateLimitConfig, ServerConfig, ServiceConfig, TelemetryConfig,
@@ -32,6 +33,9 @@ pub struct StandaloneConfig {
     /// `[authz]`: project roles and the audit log, as `[server.authz]` of a
     /// service. Off by default.
     pub authz: AuthzConfig,
+    /// `[corrections]`: tile corrections of every aggregated group on a
+    /// schedule, as materialization's. Off by default.
+    pub corrections: CorrectionSettings,
 }
 
 /// Where each service listens: the ports of the distributed services, so
@@ -96,6 +100,7 @@ impl Default for StandaloneConfig {
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
             authz: AuthzConfig::default(),
+            corrections: CorrectionSettings::default(),
         }
     }
 }

@@ -132,7 +132,10 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
         featurestore_ingestion::serve(&ingestion_config, ingestor, ingestion_l, down).await
     });
 
-    let mut materialization_config = MaterializationConfig::default();
+    let mut materialization_config = MaterializationConfig {
+        corrections: config.corrections.clone(),
+        ..MaterializationConfig::default()
+    };
     config.secure(&mut materialization_config.server);
     let parts = featurestore_materialization::Parts {
         materializer: Arc::new(Materializer::new(

@@ -49,3 +49,68 @@ async fn tiles_count_every_event_once_across_a_kill() {
     let counted = scenario::taps_counted(second.channel(2).await, "crash", KEYS, tokens).await;
     assert_eq!(counted, scenario::taps_expected(KEYS, 6 * PER_KEY));
 }
+
+/// With `[corrections] every` set, each aggregated group's previous day is
+/// corrected on its own once, and its report shows in the status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_previous_day_is_corrected_on_schedule() {
+    use featurestore_proto::v1::{
+        FeatureGroupRef, GetMaterializationStatusRequest,
+        materialization_admin_service_client::MaterializationAdminServiceClient,
+    };
+    use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+    const DAY: i64 = 86_400_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let ports = common::free_ports();
+    let mut command = common::command(dir.path(), ports);
+    command.env("FS_STANDALONE_CORRECTIONS__EVERY", "200ms");
+    let running = common::start_command(command, ports).await;
+    scenario::define_taps(running.channel(0).await, "sched").await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64;
+    let today = now - now.rem_euclid(DAY);
+    let yesterday = [today - 12 * 3_600_000_000, today - 3_600_000_000];
+    let taps = yesterday.map(|t| (0, t));
+    let token = scenario::ingest_taps_at(running.channel(1).await, "sched", &taps).await;
+    scenario::taps_counted(running.channel(2).await, "sched", 1, vec![token]).await;
+    let mut admin = MaterializationAdminServiceClient::new(running.channel(4).await);
+    let started = Instant::now();
+    let report = loop {
+        let status = admin
+            .get_materialization_status(GetMaterializationStatusRequest {
+                group: Some(FeatureGroupRef {
+                    project: "sched".into(),
+                    name: "taps".into(),
+                    version: 1,
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if let Some(report) = status.corrections.first() {
+            break report.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{status:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(report.job_id.starts_with("scheduled-"), "{report:?}");
+    assert_eq!(
+        (report.start_time_micros, report.end_time_micros),
+        (today - DAY, today)
+    );
+    // Two 5-minute, two hourly, one daily tile and the lifetime tile (the
+    // day holds every event); nothing to change.
+    assert!(report.lifetime_compared, "{report:?}");
+    assert_eq!(
+        (
+            report.events_read,
+            report.tiles_compared,
+            report.tiles_changed
+        ),
+        (2, 6, 0),
+        "{report:?}"
+    );
+}

@@ -5393,6 +5393,10 @@ pub struct DriftReport {
     /// µs since epoch; 0 while running.
     #[prost(int64, tag = "11")]
     pub finished_micros: i64,
+    /// µs since epoch: when the tile correction started (a backfill first
+    /// re-materialises the range's rows).
+    #[prost(int64, tag = "12")]
+    pub started_micros: i64,
 }
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -112,7 +112,7 @@ class BackfillJob(_message.Message):
     def __init__(self, id: _Optional[str] = ..., group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., state: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., rows_written: _Optional[int] = ..., message: _Optional[str] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ...) -> None: ...
 
 class DriftReport(_message.Message):
-    __slots__ = ("job_id", "start_time_micros", "end_time_micros", "events_read", "tiles_compared", "tiles_changed", "tiles_deferred", "max_abs_diff", "max_rel_diff", "lifetime_compared", "finished_micros")
+    __slots__ = ("job_id", "start_time_micros", "end_time_micros", "events_read", "tiles_compared", "tiles_changed", "tiles_deferred", "max_abs_diff", "max_rel_diff", "lifetime_compared", "finished_micros", "started_micros")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     START_TIME_MICROS_FIELD_NUMBER: _ClassVar[int]
     END_TIME_MICROS_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +124,7 @@ class DriftReport(_message.Message):
     MAX_REL_DIFF_FIELD_NUMBER: _ClassVar[int]
     LIFETIME_COMPARED_FIELD_NUMBER: _ClassVar[int]
     FINISHED_MICROS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_MICROS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     start_time_micros: int
     end_time_micros: int
@@ -135,7 +136,8 @@ class DriftReport(_message.Message):
     max_rel_diff: float
     lifetime_compared: bool
     finished_micros: int
-    def __init__(self, job_id: _Optional[str] = ..., start_time_micros: _Optional[int] = ..., end_time_micros: _Optional[int] = ..., events_read: _Optional[int] = ..., tiles_compared: _Optional[int] = ..., tiles_changed: _Optional[int] = ..., tiles_deferred: _Optional[int] = ..., max_abs_diff: _Optional[float] = ..., max_rel_diff: _Optional[float] = ..., lifetime_compared: _Optional[bool] = ..., finished_micros: _Optional[int] = ...) -> None: ...
+    started_micros: int
+    def __init__(self, job_id: _Optional[str] = ..., start_time_micros: _Optional[int] = ..., end_time_micros: _Optional[int] = ..., events_read: _Optional[int] = ..., tiles_compared: _Optional[int] = ..., tiles_changed: _Optional[int] = ..., tiles_deferred: _Optional[int] = ..., max_abs_diff: _Optional[float] = ..., max_rel_diff: _Optional[float] = ..., lifetime_compared: _Optional[bool] = ..., finished_micros: _Optional[int] = ..., started_micros: _Optional[int] = ...) -> None: ...
 
 class GetBackfillJobRequest(_message.Message):
     __slots__ = ("id",)
