@@ -44,8 +44,10 @@ use featurestore_proto::v1::{DriftReport, FeatureGroup};
 
 use crate::tiles::{LIFETIME, TileEvent, fold_event, tiles_of};
 
-/// Keys read, compared and written together.
+/// Most keys read, compared and written together…
 const KEYS_PER_ROUND: usize = 500;
+/// …and most events folded for them (at least one key's).
+const EVENTS_PER_ROUND: usize = 200_000;
 
 /// What a correction works on.
 pub struct Correction<'a> {
@@ -125,29 +127,65 @@ pub async fn correct(
         if pass == 0 {
             drift.events_read = events.len() as u64;
         }
-        let mut keys = fold_all(c.aggregations, events, from, to, lifetime, &expired);
-        if let Some(left) = &left {
-            for key in left.keys() {
-                keys.entry(key.clone()).or_default();
+        // Keys in order, each with its events (in log order) next to each
+        // other; a round folds and compares a run of keys whose events
+        // stay under the budget, so only its tiles are in memory.
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for e in &events {
+            if keys.last() != Some(&e.entity_key) {
+                keys.push(e.entity_key.clone());
             }
         }
+        if let Some(left) = &left {
+            keys.extend(left.keys().cloned());
+        }
+        keys.sort();
+        keys.dedup();
         let mut later: HashMap<Vec<u8>, HashSet<Tile>> = HashMap::new();
-        let mut order: Vec<Vec<u8>> = keys.keys().cloned().collect();
-        order.sort();
-        for chunk in order.chunks(KEYS_PER_ROUND) {
-            let round = Round {
-                c,
-                snapshot: &snapshot,
+        let round = Round {
+            c,
+            snapshot: &snapshot,
+            from,
+            to,
+            lifetime,
+            ttl,
+            expired: &expired,
+        };
+        let (mut key_at, mut event_at) = (0, 0);
+        while key_at < keys.len() {
+            let (mut key_end, mut event_end) = (key_at, event_at);
+            while key_end < keys.len()
+                && (key_end == key_at
+                    || (key_end - key_at < KEYS_PER_ROUND
+                        && event_end - event_at < EVENTS_PER_ROUND))
+            {
+                while events
+                    .get(event_end)
+                    .is_some_and(|e| e.entity_key == keys[key_end])
+                {
+                    event_end += 1;
+                }
+                key_end += 1;
+            }
+            let tiles = fold_all(
+                c.aggregations,
+                &events[event_at..event_end],
                 from,
                 to,
                 lifetime,
-                ttl,
-                expired: &expired,
-            };
+                &expired,
+            );
             round
-                .run(chunk, &keys, left.as_ref(), &mut drift, &mut later)
+                .run(
+                    &keys[key_at..key_end],
+                    &tiles,
+                    left.as_ref(),
+                    &mut drift,
+                    &mut later,
+                )
                 .await?;
             report(&drift);
+            (key_at, event_at) = (key_end, event_end);
         }
         drift.tiles_deferred = later.values().map(|t| t.len() as u64).sum();
         if later.is_empty() {
@@ -195,7 +233,8 @@ async fn moved(
     }
 }
 
-/// The snapshot's events to fold, in log order: those in `[from, to)`, and
+/// The snapshot's events to fold, by key and in log order per key: those
+/// in `[from, to)`, and
 /// on a retry (`only`) every event of the keys left (their lifetime tiles
 /// need them all); with the count of the snapshot's events outside the
 /// range.
@@ -244,7 +283,7 @@ async fn events_of(
     if let Some(failed) = failed {
         return Err(failed);
     }
-    events.sort_by_key(|e| e.seq);
+    events.sort_unstable_by(|a, b| (&a.entity_key, a.seq).cmp(&(&b.entity_key, b.seq)));
     Ok((events, outside))
 }
 
@@ -253,7 +292,7 @@ async fn events_of(
 /// when `lifetime`.
 fn fold_all(
     aggregations: &Aggregations,
-    events: Vec<TileEvent>,
+    events: &[TileEvent],
     from: i64,
     to: i64,
     lifetime: bool,
@@ -271,7 +310,7 @@ fn fold_all(
                 inside && !expired(&t)
             };
             if wanted {
-                fold_event(aggregations, key.tiles.entry(t).or_default(), t, &e);
+                fold_event(aggregations, key.tiles.entry(t).or_default(), t, e);
             }
         }
     }
@@ -434,6 +473,11 @@ impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
         bytes: Option<&[u8]>,
         truth: &TileValue,
     ) -> (Verdict, i32) {
+        // The common case, cheaply: the stream folded exactly these events
+        // in the same order, so the tile is the same bytes.
+        if !computed.tiles.is_empty() && bytes.is_some_and(|b| b == truth.encode()) {
+            return (Verdict::Agrees, computed.partition);
+        }
         let stored = bytes.map(TileValue::decode);
         let partition = match (&stored, computed.tiles.is_empty()) {
             (_, false) => computed.partition,
