@@ -338,5 +338,85 @@ async fn the_energy_example_runs_end_to_end_on_standalone() {
     assert_eq!(sum("online_offset"), sum("offline_offset"), "{out}");
     let (ok, table) = run(&[&materialization, "status", "-p", "energy", "--partitions"]).await;
     assert!(ok && table.contains("ONLINE (offset / lag)"), "{table}");
+
+    // A correction of the readings' tiles over their whole history (once
+    // the offline table holds them all): every tile compared, none changed
+    // (the stream and the offline table agree), and the status shows it.
+    let started = std::time::Instant::now();
+    loop {
+        let (ok, out) = run(&[
+            &materialization,
+            "status",
+            "-p",
+            "energy",
+            "--group",
+            "meter_readings",
+            "-o",
+            "json",
+        ])
+        .await;
+        assert!(ok, "{out}");
+        let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+        if status[0]["offline_lag_offsets"] == 0 && status[0]["offline_watermark_micros"] != 0 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{out}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let at = |days: i64| {
+        let now = std::time::SystemTime::now();
+        let shifted = if days < 0 {
+            now - Duration::from_secs(days.unsigned_abs() * 86_400)
+        } else {
+            now + Duration::from_secs(days as u64 * 86_400)
+        };
+        humantime::format_rfc3339_seconds(shifted).to_string()
+    };
+    // `fsctl backfill` from `from` to `to` days from now, following the job
+    // (JSON) or not.
+    let backfill = |from: i64, to: i64, follow: bool| {
+        let mut args: Vec<String> = [materialization.as_str(), "backfill", "-p", "energy"]
+            .into_iter()
+            .chain(["--group", "meter_readings", "--from"])
+            .map(String::from)
+            .collect();
+        args.extend([at(from), "--to".into(), at(to)]);
+        if follow {
+            args.extend(["--wait", "120", "-o", "json"].map(String::from));
+        }
+        args
+    };
+    let args = backfill(-8, 1, true);
+    let (ok, out) = run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(ok, "{out}");
+    let job: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(job["state"], "READY", "{out}");
+    let drift = &job["drift"];
+    assert_eq!(drift["events_read"], 11520, "{out}");
+    assert_eq!(drift["tiles_changed"], 0, "{out}");
+    assert_eq!(drift["tiles_deferred"], 0, "{out}");
+    assert_eq!(drift["lifetime_compared"], true, "{out}");
+    let compared = drift["tiles_compared"].as_u64().unwrap();
+    assert!(compared > 0, "{out}");
+    let (ok, table) = run(&[
+        &materialization,
+        "status",
+        "-p",
+        "energy",
+        "--group",
+        "meter_readings",
+    ])
+    .await;
+    assert!(
+        ok && table.contains("LAST CORRECTION") && table.contains(&format!("0 / {compared} tiles")),
+        "{table}"
+    );
+    // A range after the newest reading: refused, naming the field.
+    let args = backfill(2, 3, false);
+    let (ok, out) = run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(
+        !ok && out.contains("InvalidArgument") && out.contains("start_time_micros"),
+        "{out}"
+    );
     standalone.stop().await.unwrap();
 }
