@@ -186,14 +186,7 @@ impl AdminGrpc {
             offline_lag_records: offline_lag,
             online_lag_seconds: lag_seconds(online_lag, online_watermark),
             offline_lag_seconds: lag_seconds(offline_lag, offline_watermark),
-            corrections: if group.aggregations.is_empty() {
-                Vec::new()
-            } else {
-                let (store, keys) = self.materializer.progress().store();
-                drift_reports::latest(store.as_ref(), keys, &id)
-                    .await
-                    .map_err(|e| Status::unavailable(format!("correction reports: {e}")))?
-            },
+            corrections: Vec::new(),
             message: format!(
                 "positions are the offline table's committed offsets of consumer {:?}",
                 self.materializer.consumer()
@@ -451,7 +444,15 @@ impl MaterializationAdminService for AdminGrpc {
             authz::group_project(request.get_ref().group.as_ref()),
         )?;
         let group = self.group(request.get_ref().group.as_ref())?;
-        self.status_of(&group).await.map(Response::new)
+        let mut status = self.status_of(&group).await?;
+        // Read here, not in `status_of`: the lag metrics call that often.
+        if !group.aggregations.is_empty() {
+            let (store, keys) = self.materializer.progress().store();
+            status.corrections = drift_reports::latest(store.as_ref(), keys, &group_id(&group))
+                .await
+                .map_err(|e| Status::unavailable(format!("correction reports: {e}")))?;
+        }
+        Ok(Response::new(status))
     }
 
     async fn start_backfill(

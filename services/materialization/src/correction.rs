@@ -393,11 +393,9 @@ impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
                 .collect();
             tiles.sort();
             tiles.dedup();
-            let wanted = only.and_then(|only| only.get(key));
             for tile in tiles {
-                if wanted.is_some_and(|w| !w.contains(&tile))
-                    || (only.is_some() && wanted.is_none())
-                {
+                // A retry looks only at the tiles left for it.
+                if only.is_some_and(|only| !only.get(key).is_some_and(|w| w.contains(&tile))) {
                     continue;
                 }
                 let truth = computed.tiles.get(&tile).cloned().unwrap_or_default();
