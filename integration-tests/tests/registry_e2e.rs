@@ -777,3 +777,91 @@ async fn catalog_cache_follows_registry_changes() {
         .expect("group in cache");
     assert_eq!(cached.features, created.features);
 }
+
+/// Aggregations added in place to a group that keeps both tables start a
+/// bootstrap of their history, written in the transaction that adds them:
+/// a reader of the catalog sees the aggregation and its BACKFILLING state
+/// at the same revision, never the one without the other.
+#[tokio::test]
+async fn aggregations_added_in_place_start_a_bootstrap_with_the_group() {
+    use featurestore_catalog::{CatalogCache, Keyspace};
+    use featurestore_proto::v1::{Aggregation, AggregationFunction, ResourceState};
+    let aggregation = |name: &str, function: AggregationFunction| Aggregation {
+        name: name.into(),
+        function: function as i32,
+        input: "amount".into(),
+        window_seconds: 3600,
+        ..Default::default()
+    };
+    let registry = RegistrySandbox::start().await;
+    let mut client = registry.client().await;
+    setup_shop(&mut client).await;
+    let cache = CatalogCache::spawn(
+        featurestore_integration_tests::metadata_store().await,
+        Keyspace::new(registry.root()),
+    );
+    // Created with aggregations: a new version has no history to fill.
+    let mut created = create_group(
+        &mut client,
+        FeatureGroup {
+            aggregations: vec![aggregation("sum_1h", AggregationFunction::Sum)],
+            ..orders()
+        },
+    )
+    .await
+    .unwrap();
+    // Updates the group; the catalog as the cache sees it afterwards.
+    let update = |group: FeatureGroup| {
+        let (mut client, cache) = (client.clone(), &cache);
+        async move {
+            let updated = client
+                .update_feature_group(UpdateFeatureGroupRequest {
+                    feature_group: Some(group),
+                    expected_revision: 0,
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            cache
+                .wait_for_revision(updated.meta.unwrap().revision, Duration::from_secs(10))
+                .await
+                .unwrap();
+            cache.snapshot()
+        }
+    };
+    created
+        .aggregations
+        .push(aggregation("max_1h", AggregationFunction::Max));
+    let snapshot = update(created.clone()).await;
+    let group = snapshot.feature_group("shop", "orders", 1).unwrap();
+    assert_eq!(group.aggregations.len(), 2);
+    let bootstrap = snapshot.backfilling(group).expect("a running bootstrap");
+    assert_eq!(bootstrap.aggregations, ["max_1h"]);
+    assert_eq!(bootstrap.state(), ResourceState::Backfilling);
+    assert!(bootstrap.requested_micros > 0 && bootstrap.runner.is_empty());
+
+    // Another one while it runs: the bootstrap takes both on.
+    created
+        .aggregations
+        .push(aggregation("min_1h", AggregationFunction::Min));
+    let snapshot = update(created.clone()).await;
+    let bootstrap = snapshot.bootstrap("shop", "orders", 1).unwrap();
+    assert_eq!(bootstrap.aggregations, ["max_1h", "min_1h"]);
+    // A change that adds none leaves it alone.
+    created.description = "Orders, with their extremes".into();
+    let snapshot = update(created.clone()).await;
+    assert_eq!(snapshot.bootstrap("shop", "orders", 1), Some(bootstrap));
+    // Deleting the group deletes its bootstrap.
+    client
+        .delete_feature_group(DeleteFeatureGroupRequest {
+            project: "shop".into(),
+            name: "orders".into(),
+            version: 1,
+            expected_revision: 0,
+        })
+        .await
+        .unwrap();
+    let store = featurestore_integration_tests::metadata_store().await;
+    let key = Keyspace::new(registry.root()).bootstrap("shop", "orders", 1);
+    assert_eq!(store.get(&key).await.unwrap(), None);
+}

@@ -396,7 +396,11 @@ async fn direct(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Vec<
         .features
         .into_iter()
         .enumerate()
-        .map(|(position, feature)| AggregateOutput { feature, position })
+        .map(|(position, feature)| AggregateOutput {
+            feature,
+            position,
+            backfilling: false,
+        })
         .collect();
     let store = Arc::new(
         CassandraStore::connect(CassandraConfig {

@@ -12,7 +12,8 @@
 use anyhow::Result;
 use featurestore_proto::v1::{
     FeatureGroupRef, GetMaterializationStatusRequest, ListFeatureGroupsRequest,
-    MaterializationStatus, materialization_admin_service_client::MaterializationAdminServiceClient,
+    MaterializationStatus, ResourceState,
+    materialization_admin_service_client::MaterializationAdminServiceClient,
 };
 use serde::Serialize;
 use tonic::transport::Channel;
@@ -67,6 +68,10 @@ struct TileStatus {
     /// The newest correction's drift report.
     #[serde(skip_serializing_if = "Option::is_none")]
     last_correction: Option<Correction>,
+    /// Aggregations added in place whose history is still being computed
+    /// (served as BACKFILLING until then).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    backfilling: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -107,6 +112,12 @@ impl GroupStatus {
                 max_abs_diff: c.max_abs_diff,
                 max_rel_diff: c.max_rel_diff,
             }),
+            backfilling: s
+                .bootstrap
+                .as_ref()
+                .filter(|b| b.state() == ResourceState::Backfilling)
+                .map(|b| b.aggregations.clone())
+                .unwrap_or_default(),
         });
         let group = s.group.unwrap_or_default();
         GroupStatus {
@@ -270,7 +281,12 @@ fn show(statuses: &[GroupStatus], output: Output, live: bool) -> Result<()> {
                         time(s.offline_watermark_micros),
                         format!("{} / {}s", s.offline_lag_offsets, s.offline_lag_seconds),
                         s.tiles.as_ref().map_or("-".into(), |t| {
-                            format!("{} / {}", t.events_folded, t.tile_writes)
+                            let counts = format!("{} / {}", t.events_folded, t.tile_writes);
+                            if t.backfilling.is_empty() {
+                                counts
+                            } else {
+                                format!("{counts}, BACKFILLING {}", t.backfilling.join(" "))
+                            }
                         }),
                         s.tiles
                             .as_ref()

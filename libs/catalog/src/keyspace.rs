@@ -7,12 +7,20 @@
 //! <root>/<project>/feature_groups/<name>/<version:010>      FeatureGroup
 //! <root>/<project>/feature_views/<name>/<version:010>      FeatureView
 //! <root>/<project>/training_datasets/<name>/<version:010>  TrainingDataset
+//! <root>/<project>/aggregation_bootstraps/<group>/<version:010>
+//!                                                     AggregationBootstrap
 //! ```
 //!
 //! Training datasets are written by the offline query service, not the
 //! registry; they are not catalog objects ([`Keyspace::parse`] does not name
 //! them and the catalog cache and watch skip them), but they live in the
 //! project, so a project holding datasets can't be deleted.
+//!
+//! Aggregation bootstraps are written by the registry (with the group that
+//! gains aggregations, in one transaction) and by the materialization
+//! replica that runs them. They are not catalog objects either (the watch
+//! skips them), but the catalog snapshot keeps them, so a reader sees a
+//! new aggregation and its BACKFILLING state at the same revision.
 //!
 //! Names are validated (`^[a-z][a-z0-9_]{0,47}$`), so they never contain `/`
 //! and never start with `_`; versions are zero-padded so keys sort by version.
@@ -197,6 +205,34 @@ impl Keyspace {
             == Some("training_datasets")
     }
 
+    pub fn bootstraps_prefix(&self, project: &str) -> String {
+        format!("{}/{project}/aggregation_bootstraps/", self.root)
+    }
+
+    pub fn bootstrap(&self, project: &str, group: &str, version: u32) -> String {
+        format!(
+            "{}/{project}/aggregation_bootstraps/{group}/{version:010}",
+            self.root
+        )
+    }
+
+    /// The group version whose aggregation bootstrap `key` holds.
+    pub fn parse_bootstrap(&self, key: &str) -> Option<(String, String, u32)> {
+        let rest = key.strip_prefix(&self.root)?.strip_prefix('/')?;
+        match rest.split('/').collect::<Vec<_>>().as_slice() {
+            [project, "aggregation_bootstraps", group, version] => {
+                Some(((*project).into(), (*group).into(), version.parse().ok()?))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether `key` holds a record kept beside the catalog objects (a
+    /// training dataset, an aggregation bootstrap), not one of them.
+    pub fn is_side_record(&self, key: &str) -> bool {
+        self.is_dataset(key) || self.parse_bootstrap(key).is_some()
+    }
+
     /// What `key` names, or `None` when it is outside this keyspace or
     /// malformed.
     pub fn parse(&self, key: &str) -> Option<CatalogKey> {
@@ -294,6 +330,18 @@ mod tests {
         assert!(ks.is_dataset(&dataset));
         assert_eq!(ks.parse(&dataset), None);
         assert!(!ks.is_dataset(&ks.group("p", "g", 2)));
+        let bootstrap = ks.bootstrap("p", "payments", 2);
+        assert_eq!(
+            bootstrap,
+            "/fs/p/aggregation_bootstraps/payments/0000000002"
+        );
+        assert_eq!(
+            ks.parse_bootstrap(&bootstrap),
+            Some(("p".into(), "payments".into(), 2))
+        );
+        assert!(ks.is_side_record(&bootstrap) && ks.is_side_record(&dataset));
+        assert_eq!(ks.parse(&bootstrap), None);
+        assert!(!ks.is_side_record(&ks.group("p", "g", 2)));
         assert_eq!(ks.parse("/fs/p/feature_groups/g/notanumber"), None);
     }
 }

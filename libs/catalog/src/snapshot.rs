@@ -3,7 +3,10 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use featurestore_metastore::{KeyValue, Revision, WatchEvent};
-use featurestore_proto::v1::{Entity, FeatureGroup, FeatureView, Project};
+use featurestore_proto::v1::{
+    AggregationBootstrap, Entity, FeatureGroup, FeatureView, Project, ResourceState,
+};
+use prost::Message as _;
 
 use crate::keyspace::{CatalogKey, CatalogObject, Keyspace};
 
@@ -18,6 +21,7 @@ pub struct Catalog {
     entities: BTreeMap<Named, Arc<Entity>>,
     groups: BTreeMap<Versioned, Arc<FeatureGroup>>,
     views: BTreeMap<Versioned, Arc<FeatureView>>,
+    bootstraps: BTreeMap<Versioned, Arc<AggregationBootstrap>>,
 }
 
 impl Catalog {
@@ -44,6 +48,17 @@ impl Catalog {
     }
 
     fn put(&mut self, keyspace: &Keyspace, kv: &KeyValue) {
+        if let Some(id) = keyspace.parse_bootstrap(&kv.key) {
+            match AggregationBootstrap::decode(kv.value.as_slice()) {
+                Ok(b) => {
+                    self.bootstraps.insert(id, Arc::new(b));
+                }
+                Err(e) => {
+                    tracing::warn!(key = %kv.key, error = %e, "skipping aggregation bootstrap")
+                }
+            }
+            return;
+        }
         if keyspace.is_dataset(&kv.key) {
             return;
         }
@@ -68,6 +83,10 @@ impl Catalog {
     }
 
     fn delete(&mut self, keyspace: &Keyspace, key: &str) {
+        if let Some(id) = keyspace.parse_bootstrap(key) {
+            self.bootstraps.remove(&id);
+            return;
+        }
         match keyspace.parse(key) {
             Some(CatalogKey::Project { name }) => {
                 self.projects.remove(&name);
@@ -126,6 +145,29 @@ impl Catalog {
         }
         self.groups
             .get(&(project.to_string(), name.to_string(), version))
+    }
+
+    /// The aggregation bootstrap of a group version, if it ever had one.
+    pub fn bootstrap(
+        &self,
+        project: &str,
+        name: &str,
+        version: u32,
+    ) -> Option<&Arc<AggregationBootstrap>> {
+        self.bootstraps
+            .get(&(project.to_string(), name.to_string(), version))
+    }
+
+    /// Every aggregation bootstrap, ordered by project, group, version.
+    pub fn bootstraps(&self) -> impl Iterator<Item = &Arc<AggregationBootstrap>> {
+        self.bootstraps.values()
+    }
+
+    /// The bootstrap of `group` while it runs: its aggregations are not
+    /// served until it is READY.
+    pub fn backfilling(&self, group: &FeatureGroup) -> Option<&Arc<AggregationBootstrap>> {
+        self.bootstrap(&group.project, &group.name, group.version)
+            .filter(|b| b.state() == ResourceState::Backfilling)
     }
 
     /// Every group version, ordered by project, name, version.

@@ -187,6 +187,7 @@ impl AdminGrpc {
             online_lag_seconds: lag_seconds(online_lag, online_watermark),
             offline_lag_seconds: lag_seconds(offline_lag, offline_watermark),
             corrections: Vec::new(),
+            bootstrap: None,
             message: format!(
                 "positions are the offline table's committed offsets of consumer {:?}",
                 self.materializer.consumer()
@@ -288,7 +289,7 @@ impl AdminGrpc {
         aggregations: &Aggregations,
         from: i64,
         to: i64,
-    ) -> Result<(), String> {
+    ) -> Result<DriftReport, String> {
         let topic =
             featurestore_domain::names::topic_name(&group.project, &group.name, group.version);
         let partitions = self
@@ -340,8 +341,8 @@ impl AdminGrpc {
                 )
             });
         }
-        self.update(id, |job| job.drift = Some(report));
-        Ok(())
+        self.update(id, |job| job.drift = Some(report.clone()));
+        Ok(report)
     }
 
     /// The published progress of a group version's partitions.
@@ -381,19 +382,22 @@ impl AdminGrpc {
         job
     }
 
-    /// A scheduled correction of `[from, to)` (`crate::schedule`): a job
-    /// `scheduled-<n>` like a backfill's, tiles only; returns when it ends.
-    pub async fn correct_scheduled(
+    /// A correction of `[from, to)` started by this replica — `kind`
+    /// `scheduled` (`crate::schedule`) or `bootstrap` (`crate::bootstrap`):
+    /// a job `<kind>-<n>` like a backfill's, tiles only; returns when it
+    /// ends.
+    pub async fn correct_as(
         &self,
+        kind: &str,
         group: &FeatureGroup,
         aggregations: &Aggregations,
         from: i64,
         to: i64,
-    ) -> Result<(), String> {
-        let id = self.new_job("scheduled", group).id;
+    ) -> Result<DriftReport, String> {
+        let id = self.new_job(kind, group).id;
         let result = self.correct(&id, group, aggregations, from, to).await;
         self.update(&id, |job| match &result {
-            Ok(()) => job.state = ResourceState::Ready as i32,
+            Ok(_) => job.state = ResourceState::Ready as i32,
             Err(message) => {
                 job.state = ResourceState::Failed as i32;
                 job.message = message.clone();
@@ -445,6 +449,12 @@ impl MaterializationAdminService for AdminGrpc {
         )?;
         let group = self.group(request.get_ref().group.as_ref())?;
         let mut status = self.status_of(&group).await?;
+        status.bootstrap = self
+            .materializer
+            .catalog()
+            .snapshot()
+            .bootstrap(&group.project, &group.name, group.version)
+            .map(|b| b.as_ref().clone());
         // Read here, not in `status_of`: the lag metrics call that often.
         if !group.aggregations.is_empty() {
             let (store, keys) = self.materializer.progress().store();

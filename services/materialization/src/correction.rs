@@ -38,7 +38,7 @@ use featurestore_aggregation::{
     tile_value::corrected_version,
 };
 use featurestore_domain::{EntityKeyEncoder, aggregation::Aggregations, names::topic_name};
-use featurestore_offlinestore::{DeltaStore, OfflineTable};
+use featurestore_offlinestore::{DeltaStore, OfflineStoreError, OfflineTable};
 use featurestore_onlinestore::{OnlineStore, TileKey, TileRange, TileTable, TileWrite};
 use featurestore_proto::v1::{DriftReport, FeatureGroup};
 
@@ -206,12 +206,16 @@ async fn snapshot(c: &Correction<'_>) -> Result<BTreeMap<i32, i64>, String> {
     let topic = topic_name(&c.group.project, &c.group.name, c.group.version);
     let mut offsets = BTreeMap::new();
     for p in 0..c.partitions {
-        let next = c
+        let next = match c
             .offline
             .committed_offset(&table, c.consumer, &topic, p)
             .await
-            .map_err(|e| format!("{}: {e}", table.label))?
-            .unwrap_or(0);
+        {
+            Ok(next) => next.unwrap_or(0),
+            // Not created yet: it holds nothing.
+            Err(OfflineStoreError::UnknownTable(_)) => 0,
+            Err(e) => return Err(format!("{}: {e}", table.label)),
+        };
         offsets.insert(p, next);
     }
     Ok(offsets)
@@ -245,6 +249,9 @@ async fn events_of(
     to: i64,
     only: Option<&HashMap<Vec<u8>, HashSet<Tile>>>,
 ) -> Result<(Vec<TileEvent>, u64), String> {
+    if snapshot.values().all(|next| *next == 0) {
+        return Ok((Vec::new(), 0));
+    }
     let table = OfflineTable::for_group(c.group);
     let encoder = EntityKeyEncoder::new(&c.group.primary_key);
     let mut events = Vec::new();

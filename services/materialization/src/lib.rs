@@ -4,6 +4,7 @@
 //! after both are durable. Tables follow the catalog by reconciliation.
 
 pub mod admin;
+pub mod bootstrap;
 pub mod config;
 pub mod correction;
 pub mod drift_reports;
@@ -112,6 +113,7 @@ pub async fn serve(
         config.corrections.clone(),
         shutdown.clone(),
     ));
+    tokio::spawn(bootstrap::run(admin.clone(), shutdown.clone()));
     server.add_service(MaterializationAdminServiceServer::new(admin));
     server
         .health()

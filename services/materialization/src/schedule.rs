@@ -71,8 +71,9 @@ async fn correct_due(admin: &AdminGrpc, group: &FeatureGroup, lookback: i64) -> 
     }
     tracing::info!(group = %group.name, project = %group.project, from, to, "scheduled tile correction");
     admin
-        .correct_scheduled(group, &aggregations, from, to)
+        .correct_as("scheduled", group, &aggregations, from, to)
         .await
+        .map(drop)
 }
 
 /// Whether this replica takes the range ending at `to` (and drops the

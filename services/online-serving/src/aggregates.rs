@@ -27,6 +27,8 @@ pub type KeyValues = Option<Vec<Option<Value>>>;
 pub struct AggregateOutput {
     pub feature: AggregatedFeature,
     pub position: usize,
+    /// Its history is being computed (`FEATURE_STATUS_BACKFILLING`).
+    pub backfilling: bool,
 }
 
 /// The tiles each output reads at `at` (sorted), and the ranges that hold
@@ -132,6 +134,7 @@ mod tests {
                 output: output_type(function),
             },
             position: 0,
+            backfilling: false,
         }
     }
 

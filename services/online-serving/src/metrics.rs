@@ -26,7 +26,7 @@ pub fn view_label(project: &str, selector: &FeatureSelector) -> String {
 pub fn record(view: String, vectors: &[FeatureVector], store_read: Duration) {
     metrics::histogram!(BATCH, "view" => view.clone()).record(vectors.len() as f64);
     metrics::histogram!(STORE_READ, "view" => view.clone()).record(store_read.as_secs_f64());
-    let mut counts = [0u64; 6];
+    let mut counts = [0u64; 7];
     for status in vectors.iter().flat_map(|v| &v.statuses) {
         if let Some(count) = usize::try_from(*status)
             .ok()

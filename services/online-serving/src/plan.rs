@@ -12,7 +12,9 @@ use featurestore_domain::DomainError;
 use featurestore_domain::aggregation::Aggregations;
 use featurestore_domain::{EntityKeyEncoder, FeatureGroupId};
 use featurestore_onlinestore::{OnlineTable, TileTable};
-use featurestore_proto::v1::{FeatureSelector, KeyColumn, Value, feature_selector::Selector};
+use featurestore_proto::v1::{
+    AggregationBootstrap, FeatureSelector, KeyColumn, Value, feature_selector::Selector,
+};
 
 use crate::{aggregates::AggregateOutput, error::ServingError};
 
@@ -49,6 +51,16 @@ pub struct Plan {
     pub groups: Vec<GroupPlan>,
     /// The group versions and features the plan was compiled from.
     selection: Selection,
+    /// Per group, the bootstrap running when it was compiled.
+    backfilling: Vec<Option<Arc<AggregationBootstrap>>>,
+}
+
+/// The running bootstrap of each selected group.
+fn backfilling(selection: &Selection, catalog: &Catalog) -> Vec<Option<Arc<AggregationBootstrap>>> {
+    selection
+        .iter()
+        .map(|(g, _)| catalog.backfilling(g).cloned())
+        .collect()
 }
 
 /// The groups and features `selector` names in `catalog`.
@@ -94,6 +106,7 @@ impl Plan {
                 .iter()
                 .zip(&self.selection)
                 .all(|((g, f), (was, was_f))| (Arc::ptr_eq(g, was) || g == was) && f == was_f)
+            && backfilling(&now, catalog) == self.backfilling
     }
 
     /// Builds the plan of a selector against a catalog snapshot.
@@ -135,6 +148,7 @@ impl Plan {
                 .map(|(i, f)| (f.name.as_str(), i))
                 .collect();
             let aggregations = Aggregations::of(group);
+            let bootstrap = catalog.backfilling(group);
             let mut aggregates = Vec::new();
             let mut outputs = Vec::with_capacity(features.len());
             for feature in features {
@@ -142,6 +156,7 @@ impl Plan {
                     aggregates.push(AggregateOutput {
                         feature: a.clone(),
                         position: feature_names.len(),
+                        backfilling: bootstrap.is_some_and(|b| b.aggregations.contains(feature)),
                     });
                     feature_names.push(featurestore_domain::feature_column(&group.name, feature));
                     continue;
@@ -178,6 +193,7 @@ impl Plan {
             feature_names,
             join_keys,
             groups,
+            backfilling: backfilling(&selections, catalog),
             selection: selections,
         })
     }

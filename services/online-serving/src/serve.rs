@@ -266,6 +266,10 @@ impl Server {
             let stale = settled.as_ref().is_some_and(|s| s.is_stale(&group.id));
             for (vector, values) in vectors.iter_mut().zip(aggregated) {
                 for (i, output) in group.aggregates.iter().enumerate() {
+                    if output.backfilling {
+                        vector.statuses[output.position] = FeatureStatus::Backfilling as i32;
+                        continue;
+                    }
                     let value = values.as_ref().map(|v| v[i].clone());
                     let status = match &value {
                         None => FeatureStatus::NotFound,

@@ -143,7 +143,7 @@ struct Filter {
 impl Filter {
     fn event(&self, event: &WatchEvent) -> Option<CatalogEvent> {
         let (r#type, object) = match event {
-            WatchEvent::Put(kv) if self.keys.is_dataset(&kv.key) => return None,
+            WatchEvent::Put(kv) if self.keys.is_side_record(&kv.key) => return None,
             WatchEvent::Put(kv) => {
                 let object = match self.keys.decode(&kv.key, &kv.value) {
                     Ok(object) => object,

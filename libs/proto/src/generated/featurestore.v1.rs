@@ -393,6 +393,9 @@ pub enum ResourceState {
     Pending = 1,
     Ready = 2,
     Failed = 3,
+    /// Filled from history: an aggregation added to a group that already
+    /// holds events, until its tiles are computed from the offline table.
+    Backfilling = 4,
 }
 impl ResourceState {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -405,6 +408,7 @@ impl ResourceState {
             Self::Pending => "RESOURCE_STATE_PENDING",
             Self::Ready => "RESOURCE_STATE_READY",
             Self::Failed => "RESOURCE_STATE_FAILED",
+            Self::Backfilling => "RESOURCE_STATE_BACKFILLING",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -414,6 +418,7 @@ impl ResourceState {
             "RESOURCE_STATE_PENDING" => Some(Self::Pending),
             "RESOURCE_STATE_READY" => Some(Self::Ready),
             "RESOURCE_STATE_FAILED" => Some(Self::Failed),
+            "RESOURCE_STATE_BACKFILLING" => Some(Self::Backfilling),
             _ => None,
         }
     }
@@ -551,8 +556,9 @@ pub struct FeatureGroup {
     #[prost(message, optional, tag = "15")]
     pub meta: ::core::option::Option<ObjectMeta>,
     /// Windowed aggregations of the group's rows (raw events), served and
-    /// selected in views like features. Adding one is done in place; it counts
-    /// the events materialized after it was added.
+    /// selected in views like features. Adding one is done in place; on a
+    /// group with both tables its history is then computed from the offline
+    /// table (AggregationBootstrap) and it is served as BACKFILLING until then.
     #[prost(message, repeated, tag = "16")]
     pub aggregations: ::prost::alloc::vec::Vec<Aggregation>,
     /// Tile grains in seconds, finest first, each a multiple of the one before.
@@ -3527,6 +3533,10 @@ pub enum FeatureStatus {
     /// Served as it is although the request's consistency was not reached
     /// within its wait (`Consistency.serve_stale`): the group is behind.
     Stale = 5,
+    /// An aggregation added to a group that already held events, while its
+    /// history is computed from the offline table (its bootstrap): the
+    /// value would count only the events streamed since, so none is served.
+    Backfilling = 6,
 }
 impl FeatureStatus {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -3541,6 +3551,7 @@ impl FeatureStatus {
             Self::OutsideMaxAge => "FEATURE_STATUS_OUTSIDE_MAX_AGE",
             Self::Null => "FEATURE_STATUS_NULL",
             Self::Stale => "FEATURE_STATUS_STALE",
+            Self::Backfilling => "FEATURE_STATUS_BACKFILLING",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -3552,6 +3563,7 @@ impl FeatureStatus {
             "FEATURE_STATUS_OUTSIDE_MAX_AGE" => Some(Self::OutsideMaxAge),
             "FEATURE_STATUS_NULL" => Some(Self::Null),
             "FEATURE_STATUS_STALE" => Some(Self::Stale),
+            "FEATURE_STATUS_BACKFILLING" => Some(Self::Backfilling),
             _ => None,
         }
     }
@@ -5301,6 +5313,9 @@ pub struct MaterializationStatus {
     /// The last corrections of its tiles, newest first (at most 10).
     #[prost(message, repeated, tag = "15")]
     pub corrections: ::prost::alloc::vec::Vec<DriftReport>,
+    /// The bootstrap of aggregations added in place, if there was one.
+    #[prost(message, optional, tag = "16")]
+    pub bootstrap: ::core::option::Option<AggregationBootstrap>,
 }
 /// A partition's materialisation progress, published by the materializer in
 /// the metadata store under `<root>.progress/<project>/<group>/<version>/  <partition>` (outside the catalog prefix). Only ever moves forward.
@@ -5355,6 +5370,44 @@ pub struct BackfillJob {
     pub message: ::prost::alloc::string::String,
     /// A group with aggregations: the tile correction, as it goes.
     #[prost(message, optional, tag = "6")]
+    pub drift: ::core::option::Option<DriftReport>,
+}
+/// Aggregations added to a group version that already held events get
+/// their history from the offline table: the registry writes this record
+/// in the same transaction as the group (state BACKFILLING, serving
+/// answers FEATURE_STATUS_BACKFILLING for them), a materialization replica
+/// claims it and corrects the tiles of the whole history, then marks it
+/// READY. Kept at `<root>/<project>/aggregation_bootstraps/<group>/  <version>`; a new aggregation added meanwhile restarts it.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct AggregationBootstrap {
+    #[prost(message, optional, tag = "1")]
+    pub group: ::core::option::Option<FeatureGroupRef>,
+    /// The aggregations waiting for their history (all of them ready once
+    /// the state is READY).
+    #[prost(string, repeated, tag = "2")]
+    pub aggregations: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// BACKFILLING, then READY.
+    #[prost(enumeration = "ResourceState", tag = "3")]
+    pub state: i32,
+    /// µs since epoch: when the aggregations were added, and when the
+    /// bootstrap finished (0 while it runs).
+    #[prost(int64, tag = "4")]
+    pub requested_micros: i64,
+    #[prost(int64, tag = "5")]
+    pub finished_micros: i64,
+    /// The replica running it (empty: none) and until when its claim holds
+    /// unless renewed (µs since epoch); after a failure, not retried before.
+    #[prost(string, tag = "6")]
+    pub runner: ::prost::alloc::string::String,
+    #[prost(int64, tag = "7")]
+    pub claimed_until_micros: i64,
+    /// Runs started, and what the last one found or why it failed.
+    #[prost(uint32, tag = "8")]
+    pub attempts: u32,
+    #[prost(string, tag = "9")]
+    pub message: ::prost::alloc::string::String,
+    #[prost(message, optional, tag = "10")]
     pub drift: ::core::option::Option<DriftReport>,
 }
 /// What a correction of a group's aggregation tiles found: the tiles it

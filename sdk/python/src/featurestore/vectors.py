@@ -18,6 +18,7 @@ _STATUS = {
     serving_pb2.FEATURE_STATUS_OUTSIDE_MAX_AGE: "OUTSIDE_MAX_AGE",
     serving_pb2.FEATURE_STATUS_NULL: "NULL",
     serving_pb2.FEATURE_STATUS_STALE: "STALE",
+    serving_pb2.FEATURE_STATUS_BACKFILLING: "BACKFILLING",
 }
 
 
@@ -54,9 +55,10 @@ class FeatureVectors:
     """The answer to :meth:`Client.get_feature_vectors`, in request order.
 
     ``feature_names`` are ``group__feature`` (the column names training data
-    uses); ``statuses[i][j]`` is PRESENT, NOT_FOUND, NULL, OUTSIDE_MAX_AGE or
-    STALE; ``event_times`` is filled when the request asked for them. Values
-    are converted from the response when first asked for."""
+    uses); ``statuses[i][j]`` is PRESENT, NOT_FOUND, NULL, OUTSIDE_MAX_AGE,
+    STALE or BACKFILLING (an aggregation whose history is being computed);
+    ``event_times`` is filled when the request asked for them. Values are
+    converted from the response when first asked for."""
 
     def __init__(
         self,

@@ -5,7 +5,9 @@ use featurestore_domain::{
     validate_name,
 };
 use featurestore_metastore::{Condition, Op};
-use featurestore_proto::v1::{FeatureGroup, FeatureView};
+use featurestore_proto::v1::{
+    AggregationBootstrap, FeatureGroup, FeatureGroupRef, FeatureView, ResourceState,
+};
 use prost::Message;
 
 use super::{HasMeta, Registry, page_of_versions};
@@ -202,20 +204,72 @@ impl Registry {
             .catalog
             .keys
             .group(&new.project, &new.name, new.version);
-        match self
-            .catalog
-            .commit(
-                vec![Condition::at(&key, stored.revision)],
-                vec![Op::put(&key, new.encode_to_vec())],
-            )
-            .await
-        {
+        let mut conditions = vec![Condition::at(&key, stored.revision)];
+        let mut ops = vec![Op::put(&key, new.encode_to_vec())];
+        if let Some((condition, op)) = self.bootstrap_of_added(old, &new).await? {
+            conditions.push(condition);
+            ops.push(op);
+        }
+        match self.catalog.commit(conditions, ops).await {
             Ok(revision) => Ok(new.at_revision(revision)),
             Err(e) if e.is_conflict() => Err(RegistryError::Aborted(format!(
                 "feature group {label} was changed concurrently; re-read and retry"
             ))),
             Err(e) => Err(e),
         }
+    }
+
+    /// Aggregations added in place to a group that keeps both tables get
+    /// their history from the offline table: the (re)started bootstrap
+    /// record to write with the group, guarded by the one read. A
+    /// bootstrap still running takes the new ones on and starts over.
+    async fn bootstrap_of_added(
+        &self,
+        old: &FeatureGroup,
+        new: &FeatureGroup,
+    ) -> Result<Option<(Condition, Op)>> {
+        let added: Vec<String> = new
+            .aggregations
+            .iter()
+            .filter(|a| !old.aggregations.iter().any(|o| o.name == a.name))
+            .map(|a| a.name.clone())
+            .collect();
+        if added.is_empty() || !(new.online_enabled && new.offline_enabled) {
+            return Ok(None);
+        }
+        let key = self
+            .catalog
+            .keys
+            .bootstrap(&new.project, &new.name, new.version);
+        let stored = self.catalog.get::<AggregationBootstrap>(&key).await?;
+        let mut aggregations = match &stored {
+            Some(b) if b.object.state() == ResourceState::Backfilling => b
+                .object
+                .aggregations
+                .iter()
+                .filter(|name| new.aggregations.iter().any(|a| &&a.name == name))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        aggregations.extend(added);
+        let record = AggregationBootstrap {
+            group: Some(FeatureGroupRef {
+                project: new.project.clone(),
+                name: new.name.clone(),
+                version: new.version,
+            }),
+            aggregations,
+            state: ResourceState::Backfilling as i32,
+            requested_micros: crate::store::now_micros(),
+            attempts: stored.as_ref().map_or(0, |b| b.object.attempts),
+            ..Default::default()
+        };
+        let revision = stored.map_or(0, |b| b.revision);
+        Ok(Some((
+            Condition::at(&key, revision),
+            Op::put(key, record.encode_to_vec()),
+        )))
     }
 
     /// Refused while a feature view uses this version.
@@ -256,13 +310,14 @@ impl Registry {
                 )));
             }
             let key = self.catalog.keys.group(project, name, version);
+            let bootstrap = self.catalog.keys.bootstrap(project, name, version);
             self.catalog
                 .commit(
                     vec![
                         Condition::at(&key, group.revision),
                         Condition::prefix_unchanged_since(views_prefix, listed_at),
                     ],
-                    vec![Op::delete(key)],
+                    vec![Op::delete(key), Op::delete(bootstrap)],
                 )
                 .await
         })

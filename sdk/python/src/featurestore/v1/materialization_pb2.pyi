@@ -34,7 +34,7 @@ class PartitionStatus(_message.Message):
     def __init__(self, partition: _Optional[int] = ..., committed_offset: _Optional[int] = ..., high_watermark: _Optional[int] = ..., lag: _Optional[int] = ..., online_offset: _Optional[int] = ..., online_watermark_micros: _Optional[int] = ..., offline_watermark_micros: _Optional[int] = ..., online_lag: _Optional[int] = ...) -> None: ...
 
 class MaterializationStatus(_message.Message):
-    __slots__ = ("group", "online_table", "offline_table", "partitions", "last_event_time_micros", "message", "online_watermark_micros", "offline_watermark_micros", "online_lag_records", "offline_lag_records", "online_lag_seconds", "offline_lag_seconds", "events_folded", "tile_writes", "corrections")
+    __slots__ = ("group", "online_table", "offline_table", "partitions", "last_event_time_micros", "message", "online_watermark_micros", "offline_watermark_micros", "online_lag_records", "offline_lag_records", "online_lag_seconds", "offline_lag_seconds", "events_folded", "tile_writes", "corrections", "bootstrap")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     ONLINE_TABLE_FIELD_NUMBER: _ClassVar[int]
     OFFLINE_TABLE_FIELD_NUMBER: _ClassVar[int]
@@ -50,6 +50,7 @@ class MaterializationStatus(_message.Message):
     EVENTS_FOLDED_FIELD_NUMBER: _ClassVar[int]
     TILE_WRITES_FIELD_NUMBER: _ClassVar[int]
     CORRECTIONS_FIELD_NUMBER: _ClassVar[int]
+    BOOTSTRAP_FIELD_NUMBER: _ClassVar[int]
     group: _types_pb2.FeatureGroupRef
     online_table: _types_pb2.ResourceState
     offline_table: _types_pb2.ResourceState
@@ -65,7 +66,8 @@ class MaterializationStatus(_message.Message):
     events_folded: int
     tile_writes: int
     corrections: _containers.RepeatedCompositeFieldContainer[DriftReport]
-    def __init__(self, group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., online_table: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., offline_table: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., last_event_time_micros: _Optional[int] = ..., message: _Optional[str] = ..., online_watermark_micros: _Optional[int] = ..., offline_watermark_micros: _Optional[int] = ..., online_lag_records: _Optional[int] = ..., offline_lag_records: _Optional[int] = ..., online_lag_seconds: _Optional[int] = ..., offline_lag_seconds: _Optional[int] = ..., events_folded: _Optional[int] = ..., tile_writes: _Optional[int] = ..., corrections: _Optional[_Iterable[_Union[DriftReport, _Mapping]]] = ...) -> None: ...
+    bootstrap: AggregationBootstrap
+    def __init__(self, group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., online_table: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., offline_table: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., partitions: _Optional[_Iterable[_Union[PartitionStatus, _Mapping]]] = ..., last_event_time_micros: _Optional[int] = ..., message: _Optional[str] = ..., online_watermark_micros: _Optional[int] = ..., offline_watermark_micros: _Optional[int] = ..., online_lag_records: _Optional[int] = ..., offline_lag_records: _Optional[int] = ..., online_lag_seconds: _Optional[int] = ..., offline_lag_seconds: _Optional[int] = ..., events_folded: _Optional[int] = ..., tile_writes: _Optional[int] = ..., corrections: _Optional[_Iterable[_Union[DriftReport, _Mapping]]] = ..., bootstrap: _Optional[_Union[AggregationBootstrap, _Mapping]] = ...) -> None: ...
 
 class PartitionProgress(_message.Message):
     __slots__ = ("online_offset", "offline_offset", "online_watermark_micros", "offline_watermark_micros", "updated_micros", "events_folded", "tile_writes")
@@ -110,6 +112,30 @@ class BackfillJob(_message.Message):
     message: str
     drift: DriftReport
     def __init__(self, id: _Optional[str] = ..., group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., state: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., rows_written: _Optional[int] = ..., message: _Optional[str] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ...) -> None: ...
+
+class AggregationBootstrap(_message.Message):
+    __slots__ = ("group", "aggregations", "state", "requested_micros", "finished_micros", "runner", "claimed_until_micros", "attempts", "message", "drift")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATIONS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_MICROS_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_MICROS_FIELD_NUMBER: _ClassVar[int]
+    RUNNER_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_UNTIL_MICROS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DRIFT_FIELD_NUMBER: _ClassVar[int]
+    group: _types_pb2.FeatureGroupRef
+    aggregations: _containers.RepeatedScalarFieldContainer[str]
+    state: _types_pb2.ResourceState
+    requested_micros: int
+    finished_micros: int
+    runner: str
+    claimed_until_micros: int
+    attempts: int
+    message: str
+    drift: DriftReport
+    def __init__(self, group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., aggregations: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., requested_micros: _Optional[int] = ..., finished_micros: _Optional[int] = ..., runner: _Optional[str] = ..., claimed_until_micros: _Optional[int] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ...) -> None: ...
 
 class DriftReport(_message.Message):
     __slots__ = ("job_id", "start_time_micros", "end_time_micros", "events_read", "tiles_compared", "tiles_changed", "tiles_deferred", "max_abs_diff", "max_rel_diff", "lifetime_compared", "finished_micros", "started_micros")

@@ -16,12 +16,14 @@ class FeatureStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FEATURE_STATUS_OUTSIDE_MAX_AGE: _ClassVar[FeatureStatus]
     FEATURE_STATUS_NULL: _ClassVar[FeatureStatus]
     FEATURE_STATUS_STALE: _ClassVar[FeatureStatus]
+    FEATURE_STATUS_BACKFILLING: _ClassVar[FeatureStatus]
 FEATURE_STATUS_UNSPECIFIED: FeatureStatus
 FEATURE_STATUS_PRESENT: FeatureStatus
 FEATURE_STATUS_NOT_FOUND: FeatureStatus
 FEATURE_STATUS_OUTSIDE_MAX_AGE: FeatureStatus
 FEATURE_STATUS_NULL: FeatureStatus
 FEATURE_STATUS_STALE: FeatureStatus
+FEATURE_STATUS_BACKFILLING: FeatureStatus
 
 class FeatureList(_message.Message):
     __slots__ = ("features",)

@@ -29,6 +29,7 @@ class ResourceState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RESOURCE_STATE_PENDING: _ClassVar[ResourceState]
     RESOURCE_STATE_READY: _ClassVar[ResourceState]
     RESOURCE_STATE_FAILED: _ClassVar[ResourceState]
+    RESOURCE_STATE_BACKFILLING: _ClassVar[ResourceState]
 SCALAR_TYPE_UNSPECIFIED: ScalarType
 SCALAR_TYPE_BOOL: ScalarType
 SCALAR_TYPE_INT32: ScalarType
@@ -43,6 +44,7 @@ RESOURCE_STATE_UNSPECIFIED: ResourceState
 RESOURCE_STATE_PENDING: ResourceState
 RESOURCE_STATE_READY: ResourceState
 RESOURCE_STATE_FAILED: ResourceState
+RESOURCE_STATE_BACKFILLING: ResourceState
 
 class ValueType(_message.Message):
     __slots__ = ("scalar", "is_list")
