@@ -417,13 +417,7 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
     group
         .aggregations
         .push(agg("n_life", AggregationFunction::Count, "", 0));
-    registry
-        .update_feature_group(UpdateFeatureGroupRequest {
-            feature_group: Some(group),
-            expected_revision: 0,
-        })
-        .await
-        .unwrap();
+    update_group(&mut registry, group).await;
     let mut retyped = created.clone();
     retyped.aggregations[0].window_seconds = 7200;
     let err = registry
@@ -855,4 +849,85 @@ async fn historical(
         }
     }
     rows
+}
+
+/// Adds `aggregation` in place to the taps group of `project`.
+pub async fn add_to_taps(registry: Channel, project: &str, aggregation: Aggregation) {
+    let mut registry = RegistryServiceClient::new(registry);
+    let mut group = registry
+        .get_feature_group(featurestore_proto::v1::GetFeatureGroupRequest {
+            project: project.into(),
+            name: "taps".into(),
+            version: 1,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    group.aggregations.push(aggregation);
+    update_group(&mut registry, group).await;
+}
+
+async fn update_group(registry: &mut RegistryServiceClient<Channel>, group: FeatureGroup) {
+    registry
+        .update_feature_group(UpdateFeatureGroupRequest {
+            feature_group: Some(group),
+            expected_revision: 0,
+        })
+        .await
+        .unwrap();
+}
+
+/// The lifetime sum of the taps' amounts named `name`.
+pub fn amount_life(name: &str) -> Aggregation {
+    agg(name, AggregationFunction::Sum, "amount", 0)
+}
+
+/// The status of the taps group of `project`.
+pub async fn taps_status(
+    materialization: Channel,
+    project: &str,
+) -> featurestore_proto::v1::MaterializationStatus {
+    MaterializationAdminServiceClient::new(materialization)
+        .get_materialization_status(GetMaterializationStatusRequest {
+            group: Some(FeatureGroupRef {
+                project: project.into(),
+                name: "taps".into(),
+                version: 1,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// Per card of `0..keys`, the values of the taps' `names` and their
+/// statuses, as served now.
+pub async fn taps_served(
+    serving: Channel,
+    project: &str,
+    keys: i64,
+    names: &[&str],
+) -> Vec<(Vec<Value>, Vec<i32>)> {
+    let request = GetFeatureVectorsRequest {
+        project: project.into(),
+        selector: features("taps", names),
+        join_keys: vec!["card_id".into()],
+        entity_rows: (0..keys)
+            .map(|k| Row {
+                values: vec![v(Kind::Int64Value(k))],
+            })
+            .collect(),
+        include_event_times: false,
+        consistency: None,
+        include_freshness: false,
+    };
+    OnlineServingServiceClient::new(serving)
+        .get_feature_vectors(request)
+        .await
+        .unwrap()
+        .into_inner()
+        .vectors
+        .into_iter()
+        .map(|v| (v.values, v.statuses))
+        .collect()
 }

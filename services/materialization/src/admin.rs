@@ -362,6 +362,10 @@ impl AdminGrpc {
         &self.materializer
     }
 
+    pub fn log(&self) -> &Arc<dyn EventLog> {
+        &self.log
+    }
+
     /// A new pending job `<kind>-<n>` of `group`, kept for `GetBackfillJob`.
     fn new_job(&self, kind: &str, group: &FeatureGroup) -> BackfillJob {
         let n = self.next_job.fetch_add(1, Ordering::Relaxed);

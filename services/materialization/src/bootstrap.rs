@@ -19,9 +19,11 @@
 
 use std::{pin::pin, time::Duration};
 
-use featurestore_domain::aggregation::Aggregations;
+use featurestore_domain::{aggregation::Aggregations, names::topic_name};
 use featurestore_metastore::{Condition, MetadataStore, MetastoreError, Op, Revision};
-use featurestore_proto::v1::{AggregationBootstrap, DriftReport, FeatureGroupRef, ResourceState};
+use featurestore_proto::v1::{
+    AggregationBootstrap, DriftReport, FeatureGroup, FeatureGroupRef, ResourceState,
+};
 use featurestore_runtime::Shutdown;
 use prost::Message as _;
 
@@ -32,6 +34,9 @@ const CLAIM: Duration = Duration::from_secs(15);
 const RENEW: Duration = Duration::from_secs(5);
 /// How long a failed or unfinished bootstrap waits before the next run.
 const RETRY_AFTER: Duration = Duration::from_secs(10);
+/// How long a run waits for the offline table to hold what the log held
+/// when it started.
+const WAIT_OFFLINE: Duration = Duration::from_secs(60);
 /// Event times of the whole history (wider than any real one; the
 /// correction widens them to whole tiles).
 const HISTORY: (i64, i64) = (i64::MIN / 4, i64::MAX / 4);
@@ -109,6 +114,52 @@ impl Record<'_> {
     }
 }
 
+/// Waits until the offline table of `group` holds every record its log
+/// held when called. The correction folds only what the table holds and
+/// visits the keys it finds there, so every event the stream folded
+/// before it knew the new aggregations — all before the log's end now,
+/// as this replica sees the group with them — must be in the table first.
+async fn offline_caught_up(admin: &AdminGrpc, group: &FeatureGroup) -> Result<(), String> {
+    let topic = topic_name(&group.project, &group.name, group.version);
+    let ends = admin
+        .log()
+        .end_offsets(&topic)
+        .await
+        .map_err(|e| format!("{topic}: {e}"))?;
+    let deadline = tokio::time::Instant::now() + WAIT_OFFLINE;
+    loop {
+        let status = admin
+            .status_of(group)
+            .await
+            .map_err(|s| s.message().to_string())?;
+        // Behind: short of the end read, and records left (a partition
+        // whose last offset is a transaction marker never reaches it).
+        let behind: Vec<String> = status
+            .partitions
+            .iter()
+            .filter(|p| {
+                let end = usize::try_from(p.partition)
+                    .ok()
+                    .and_then(|i| ends.get(i))
+                    .copied()
+                    .unwrap_or(0);
+                p.committed_offset < end && p.lag > 0
+            })
+            .map(|p| format!("{} ({} records)", p.partition, p.lag))
+            .collect();
+        if behind.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "the offline table is still behind the log after {WAIT_OFFLINE:?} in partitions {}",
+                behind.join(", ")
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Claims and runs the bootstrap of `group` if it is still due.
 async fn run_one(
     admin: &AdminGrpc,
@@ -156,13 +207,12 @@ async fn run_one(
         // Deleted, or no aggregations left: nothing to fill.
         None => Some(Ok(DriftReport::default())),
         Some((definition, aggregations)) => {
-            let mut work = pin!(admin.correct_as(
-                "bootstrap",
-                definition,
-                &aggregations,
-                HISTORY.0,
-                HISTORY.1
-            ));
+            let mut work = pin!(async {
+                offline_caught_up(admin, definition).await?;
+                admin
+                    .correct_as("bootstrap", definition, &aggregations, HISTORY.0, HISTORY.1)
+                    .await
+            });
             let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + RENEW, RENEW);
             loop {
                 tokio::select! {

@@ -114,3 +114,100 @@ async fn the_previous_day_is_corrected_on_schedule() {
         "{report:?}"
     );
 }
+
+/// An aggregation added to a group with history is filled from the offline
+/// table; a SIGKILL while that bootstrap runs only delays it: after the
+/// restart it starts over (once the dead runner's claim lapses) and every
+/// event is counted once. Until then the aggregation is BACKFILLING.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrap_killed_mid_way_starts_over_and_counts_every_event_once() {
+    use featurestore_proto::v1::{FeatureStatus, ResourceState, Value, value::Kind};
+    use std::time::{Duration, Instant};
+
+    const KEYS: i64 = 50;
+    const PER_KEY: i64 = 400;
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = common::start(dir.path(), common::free_ports()).await;
+    scenario::define_taps(running.channel(0).await, "boot").await;
+    let token = scenario::ingest_taps(running.channel(1).await, "boot", 0, KEYS, PER_KEY).await;
+    scenario::taps_counted(running.channel(2).await, "boot", KEYS, vec![token]).await;
+    // The kill must land while the bootstrap runs; one that finished first
+    // is tried again with another aggregation.
+    let mut filled = None;
+    for name in ["amount_life", "amount_life_2", "amount_life_3"] {
+        scenario::add_to_taps(
+            running.channel(0).await,
+            "boot",
+            scenario::amount_life(name),
+        )
+        .await;
+        let started = Instant::now();
+        let claimed = loop {
+            let status = scenario::taps_status(running.channel(4).await, "boot").await;
+            let bootstrap = status.bootstrap.clone().unwrap_or_default();
+            if bootstrap.aggregations.iter().any(|a| a == name) {
+                match bootstrap.state() {
+                    ResourceState::Backfilling if !bootstrap.runner.is_empty() => {
+                        break Some(bootstrap);
+                    }
+                    ResourceState::Ready => break None,
+                    _ => {}
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never claimed: {bootstrap:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let Some(claimed) = claimed else {
+            eprintln!("the bootstrap of {name} ended before it was seen running");
+            continue;
+        };
+        let served = scenario::taps_served(running.channel(2).await, "boot", 1, &[name]).await;
+        running.kill();
+        running = common::start(dir.path(), common::free_ports()).await;
+        let started = Instant::now();
+        let done = loop {
+            let status = scenario::taps_status(running.channel(4).await, "boot").await;
+            let bootstrap = status.bootstrap.expect("a bootstrap");
+            if bootstrap.state() == ResourceState::Ready {
+                break bootstrap;
+            }
+            // Not served until it is done, before the kill or after.
+            let now = scenario::taps_served(running.channel(2).await, "boot", 1, &[name]).await;
+            assert_eq!(now[0].1, [FeatureStatus::Backfilling as i32]);
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{bootstrap:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        if served[0].1 != [FeatureStatus::Backfilling as i32] || done.attempts == claimed.attempts {
+            eprintln!("the bootstrap of {name} ended before the kill: {done:?}");
+            continue;
+        }
+        filled = Some((name, done));
+        break;
+    }
+    let (name, done) = filled.expect("a kill while a bootstrap ran");
+    // Started over: the whole history folded by the run after the restart.
+    let report = done.drift.clone().expect("a report");
+    assert!(report.lifetime_compared, "{done:?}");
+    assert_eq!(report.tiles_deferred, 0, "{done:?}");
+    assert_eq!(report.events_read, (KEYS * PER_KEY) as u64, "{done:?}");
+    let served =
+        scenario::taps_served(running.channel(2).await, "boot", KEYS, &["n_life", name]).await;
+    for (card, (values, statuses)) in served.iter().enumerate() {
+        let want = [
+            Value {
+                kind: Some(Kind::Int64Value(PER_KEY)),
+            },
+            Value {
+                kind: Some(Kind::Float64Value(PER_KEY as f64)),
+            },
+        ];
+        assert_eq!(values, &want, "card {card}");
+        assert_eq!(statuses, &[FeatureStatus::Present as i32; 2], "card {card}");
+    }
+}
