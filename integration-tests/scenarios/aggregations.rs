@@ -727,17 +727,8 @@ pub async fn taps_counted(
 ) -> Vec<Vec<Value>> {
     let mut serving = OnlineServingServiceClient::new(serving);
     let request = GetFeatureVectorsRequest {
-        project: project.into(),
-        selector: features("taps", &["n_life", "n_1d", "amount_1d"]),
-        join_keys: vec!["card_id".into()],
-        entity_rows: (0..keys)
-            .map(|k| Row {
-                values: vec![v(Kind::Int64Value(k))],
-            })
-            .collect(),
-        include_event_times: false,
         consistency: after_write(tokens),
-        include_freshness: false,
+        ..taps_request(project, keys, &["n_life", "n_1d", "amount_1d"])
     };
     let started = Instant::now();
     loop {
@@ -908,7 +899,20 @@ pub async fn taps_served(
     keys: i64,
     names: &[&str],
 ) -> Vec<(Vec<Value>, Vec<i32>)> {
-    let request = GetFeatureVectorsRequest {
+    OnlineServingServiceClient::new(serving)
+        .get_feature_vectors(taps_request(project, keys, names))
+        .await
+        .unwrap()
+        .into_inner()
+        .vectors
+        .into_iter()
+        .map(|v| (v.values, v.statuses))
+        .collect()
+}
+
+/// The taps' `names` of the cards `0..keys`.
+fn taps_request(project: &str, keys: i64, names: &[&str]) -> GetFeatureVectorsRequest {
+    GetFeatureVectorsRequest {
         project: project.into(),
         selector: features("taps", names),
         join_keys: vec!["card_id".into()],
@@ -920,14 +924,5 @@ pub async fn taps_served(
         include_event_times: false,
         consistency: None,
         include_freshness: false,
-    };
-    OnlineServingServiceClient::new(serving)
-        .get_feature_vectors(request)
-        .await
-        .unwrap()
-        .into_inner()
-        .vectors
-        .into_iter()
-        .map(|v| (v.values, v.statuses))
-        .collect()
+    }
 }
