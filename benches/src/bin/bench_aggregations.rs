@@ -27,6 +27,14 @@
 //!    materializer CPU of the tile phase, events per CPU-second, resident
 //!    memory added.
 //!
+//! 5. **Bootstrap**: an aggregation added in place (a lifetime sum): its
+//!    whole history computed from the Delta table on its own, until READY:
+//!    wall time, materializer CPU, events per CPU-second, resident memory
+//!    added. The memory budget is the services' own
+//!    (`FS_STANDALONE_CORRECTIONS__MAX_EVENTS_IN_MEMORY` /
+//!    `FS_MATERIALIZATION_CORRECTIONS__MAX_EVENTS_IN_MEMORY` in the
+//!    environment of the bench reach the services it starts).
+//!
 //! Text and JSON (`bench-results/aggregations-<target>.json`). Not a test:
 //! it never fails on numbers.
 
@@ -52,11 +60,12 @@ use featurestore_online_serving::aggregates::{AggregateOutput, windows};
 use featurestore_onlinestore::{CassandraConfig, CassandraStore, OnlineStore, TileTable};
 use featurestore_proto::v1::{
     Aggregation, AggregationFunction, Consistency, CreateEntityRequest, CreateFeatureGroupRequest,
-    CreateFeatureViewRequest, CreateProjectRequest, EntitySource, FeatureGroup, FeatureGroupRef,
-    FeatureSelection, FeatureSelector, FeatureView, FeatureViewRef, GetBackfillJobRequest,
-    GetFeatureGroupRequest, GetFeatureVectorsRequest, GetHistoricalFeaturesRequest, IngestRequest,
-    ResourceState, Row, ScalarType, StartBackfillRequest, Value, consistency::Level,
-    entity_source::Source, feature_selector::Selector, get_historical_features_request::Features,
+    CreateFeatureViewRequest, CreateProjectRequest, DriftReport, EntitySource, FeatureGroup,
+    FeatureGroupRef, FeatureSelection, FeatureSelector, FeatureView, FeatureViewRef,
+    GetBackfillJobRequest, GetFeatureGroupRequest, GetFeatureVectorsRequest,
+    GetHistoricalFeaturesRequest, IngestRequest, ResourceState, Row, ScalarType,
+    StartBackfillRequest, Value, consistency::Level, entity_source::Source,
+    feature_selector::Selector, get_historical_features_request::Features,
     ingestion_service_client::IngestionServiceClient,
     materialization_admin_service_client::MaterializationAdminServiceClient,
     offline_query_service_client::OfflineQueryServiceClient,
@@ -124,6 +133,7 @@ struct Report {
     /// Features whose checksum differs from DuckDB's (empty: identical).
     offline_differs_from_duckdb: Vec<String>,
     correction: CorrectionFigures,
+    bootstrap: CorrectionFigures,
 }
 
 /// A tile correction of the whole history (`StartBackfill`; what also
@@ -659,15 +669,84 @@ async fn correct_all(stack: &Stack, now: i64, pid: u32) -> anyhow::Result<Correc
     let cpu = cpu_seconds(pid) - cpu0;
     let drift = job.drift.unwrap_or_default();
     eprintln!("correction: {drift:?}");
-    Ok(CorrectionFigures {
-        seconds: (drift.finished_micros - drift.started_micros) as f64 / 1e6,
-        cpu_seconds: cpu,
-        events_read: drift.events_read,
-        events_per_cpu_second: drift.events_read as f64 / cpu,
-        tiles_compared: drift.tiles_compared,
-        tiles_changed: drift.tiles_changed,
-        added_rss_bytes: peak.saturating_sub(rss0),
-    })
+    let seconds = (drift.finished_micros - drift.started_micros) as f64 / 1e6;
+    Ok(CorrectionFigures::of(
+        &drift,
+        seconds,
+        cpu,
+        peak.saturating_sub(rss0),
+    ))
+}
+
+impl CorrectionFigures {
+    fn of(drift: &DriftReport, seconds: f64, cpu_seconds: f64, added_rss_bytes: u64) -> Self {
+        Self {
+            seconds,
+            cpu_seconds,
+            events_read: drift.events_read,
+            events_per_cpu_second: drift.events_read as f64 / cpu_seconds,
+            tiles_compared: drift.tiles_compared,
+            tiles_changed: drift.tiles_changed,
+            added_rss_bytes,
+        }
+    }
+}
+
+/// Adds a lifetime sum to the group in place and measures its bootstrap
+/// until READY.
+async fn bootstrap(stack: &Stack, pid: u32) -> anyhow::Result<CorrectionFigures> {
+    use featurestore_proto::v1::{GetMaterializationStatusRequest, UpdateFeatureGroupRequest};
+    let group = FeatureGroupRef {
+        project: stack.project.clone(),
+        name: "payments".into(),
+        version: 1,
+    };
+    let mut registry = stack.registry().await;
+    let mut payments = registry
+        .get_feature_group(GetFeatureGroupRequest {
+            project: group.project.clone(),
+            name: group.name.clone(),
+            version: 1,
+        })
+        .await?
+        .into_inner();
+    payments.aggregations.push(Aggregation {
+        name: "amount_sum_life".into(),
+        function: AggregationFunction::Sum as i32,
+        input: "amount".into(),
+        ..Default::default()
+    });
+    let (cpu0, rss0) = (cpu_seconds(pid), rss_bytes(pid));
+    registry
+        .update_feature_group(UpdateFeatureGroupRequest {
+            feature_group: Some(payments),
+            expected_revision: 0,
+        })
+        .await?;
+    let mut admin = MaterializationAdminServiceClient::new(stack.materialization.clone());
+    let mut peak = 0;
+    let done = loop {
+        peak = peak.max(rss_bytes(pid));
+        let status = admin
+            .get_materialization_status(GetMaterializationStatusRequest {
+                group: Some(group.clone()),
+            })
+            .await?
+            .into_inner();
+        match status.bootstrap {
+            Some(b) if b.state() == ResourceState::Ready => break b,
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let cpu = cpu_seconds(pid) - cpu0;
+    eprintln!("bootstrap: {done:?}");
+    let seconds = (done.finished_micros - done.requested_micros) as f64 / 1e6;
+    Ok(CorrectionFigures::of(
+        &done.drift.unwrap_or_default(),
+        seconds,
+        cpu,
+        peak.saturating_sub(rss0),
+    ))
 }
 
 #[tokio::main]
@@ -722,6 +801,7 @@ async fn main() -> anyhow::Result<()> {
     let (duckdb_seconds, duck) = duckdb(&entities_file, &table_dir)?;
     let differs = differing(&checksums(&batches), &duck);
     let correction = correct_all(&stack, now, cpu_pid).await?;
+    let bootstrap = bootstrap(&stack, cpu_pid).await?;
 
     let report = Report {
         target: args.target,
@@ -751,13 +831,15 @@ async fn main() -> anyhow::Result<()> {
         offline_time_vs_duckdb: offline_seconds / duckdb_seconds,
         offline_differs_from_duckdb: differs,
         correction,
+        bootstrap,
     };
     println!(
         "aggregations ({target:?}, {keys} cards x {per} events, {f} features over 1h..90d)\n\
          materialization: {events} events in {fold:.1} s = {eps:.0} events/s; {cpu:.1} materializer CPU-s = {epc:.0} events/CPU-s{note}\n\
          serving, {c} in flight: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms ({sn} requests); 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms ({bn} requests){direct}\n\
          offline: {rows} entity rows in {os:.2} s = {ors:.0} rows/s; DuckDB (SQL, same rule) {ds:.2} s: {ratio:.2}x its time; results {agree}\n\
-         correction of the whole history: {ce} events in {cs:.2} s, {cc:.2} CPU-s = {cepc:.0} events/CPU-s; {ct} tiles compared, {cx} changed; +{cm:.0} MB resident at peak",
+         correction of the whole history: {ce} events in {cs:.2} s, {cc:.2} CPU-s = {cepc:.0} events/CPU-s; {ct} tiles compared, {cx} changed; +{cm:.0} MB resident at peak\n\
+         bootstrap of an aggregation added in place: {be} events in {bs:.2} s, {bc:.2} CPU-s = {bepc:.0} events/CPU-s; {bt} tiles compared, {bx} changed; +{bm:.0} MB resident at peak",
         target = args.target,
         keys = args.keys,
         per = args.events_per_key,
@@ -800,6 +882,13 @@ async fn main() -> anyhow::Result<()> {
         ct = report.correction.tiles_compared,
         cx = report.correction.tiles_changed,
         cm = report.correction.added_rss_bytes as f64 / 1e6,
+        be = report.bootstrap.events_read,
+        bs = report.bootstrap.seconds,
+        bc = report.bootstrap.cpu_seconds,
+        bepc = report.bootstrap.events_per_cpu_second,
+        bt = report.bootstrap.tiles_compared,
+        bx = report.bootstrap.tiles_changed,
+        bm = report.bootstrap.added_rss_bytes as f64 / 1e6,
         agree = if report.offline_differs_from_duckdb.is_empty() {
             "identical".to_string()
         } else {

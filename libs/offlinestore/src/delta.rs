@@ -217,9 +217,27 @@ impl DeltaStore {
     /// Every row of the table at its latest version, straight from its
     /// Parquet files (no query engine; for backfills, checks and tests).
     pub async fn scan(&self, table: &OfflineTable) -> Result<Vec<arrow_array::RecordBatch>> {
+        let mut batches = Vec::new();
+        self.each_batch(table, None, |batch| {
+            batches.push(batch);
+            Ok(())
+        })
+        .await?;
+        Ok(batches)
+    }
+
+    /// Calls `each` with the batches of the table's latest version, one
+    /// file at a time (at most one file's columns in memory), reading only
+    /// `columns` when given.
+    async fn each_batch(
+        &self,
+        table: &OfflineTable,
+        columns: Option<&[&str]>,
+        mut each: impl FnMut(arrow_array::RecordBatch) -> Result<()>,
+    ) -> Result<()> {
         use deltalake::{
             logstore::object_store::ObjectStoreExt,
-            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder,
+            parquet::arrow::{ProjectionMask, arrow_reader::ParquetRecordBatchReaderBuilder},
         };
         let mut delta = self.open(table, false).await?;
         delta.update_state().await?;
@@ -230,24 +248,30 @@ impl DeltaStore {
             .into_iter()
             .map(|file| file.object_store_path())
             .collect();
-        let mut batches = Vec::new();
         for path in files {
+            let unavailable =
+                |e: &dyn std::fmt::Display| OfflineStoreError::Unavailable(format!("{path}: {e}"));
+            let internal =
+                |e: &dyn std::fmt::Display| OfflineStoreError::Internal(format!("{path}: {e}"));
             let bytes = store
                 .get(&path)
                 .await
-                .map_err(|e| OfflineStoreError::Unavailable(format!("{path}: {e}")))?
+                .map_err(|e| unavailable(&e))?
                 .bytes()
                 .await
-                .map_err(|e| OfflineStoreError::Unavailable(format!("{path}: {e}")))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-                .and_then(|b| b.build())
-                .map_err(|e| OfflineStoreError::Internal(format!("{path}: {e}")))?;
-            for batch in reader {
-                batches
-                    .push(batch.map_err(|e| OfflineStoreError::Internal(format!("{path}: {e}")))?);
+                .map_err(|e| unavailable(&e))?;
+            let mut builder =
+                ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| internal(&e))?;
+            if let Some(columns) = columns {
+                let mask =
+                    ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+                builder = builder.with_projection(mask);
+            }
+            for batch in builder.build().map_err(|e| internal(&e))? {
+                each(batch.map_err(|e| internal(&e))?)?;
             }
         }
-        Ok(batches)
+        Ok(())
     }
 
     /// The rows with `from <= event_time < to` (µs), read from every file of
@@ -269,19 +293,34 @@ impl DeltaStore {
         Ok(out)
     }
 
-    /// Calls `visit` with every row of the table at its latest version, a
-    /// file's batch at a time (no list of every row is built).
+    /// Calls `visit` with every row of the table at its latest version,
+    /// one file at a time: at most one file's columns are in memory. With
+    /// `features`, only those feature columns are read (the others are
+    /// null in the rows); keys, event time and source are always read.
     pub async fn visit_rows(
         &self,
         table: &OfflineTable,
+        features: Option<&[&str]>,
         mut visit: impl FnMut(OfflineRow),
     ) -> Result<()> {
-        for batch in self.scan(table).await? {
+        let columns = features.map(|features| {
+            let mut columns: Vec<&str> = table.keys.iter().map(|(n, _)| n.as_str()).collect();
+            columns.extend([
+                crate::EVENT_TIME,
+                crate::INGEST_TIME,
+                crate::SOURCE_PARTITION,
+                crate::SOURCE_OFFSET,
+            ]);
+            columns.extend(features);
+            columns
+        });
+        self.each_batch(table, columns.as_deref(), |batch| {
             crate::arrow::rows(&batch, table)?
                 .into_iter()
                 .for_each(&mut visit);
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     /// How far `consumer` got in `topic`/`partition`: the next offset to

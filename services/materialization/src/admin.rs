@@ -40,6 +40,8 @@ pub struct AdminGrpc {
     log: Arc<dyn EventLog>,
     jobs: Arc<Mutex<HashMap<String, BackfillJob>>>,
     next_job: Arc<AtomicU64>,
+    /// A correction's budget of events in memory (`[corrections]`).
+    max_events: u64,
 }
 
 impl std::fmt::Debug for AdminGrpc {
@@ -55,7 +57,14 @@ impl AdminGrpc {
             log,
             jobs: Arc::new(Mutex::new(HashMap::new())),
             next_job: Arc::new(AtomicU64::new(1)),
+            max_events: crate::config::CorrectionSettings::default().max_events_in_memory,
         }
+    }
+
+    /// Corrections hold at most `max_events` events of the table in memory.
+    pub fn with_memory_budget(mut self, max_events: u64) -> Self {
+        self.max_events = max_events;
+        self
     }
 
     /// What `GetMaterializationStatus` answers for `group`: tables,
@@ -305,6 +314,7 @@ impl AdminGrpc {
             partitions,
             group,
             aggregations,
+            max_events: self.max_events,
         };
         let job_id = id.to_string();
         let started = now_micros();

@@ -94,6 +94,11 @@ pub struct CorrectionSettings {
     /// previous day). One replica corrects each range once.
     #[serde(with = "humantime_serde")]
     pub lookback: Duration,
+    /// Most events of the offline table a correction (or a bootstrap)
+    /// holds in memory: a larger table is read once per hash bucket of
+    /// keys, as many buckets as it takes (~100 bytes per event, plus its
+    /// inputs).
+    pub max_events_in_memory: u64,
 }
 
 impl Default for CorrectionSettings {
@@ -101,6 +106,7 @@ impl Default for CorrectionSettings {
         Self {
             every: Duration::ZERO,
             lookback: Duration::from_secs(86_400),
+            max_events_in_memory: 2_000_000,
         }
     }
 }

@@ -59,6 +59,26 @@ pub struct Correction<'a> {
     pub partitions: i32,
     pub group: &'a FeatureGroup,
     pub aggregations: &'a Aggregations,
+    /// Most events of the table held in memory at once (keys are split
+    /// into as many hash buckets as that takes, each a scan of the table).
+    pub max_events: u64,
+}
+
+impl Correction<'_> {
+    /// The feature columns the aggregations read.
+    fn inputs(&self) -> Vec<&str> {
+        let mut inputs: Vec<&str> = self
+            .aggregations
+            .features
+            .iter()
+            .filter_map(|f| f.input)
+            .filter_map(|i| self.group.features.get(i))
+            .map(|f| f.name.as_str())
+            .collect();
+        inputs.sort_unstable();
+        inputs.dedup();
+        inputs
+    }
 }
 
 /// How hard a correction retries tiles the stream keeps ahead of Delta.
@@ -117,15 +137,94 @@ pub async fn correct(
     let expired =
         |t: &Tile| t != &LIFETIME && t.end().saturating_add(ttl * 1_000_000) <= now_micros;
     let mut snapshot = snapshot(c).await?;
+    // Keys are split into buckets by hash so that one bucket's events fit
+    // the budget; each bucket is a correction of its own (the boundary
+    // holds per key and tile).
+    let rows = c
+        .offline
+        .row_count(&OfflineTable::for_group(c.group))
+        .await
+        .unwrap_or(0);
+    let buckets = (rows as u64).div_ceil(c.max_events.max(1)).max(1) as usize;
+    let mut lifetime = None;
+    for index in 0..buckets {
+        let bucket = Bucket { index, of: buckets };
+        let part = Part {
+            from,
+            to,
+            retries,
+            expired: &expired,
+            ttl,
+        };
+        correct_bucket(
+            c,
+            &part,
+            bucket,
+            &mut snapshot,
+            &mut lifetime,
+            &mut drift,
+            &mut report,
+        )
+        .await?;
+    }
+    report(&drift);
+    Ok(drift)
+}
+
+/// Which keys a pass works on: those whose key hash is `index` modulo `of`.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    index: usize,
+    of: usize,
+}
+
+impl Bucket {
+    fn holds(&self, key: &[u8]) -> bool {
+        use std::hash::{Hash, Hasher};
+        if self.of <= 1 {
+            return true;
+        }
+        let mut hasher = std::hash::DefaultHasher::new();
+        key.hash(&mut hasher);
+        hasher.finish() % self.of as u64 == self.index as u64
+    }
+}
+
+/// What every bucket of a correction shares.
+struct Part<'a, E> {
+    from: i64,
+    to: i64,
+    retries: Retries,
+    expired: &'a E,
+    ttl: i64,
+}
+
+/// The passes of one bucket: until no tile is left for the next, or the
+/// last pass (what is left then counts as deferred).
+async fn correct_bucket<E: Fn(&Tile) -> bool>(
+    c: &Correction<'_>,
+    part: &Part<'_, E>,
+    bucket: Bucket,
+    snapshot: &mut BTreeMap<i32, i64>,
+    lifetime: &mut Option<bool>,
+    drift: &mut DriftReport,
+    report: &mut impl FnMut(&DriftReport),
+) -> Result<(), String> {
+    let Part {
+        from,
+        to,
+        retries,
+        expired,
+        ttl,
+    } = *part;
     // Tiles left by a pass for the next, by key.
     let mut left: Option<HashMap<Vec<u8>, HashSet<Tile>>> = None;
-    let mut lifetime = None;
     for pass in 0..retries.passes.max(1) {
-        let (events, outside) = events_of(c, &snapshot, from, to, left.as_ref()).await?;
+        let (events, outside) = events_of(c, snapshot, from, to, left.as_ref(), bucket).await?;
         let lifetime = *lifetime.get_or_insert(outside == 0 && c.aggregations.has_lifetime());
         drift.lifetime_compared = lifetime;
         if pass == 0 {
-            drift.events_read = events.len() as u64;
+            drift.events_read += events.len() as u64;
         }
         // Keys in order, each with its events (in log order) next to each
         // other; a round folds and compares a run of keys whose events
@@ -144,12 +243,12 @@ pub async fn correct(
         let mut later: HashMap<Vec<u8>, HashSet<Tile>> = HashMap::new();
         let round = Round {
             c,
-            snapshot: &snapshot,
+            snapshot,
             from,
             to,
             lifetime,
             ttl,
-            expired: &expired,
+            expired,
         };
         let (mut key_at, mut event_at) = (0, 0);
         while key_at < keys.len() {
@@ -173,31 +272,31 @@ pub async fn correct(
                 from,
                 to,
                 lifetime,
-                &expired,
+                expired,
             );
             round
                 .run(
                     &keys[key_at..key_end],
                     &tiles,
                     left.as_ref(),
-                    &mut drift,
+                    drift,
                     &mut later,
                 )
                 .await?;
-            report(&drift);
+            report(drift);
             (key_at, event_at) = (key_end, event_end);
         }
-        drift.tiles_deferred = later.values().map(|t| t.len() as u64).sum();
         if later.is_empty() {
-            break;
+            return Ok(());
+        }
+        if pass + 1 == retries.passes.max(1) {
+            drift.tiles_deferred += later.values().map(|t| t.len() as u64).sum::<u64>();
+        } else {
+            *snapshot = moved(c, snapshot, retries.wait).await?;
         }
         left = Some(later);
-        if pass + 1 < retries.passes {
-            snapshot = moved(c, &snapshot, retries.wait).await?;
-        }
     }
-    report(&drift);
-    Ok(drift)
+    Ok(())
 }
 
 /// Per partition, the next offset the Delta table holds (0: none).
@@ -248,6 +347,7 @@ async fn events_of(
     from: i64,
     to: i64,
     only: Option<&HashMap<Vec<u8>, HashSet<Tile>>>,
+    bucket: Bucket,
 ) -> Result<(Vec<TileEvent>, u64), String> {
     if snapshot.values().all(|next| *next == 0) {
         return Ok((Vec::new(), 0));
@@ -258,7 +358,7 @@ async fn events_of(
     let mut outside = 0u64;
     let mut failed = None;
     c.offline
-        .visit_rows(&table, |row| {
+        .visit_rows(&table, Some(&c.inputs()), |row| {
             if row.offset >= snapshot.get(&row.partition).copied().unwrap_or(0) {
                 return;
             }
@@ -274,7 +374,7 @@ async fn events_of(
                     return;
                 }
             };
-            if only.is_some_and(|only| !only.contains_key(&key)) {
+            if !bucket.holds(&key) || only.is_some_and(|only| !only.contains_key(&key)) {
                 return;
             }
             events.push(TileEvent::new(
@@ -554,6 +654,7 @@ mod tests {
         group: FeatureGroup,
         aggregations: Aggregations,
         key: Vec<u8>,
+        max_events: u64,
     }
 
     /// A group of rides per driver: a 1-hour count and a lifetime sum of
@@ -582,6 +683,7 @@ mod tests {
             group,
             aggregations,
             key,
+            max_events: u64::MAX,
         }
     }
 
@@ -619,6 +721,7 @@ mod tests {
                 partitions: 1,
                 group: &self.group,
                 aggregations: &self.aggregations,
+                max_events: self.max_events,
             }
         }
 
@@ -768,6 +871,31 @@ mod tests {
         assert_eq!(count(&s.tile(hour, DAY0).await.unwrap()), 2);
         s.stream(&rides(4, &[20])).await;
         assert_eq!(count(&s.tile(hour, DAY0).await.unwrap()), 3);
+    }
+
+    /// A table larger than the budget is read once per hash bucket of
+    /// keys, each bucket corrected on its own: the same result.
+    #[tokio::test]
+    async fn a_table_larger_than_the_budget_is_corrected_bucket_by_bucket() {
+        let mut s = setup().await;
+        s.max_events = 1;
+        let rows = rides(0, &[1, 10, 70, 130]);
+        s.stream(&rows).await;
+        s.commit(&rows).await;
+        s.put(0, 0, &TileValue::default(), streamed_version(3))
+            .await;
+        let fixed = s.correct(1).await;
+        assert_eq!(
+            (
+                fixed.tiles_compared,
+                fixed.tiles_changed,
+                fixed.events_read,
+                fixed.max_abs_diff
+            ),
+            (9, 1, 4, 10.0),
+            "{fixed:?}"
+        );
+        assert!(fixed.lifetime_compared);
     }
 
     #[tokio::test]

@@ -102,7 +102,8 @@ pub async fn serve(
     let mut server = GrpcServer::new(config.server.clone());
     let catalog = parts.materializer.catalog().clone();
     server.authorize_with(Arc::new(move |name: &str| catalog.project(name)));
-    let admin = admin::AdminGrpc::new(parts.materializer.clone(), parts.log.clone());
+    let admin = admin::AdminGrpc::new(parts.materializer.clone(), parts.log.clone())
+        .with_memory_budget(config.corrections.max_events_in_memory);
     tokio::spawn(crate::metrics::export_lag(
         admin.clone(),
         parts.materializer.catalog().clone(),

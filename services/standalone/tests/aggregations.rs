@@ -118,7 +118,8 @@ async fn the_previous_day_is_corrected_on_schedule() {
 /// An aggregation added to a group with history is filled from the offline
 /// table; a SIGKILL while that bootstrap runs only delays it: after the
 /// restart it starts over (once the dead runner's claim lapses) and every
-/// event is counted once. Until then the aggregation is BACKFILLING.
+/// event is counted once. Until then the aggregation is BACKFILLING. The
+/// memory budget is a quarter of the history, so keys go in buckets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bootstrap_killed_mid_way_starts_over_and_counts_every_event_once() {
     use featurestore_proto::v1::{FeatureStatus, ResourceState, Value, value::Kind};
@@ -127,7 +128,15 @@ async fn a_bootstrap_killed_mid_way_starts_over_and_counts_every_event_once() {
     const KEYS: i64 = 50;
     const PER_KEY: i64 = 400;
     let dir = tempfile::tempdir().unwrap();
-    let mut running = common::start(dir.path(), common::free_ports()).await;
+    // A budget of a quarter of the history: the keys are corrected in
+    // (about) four hash buckets, each a scan of the table.
+    let start = || {
+        let ports = common::free_ports();
+        let mut command = common::command(dir.path(), ports);
+        command.env("FS_STANDALONE_CORRECTIONS__MAX_EVENTS_IN_MEMORY", "5000");
+        common::start_command(command, ports)
+    };
+    let mut running = start().await;
     scenario::define_taps(running.channel(0).await, "boot").await;
     let token = scenario::ingest_taps(running.channel(1).await, "boot", 0, KEYS, PER_KEY).await;
     scenario::taps_counted(running.channel(2).await, "boot", KEYS, vec![token]).await;
@@ -166,7 +175,7 @@ async fn a_bootstrap_killed_mid_way_starts_over_and_counts_every_event_once() {
         };
         let served = scenario::taps_served(running.channel(2).await, "boot", 1, &[name]).await;
         running.kill();
-        running = common::start(dir.path(), common::free_ports()).await;
+        running = start().await;
         let started = Instant::now();
         let done = loop {
             let status = scenario::taps_status(running.channel(4).await, "boot").await;
