@@ -157,3 +157,114 @@ async fn kill_9_while_folding_tiles_counts_every_event_once() {
     let counted = scenario::taps_counted(channel(serving.addr).await, &project, KEYS, tokens).await;
     assert_eq!(counted, scenario::taps_expected(KEYS, 6 * PER_KEY));
 }
+
+/// An aggregation added in place to a group with history is filled from
+/// the Delta table by a bootstrap; a kill -9 of the materializer while it
+/// runs only delays it: the next process starts it over once the dead
+/// one's claim lapses, and every event is counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_bootstrap_starts_it_over_and_counts_every_event_once() {
+    use featurestore_catalog::Keyspace;
+    use featurestore_proto::v1::{
+        AggregationBootstrap, FeatureStatus, ResourceState, Value, value::Kind,
+    };
+    use prost::Message as _;
+    use std::time::{Duration, Instant};
+
+    const KEYS: i64 = 20;
+    const PER_KEY: i64 = 250;
+    let registry = RegistrySandbox::start().await;
+    let project = unique_name("boot");
+    let offline = tempfile::tempdir().unwrap();
+    scenario::define_taps(registry.channel().await, &project).await;
+    let ingestion = IngestionSandbox::start(registry.root(), |_| {}).await;
+    let serving = ServingSandbox::start(registry.root()).await;
+    let mut process = start(registry.root(), &project, offline.path());
+    let token =
+        scenario::ingest_taps(channel(ingestion.addr).await, &project, 0, KEYS, PER_KEY).await;
+    scenario::taps_counted(channel(serving.addr).await, &project, KEYS, vec![token]).await;
+    // The bootstrap's record, as the registry and the materializer keep it.
+    let store = featurestore_integration_tests::metadata_store().await;
+    let key = Keyspace::new(registry.root()).bootstrap(&project, "taps", 1);
+    let record = || async {
+        store
+            .get(&key)
+            .await
+            .unwrap()
+            .map(|kv| AggregationBootstrap::decode(kv.value.as_slice()).unwrap())
+            .unwrap_or_default()
+    };
+    // The kill must land while the bootstrap runs; one that finished first
+    // is tried again with another aggregation.
+    let mut filled = None;
+    for name in ["amount_life", "amount_life_2", "amount_life_3"] {
+        scenario::add_to_taps(
+            registry.channel().await,
+            &project,
+            scenario::amount_life(name),
+        )
+        .await;
+        let started = Instant::now();
+        let claimed = loop {
+            let now = record().await;
+            if now.aggregations.iter().any(|a| a == name) {
+                match now.state() {
+                    ResourceState::Backfilling if !now.runner.is_empty() => break Some(now),
+                    ResourceState::Ready => break None,
+                    _ => {}
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "never claimed: {now:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let Some(claimed) = claimed else {
+            eprintln!("the bootstrap of {name} ended before it was seen running");
+            continue;
+        };
+        kill_9(&mut process);
+        process = start(registry.root(), &project, offline.path());
+        let started = Instant::now();
+        let done = loop {
+            let now = record().await;
+            if now.state() == ResourceState::Ready {
+                break now;
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "{now:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        if done.attempts == claimed.attempts {
+            eprintln!("the bootstrap of {name} ended before the kill: {done:?}");
+            continue;
+        }
+        filled = Some((name, done));
+        break;
+    }
+    let (name, done) = filled.expect("a kill while a bootstrap ran");
+    let report = done.drift.clone().expect("a report");
+    assert!(report.lifetime_compared, "{done:?}");
+    assert_eq!(report.tiles_deferred, 0, "{done:?}");
+    assert_eq!(report.events_read, (KEYS * PER_KEY) as u64, "{done:?}");
+    let served = scenario::taps_served(
+        channel(serving.addr).await,
+        &project,
+        KEYS,
+        &["n_life", name],
+    )
+    .await;
+    let want = [
+        Value {
+            kind: Some(Kind::Int64Value(PER_KEY)),
+        },
+        Value {
+            kind: Some(Kind::Float64Value(PER_KEY as f64)),
+        },
+    ];
+    for (card, (values, statuses)) in served.iter().enumerate() {
+        assert_eq!(values, &want, "card {card}");
+        assert_eq!(statuses, &[FeatureStatus::Present as i32; 2], "card {card}");
+    }
+    drop(process);
+}
