@@ -495,7 +495,13 @@ pub async fn windowed_aggregations_serve_what_the_events_say(
             .await
             .unwrap()
             .into_inner();
-        if status.events_folded >= 8 || started.elapsed() > Duration::from_secs(20) {
+        // (The materializer's catalog may see the bootstrap READY a moment
+        // after serving's.)
+        let ready = status
+            .bootstrap
+            .as_ref()
+            .is_some_and(|b| b.state() == ResourceState::Ready);
+        if (status.events_folded >= 8 && ready) || started.elapsed() > Duration::from_secs(20) {
             break status;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -868,6 +874,58 @@ async fn update_group(registry: &mut RegistryServiceClient<Channel>, group: Feat
         .unwrap();
 }
 
+/// What a bootstrap record says of aggregation `name`: `Some(true)` while
+/// a runner has it, `Some(false)` once it is ready.
+pub fn bootstrap_of(
+    record: &featurestore_proto::v1::AggregationBootstrap,
+    name: &str,
+) -> Option<bool> {
+    if !record.aggregations.iter().any(|a| a == name) {
+        return None;
+    }
+    match record.state() {
+        ResourceState::Backfilling if !record.runner.is_empty() => Some(true),
+        ResourceState::Ready => Some(false),
+        _ => None,
+    }
+}
+
+/// Asserts that every card of `0..keys` counts `per_key` events in
+/// `n_life` and in the lifetime sum of amounts `name`, once serving sees
+/// its bootstrap ready (its catalog may be a moment behind).
+pub async fn assert_taps_filled(
+    serving: Channel,
+    project: &str,
+    keys: i64,
+    name: &str,
+    per_key: i64,
+) {
+    let started = Instant::now();
+    let served = loop {
+        let served = try_taps_served(serving.clone(), project, keys, &["n_life", name]).await;
+        if let Ok(served) = served
+            && served
+                .iter()
+                .all(|(_, s)| !s.contains(&(FeatureStatus::Backfilling as i32)))
+        {
+            break served;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "still BACKFILLING"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let want = [
+        v(Kind::Int64Value(per_key)),
+        v(Kind::Float64Value(per_key as f64)),
+    ];
+    for (card, (values, statuses)) in served.iter().enumerate() {
+        assert_eq!(values, &want, "card {card}");
+        assert_eq!(statuses, &[FeatureStatus::Present as i32; 2], "card {card}");
+    }
+}
+
 /// The lifetime sum of the taps' amounts named `name`.
 pub fn amount_life(name: &str) -> Aggregation {
     agg(name, AggregationFunction::Sum, "amount", 0)
@@ -899,15 +957,27 @@ pub async fn taps_served(
     keys: i64,
     names: &[&str],
 ) -> Vec<(Vec<Value>, Vec<i32>)> {
-    OnlineServingServiceClient::new(serving)
-        .get_feature_vectors(taps_request(project, keys, names))
+    try_taps_served(serving, project, keys, names)
         .await
         .unwrap()
+}
+
+/// [`taps_served`], or the error (a service that just started may not
+/// know the group yet).
+pub async fn try_taps_served(
+    serving: Channel,
+    project: &str,
+    keys: i64,
+    names: &[&str],
+) -> Result<Vec<(Vec<Value>, Vec<i32>)>, tonic::Status> {
+    Ok(OnlineServingServiceClient::new(serving)
+        .get_feature_vectors(taps_request(project, keys, names))
+        .await?
         .into_inner()
         .vectors
         .into_iter()
         .map(|v| (v.values, v.statuses))
-        .collect()
+        .collect())
 }
 
 /// The taps' `names` of the cards `0..keys`.

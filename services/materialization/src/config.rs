@@ -96,8 +96,8 @@ pub struct CorrectionSettings {
     pub lookback: Duration,
     /// Most events of the offline table a correction (or a bootstrap)
     /// holds in memory: a larger table is read once per hash bucket of
-    /// keys, as many buckets as it takes (~100 bytes per event, plus its
-    /// inputs).
+    /// keys, as many buckets as it takes; keys are compared in rounds of a
+    /// tenth of it in events (their tiles take more room than events).
     pub max_events_in_memory: u64,
 }
 

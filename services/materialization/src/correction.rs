@@ -250,13 +250,18 @@ async fn correct_bucket<E: Fn(&Tile) -> bool>(
             ttl,
             expired,
         };
+        // A round's tiles (stored and recomputed) take far more memory than
+        // its events: a tenth of the budget.
+        let events_per_round = usize::try_from(c.max_events / 10)
+            .unwrap_or(usize::MAX)
+            .clamp(1, EVENTS_PER_ROUND);
         let (mut key_at, mut event_at) = (0, 0);
         while key_at < keys.len() {
             let (mut key_end, mut event_end) = (key_at, event_at);
             while key_end < keys.len()
                 && (key_end == key_at
                     || (key_end - key_at < KEYS_PER_ROUND
-                        && event_end - event_at < EVENTS_PER_ROUND))
+                        && event_end - event_at < events_per_round))
             {
                 while events
                     .get(event_end)
@@ -882,6 +887,9 @@ mod tests {
         let rows = rides(0, &[1, 10, 70, 130]);
         s.stream(&rows).await;
         s.commit(&rows).await;
+        // (Counted from the commit statistics.)
+        let table = OfflineTable::for_group(&s.group);
+        assert_eq!(s.offline.row_count(&table).await.unwrap(), 4);
         s.put(0, 0, &TileValue::default(), streamed_version(3))
             .await;
         let fixed = s.correct(1).await;

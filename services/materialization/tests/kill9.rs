@@ -165,9 +165,7 @@ async fn kill_9_while_folding_tiles_counts_every_event_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_bootstrap_starts_it_over_and_counts_every_event_once() {
     use featurestore_catalog::Keyspace;
-    use featurestore_proto::v1::{
-        AggregationBootstrap, FeatureStatus, ResourceState, Value, value::Kind,
-    };
+    use featurestore_proto::v1::{AggregationBootstrap, ResourceState};
     use prost::Message as _;
     use std::time::{Duration, Instant};
 
@@ -207,12 +205,10 @@ async fn kill_9_mid_bootstrap_starts_it_over_and_counts_every_event_once() {
         let started = Instant::now();
         let claimed = loop {
             let now = record().await;
-            if now.aggregations.iter().any(|a| a == name) {
-                match now.state() {
-                    ResourceState::Backfilling if !now.runner.is_empty() => break Some(now),
-                    ResourceState::Ready => break None,
-                    _ => {}
-                }
+            match scenario::bootstrap_of(&now, name) {
+                Some(true) => break Some(now),
+                Some(false) => break None,
+                None => {}
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
@@ -247,24 +243,6 @@ async fn kill_9_mid_bootstrap_starts_it_over_and_counts_every_event_once() {
     assert!(report.lifetime_compared, "{done:?}");
     assert_eq!(report.tiles_deferred, 0, "{done:?}");
     assert_eq!(report.events_read, (KEYS * PER_KEY) as u64, "{done:?}");
-    let served = scenario::taps_served(
-        channel(serving.addr).await,
-        &project,
-        KEYS,
-        &["n_life", name],
-    )
-    .await;
-    let want = [
-        Value {
-            kind: Some(Kind::Int64Value(PER_KEY)),
-        },
-        Value {
-            kind: Some(Kind::Float64Value(PER_KEY as f64)),
-        },
-    ];
-    for (card, (values, statuses)) in served.iter().enumerate() {
-        assert_eq!(values, &want, "card {card}");
-        assert_eq!(statuses, &[FeatureStatus::Present as i32; 2], "card {card}");
-    }
+    scenario::assert_taps_filled(channel(serving.addr).await, &project, KEYS, name, PER_KEY).await;
     drop(process);
 }
