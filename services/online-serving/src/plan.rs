@@ -12,9 +12,7 @@ use featurestore_domain::DomainError;
 use featurestore_domain::aggregation::Aggregations;
 use featurestore_domain::{EntityKeyEncoder, FeatureGroupId};
 use featurestore_onlinestore::{OnlineTable, TileTable};
-use featurestore_proto::v1::{
-    AggregationBootstrap, FeatureSelector, KeyColumn, Value, feature_selector::Selector,
-};
+use featurestore_proto::v1::{FeatureSelector, KeyColumn, Value, feature_selector::Selector};
 
 use crate::{aggregates::AggregateOutput, error::ServingError};
 
@@ -51,15 +49,21 @@ pub struct Plan {
     pub groups: Vec<GroupPlan>,
     /// The group versions and features the plan was compiled from.
     selection: Selection,
-    /// Per group, the bootstrap running when it was compiled.
-    backfilling: Vec<Option<Arc<AggregationBootstrap>>>,
+    /// Per group, the aggregations being bootstrapped when it was
+    /// compiled (a claim renewed changes the record, not these).
+    backfilling: Vec<Vec<String>>,
 }
 
-/// The running bootstrap of each selected group.
-fn backfilling(selection: &Selection, catalog: &Catalog) -> Vec<Option<Arc<AggregationBootstrap>>> {
+/// The aggregations of each selected group whose bootstrap runs.
+fn backfilling(selection: &Selection, catalog: &Catalog) -> Vec<Vec<String>> {
     selection
         .iter()
-        .map(|(g, _)| catalog.backfilling(g).cloned())
+        .map(|(g, _)| {
+            catalog
+                .backfilling(g)
+                .map(|b| b.aggregations.clone())
+                .unwrap_or_default()
+        })
         .collect()
 }
 
