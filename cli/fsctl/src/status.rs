@@ -364,3 +364,31 @@ fn show_partitions(statuses: &[GroupStatus]) {
         rows,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use featurestore_proto::v1::AggregationBootstrap;
+
+    use super::*;
+
+    fn with_bootstrap(state: ResourceState) -> MaterializationStatus {
+        MaterializationStatus {
+            bootstrap: Some(AggregationBootstrap {
+                aggregations: vec!["n_life".into()],
+                state: state as i32,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn aggregations_being_bootstrapped_are_listed_until_ready() {
+        let running = GroupStatus::new(with_bootstrap(ResourceState::Backfilling), true, false);
+        let json = serde_json::to_value(&running).unwrap();
+        assert_eq!(json["tiles"]["backfilling"], serde_json::json!(["n_life"]));
+        let ready = GroupStatus::new(with_bootstrap(ResourceState::Ready), true, false);
+        let json = serde_json::to_value(&ready).unwrap();
+        assert!(json["tiles"].get("backfilling").is_none(), "{json}");
+    }
+}

@@ -209,3 +209,14 @@ def test_chunked_ingest_names_rows_of_the_frame(typed):
     with pytest.raises(ValueError, match="3 requests"):
         _ = fine.write_token
     check_served(served(typed, fine), source)
+
+
+def test_every_serving_status_has_its_name():
+    """A status added to the contract (BACKFILLING, say) is named, never
+    UNSPECIFIED."""
+    from featurestore.v1 import serving_pb2
+    from featurestore.vectors import status_name
+
+    for name, number in serving_pb2.FeatureStatus.items():
+        if number:
+            assert status_name(number) == name.removeprefix("FEATURE_STATUS_")
