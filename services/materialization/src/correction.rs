@@ -399,9 +399,9 @@ async fn events_of(
     Ok((events, outside))
 }
 
-/// Folds `events` (in log order) into the tiles of their keys: grain tiles
-/// of events in `[from, to)` that have not expired, and the lifetime tiles
-/// when `lifetime`.
+/// Folds `events` (by key, in log order per key) into the tiles of their
+/// keys: grain tiles of events in `[from, to)` that have not expired, and
+/// the lifetime tiles when `lifetime`.
 fn fold_all(
     aggregations: &Aggregations,
     events: &[TileEvent],
@@ -411,18 +411,21 @@ fn fold_all(
     expired: &impl Fn(&Tile) -> bool,
 ) -> HashMap<Vec<u8>, KeyTiles> {
     let mut keys: HashMap<Vec<u8>, KeyTiles> = HashMap::new();
-    for e in events {
-        let inside = (from..to).contains(&e.time);
-        let key = keys.entry(e.entity_key.clone()).or_default();
-        key.partition = e.seq.0;
-        for t in tiles_of(aggregations, e.time) {
-            let wanted = if t == LIFETIME {
-                lifetime
-            } else {
-                inside && !expired(&t)
-            };
-            if wanted {
-                fold_event(aggregations, key.tiles.entry(t).or_default(), t, e);
+    // Events come by key: one look-up (and one copy of the key) per key.
+    for run in events.chunk_by(|a, b| a.entity_key == b.entity_key) {
+        let key = keys.entry(run[0].entity_key.clone()).or_default();
+        for e in run {
+            let inside = (from..to).contains(&e.time);
+            key.partition = e.seq.0;
+            for t in tiles_of(aggregations, e.time) {
+                let wanted = if t == LIFETIME {
+                    lifetime
+                } else {
+                    inside && !expired(&t)
+                };
+                if wanted {
+                    fold_event(aggregations, key.tiles.entry(t).or_default(), t, e);
+                }
             }
         }
     }
