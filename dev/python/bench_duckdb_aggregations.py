@@ -12,6 +12,8 @@ an integer, compared exactly.
 
     bench_duckdb_aggregations.py ENTITIES.parquet DELTA_TABLE_DIR THREADS
 """
+
+import glob
 import json
 import sys
 import time
@@ -45,6 +47,13 @@ def main() -> None:
         f"{agg} FILTER (WHERE f.ft >= e.edge - {window}) AS {name}"
         for name, (agg, window, _) in FEATURES.items()
     )
+    # The table's data files, not the checkpoints in its _delta_log (the
+    # table is append-only: every data file is live).
+    files = sorted(
+        f
+        for f in glob.glob(f"{table}/**/*.parquet", recursive=True)
+        if "/_delta_log/" not in f
+    )
     started = time.perf_counter()
     con.execute(
         f"""
@@ -57,7 +66,7 @@ def main() -> None:
         ),
         f AS (
             SELECT card_id, epoch_us(event_time) AS ft, amount
-            FROM read_parquet('{table}/**/*.parquet')
+            FROM read_parquet({files!r})
         )
         SELECT e.row_id, {columns}
         FROM e LEFT JOIN f
