@@ -226,6 +226,22 @@ impl DeltaStore {
         Ok(batches)
     }
 
+    /// The data files of the table's latest version, to read one at a time.
+    pub async fn files(&self, table: &OfflineTable) -> Result<TableFiles> {
+        let mut delta = self.open(table, false).await?;
+        delta.update_state().await?;
+        let paths = delta
+            .snapshot()?
+            .log_data()
+            .into_iter()
+            .map(|file| file.object_store_path())
+            .collect();
+        Ok(TableFiles {
+            store: delta.object_store(),
+            paths,
+        })
+    }
+
     /// Calls `each` with the batches of the table's latest version, one
     /// file at a time (at most one file's columns in memory), reading only
     /// `columns` when given.
@@ -235,41 +251,9 @@ impl DeltaStore {
         columns: Option<&[&str]>,
         mut each: impl FnMut(arrow_array::RecordBatch) -> Result<()>,
     ) -> Result<()> {
-        use deltalake::{
-            logstore::object_store::ObjectStoreExt,
-            parquet::arrow::{ProjectionMask, arrow_reader::ParquetRecordBatchReaderBuilder},
-        };
-        let mut delta = self.open(table, false).await?;
-        delta.update_state().await?;
-        let store = delta.object_store();
-        let files: Vec<deltalake::Path> = delta
-            .snapshot()?
-            .log_data()
-            .into_iter()
-            .map(|file| file.object_store_path())
-            .collect();
-        for path in files {
-            let unavailable =
-                |e: &dyn std::fmt::Display| OfflineStoreError::Unavailable(format!("{path}: {e}"));
-            let internal =
-                |e: &dyn std::fmt::Display| OfflineStoreError::Internal(format!("{path}: {e}"));
-            let bytes = store
-                .get(&path)
-                .await
-                .map_err(|e| unavailable(&e))?
-                .bytes()
-                .await
-                .map_err(|e| unavailable(&e))?;
-            let mut builder =
-                ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| internal(&e))?;
-            if let Some(columns) = columns {
-                let mask =
-                    ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
-                builder = builder.with_projection(mask);
-            }
-            for batch in builder.build().map_err(|e| internal(&e))? {
-                each(batch.map_err(|e| internal(&e))?)?;
-            }
+        let files = self.files(table).await?;
+        for i in 0..files.len() {
+            files.each_batch(i, columns, &mut each).await?;
         }
         Ok(())
     }
@@ -446,6 +430,80 @@ impl DeltaStore {
                 version: Some(version as i64),
             },
         ))
+    }
+}
+
+/// The data files of one version of a table ([`DeltaStore::files`]).
+pub struct TableFiles {
+    store: deltalake::logstore::ObjectStoreRef,
+    paths: Vec<deltalake::Path>,
+}
+
+impl TableFiles {
+    pub fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.paths.is_empty()
+    }
+
+    /// The rows of file `i` with `from <= event_time < to` (µs).
+    pub async fn rows_between(
+        &self,
+        i: usize,
+        table: &OfflineTable,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<OfflineRow>> {
+        let mut out = Vec::new();
+        self.each_batch(i, None, |batch| {
+            out.extend(
+                crate::arrow::rows(&batch, table)?
+                    .into_iter()
+                    .filter(|r| r.event_time_micros >= from && r.event_time_micros < to),
+            );
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Calls `each` with the batches of file `i`, reading only `columns`
+    /// when given.
+    async fn each_batch(
+        &self,
+        i: usize,
+        columns: Option<&[&str]>,
+        mut each: impl FnMut(arrow_array::RecordBatch) -> Result<()>,
+    ) -> Result<()> {
+        use deltalake::{
+            logstore::object_store::ObjectStoreExt,
+            parquet::arrow::{ProjectionMask, arrow_reader::ParquetRecordBatchReaderBuilder},
+        };
+        let path = &self.paths[i];
+        let unavailable =
+            |e: &dyn std::fmt::Display| OfflineStoreError::Unavailable(format!("{path}: {e}"));
+        let internal =
+            |e: &dyn std::fmt::Display| OfflineStoreError::Internal(format!("{path}: {e}"));
+        let bytes = self
+            .store
+            .get(path)
+            .await
+            .map_err(|e| unavailable(&e))?
+            .bytes()
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| internal(&e))?;
+        if let Some(columns) = columns {
+            let mask = ProjectionMask::columns(builder.parquet_schema(), columns.iter().copied());
+            builder = builder.with_projection(mask);
+        }
+        for batch in builder.build().map_err(|e| internal(&e))? {
+            each(batch.map_err(|e| internal(&e))?)?;
+        }
+        Ok(())
     }
 }
 

@@ -12,7 +12,7 @@ mod error;
 
 use featurestore_proto::v1::{FeatureGroup, ScalarType, Value, ValueType};
 
-pub use delta::DeltaStore;
+pub use delta::{DeltaStore, TableFiles};
 pub use error::OfflineStoreError;
 
 pub type Result<T, E = OfflineStoreError> = std::result::Result<T, E>;

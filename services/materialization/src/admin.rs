@@ -244,32 +244,39 @@ impl AdminGrpc {
         let online = OnlineTable::for_group(&group);
         let encoder = EntityKeyEncoder::new(&group.primary_key);
         let result = async {
-            let rows = self
+            // One data file at a time: a range larger than memory streams.
+            let files = self
                 .materializer
                 .offline()
-                .rows_between(&offline, from, to)
+                .files(&offline)
                 .await
                 .map_err(|e| e.to_string())?;
-            for chunk in rows.chunks(BACKFILL_CHUNK) {
-                let mut online_rows = Vec::with_capacity(chunk.len());
-                for row in chunk {
-                    let entity_key = encoder
-                        .encode(row.key_values.iter().map(|v| v.kind.as_ref()))
-                        .map_err(|e| e.to_string())?;
-                    let mut values = row.feature_values.clone();
-                    values.resize_with(online.features.len(), Default::default);
-                    online_rows.push(OnlineRow {
-                        entity_key,
-                        event_time_micros: row.event_time_micros,
-                        values,
-                    });
-                }
-                self.materializer
-                    .online()
-                    .upsert(&online, &online_rows)
+            for file in 0..files.len() {
+                let rows = files
+                    .rows_between(file, &offline, from, to)
                     .await
                     .map_err(|e| e.to_string())?;
-                self.update(&id, |job| job.rows_written += chunk.len() as u64);
+                for chunk in rows.chunks(BACKFILL_CHUNK) {
+                    let mut online_rows = Vec::with_capacity(chunk.len());
+                    for row in chunk {
+                        let entity_key = encoder
+                            .encode(row.key_values.iter().map(|v| v.kind.as_ref()))
+                            .map_err(|e| e.to_string())?;
+                        let mut values = row.feature_values.clone();
+                        values.resize_with(online.features.len(), Default::default);
+                        online_rows.push(OnlineRow {
+                            entity_key,
+                            event_time_micros: row.event_time_micros,
+                            values,
+                        });
+                    }
+                    self.materializer
+                        .online()
+                        .upsert(&online, &online_rows)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    self.update(&id, |job| job.rows_written += chunk.len() as u64);
+                }
             }
             if let Some(aggregations) = Aggregations::of(&group) {
                 self.correct(&id, &group, &aggregations, from, to).await?;
