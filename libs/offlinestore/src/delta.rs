@@ -266,13 +266,10 @@ impl DeltaStore {
         from: i64,
         to: i64,
     ) -> Result<Vec<OfflineRow>> {
+        let files = self.files(table).await?;
         let mut out = Vec::new();
-        for batch in self.scan(table).await? {
-            out.extend(
-                crate::arrow::rows(&batch, table)?
-                    .into_iter()
-                    .filter(|r| r.event_time_micros >= from && r.event_time_micros < to),
-            );
+        for file in 0..files.len() {
+            out.extend(files.rows_between(file, table, from, to).await?);
         }
         Ok(out)
     }
