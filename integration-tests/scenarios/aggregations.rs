@@ -875,7 +875,7 @@ async fn update_group(registry: &mut RegistryServiceClient<Channel>, group: Feat
 }
 
 /// What a bootstrap record says of aggregation `name`: `Some(true)` while
-/// a runner has it, `Some(false)` once it is ready.
+/// a runner holds a part of it, `Some(false)` once it is ready.
 pub fn bootstrap_of(
     record: &featurestore_proto::v1::AggregationBootstrap,
     name: &str,
@@ -884,10 +884,33 @@ pub fn bootstrap_of(
         return None;
     }
     match record.state() {
-        ResourceState::Backfilling if !record.runner.is_empty() => Some(true),
+        ResourceState::Backfilling if record.parts.iter().any(|p| !p.runner.is_empty()) => {
+            Some(true)
+        }
         ResourceState::Ready => Some(false),
         _ => None,
     }
+}
+
+/// Whether a bootstrap `claimed` (seen with a part running), then `done`,
+/// resumed after a kill: the parts running in `claimed` ran again, and
+/// the parts done in `claimed` did not (asserted). `false`: the kill
+/// landed after the parts running had finished.
+pub fn resumed(
+    claimed: &featurestore_proto::v1::AggregationBootstrap,
+    done: &featurestore_proto::v1::AggregationBootstrap,
+) -> bool {
+    assert_eq!(done.parts.len(), claimed.parts.len(), "{done:?}");
+    assert!(done.parts.iter().all(|p| p.done), "{done:?}");
+    let mut again = false;
+    for (before, after) in claimed.parts.iter().zip(&done.parts) {
+        if before.done {
+            assert_eq!(after.attempts, before.attempts, "ran again: {done:?}");
+        } else if !before.runner.is_empty() {
+            again |= after.attempts > before.attempts;
+        }
+    }
+    again
 }
 
 /// Asserts that every card of `0..keys` counts `per_key` events in

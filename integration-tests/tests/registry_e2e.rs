@@ -838,7 +838,7 @@ async fn aggregations_added_in_place_start_a_bootstrap_with_the_group() {
     let bootstrap = snapshot.backfilling(group).expect("a running bootstrap");
     assert_eq!(bootstrap.aggregations, ["max_1h"]);
     assert_eq!(bootstrap.state(), ResourceState::Backfilling);
-    assert!(bootstrap.requested_micros > 0 && bootstrap.runner.is_empty());
+    assert!(bootstrap.requested_micros > 0 && bootstrap.parts.is_empty());
 
     // Another one while it runs: the bootstrap takes both on.
     created

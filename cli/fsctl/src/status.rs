@@ -72,6 +72,15 @@ struct TileStatus {
     /// (served as BACKFILLING until then).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     backfilling: Vec<String>,
+    /// How far its parts are (none until a replica takes it up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backfilling_parts: Option<PartsDone>,
+}
+
+#[derive(Debug, Serialize)]
+struct PartsDone {
+    done: usize,
+    of: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -118,6 +127,14 @@ impl GroupStatus {
                 .filter(|b| b.state() == ResourceState::Backfilling)
                 .map(|b| b.aggregations.clone())
                 .unwrap_or_default(),
+            backfilling_parts: s
+                .bootstrap
+                .as_ref()
+                .filter(|b| b.state() == ResourceState::Backfilling && !b.parts.is_empty())
+                .map(|b| PartsDone {
+                    done: b.parts.iter().filter(|p| p.done).count(),
+                    of: b.parts.len(),
+                }),
         });
         let group = s.group.unwrap_or_default();
         GroupStatus {
@@ -285,7 +302,11 @@ fn show(statuses: &[GroupStatus], output: Output, live: bool) -> Result<()> {
                             if t.backfilling.is_empty() {
                                 counts
                             } else {
-                                format!("{counts}, BACKFILLING {}", t.backfilling.join(" "))
+                                let parts =
+                                    t.backfilling_parts.as_ref().map_or(String::new(), |p| {
+                                        format!(" ({}/{} parts done)", p.done, p.of)
+                                    });
+                                format!("{counts}, BACKFILLING {}{parts}", t.backfilling.join(" "))
                             }
                         }),
                         s.tiles
@@ -372,10 +393,16 @@ mod tests {
     use super::*;
 
     fn with_bootstrap(state: ResourceState) -> MaterializationStatus {
+        use featurestore_proto::v1::CorrectionPart;
+        let part = |done| CorrectionPart {
+            done,
+            ..Default::default()
+        };
         MaterializationStatus {
             bootstrap: Some(AggregationBootstrap {
                 aggregations: vec!["n_life".into()],
                 state: state as i32,
+                parts: vec![part(true), part(false), part(false)],
                 ..Default::default()
             }),
             ..Default::default()
@@ -387,8 +414,13 @@ mod tests {
         let running = GroupStatus::new(with_bootstrap(ResourceState::Backfilling), true, false);
         let json = serde_json::to_value(&running).unwrap();
         assert_eq!(json["tiles"]["backfilling"], serde_json::json!(["n_life"]));
+        assert_eq!(
+            json["tiles"]["backfilling_parts"],
+            serde_json::json!({"done": 1, "of": 3})
+        );
         let ready = GroupStatus::new(with_bootstrap(ResourceState::Ready), true, false);
         let json = serde_json::to_value(&ready).unwrap();
         assert!(json["tiles"].get("backfilling").is_none(), "{json}");
+        assert!(json["tiles"].get("backfilling_parts").is_none(), "{json}");
     }
 }

@@ -26,7 +26,7 @@ use featurestore_runtime::authz;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    correction::{self, Correction, Retries},
+    correction::{self, Bucket, Correction, Retries},
     drift_reports,
     pipeline::{Materializer, group_id},
 };
@@ -279,7 +279,10 @@ impl AdminGrpc {
                 }
             }
             if let Some(aggregations) = Aggregations::of(&group) {
-                self.correct(&id, &group, &aggregations, from, to).await?;
+                let report = self
+                    .correct(&id, &group, &aggregations, (from, to), Bucket::ALL)
+                    .await?;
+                self.keep_report(&group, &report).await?;
             }
             Ok::<_, String>(())
         }
@@ -295,17 +298,12 @@ impl AdminGrpc {
 }
 
 impl AdminGrpc {
-    /// The tile correction of a backfill of an aggregated group: recomputes
-    /// the tiles of `[from, to)` from the Delta table, replaces those that
-    /// differ, and keeps the drift report.
-    async fn correct(
-        &self,
-        id: &str,
-        group: &FeatureGroup,
-        aggregations: &Aggregations,
-        from: i64,
-        to: i64,
-    ) -> Result<DriftReport, String> {
+    /// What a correction of `group`'s tiles works on.
+    async fn correction<'a>(
+        &'a self,
+        group: &'a FeatureGroup,
+        aggregations: &'a Aggregations,
+    ) -> Result<Correction<'a>, String> {
         let topic =
             featurestore_domain::names::topic_name(&group.project, &group.name, group.version);
         let partitions = self
@@ -314,7 +312,7 @@ impl AdminGrpc {
             .await
             .map_err(|e| format!("{topic}: {e}"))?
             .len() as i32;
-        let correction = Correction {
+        Ok(Correction {
             online: self.materializer.online().as_ref(),
             offline: self.materializer.offline().as_ref(),
             consumer: self.materializer.consumer(),
@@ -322,13 +320,38 @@ impl AdminGrpc {
             group,
             aggregations,
             max_events: self.max_events,
-        };
+        })
+    }
+
+    /// How many parts replicas split a correction of `group` into
+    /// ([`correction::parts`]).
+    pub async fn parts(
+        &self,
+        group: &FeatureGroup,
+        aggregations: &Aggregations,
+    ) -> Result<u32, String> {
+        Ok(correction::parts(&self.correction(group, aggregations).await?).await)
+    }
+
+    /// The tile correction of the keys of `part` of an aggregated group:
+    /// recomputes the tiles of `[from, to)` from the Delta table and
+    /// replaces those that differ; job `id` follows it.
+    async fn correct(
+        &self,
+        id: &str,
+        group: &FeatureGroup,
+        aggregations: &Aggregations,
+        (from, to): (i64, i64),
+        part: Bucket,
+    ) -> Result<DriftReport, String> {
+        let correction = self.correction(group, aggregations).await?;
         let job_id = id.to_string();
         let started = now_micros();
         let mut report = correction::correct(
             &correction,
             from,
             to,
+            part,
             Retries::default(),
             now_micros(),
             |drift| {
@@ -344,12 +367,6 @@ impl AdminGrpc {
         report.job_id = id.to_string();
         report.started_micros = started;
         report.finished_micros = now_micros();
-        let id_of_group = group_id(group);
-        crate::metrics::corrected(&id_of_group, &report);
-        let (store, keys) = self.materializer.progress().store();
-        drift_reports::record(store.as_ref(), keys, &id_of_group, &report)
-            .await
-            .map_err(|e| format!("keeping the drift report: {e}"))?;
         if report.tiles_deferred > 0 {
             self.update(id, |job| {
                 job.message = format!(
@@ -360,6 +377,21 @@ impl AdminGrpc {
         }
         self.update(id, |job| job.drift = Some(report.clone()));
         Ok(report)
+    }
+
+    /// Keeps the report of a finished correction of `group` with its last
+    /// ones (`GetMaterializationStatus`, `fsctl status`) and in the metrics.
+    pub async fn keep_report(
+        &self,
+        group: &FeatureGroup,
+        report: &DriftReport,
+    ) -> Result<(), String> {
+        let id_of_group = group_id(group);
+        crate::metrics::corrected(&id_of_group, report);
+        let (store, keys) = self.materializer.progress().store();
+        drift_reports::record(store.as_ref(), keys, &id_of_group, report)
+            .await
+            .map_err(|e| format!("keeping the drift report: {e}"))
     }
 
     /// The published progress of a group version's partitions.
@@ -403,20 +435,27 @@ impl AdminGrpc {
         job
     }
 
-    /// A correction of `[from, to)` started by this replica — `kind`
-    /// `scheduled` (`crate::schedule`) or `bootstrap` (`crate::bootstrap`):
-    /// a job `<kind>-<n>` like a backfill's, tiles only; returns when it
-    /// ends.
+    /// A correction of the keys of `part` over `[from, to)` started by this
+    /// replica — `kind` `scheduled` (`crate::schedule`) or `bootstrap`
+    /// (`crate::bootstrap`): a job `<kind>-<n>` like a backfill's, tiles
+    /// only; returns when it ends. The report of a whole correction
+    /// ([`Bucket::ALL`]) is kept; a part's is its caller's to add up.
     pub async fn correct_as(
         &self,
         kind: &str,
         group: &FeatureGroup,
         aggregations: &Aggregations,
-        from: i64,
-        to: i64,
+        range: (i64, i64),
+        part: Bucket,
     ) -> Result<DriftReport, String> {
         let id = self.new_job(kind, group).id;
-        let result = self.correct(&id, group, aggregations, from, to).await;
+        let mut result = self.correct(&id, group, aggregations, range, part).await;
+        if let Ok(report) = &result
+            && part == Bucket::ALL
+            && let Err(e) = self.keep_report(group, report).await
+        {
+            result = Err(e);
+        }
         self.update(&id, |job| match &result {
             Ok(_) => job.state = ResourceState::Ready as i32,
             Err(message) => {

@@ -114,12 +114,36 @@ enum Verdict {
     Later,
 }
 
-/// Corrects the tiles of `[from, to)`; `report` sees the counts after each
-/// round of keys. Returns the final report (`finished_micros` unset).
+/// A correction's events of a table of `rows` events are split into at
+/// least this many per part when replicas share it (fewer rows: one part,
+/// unless the memory budget asks for more).
+const EVENTS_PER_SHARED_PART: u64 = 100_000;
+
+/// How many parts a correction shared by replicas is split into: as many
+/// as the memory budget needs, and one per `EVENTS_PER_SHARED_PART`
+/// events up to the number of partitions of the topic (the most
+/// replicas that consume it).
+pub async fn parts(c: &Correction<'_>) -> u32 {
+    let rows = c
+        .offline
+        .row_count(&OfflineTable::for_group(c.group))
+        .await
+        .unwrap_or(0) as u64;
+    let by_budget = rows.div_ceil(c.max_events.max(1));
+    let by_size = rows
+        .div_ceil(EVENTS_PER_SHARED_PART)
+        .min(c.partitions.max(1) as u64);
+    u32::try_from(by_budget.max(by_size).max(1)).unwrap_or(u32::MAX)
+}
+
+/// Corrects the tiles of `[from, to)` of the keys of `part`
+/// ([`Bucket::ALL`]: every key); `report` sees the counts after each round
+/// of keys. Returns the final report (`finished_micros` unset).
 pub async fn correct(
     c: &Correction<'_>,
     from: i64,
     to: i64,
+    part: Bucket,
     retries: Retries,
     now_micros: i64,
     mut report: impl FnMut(&DriftReport),
@@ -137,19 +161,22 @@ pub async fn correct(
     let expired =
         |t: &Tile| t != &LIFETIME && t.end().saturating_add(ttl * 1_000_000) <= now_micros;
     let mut snapshot = snapshot(c).await?;
-    // Keys are split into buckets by hash so that one bucket's events fit
-    // the budget; each bucket is a correction of its own (the boundary
+    // The part's keys are split again by hash so that one bucket's events
+    // fit the budget; each bucket is a correction of its own (the boundary
     // holds per key and tile).
     let rows = c
         .offline
         .row_count(&OfflineTable::for_group(c.group))
         .await
-        .unwrap_or(0);
-    let buckets = (rows as u64).div_ceil(c.max_events.max(1)).max(1) as usize;
+        .unwrap_or(0) as u64;
+    let split = (rows / u64::from(part.of.max(1)))
+        .div_ceil(c.max_events.max(1))
+        .max(1);
+    let split = u32::try_from(split).unwrap_or(u32::MAX);
     let mut lifetime = None;
-    for index in 0..buckets {
-        let bucket = Bucket { index, of: buckets };
-        let part = Part {
+    for index in 0..split {
+        let bucket = part.split(index, split);
+        let range = Range {
             from,
             to,
             retries,
@@ -158,7 +185,7 @@ pub async fn correct(
         };
         correct_bucket(
             c,
-            &part,
+            &range,
             bucket,
             &mut snapshot,
             &mut lifetime,
@@ -171,27 +198,64 @@ pub async fn correct(
     Ok(drift)
 }
 
-/// Which keys a pass works on: those whose key hash is `index` modulo `of`.
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
-    index: usize,
-    of: usize,
+/// The report of a correction done in parts: counts summed, the largest
+/// differences, lifetime tiles compared when every part compared them.
+pub fn sum(parts: &[&DriftReport]) -> DriftReport {
+    let mut total = DriftReport {
+        lifetime_compared: !parts.is_empty(),
+        ..Default::default()
+    };
+    for part in parts {
+        total.start_time_micros = part.start_time_micros;
+        total.end_time_micros = part.end_time_micros;
+        total.events_read += part.events_read;
+        total.tiles_compared += part.tiles_compared;
+        total.tiles_changed += part.tiles_changed;
+        total.tiles_deferred += part.tiles_deferred;
+        total.max_abs_diff = total.max_abs_diff.max(part.max_abs_diff);
+        total.max_rel_diff = total.max_rel_diff.max(part.max_rel_diff);
+        total.lifetime_compared &= part.lifetime_compared;
+        if total.started_micros == 0 || part.started_micros < total.started_micros {
+            total.started_micros = part.started_micros;
+        }
+        total.finished_micros = total.finished_micros.max(part.finished_micros);
+    }
+    total
+}
+
+/// Which keys a correction works on: those whose key hash (xxh3, the same
+/// in every replica and release) is `index` modulo `of`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub index: u32,
+    pub of: u32,
 }
 
 impl Bucket {
+    /// Every key.
+    pub const ALL: Bucket = Bucket { index: 0, of: 1 };
+
     fn holds(&self, key: &[u8]) -> bool {
-        use std::hash::{Hash, Hasher};
-        if self.of <= 1 {
-            return true;
+        self.of <= 1
+            || xxhash_rust::xxh3::xxh3_64(key) % u64::from(self.of) == u64::from(self.index)
+    }
+
+    /// The `index`th of `n` buckets that split this one: keys whose hash is
+    /// `self.index + index · self.of` modulo `self.of · n`.
+    fn split(self, index: u32, n: u32) -> Bucket {
+        if n <= 1 {
+            return self;
         }
-        let mut hasher = std::hash::DefaultHasher::new();
-        key.hash(&mut hasher);
-        hasher.finish() % self.of as u64 == self.index as u64
+        let of = self.of.max(1);
+        Bucket {
+            index: self.index + index * of,
+            of: of * n,
+        }
     }
 }
 
 /// What every bucket of a correction shares.
-struct Part<'a, E> {
+struct Range<'a, E> {
     from: i64,
     to: i64,
     retries: Retries,
@@ -203,20 +267,20 @@ struct Part<'a, E> {
 /// last pass (what is left then counts as deferred).
 async fn correct_bucket<E: Fn(&Tile) -> bool>(
     c: &Correction<'_>,
-    part: &Part<'_, E>,
+    range: &Range<'_, E>,
     bucket: Bucket,
     snapshot: &mut BTreeMap<i32, i64>,
     lifetime: &mut Option<bool>,
     drift: &mut DriftReport,
     report: &mut impl FnMut(&DriftReport),
 ) -> Result<(), String> {
-    let Part {
+    let Range {
         from,
         to,
         retries,
         expired,
         ttl,
-    } = *part;
+    } = *range;
     // Tiles left by a pass for the next, by key.
     let mut left: Option<HashMap<Vec<u8>, HashSet<Tile>>> = None;
     for pass in 0..retries.passes.max(1) {
@@ -767,6 +831,10 @@ mod tests {
         }
 
         async fn correct(&self, passes: usize) -> DriftReport {
+            self.correct_part(passes, Bucket::ALL).await
+        }
+
+        async fn correct_part(&self, passes: usize, part: Bucket) -> DriftReport {
             let retries = Retries {
                 passes,
                 wait: Duration::from_millis(10),
@@ -775,6 +843,7 @@ mod tests {
                 &self.correction(),
                 DAY0,
                 DAY0 + 1440 * MIN,
+                part,
                 retries,
                 DAY0,
                 |_| {},
@@ -896,6 +965,12 @@ mod tests {
         s.put(0, 0, &TileValue::default(), streamed_version(3))
             .await;
         let fixed = s.correct(1).await;
+        assert_one_of_four_fixed(&fixed);
+    }
+
+    /// The report of the rides at 1, 10, 70 and 130 minutes with the
+    /// 5-minute tile at 0 emptied: that tile replaced, lifetime compared.
+    fn assert_one_of_four_fixed(fixed: &DriftReport) {
         assert_eq!(
             (
                 fixed.tiles_compared,
@@ -906,7 +981,50 @@ mod tests {
             (9, 1, 4, 10.0),
             "{fixed:?}"
         );
-        assert!(fixed.lifetime_compared);
+        assert!(fixed.lifetime_compared, "{fixed:?}");
+    }
+
+    /// Replicas correct a part each: the parts' reports add up to the
+    /// report of the whole.
+    #[tokio::test]
+    async fn a_correction_done_in_parts_adds_up_to_the_whole() {
+        let s = setup().await;
+        let rows = rides(0, &[1, 10, 70, 130]);
+        s.stream(&rows).await;
+        s.commit(&rows).await;
+        s.put(0, 0, &TileValue::default(), streamed_version(3))
+            .await;
+        let mut reports = Vec::new();
+        for index in 0..3 {
+            reports.push(s.correct_part(1, Bucket { index, of: 3 }).await);
+        }
+        assert_one_of_four_fixed(&sum(&reports.iter().collect::<Vec<_>>()));
+        // The one key is in one part: the others found nothing.
+        assert_eq!(reports.iter().filter(|r| r.events_read > 0).count(), 1);
+        assert_eq!(s.correct(1).await.tiles_changed, 0);
+    }
+
+    #[test]
+    fn the_buckets_of_a_part_share_its_keys_out_once() {
+        let keys: Vec<[u8; 4]> = (0..2_000u32).map(u32::to_be_bytes).collect();
+        for of in 1..5 {
+            for key in &keys {
+                let parts = (0..of).filter(|&index| Bucket { index, of }.holds(key));
+                assert_eq!(parts.count(), 1);
+            }
+            for index in 0..of {
+                let part = Bucket { index, of };
+                let held = keys.iter().filter(|k| part.holds(&k[..])).count();
+                // xxh3 spreads 2,000 keys evenly enough.
+                assert!(held * of as usize > 1_500, "{part:?} holds {held}");
+                for n in 1..4 {
+                    for key in &keys {
+                        let holding = (0..n).filter(|&j| part.split(j, n).holds(key)).count();
+                        assert_eq!(holding, usize::from(part.holds(key)), "{part:?} / {n}");
+                    }
+                }
+            }
+        }
     }
 
     #[tokio::test]

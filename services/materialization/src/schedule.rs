@@ -71,7 +71,13 @@ async fn correct_due(admin: &AdminGrpc, group: &FeatureGroup, lookback: i64) -> 
     }
     tracing::info!(group = %group.name, project = %group.project, from, to, "scheduled tile correction");
     admin
-        .correct_as("scheduled", group, &aggregations, from, to)
+        .correct_as(
+            "scheduled",
+            group,
+            &aggregations,
+            (from, to),
+            crate::correction::Bucket::ALL,
+        )
         .await
         .map(drop)
 }

@@ -46,6 +46,16 @@ fn kill_9(process: &mut Process) {
 /// The materialization binary consuming the topics of `project`, with
 /// small batches (many commits to die between).
 fn start(registry_root: &str, project: &str, offline_root: &Path) -> Process {
+    start_with(registry_root, project, offline_root, &[])
+}
+
+/// [`start`] with more settings (`FS_MATERIALIZATION_…` variables).
+fn start_with(
+    registry_root: &str,
+    project: &str,
+    offline_root: &Path,
+    settings: &[(&str, &str)],
+) -> Process {
     // The test never calls the admin port: let the system pick one.
     let child = Command::new(env!("CARGO_BIN_EXE_materialization"))
         .env("FS_MATERIALIZATION_SERVER__LISTEN_ADDR", "127.0.0.1:0")
@@ -75,6 +85,7 @@ fn start(registry_root: &str, project: &str, offline_root: &Path) -> Process {
         .env("FS_MATERIALIZATION_OFFLINE__ROOT", offline_root)
         .env("FS_MATERIALIZATION_BATCH__MAX_RECORDS", "50")
         .env("FS_MATERIALIZATION_TELEMETRY__LOG_LEVEL", "warn")
+        .envs(settings.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -158,12 +169,19 @@ async fn kill_9_while_folding_tiles_counts_every_event_once() {
     assert_eq!(counted, scenario::taps_expected(KEYS, 6 * PER_KEY));
 }
 
+/// A correction budget of a quarter of the bootstraps' history: four parts.
+const QUARTER: [(&str, &str); 1] = [(
+    "FS_MATERIALIZATION_CORRECTIONS__MAX_EVENTS_IN_MEMORY",
+    "1250",
+)];
+
 /// An aggregation added in place to a group with history is filled from
-/// the Delta table by a bootstrap; a kill -9 of the materializer while it
-/// runs only delays it: the next process starts it over once the dead
-/// one's claim lapses, and every event is counted once.
+/// the Delta table by a bootstrap, in parts; a kill -9 of the materializer
+/// while it runs only delays it: the next process runs the part that was
+/// running again once the dead one's claim lapses, keeps the parts done,
+/// and every event is counted once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_bootstrap_starts_it_over_and_counts_every_event_once() {
+async fn kill_9_mid_bootstrap_resumes_it_and_counts_every_event_once() {
     use featurestore_catalog::Keyspace;
     use featurestore_proto::v1::{AggregationBootstrap, ResourceState};
     use prost::Message as _;
@@ -177,7 +195,7 @@ async fn kill_9_mid_bootstrap_starts_it_over_and_counts_every_event_once() {
     scenario::define_taps(registry.channel().await, &project).await;
     let ingestion = IngestionSandbox::start(registry.root(), |_| {}).await;
     let serving = ServingSandbox::start(registry.root()).await;
-    let mut process = start(registry.root(), &project, offline.path());
+    let mut process = start_with(registry.root(), &project, offline.path(), &QUARTER);
     let token =
         scenario::ingest_taps(channel(ingestion.addr).await, &project, 0, KEYS, PER_KEY).await;
     scenario::taps_counted(channel(serving.addr).await, &project, KEYS, vec![token]).await;
@@ -221,7 +239,7 @@ async fn kill_9_mid_bootstrap_starts_it_over_and_counts_every_event_once() {
             continue;
         };
         kill_9(&mut process);
-        process = start(registry.root(), &project, offline.path());
+        process = start_with(registry.root(), &project, offline.path(), &QUARTER);
         let started = Instant::now();
         let done = loop {
             let now = record().await;
@@ -231,18 +249,100 @@ async fn kill_9_mid_bootstrap_starts_it_over_and_counts_every_event_once() {
             assert!(started.elapsed() < Duration::from_secs(120), "{now:?}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        if done.attempts == claimed.attempts {
-            eprintln!("the bootstrap of {name} ended before the kill: {done:?}");
+        if !scenario::resumed(&claimed, &done) {
+            eprintln!("the parts running ended before the kill: {done:?}");
             continue;
         }
         filled = Some((name, done));
         break;
     }
     let (name, done) = filled.expect("a kill while a bootstrap ran");
+    assert_eq!(done.parts.len(), 4, "{done:?}");
     let report = done.drift.clone().expect("a report");
     assert!(report.lifetime_compared, "{done:?}");
     assert_eq!(report.tiles_deferred, 0, "{done:?}");
     assert_eq!(report.events_read, (KEYS * PER_KEY) as u64, "{done:?}");
     scenario::assert_taps_filled(channel(serving.addr).await, &project, KEYS, name, PER_KEY).await;
     drop(process);
+}
+
+/// Two materialization replicas share a bootstrap: each claims parts of
+/// it, one at a time, and the parts add up to the whole history, every
+/// event counted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_the_parts_of_a_bootstrap() {
+    use featurestore_catalog::Keyspace;
+    use featurestore_proto::v1::{AggregationBootstrap, ResourceState};
+    use prost::Message as _;
+    use std::{
+        collections::BTreeSet,
+        time::{Duration, Instant},
+    };
+
+    const KEYS: i64 = 20;
+    const PER_KEY: i64 = 250;
+    let registry = RegistrySandbox::start().await;
+    let project = unique_name("share");
+    let offline = tempfile::tempdir().unwrap();
+    scenario::define_taps(registry.channel().await, &project).await;
+    let ingestion = IngestionSandbox::start(registry.root(), |_| {}).await;
+    let serving = ServingSandbox::start(registry.root()).await;
+    let _replicas = [
+        start_with(registry.root(), &project, offline.path(), &QUARTER),
+        start_with(registry.root(), &project, offline.path(), &QUARTER),
+    ];
+    let token =
+        scenario::ingest_taps(channel(ingestion.addr).await, &project, 0, KEYS, PER_KEY).await;
+    scenario::taps_counted(channel(serving.addr).await, &project, KEYS, vec![token]).await;
+    let store = featurestore_integration_tests::metadata_store().await;
+    let key = Keyspace::new(registry.root()).bootstrap(&project, "taps", 1);
+    scenario::add_to_taps(
+        registry.channel().await,
+        &project,
+        scenario::amount_life("amount_life"),
+    )
+    .await;
+    // Who ran which part, as the record shows while it runs.
+    let mut runners = BTreeSet::new();
+    let started = Instant::now();
+    let done = loop {
+        let record = store
+            .get(&key)
+            .await
+            .unwrap()
+            .map(|kv| AggregationBootstrap::decode(kv.value.as_slice()).unwrap())
+            .unwrap_or_default();
+        runners.extend(
+            record
+                .parts
+                .iter()
+                .filter(|p| !p.runner.is_empty())
+                .map(|p| p.runner.clone()),
+        );
+        if record.state() == ResourceState::Ready {
+            break record;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{record:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_eq!(done.parts.len(), 4, "{done:?}");
+    assert!(done.parts.iter().all(|p| p.done), "{done:?}");
+    assert_eq!(runners.len(), 2, "parts run by {runners:?}: {done:?}");
+    let report = done.drift.clone().expect("a report");
+    assert!(report.lifetime_compared, "{done:?}");
+    assert_eq!(report.events_read, (KEYS * PER_KEY) as u64, "{done:?}");
+    let per_part: u64 = done
+        .parts
+        .iter()
+        .map(|p| p.drift.as_ref().map_or(0, |d| d.events_read))
+        .sum();
+    assert_eq!(per_part, report.events_read, "{done:?}");
+    scenario::assert_taps_filled(
+        channel(serving.addr).await,
+        &project,
+        KEYS,
+        "amount_life",
+        PER_KEY,
+    )
+    .await;
 }

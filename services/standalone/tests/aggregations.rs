@@ -117,11 +117,12 @@ async fn the_previous_day_is_corrected_on_schedule() {
 
 /// An aggregation added to a group with history is filled from the offline
 /// table; a SIGKILL while that bootstrap runs only delays it: after the
-/// restart it starts over (once the dead runner's claim lapses) and every
-/// event is counted once. Until then the aggregation is BACKFILLING. The
-/// memory budget is a quarter of the history, so keys go in buckets.
+/// restart it resumes (the part that was running runs again once the dead
+/// runner's claim lapses, the parts done stay done) and every event is
+/// counted once. Until then the aggregation is BACKFILLING. The memory
+/// budget is a quarter of the history, so the work is in four parts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bootstrap_killed_mid_way_starts_over_and_counts_every_event_once() {
+async fn a_bootstrap_killed_mid_way_resumes_and_counts_every_event_once() {
     use featurestore_proto::v1::{FeatureStatus, ResourceState, Value, value::Kind};
     use std::time::{Duration, Instant};
 
@@ -129,7 +130,7 @@ async fn a_bootstrap_killed_mid_way_starts_over_and_counts_every_event_once() {
     const PER_KEY: i64 = 400;
     let dir = tempfile::tempdir().unwrap();
     // A budget of a quarter of the history: the keys are corrected in
-    // (about) four hash buckets, each a scan of the table.
+    // four parts (hash buckets), each a scan of the table.
     let start = || {
         let ports = common::free_ports();
         let mut command = common::command(dir.path(), ports);
@@ -197,15 +198,16 @@ async fn a_bootstrap_killed_mid_way_starts_over_and_counts_every_event_once() {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        if done.attempts == claimed.attempts {
-            eprintln!("the bootstrap of {name} ended before the kill: {done:?}");
+        if !scenario::resumed(&claimed, &done) {
+            eprintln!("the parts running ended before the kill: {done:?}");
             continue;
         }
         filled = Some((name, done));
         break;
     }
     let (name, done) = filled.expect("a kill while a bootstrap ran");
-    // Started over: the whole history folded by the run after the restart.
+    // Resumed: the parts add up to the whole history, each event once.
+    assert_eq!(done.parts.len(), 4, "{done:?}");
     let report = done.drift.clone().expect("a report");
     assert!(report.lifetime_compared, "{done:?}");
     assert_eq!(report.tiles_deferred, 0, "{done:?}");

@@ -5375,9 +5375,15 @@ pub struct BackfillJob {
 /// Aggregations added to a group version that already held events get
 /// their history from the offline table: the registry writes this record
 /// in the same transaction as the group (state BACKFILLING, serving
-/// answers FEATURE_STATUS_BACKFILLING for them), a materialization replica
-/// claims it and corrects the tiles of the whole history, then marks it
-/// READY. Kept at `<root>/<project>/aggregation_bootstraps/<group>/  <version>`; a new aggregation added meanwhile restarts it.
+/// answers FEATURE_STATUS_BACKFILLING for them). The first materialization
+/// replica to take it up splits the work into parts (key-hash shares, as
+/// many as the correction memory budget needs, more when the history is
+/// large enough to share across replicas); replicas claim parts one at a
+/// time and correct the tiles of the whole history for the keys of each;
+/// once every part is done the record is READY with their reports summed.
+/// Kept at `<root>/<project>/aggregation_bootstraps/<group>/<version>`; a
+/// new aggregation added meanwhile rewrites it (parts dropped: it starts
+/// over).
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct AggregationBootstrap {
@@ -5396,19 +5402,42 @@ pub struct AggregationBootstrap {
     pub requested_micros: i64,
     #[prost(int64, tag = "5")]
     pub finished_micros: i64,
-    /// The replica running it (empty: none) and until when its claim holds
-    /// unless renewed (µs since epoch); after a failure, not retried before.
-    #[prost(string, tag = "6")]
-    pub runner: ::prost::alloc::string::String,
-    #[prost(int64, tag = "7")]
-    pub claimed_until_micros: i64,
-    /// Runs started, and what the last one found or why it failed.
+    /// Part runs started, in all; what the last run found or why it failed.
     #[prost(uint32, tag = "8")]
     pub attempts: u32,
     #[prost(string, tag = "9")]
     pub message: ::prost::alloc::string::String,
+    /// Once READY: the parts' reports summed.
     #[prost(message, optional, tag = "10")]
     pub drift: ::core::option::Option<DriftReport>,
+    /// Empty until a replica first takes it up.
+    #[prost(message, repeated, tag = "11")]
+    pub parts: ::prost::alloc::vec::Vec<CorrectionPart>,
+}
+/// A share of a correction: the keys whose hash is `index` modulo the
+/// number of parts. Claimed by one replica at a time.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CorrectionPart {
+    #[prost(uint32, tag = "1")]
+    pub index: u32,
+    /// The replica running it (empty: none) and until when its claim holds
+    /// unless renewed (µs since epoch); after a failure, not retried before.
+    #[prost(string, tag = "2")]
+    pub runner: ::prost::alloc::string::String,
+    #[prost(int64, tag = "3")]
+    pub claimed_until_micros: i64,
+    /// Runs started.
+    #[prost(uint32, tag = "4")]
+    pub attempts: u32,
+    /// Done: its report is final.
+    #[prost(bool, tag = "5")]
+    pub done: bool,
+    #[prost(message, optional, tag = "6")]
+    pub drift: ::core::option::Option<DriftReport>,
+    /// Why the last run failed (empty: it did not).
+    #[prost(string, tag = "7")]
+    pub message: ::prost::alloc::string::String,
 }
 /// What a correction of a group's aggregation tiles found: the tiles it
 /// recomputed from the offline table and compared with the online store,

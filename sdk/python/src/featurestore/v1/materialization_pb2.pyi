@@ -114,28 +114,44 @@ class BackfillJob(_message.Message):
     def __init__(self, id: _Optional[str] = ..., group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., state: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., rows_written: _Optional[int] = ..., message: _Optional[str] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ...) -> None: ...
 
 class AggregationBootstrap(_message.Message):
-    __slots__ = ("group", "aggregations", "state", "requested_micros", "finished_micros", "runner", "claimed_until_micros", "attempts", "message", "drift")
+    __slots__ = ("group", "aggregations", "state", "requested_micros", "finished_micros", "attempts", "message", "drift", "parts")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     AGGREGATIONS_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_MICROS_FIELD_NUMBER: _ClassVar[int]
     FINISHED_MICROS_FIELD_NUMBER: _ClassVar[int]
-    RUNNER_FIELD_NUMBER: _ClassVar[int]
-    CLAIMED_UNTIL_MICROS_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     DRIFT_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
     group: _types_pb2.FeatureGroupRef
     aggregations: _containers.RepeatedScalarFieldContainer[str]
     state: _types_pb2.ResourceState
     requested_micros: int
     finished_micros: int
-    runner: str
-    claimed_until_micros: int
     attempts: int
     message: str
     drift: DriftReport
-    def __init__(self, group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., aggregations: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., requested_micros: _Optional[int] = ..., finished_micros: _Optional[int] = ..., runner: _Optional[str] = ..., claimed_until_micros: _Optional[int] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ...) -> None: ...
+    parts: _containers.RepeatedCompositeFieldContainer[CorrectionPart]
+    def __init__(self, group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., aggregations: _Optional[_Iterable[str]] = ..., state: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., requested_micros: _Optional[int] = ..., finished_micros: _Optional[int] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[CorrectionPart, _Mapping]]] = ...) -> None: ...
+
+class CorrectionPart(_message.Message):
+    __slots__ = ("index", "runner", "claimed_until_micros", "attempts", "done", "drift", "message")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    RUNNER_FIELD_NUMBER: _ClassVar[int]
+    CLAIMED_UNTIL_MICROS_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    DRIFT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    runner: str
+    claimed_until_micros: int
+    attempts: int
+    done: bool
+    drift: DriftReport
+    message: str
+    def __init__(self, index: _Optional[int] = ..., runner: _Optional[str] = ..., claimed_until_micros: _Optional[int] = ..., attempts: _Optional[int] = ..., done: _Optional[bool] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class DriftReport(_message.Message):
     __slots__ = ("job_id", "start_time_micros", "end_time_micros", "events_read", "tiles_compared", "tiles_changed", "tiles_deferred", "max_abs_diff", "max_rel_diff", "lifetime_compared", "finished_micros", "started_micros")
