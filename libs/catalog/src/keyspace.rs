@@ -111,14 +111,17 @@ impl Keyspace {
         format!("{}.corrections/{project}/{group}/{version}/", self.root)
     }
 
-    /// The claims of scheduled corrections of a group version, one per
-    /// range end: `<root>.correction-claims/<project>/<group>/<version>/
-    /// <range end µs, 20 digits>`.
-    pub fn correction_claims_prefix(&self, project: &str, group: &str, version: u32) -> String {
-        format!(
-            "{}.correction-claims/{project}/{group}/{version}/",
-            self.root
-        )
+    /// The scheduled corrections of every group version, shared by the
+    /// materialization replicas in parts (`CorrectionRun`).
+    pub fn correction_runs(&self) -> String {
+        format!("{}.correction-runs/", self.root)
+    }
+
+    /// The scheduled corrections of a group version, one per range end:
+    /// `<root>.correction-runs/<project>/<group>/<version>/<range end µs,
+    /// 20 digits>`.
+    pub fn correction_runs_prefix(&self, project: &str, group: &str, version: u32) -> String {
+        format!("{}{project}/{group}/{version}/", self.correction_runs())
     }
 
     /// `(project, group, version, partition)` of a progress key.

@@ -323,6 +323,19 @@ impl AdminGrpc {
         })
     }
 
+    /// The group version `group` names as this replica's catalog has it,
+    /// with its aggregations (`None`: unknown, or none).
+    pub fn aggregated(&self, group: &FeatureGroupRef) -> Option<(Arc<FeatureGroup>, Aggregations)> {
+        let definition = self
+            .materializer
+            .catalog()
+            .snapshot()
+            .feature_group(&group.project, &group.name, group.version)
+            .cloned()?;
+        let aggregations = Aggregations::of(&definition)?;
+        Some((definition, aggregations))
+    }
+
     /// How many parts replicas split a correction of `group` into
     /// ([`correction::parts`]).
     pub async fn parts(
@@ -437,9 +450,9 @@ impl AdminGrpc {
 
     /// A correction of the keys of `part` over `[from, to)` started by this
     /// replica — `kind` `scheduled` (`crate::schedule`) or `bootstrap`
-    /// (`crate::bootstrap`): a job `<kind>-<n>` like a backfill's, tiles
-    /// only; returns when it ends. The report of a whole correction
-    /// ([`Bucket::ALL`]) is kept; a part's is its caller's to add up.
+    /// (`crate::bootstrap`), each a part of a correction the replicas share
+    /// (`crate::parts`): a job `<kind>-<n>` like a backfill's, tiles only;
+    /// returns when it ends. Its report is the caller's to add up and keep.
     pub async fn correct_as(
         &self,
         kind: &str,
@@ -449,13 +462,7 @@ impl AdminGrpc {
         part: Bucket,
     ) -> Result<DriftReport, String> {
         let id = self.new_job(kind, group).id;
-        let mut result = self.correct(&id, group, aggregations, range, part).await;
-        if let Ok(report) = &result
-            && part == Bucket::ALL
-            && let Err(e) = self.keep_report(group, report).await
-        {
-            result = Err(e);
-        }
+        let result = self.correct(&id, group, aggregations, range, part).await;
         self.update(&id, |job| match &result {
             Ok(_) => job.state = ResourceState::Ready as i32,
             Err(message) => {

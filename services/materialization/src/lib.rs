@@ -10,6 +10,7 @@ pub mod correction;
 pub mod drift_reports;
 pub mod held;
 pub mod metrics;
+pub mod parts;
 pub mod pipeline;
 pub mod progress;
 pub mod schedule;

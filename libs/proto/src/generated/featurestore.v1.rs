@@ -5439,6 +5439,39 @@ pub struct CorrectionPart {
     #[prost(string, tag = "7")]
     pub message: ::prost::alloc::string::String,
 }
+/// A scheduled tile correction of a group version, shared by the
+/// materialization replicas in parts like a bootstrap: the first replica to
+/// find the range due writes it (a transaction on its absence) at
+/// `<root>.correction-runs/<project>/<group>/<version>/<range end µs>`.
+#[allow(clippy::all)]
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct CorrectionRun {
+    #[prost(message, optional, tag = "1")]
+    pub group: ::core::option::Option<FeatureGroupRef>,
+    /// µs since epoch; \[start, end).
+    #[prost(int64, tag = "2")]
+    pub start_time_micros: i64,
+    #[prost(int64, tag = "3")]
+    pub end_time_micros: i64,
+    /// PENDING while parts are left, then READY.
+    #[prost(enumeration = "ResourceState", tag = "4")]
+    pub state: i32,
+    /// µs since epoch: when it was written, and when its last part ended.
+    #[prost(int64, tag = "5")]
+    pub requested_micros: i64,
+    #[prost(int64, tag = "6")]
+    pub finished_micros: i64,
+    /// Part runs started, in all; what the last one found.
+    #[prost(uint32, tag = "7")]
+    pub attempts: u32,
+    #[prost(string, tag = "8")]
+    pub message: ::prost::alloc::string::String,
+    /// Once READY: the parts' reports summed.
+    #[prost(message, optional, tag = "9")]
+    pub drift: ::core::option::Option<DriftReport>,
+    #[prost(message, repeated, tag = "10")]
+    pub parts: ::prost::alloc::vec::Vec<CorrectionPart>,
+}
 /// What a correction of a group's aggregation tiles found: the tiles it
 /// recomputed from the offline table and compared with the online store,
 /// those that differed (and were replaced), and the largest difference of
