@@ -3,7 +3,7 @@
 //! Cassandra) or the `standalone` binary (`--target standalone`).
 //!
 //! An event group `payments` of `--keys` cards with `--events-per-key`
-//! events each, spread evenly over the last 90 days, and 8 aggregated
+//! events each, spread evenly over the last `--span-days` days (90), and 8 aggregated
 //! features over windows of 1 h, 1 d, 7 d, 30 d and 90 d:
 //!
 //! 1. **Materialization**: the events ingested in chunks, then read back
@@ -13,7 +13,7 @@
 //! 2. **Serving**: closed loop, `--concurrency` in flight, single-vector
 //!    then 100-vector requests of random cards: p50/p99.
 //! 3. **Offline**: the same features point in time for `--entity-rows`
-//!    entity rows (random card, random time in the 90 days) through
+//!    entity rows (random card, random time in the span) through
 //!    `GetHistoricalFeatures` and Flight: wall time and rows per second;
 //!    then DuckDB computing the same with SQL (same window rule) over the
 //!    same entity rows and the group's Delta files
@@ -26,6 +26,11 @@
 //!    Delta table and compared (`StartBackfill`): wall time and
 //!    materializer CPU of the tile phase, events per CPU-second, resident
 //!    memory added.
+//!
+//!    Then the previous day only (`[today − 1 d, today)`, what the daily
+//!    schedule corrects): the same figures — with `--keys 100000
+//!    --events-per-key 10 --span-days 10`, a one-day correction of 100k
+//!    keys.
 //!
 //! 5. **Bootstrap**: an aggregation added in place (a lifetime sum): its
 //!    whole history computed from the Delta table on its own, until READY:
@@ -91,6 +96,9 @@ struct Args {
     keys: i64,
     #[arg(long, default_value_t = 10_000)]
     events_per_key: i64,
+    /// Days the events of a card are spread over (ending now).
+    #[arg(long, default_value_t = 90)]
+    span_days: i64,
     /// Seconds of each serving measurement.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -133,6 +141,8 @@ struct Report {
     /// Features whose checksum differs from DuckDB's (empty: identical).
     offline_differs_from_duckdb: Vec<String>,
     correction: CorrectionFigures,
+    /// The previous day only.
+    day_correction: CorrectionFigures,
     bootstrap: CorrectionFigures,
 }
 
@@ -149,6 +159,8 @@ struct CorrectionFigures {
     events_per_cpu_second: f64,
     tiles_compared: u64,
     tiles_changed: u64,
+    /// Whether the lifetime tiles were compared (the range held every event).
+    lifetime_compared: bool,
     /// The largest resident memory sampled during the tile phase, less the
     /// resident memory when it started.
     added_rss_bytes: u64,
@@ -252,7 +264,7 @@ async fn register(stack: &Stack) -> anyhow::Result<()> {
 async fn ingest(stack: &Stack, args: &Args, now: i64) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut client = IngestionServiceClient::new(stack.ingestion.clone());
     let total = args.keys * args.events_per_key;
-    let step = 90 * DAY / args.events_per_key.max(1);
+    let step = args.span_days * DAY / args.events_per_key.max(1);
     let mut tokens = Vec::new();
     let mut at = 0;
     while at < total {
@@ -465,7 +477,7 @@ async fn offline(
     let n = args.entity_rows;
     let cards = Int64Array::from_iter_values((0..n).map(|i| (i * 7919) % args.keys));
     let times = TimestampMicrosecondArray::from_iter_values(
-        (0..n).map(|i| now - (i * 104_729) % (90 * DAY)),
+        (0..n).map(|i| now - (i * 104_729) % (args.span_days * DAY)),
     )
     .with_timezone("UTC");
     let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(cards), Arc::new(times)])?;
@@ -631,8 +643,8 @@ fn differing(ours: &Checksums, duck: &Checksums) -> Vec<String> {
         .collect()
 }
 
-/// Corrects the tiles of the whole history and measures the tile phase.
-async fn correct_all(stack: &Stack, now: i64, pid: u32) -> anyhow::Result<CorrectionFigures> {
+/// Corrects the tiles of `[from, to)` and measures the tile phase.
+async fn correct(stack: &Stack, from: i64, to: i64, pid: u32) -> anyhow::Result<CorrectionFigures> {
     let mut admin = MaterializationAdminServiceClient::new(stack.materialization.clone());
     let job = admin
         .start_backfill(StartBackfillRequest {
@@ -641,8 +653,8 @@ async fn correct_all(stack: &Stack, now: i64, pid: u32) -> anyhow::Result<Correc
                 name: "payments".into(),
                 version: 1,
             }),
-            start_time_micros: now - 91 * DAY,
-            end_time_micros: now + DAY,
+            start_time_micros: from,
+            end_time_micros: to,
         })
         .await?
         .into_inner();
@@ -687,6 +699,7 @@ impl CorrectionFigures {
             events_per_cpu_second: drift.events_read as f64 / cpu_seconds,
             tiles_compared: drift.tiles_compared,
             tiles_changed: drift.tiles_changed,
+            lifetime_compared: drift.lifetime_compared,
             added_rss_bytes,
         }
     }
@@ -800,7 +813,10 @@ async fn main() -> anyhow::Result<()> {
     let table_dir = stack.offline_root.join(&stack.project).join("payments/v1");
     let (duckdb_seconds, duck) = duckdb(&entities_file, &table_dir)?;
     let differs = differing(&checksums(&batches), &duck);
-    let correction = correct_all(&stack, now, cpu_pid).await?;
+    let history = (now - (args.span_days + 1) * DAY, now + DAY);
+    let correction = correct(&stack, history.0, history.1, cpu_pid).await?;
+    let today = now.div_euclid(DAY) * DAY;
+    let day_correction = correct(&stack, today - DAY, today, cpu_pid).await?;
     let bootstrap = bootstrap(&stack, cpu_pid).await?;
 
     let report = Report {
@@ -831,18 +847,21 @@ async fn main() -> anyhow::Result<()> {
         offline_time_vs_duckdb: offline_seconds / duckdb_seconds,
         offline_differs_from_duckdb: differs,
         correction,
+        day_correction,
         bootstrap,
     };
     println!(
-        "aggregations ({target:?}, {keys} cards x {per} events, {f} features over 1h..90d)\n\
+        "aggregations ({target:?}, {keys} cards x {per} events over {span} days, {f} features over 1h..90d)\n\
          materialization: {events} events in {fold:.1} s = {eps:.0} events/s; {cpu:.1} materializer CPU-s = {epc:.0} events/CPU-s{note}\n\
          serving, {c} in flight: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms ({sn} requests); 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms ({bn} requests){direct}\n\
          offline: {rows} entity rows in {os:.2} s = {ors:.0} rows/s; DuckDB (SQL, same rule) {ds:.2} s: {ratio:.2}x its time; results {agree}\n\
          correction of the whole history: {ce} events in {cs:.2} s, {cc:.2} CPU-s = {cepc:.0} events/CPU-s; {ct} tiles compared, {cx} changed; +{cm:.0} MB resident at peak\n\
+         correction of the previous day: {de} events in {dsec:.2} s, {dc:.2} CPU-s = {depc:.0} events/CPU-s; {dt} tiles compared, {dx} changed; +{dm:.0} MB resident at peak\n\
          bootstrap of an aggregation added in place: {be} events in {bs:.2} s, {bc:.2} CPU-s = {bepc:.0} events/CPU-s; {bt} tiles compared, {bx} changed; +{bm:.0} MB resident at peak",
         target = args.target,
         keys = args.keys,
         per = args.events_per_key,
+        span = args.span_days,
         f = FEATURES.len(),
         fold = fold_seconds,
         eps = report.events_per_second,
@@ -882,6 +901,13 @@ async fn main() -> anyhow::Result<()> {
         ct = report.correction.tiles_compared,
         cx = report.correction.tiles_changed,
         cm = report.correction.added_rss_bytes as f64 / 1e6,
+        de = report.day_correction.events_read,
+        dsec = report.day_correction.seconds,
+        dc = report.day_correction.cpu_seconds,
+        depc = report.day_correction.events_per_cpu_second,
+        dt = report.day_correction.tiles_compared,
+        dx = report.day_correction.tiles_changed,
+        dm = report.day_correction.added_rss_bytes as f64 / 1e6,
         be = report.bootstrap.events_read,
         bs = report.bootstrap.seconds,
         bc = report.bootstrap.cpu_seconds,

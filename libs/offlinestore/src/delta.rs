@@ -30,6 +30,8 @@ use crate::{
 pub struct DeltaStore {
     root: Url,
     tables: Mutex<HashMap<String, DeltaTable>>,
+    /// Committed offsets as last read (`crate::offsets`).
+    pub(crate) offsets: crate::offsets::Offsets,
 }
 
 impl std::fmt::Debug for DeltaStore {
@@ -136,6 +138,7 @@ impl DeltaStore {
         Ok(Self {
             root: url,
             tables: Mutex::new(HashMap::new()),
+            offsets: Default::default(),
         })
     }
 
@@ -148,7 +151,7 @@ impl DeltaStore {
 
     /// Opens a table; on local disk its directory must exist (`create`
     /// makes it, for a table about to be created).
-    async fn open(&self, table: &OfflineTable, create: bool) -> Result<DeltaTable> {
+    pub(crate) async fn open(&self, table: &OfflineTable, create: bool) -> Result<DeltaTable> {
         let url = self.table_url(table)?;
         if let Ok(path) = url.to_file_path() {
             if create {
@@ -313,13 +316,11 @@ impl DeltaStore {
         topic: &str,
         partition: i32,
     ) -> Result<Option<i64>> {
-        let mut delta = self.open(table, false).await?;
-        delta.update_state().await?;
-        let log_store = delta.log_store();
-        Ok(delta
-            .snapshot()?
-            .transaction_version(log_store.as_ref(), app_id(consumer, topic, partition))
-            .await?)
+        let partitions = partition.saturating_add(1).max(1);
+        let offsets = self
+            .committed_offsets(table, consumer, topic, partitions)
+            .await?;
+        Ok(offsets.get(partition as usize).copied().flatten())
     }
 
     /// Appends the rows not yet appended by `consumer` and records, in the

@@ -9,6 +9,7 @@
 mod arrow;
 mod delta;
 mod error;
+mod offsets;
 
 use featurestore_proto::v1::{FeatureGroup, ScalarType, Value, ValueType};
 

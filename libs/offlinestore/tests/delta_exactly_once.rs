@@ -218,3 +218,50 @@ async fn rows_that_do_not_fit_the_schema_are_refused() {
             .is_err()
     );
 }
+
+/// The offsets of every partition are read at once, and follow each new
+/// commit — this store's or another process's — while answers between
+/// commits come from the version already read.
+#[tokio::test]
+async fn committed_offsets_of_every_partition_follow_each_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_str().unwrap();
+    let store = DeltaStore::new(root).unwrap();
+    let t = table(&[("amount", "float64"), ("embedding", "list<float32>")]);
+    store.ensure_table(&t).await.unwrap();
+    let read = || store.committed_offsets(&t, "mat", "topic", 3);
+    assert_eq!(read().await.unwrap(), [None, None, None]);
+    let rows = |partition, offsets: std::ops::Range<i64>| -> Vec<OfflineRow> {
+        offsets.map(|o| row(partition, o)).collect()
+    };
+    store
+        .append(&t, "mat", "topic", &rows(0, 0..10))
+        .await
+        .unwrap();
+    assert_eq!(read().await.unwrap(), [Some(10), None, None]);
+    assert_eq!(read().await.unwrap(), [Some(10), None, None]);
+    store
+        .append(&t, "mat", "topic", &rows(2, 0..5))
+        .await
+        .unwrap();
+    assert_eq!(read().await.unwrap(), [Some(10), None, Some(5)]);
+    // Another consumer's positions are its own.
+    assert_eq!(
+        store
+            .committed_offsets(&t, "other", "topic", 3)
+            .await
+            .unwrap(),
+        [None, None, None]
+    );
+    // A commit by another process is seen too.
+    let writer = DeltaStore::new(root).unwrap();
+    writer
+        .append(&t, "mat", "topic", &rows(1, 0..2))
+        .await
+        .unwrap();
+    assert_eq!(read().await.unwrap(), [Some(10), Some(2), Some(5)]);
+    assert_eq!(
+        store.committed_offset(&t, "mat", "topic", 1).await.unwrap(),
+        Some(2)
+    );
+}

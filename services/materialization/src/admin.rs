@@ -96,20 +96,24 @@ impl AdminGrpc {
         let published = self.published(&id).await?;
         let mut partitions = Vec::with_capacity(ends.len());
         let mut online_lag = 0;
+        let committed = if group.offline_enabled {
+            self.materializer
+                .offline()
+                .committed_offsets(
+                    &table,
+                    self.materializer.consumer(),
+                    &topic,
+                    ends.len() as i32,
+                )
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         for (p, end) in ends.iter().enumerate() {
             let progress = published.get(&(p as i32)).cloned().unwrap_or_default();
             let position = positions.get(p).copied().flatten().unwrap_or(0);
-            let committed = if group.offline_enabled {
-                self.materializer
-                    .offline()
-                    .committed_offset(&table, self.materializer.consumer(), &topic, p as i32)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or(0)
-            } else {
-                0
-            };
+            let committed = committed.get(p).copied().flatten().unwrap_or(0);
             // A trailing transaction marker counts until the consumer group's
             // next commit skips it.
             let partition_online_lag = if group.online_enabled {

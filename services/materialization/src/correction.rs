@@ -372,21 +372,19 @@ async fn correct_bucket<E: Fn(&Tile) -> bool>(
 async fn snapshot(c: &Correction<'_>) -> Result<BTreeMap<i32, i64>, String> {
     let table = OfflineTable::for_group(c.group);
     let topic = topic_name(&c.group.project, &c.group.name, c.group.version);
-    let mut offsets = BTreeMap::new();
-    for p in 0..c.partitions {
-        let next = match c
-            .offline
-            .committed_offset(&table, c.consumer, &topic, p)
-            .await
-        {
-            Ok(next) => next.unwrap_or(0),
-            // Not created yet: it holds nothing.
-            Err(OfflineStoreError::UnknownTable(_)) => 0,
-            Err(e) => return Err(format!("{}: {e}", table.label)),
-        };
-        offsets.insert(p, next);
-    }
-    Ok(offsets)
+    let offsets = match c
+        .offline
+        .committed_offsets(&table, c.consumer, &topic, c.partitions)
+        .await
+    {
+        Ok(offsets) => offsets,
+        // Not created yet: it holds nothing.
+        Err(OfflineStoreError::UnknownTable(_)) => Vec::new(),
+        Err(e) => return Err(format!("{}: {e}", table.label)),
+    };
+    Ok((0..c.partitions)
+        .map(|p| (p, offsets.get(p as usize).copied().flatten().unwrap_or(0)))
+        .collect())
 }
 
 /// A newer snapshot than `old`, or `old` once `wait` has passed.
@@ -549,6 +547,7 @@ impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
             .await
             .map_err(|e| e.to_string())?;
         let empty = KeyTiles::default();
+        let no_events = TileValue::default();
         let mut writes = Vec::new();
         let mut differences = Vec::new();
         for (key, stored) in chunk.iter().zip(stored) {
@@ -577,9 +576,9 @@ impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
                 if only.is_some_and(|only| !only.get(key).is_some_and(|w| w.contains(&tile))) {
                     continue;
                 }
-                let truth = computed.tiles.get(&tile).cloned().unwrap_or_default();
+                let truth = computed.tiles.get(&tile).unwrap_or(&no_events);
                 let bytes = online.remove(&tile);
-                let (verdict, partition) = self.judge(&tile, computed, bytes.as_deref(), &truth);
+                let (verdict, partition) = self.judge(&tile, computed, bytes.as_deref(), truth);
                 match verdict {
                     Verdict::Later => {
                         later.entry(key.clone()).or_default().insert(tile);
@@ -588,7 +587,7 @@ impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
                     Verdict::Replace(d) => {
                         drift.tiles_compared += 1;
                         let next = self.snapshot.get(&partition).copied().unwrap_or(0);
-                        let mut value = truth;
+                        let mut value = truth.clone();
                         value.account_up_to(partition, next - 1);
                         writes.push(TileWrite {
                             key: TileKey {
