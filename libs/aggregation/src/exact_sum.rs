@@ -60,6 +60,12 @@ impl ExactSum {
         self.special += other.special;
     }
 
+    /// Non-overlapping terms whose exact sum is the sum; `None` when a
+    /// term was not finite (the sum is then ±∞ or NaN).
+    pub fn partials(&self) -> Option<&[f64]> {
+        (self.special == 0.0).then_some(self.partials.as_slice())
+    }
+
     /// The exact sum, correctly rounded (ties to even).
     pub fn value(&self) -> f64 {
         if self.special != 0.0 || self.special.is_nan() {

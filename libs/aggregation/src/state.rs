@@ -200,16 +200,11 @@ impl State {
             (State::Sum(sum), _) => Output::Float(sum.value()),
             (State::Min(m) | State::Max(m), _) => m.map_or(Output::Null, Output::Float),
             (State::Moments { n: 0, .. }, _) => Output::Null,
-            (State::Moments { n, sum, squares }, f) => {
-                let n = *n as f64;
-                let mean = sum.value() / n;
-                let variance = (squares.value() / n - mean * mean).max(0.0);
-                Output::Float(match f {
-                    Function::Variance => variance,
-                    Function::Stddev => variance.sqrt(),
-                    _ => mean,
-                })
-            }
+            (State::Moments { n, sum, squares }, f) => Output::Float(match f {
+                Function::Variance => variance(*n, sum, squares),
+                Function::Stddev => variance(*n, sum, squares).sqrt(),
+                _ => sum.value() / *n as f64,
+            }),
             (State::First(s) | State::Last(s), _) => s.map_or(Output::Null, |s| Output::Float(s.2)),
             (State::LastK { latest, .. }, _) if latest.is_empty() => Output::Null,
             (State::LastK { latest, .. }, _) => {
@@ -226,6 +221,37 @@ impl State {
 
 /// Keeps `new` in `slot` when the slot is empty or `wins(new, old)` on
 /// `(time, seq)`.
+/// The population variance of `n` values (`n > 0`) whose exact sum is
+/// `sum` and exact sum of squares `squares`: `(n·Q − S²) / n²`, with
+/// `n·Q − S²` summed exactly (every product split into its rounded value
+/// and its rounding error) and rounded once. Equal values give exactly 0 —
+/// never the cancellation noise of `Q/n − (S/n)²`, which the square root of
+/// a standard deviation turns into ~1e-6 — and the result does not depend
+/// on the order of the values.
+pub fn variance(n: u64, sum: &ExactSum, squares: &ExactSum) -> f64 {
+    let count = n as f64;
+    let (Some(s), Some(q)) = (sum.partials(), squares.partials()) else {
+        // A term was not finite: so is the result (IEEE rules).
+        let mean = sum.value() / count;
+        return squares.value() / count - mean * mean;
+    };
+    let mut d = ExactSum::new();
+    let mut add_product = |a: f64, b: f64| {
+        let p = a * b;
+        d.add(p);
+        d.add(a.mul_add(b, -p));
+    };
+    for &x in q {
+        add_product(count, x);
+    }
+    for &x in s {
+        for &y in s {
+            add_product(-x, y);
+        }
+    }
+    (d.value() / (count * count)).max(0.0)
+}
+
 fn keep(slot: &mut Option<Stamped>, new: Stamped, wins: impl Fn((i64, Seq), (i64, Seq)) -> bool) {
     match slot {
         Some(old) if !wins((new.0, new.1), (old.0, old.1)) => {}
@@ -322,22 +348,64 @@ mod tests {
                 Output::Floats(values.iter().rev().take(k).map(|v| v.2).collect())
             }
             Function::Mean | Function::Variance | Function::Stddev => {
-                let n = values.len() as f64;
-                let mean = sum(&mut values.iter().map(|v| v.2)).value() / n;
+                let total = sum(&mut values.iter().map(|v| v.2));
                 let mut squares = ExactSum::new();
                 for v in &values {
                     let sq = v.2 * v.2;
                     squares.add(sq);
                     squares.add(v.2.mul_add(v.2, -sq));
                 }
-                let variance = (squares.value() / n - mean * mean).max(0.0);
+                let n = values.len() as u64;
                 Output::Float(match function {
-                    Function::Variance => variance,
-                    Function::Stddev => variance.sqrt(),
-                    _ => mean,
+                    Function::Variance => variance(n, &total, &squares),
+                    Function::Stddev => variance(n, &total, &squares).sqrt(),
+                    _ => total.value() / n as f64,
                 })
             }
         }
+    }
+
+    /// The variance of equal values is exactly 0 (the E[x²] − E[x]²
+    /// formula left ~1e-12, a standard deviation of ~1e-6), and of values
+    /// far from 0 as exact as a two-pass computation.
+    #[test]
+    fn variance_has_no_cancellation_noise() {
+        let moments = |xs: &[f64]| {
+            let mut state = State::new(Function::Stddev);
+            for (i, &x) in xs.iter().enumerate() {
+                state.fold(&Event {
+                    time: i as i64,
+                    seq: (0, i as i64),
+                    value: Some(Input::Number(x)),
+                });
+            }
+            state
+        };
+        for x in [0.1, 12.3, 99.9, 1e9 + 0.7, -3.3e-7] {
+            for n in [1, 2, 3, 7, 10, 1000] {
+                let state = moments(&vec![x; n]);
+                assert_eq!(
+                    state.output(Function::Variance),
+                    Output::Float(0.0),
+                    "{x} × {n}"
+                );
+                assert_eq!(
+                    state.output(Function::Stddev),
+                    Output::Float(0.0),
+                    "{x} × {n}"
+                );
+            }
+        }
+        // 1e9 + {0.1, 0.2, 0.3, 0.4}: variance 0.0125 (of the doubles
+        // nearest those values, computed in two passes in exact arithmetic
+        // to within 1e-12 here).
+        let xs = [1e9 + 0.1, 1e9 + 0.2, 1e9 + 0.3, 1e9 + 0.4];
+        let mean = xs.iter().map(|x| x - 1e9).sum::<f64>() / 4.0;
+        let two_pass = xs.iter().map(|x| (x - 1e9 - mean).powi(2)).sum::<f64>() / 4.0;
+        let Output::Float(got) = moments(&xs).output(Function::Variance) else {
+            panic!("a variance");
+        };
+        assert!((got - two_pass).abs() <= 1e-12, "{got} vs {two_pass}");
     }
 
     #[test]
