@@ -892,18 +892,19 @@ pub fn bootstrap_of(
     }
 }
 
-/// Whether a bootstrap `claimed` (seen with a part running), then `done`,
-/// resumed after a kill: the parts running in `claimed` ran again, and
-/// the parts done in `claimed` did not (asserted). `false`: the kill
-/// landed after the parts running had finished.
+/// Whether a shared correction's parts `claimed` (seen with a part
+/// running), then `done`, resumed after a kill: the parts running in
+/// `claimed` ran again, and the parts done in `claimed` did not
+/// (asserted). `false`: the kill landed after the parts running had
+/// finished.
 pub fn resumed(
-    claimed: &featurestore_proto::v1::AggregationBootstrap,
-    done: &featurestore_proto::v1::AggregationBootstrap,
+    claimed: &[featurestore_proto::v1::CorrectionPart],
+    done: &[featurestore_proto::v1::CorrectionPart],
 ) -> bool {
-    assert_eq!(done.parts.len(), claimed.parts.len(), "{done:?}");
-    assert!(done.parts.iter().all(|p| p.done), "{done:?}");
+    assert_eq!(done.len(), claimed.len(), "{done:?}");
+    assert!(done.iter().all(|p| p.done), "{done:?}");
     let mut again = false;
-    for (before, after) in claimed.parts.iter().zip(&done.parts) {
+    for (before, after) in claimed.iter().zip(done) {
         if before.done {
             assert_eq!(after.attempts, before.attempts, "ran again: {done:?}");
         } else if !before.runner.is_empty() {

@@ -25,10 +25,15 @@ use featurestore_proto::v1::{
 use featurestore_runtime::authz;
 use tonic::{Request, Response, Status};
 
+use featurestore_metastore::Op;
+use featurestore_proto::v1::CorrectionRun;
+
 use crate::{
     correction::{self, Bucket, Correction, Retries},
     drift_reports,
+    parts::{Record, Shared},
     pipeline::{Materializer, group_id},
+    runs,
 };
 
 /// Rows upserted per online call during a backfill.
@@ -42,6 +47,10 @@ pub struct AdminGrpc {
     next_job: Arc<AtomicU64>,
     /// A correction's budget of events in memory (`[corrections]`).
     max_events: u64,
+    /// Names this replica in the claims of shared corrections' parts.
+    runner: Arc<str>,
+    /// Woken when this replica wrote a shared correction (`crate::runs`).
+    runs_written: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for AdminGrpc {
@@ -52,13 +61,36 @@ impl std::fmt::Debug for AdminGrpc {
 
 impl AdminGrpc {
     pub fn new(materializer: Arc<Materializer>, log: Arc<dyn EventLog>) -> Self {
+        let runner = format!(
+            "{}/{}",
+            materializer.consumer(),
+            uuid::Uuid::new_v4().simple()
+        );
         Self {
             materializer,
             log,
             jobs: Arc::new(Mutex::new(HashMap::new())),
             next_job: Arc::new(AtomicU64::new(1)),
             max_events: crate::config::CorrectionSettings::default().max_events_in_memory,
+            runner: runner.into(),
+            runs_written: Arc::default(),
         }
+    }
+
+    /// How this replica is named in the claims of shared corrections.
+    pub fn runner(&self) -> &str {
+        &self.runner
+    }
+
+    /// Tells this replica's runner of shared corrections that one was
+    /// written.
+    pub fn wake_runs(&self) {
+        self.runs_written.notify_one();
+    }
+
+    /// Returns once [`Self::wake_runs`] was called.
+    pub async fn runs_woken(&self) {
+        self.runs_written.notified().await;
     }
 
     /// Corrections hold at most `max_events` events of the table in memory.
@@ -283,10 +315,8 @@ impl AdminGrpc {
                 }
             }
             if let Some(aggregations) = Aggregations::of(&group) {
-                let report = self
-                    .correct(&id, &group, &aggregations, (from, to), Bucket::ALL)
+                self.correct_shared(&id, &group, &aggregations, (from, to))
                     .await?;
-                self.keep_report(&group, &report).await?;
             }
             Ok::<_, String>(())
         }
@@ -396,6 +426,65 @@ impl AdminGrpc {
         Ok(report)
     }
 
+    /// The tile correction of backfill `id`: a run the replicas share in
+    /// parts (`crate::runs`). This replica takes its share at once, then
+    /// follows the run to its end (others may still run theirs), showing
+    /// the parts done in the job, and drops the run's record.
+    async fn correct_shared(
+        &self,
+        id: &str,
+        group: &FeatureGroup,
+        aggregations: &Aggregations,
+        range: (i64, i64),
+    ) -> Result<(), String> {
+        let (store, keys) = self.materializer.progress().store();
+        let prefix = keys.correction_runs_prefix(&group.project, &group.name, group.version);
+        let listing = store.list(&prefix).await.map_err(|e| e.to_string())?;
+        let new = runs::NewRun {
+            group,
+            aggregations,
+            range,
+            kind: "backfill",
+            job: id,
+        };
+        let name = format!("backfill-{}", uuid::Uuid::new_v4().simple());
+        let Some((key, run)) = runs::write(self, &new, &name, &runs::over(&listing.kvs)).await?
+        else {
+            return Err(format!("{key_prefix}{name} exists", key_prefix = prefix));
+        };
+        self.wake_runs();
+        let record = Record::<CorrectionRun>::new(store.as_ref(), key.clone());
+        runs::run_parts(self, &record, &run, &featurestore_runtime::Shutdown::new()).await?;
+        loop {
+            let Some((_, now)) = record.read().await? else {
+                return Err(format!("{key}: deleted while it ran"));
+            };
+            let mut drift = match &now.drift {
+                Some(total) if !now.running() => total.clone(),
+                _ => correction::sum(
+                    &now.parts
+                        .iter()
+                        .filter(|p| p.done)
+                        .filter_map(|p| p.drift.as_ref())
+                        .collect::<Vec<_>>(),
+                ),
+            };
+            drift.job_id = id.to_string();
+            self.update(id, |job| {
+                job.drift = Some(drift);
+                job.message = now.message.clone();
+            });
+            if !now.running() {
+                store
+                    .txn(vec![], vec![Op::delete(key)])
+                    .await
+                    .map_err(|e| e.to_string())?;
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
     /// Keeps the report of a finished correction of `group` with its last
     /// ones (`GetMaterializationStatus`, `fsctl status`) and in the metrics.
     pub async fn keep_report(
@@ -432,11 +521,14 @@ impl AdminGrpc {
         &self.log
     }
 
-    /// A new pending job `<kind>-<n>` of `group`, kept for `GetBackfillJob`.
+    /// A new pending job `<kind>-<replica>-<n>` of `group` (`<replica>`:
+    /// 8 hex digits naming this process), kept for `GetBackfillJob`.
     fn new_job(&self, kind: &str, group: &FeatureGroup) -> BackfillJob {
         let n = self.next_job.fetch_add(1, Ordering::Relaxed);
+        // Unique across replicas and restarts: the reports kept name it.
+        let replica = self.runner.rsplit('/').next().unwrap_or_default();
         let job = BackfillJob {
-            id: format!("{kind}-{n}"),
+            id: format!("{kind}-{}-{n}", &replica[..replica.len().min(8)]),
             group: Some(FeatureGroupRef {
                 project: group.project.clone(),
                 name: group.name.clone(),
@@ -455,7 +547,7 @@ impl AdminGrpc {
     /// A correction of the keys of `part` over `[from, to)` started by this
     /// replica — `kind` `scheduled` (`crate::schedule`) or `bootstrap`
     /// (`crate::bootstrap`), each a part of a correction the replicas share
-    /// (`crate::parts`): a job `<kind>-<n>` like a backfill's, tiles only;
+    /// (`crate::parts`): a job `<kind>-…` like a backfill's, tiles only;
     /// returns when it ends. Its report is the caller's to add up and keep.
     pub async fn correct_as(
         &self,

@@ -40,11 +40,6 @@ const HISTORY: (i64, i64) = (i64::MIN / 4, i64::MAX / 4);
 /// Runs until `shutdown`: takes up each bootstrap with work due, one part
 /// at a time.
 pub async fn run(admin: AdminGrpc, shutdown: Shutdown) {
-    let runner = format!(
-        "{}/{}",
-        admin.materializer().consumer(),
-        uuid::Uuid::new_v4().simple()
-    );
     let mut changes = admin.materializer().catalog().subscribe();
     let mut tick = tokio::time::interval(RENEW);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -65,7 +60,7 @@ pub async fn run(admin: AdminGrpc, shutdown: Shutdown) {
             .filter_map(|b| b.group.clone())
             .collect();
         for group in due {
-            if let Err(e) = run_due(&admin, &runner, &group, &shutdown).await {
+            if let Err(e) = run_due(&admin, &group, &shutdown).await {
                 tracing::warn!(group = %group.name, project = %group.project, error = %e, "aggregation bootstrap");
             }
             if shutdown.is_cancelled() {
@@ -124,7 +119,6 @@ async fn offline_caught_up(admin: &AdminGrpc, group: &FeatureGroup) -> Result<()
 /// Runs parts of the bootstrap of `group` while some are left to claim.
 async fn run_due(
     admin: &AdminGrpc,
-    runner: &str,
     group: &FeatureGroupRef,
     shutdown: &Shutdown,
 ) -> Result<(), String> {
@@ -184,6 +178,7 @@ async fn run_due(
             .correct_as("bootstrap", definition, aggregations, HISTORY, part)
             .await
     };
+    let runner = admin.runner();
     if let Some(total) = parts::run(&record, runner, requested, doing, work, shutdown).await? {
         admin.keep_report(definition, &total).await?;
     }

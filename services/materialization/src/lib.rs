@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod parts;
 pub mod pipeline;
 pub mod progress;
+pub mod runs;
 pub mod schedule;
 pub mod tiles;
 
@@ -115,6 +116,7 @@ pub async fn serve(
         config.corrections.clone(),
         shutdown.clone(),
     ));
+    tokio::spawn(runs::run(admin.clone(), shutdown.clone()));
     tokio::spawn(bootstrap::run(admin.clone(), shutdown.clone()));
     server.add_service(MaterializationAdminServiceServer::new(admin));
     server

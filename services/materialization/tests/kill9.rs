@@ -249,7 +249,7 @@ async fn kill_9_mid_bootstrap_resumes_it_and_counts_every_event_once() {
             assert!(started.elapsed() < Duration::from_secs(120), "{now:?}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         };
-        if !scenario::resumed(&claimed, &done) {
+        if !scenario::resumed(&claimed.parts, &done.parts) {
             eprintln!("the parts running ended before the kill: {done:?}");
             continue;
         }
@@ -345,4 +345,186 @@ async fn two_replicas_share_the_parts_of_a_bootstrap() {
         PER_KEY,
     )
     .await;
+}
+
+/// A backfill's tile correction is a run the replicas share in parts: the
+/// replica that took the call is killed while it holds a part, and the
+/// other finishes the run — that part once its claim lapses, the parts
+/// done kept — and keeps the report under the backfill's job id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_whose_replica_dies_is_finished_by_another() {
+    use featurestore_catalog::Keyspace;
+    use featurestore_proto::v1::{
+        CorrectionRun, FeatureGroupRef, GetMaterializationStatusRequest, ResourceState,
+        StartBackfillRequest,
+        materialization_admin_service_client::MaterializationAdminServiceClient,
+    };
+    use prost::Message as _;
+    use std::time::{Duration, Instant};
+
+    const KEYS: i64 = 20;
+    const PER_KEY: i64 = 250;
+    let registry = RegistrySandbox::start().await;
+    let project = unique_name("shared");
+    let offline = tempfile::tempdir().unwrap();
+    scenario::define_taps(registry.channel().await, &project).await;
+    let ingestion = IngestionSandbox::start(registry.root(), |_| {}).await;
+    let serving = ServingSandbox::start(registry.root()).await;
+    let listen = || {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
+    };
+    let replica = |addr: std::net::SocketAddr| {
+        let addr = addr.to_string();
+        start_with(
+            registry.root(),
+            &project,
+            offline.path(),
+            &[
+                QUARTER[0],
+                ("FS_MATERIALIZATION_SERVER__LISTEN_ADDR", addr.as_str()),
+            ],
+        )
+    };
+    let (addr_a, addr_b) = (listen(), listen());
+    let mut a = replica(addr_a);
+    let _b = replica(addr_b);
+    let token =
+        scenario::ingest_taps(channel(ingestion.addr).await, &project, 0, KEYS, PER_KEY).await;
+    scenario::taps_counted(
+        channel(serving.addr).await,
+        &project,
+        KEYS,
+        vec![token.clone()],
+    )
+    .await;
+    let taps = FeatureGroupRef {
+        project: project.clone(),
+        name: "taps".into(),
+        version: 1,
+    };
+    let admin = |addr| async move {
+        let started = Instant::now();
+        loop {
+            match tonic::transport::Channel::from_shared(format!("http://{addr}"))
+                .unwrap()
+                .connect()
+                .await
+            {
+                Ok(c) => break MaterializationAdminServiceClient::new(c),
+                Err(e) => {
+                    assert!(started.elapsed() < Duration::from_secs(30), "{e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    };
+    let store = featurestore_integration_tests::metadata_store().await;
+    let prefix = Keyspace::new(registry.root()).correction_runs_prefix(&project, "taps", 1);
+    let runs = || async {
+        store
+            .list(&prefix)
+            .await
+            .unwrap()
+            .kvs
+            .into_iter()
+            .map(|kv| CorrectionRun::decode(kv.value.as_slice()).unwrap())
+            .collect::<Vec<_>>()
+    };
+    // The kill must land while a part runs; a backfill whose correction
+    // ended first is tried again.
+    let mut finished = None;
+    for _ in 0..3 {
+        let mut on_a = admin(addr_a).await;
+        let request = StartBackfillRequest {
+            group: Some(taps.clone()),
+            start_time_micros: 0,
+            end_time_micros: i64::MAX / 4,
+        };
+        // (Once the offline table holds events.)
+        let started = Instant::now();
+        let job = loop {
+            match on_a.start_backfill(request.clone()).await {
+                Ok(job) => break job.into_inner(),
+                Err(e) => {
+                    assert!(started.elapsed() < Duration::from_secs(60), "{e:?}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        let started = Instant::now();
+        let claimed = loop {
+            let now = runs().await;
+            if let Some(run) = now.iter().find(|r| r.job == job.id) {
+                if run.parts.iter().any(|p| !p.runner.is_empty()) {
+                    break Some(run.clone());
+                }
+                if run.state() == ResourceState::Ready {
+                    break None;
+                }
+            } else if started.elapsed() > Duration::from_secs(5) {
+                // Written and followed to its end (then dropped) unseen.
+                break None;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "{now:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        let Some(claimed) = claimed else {
+            eprintln!(
+                "the correction of {} ended before it was seen running",
+                job.id
+            );
+            continue;
+        };
+        kill_9(&mut a);
+        let started = Instant::now();
+        let done = loop {
+            let now = runs().await;
+            let run = now.iter().find(|r| r.job == job.id).expect("the run");
+            if run.state() == ResourceState::Ready {
+                break run.clone();
+            }
+            assert!(started.elapsed() < Duration::from_secs(120), "{run:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        a = replica(addr_a);
+        if !scenario::resumed(&claimed.parts, &done.parts) {
+            eprintln!("the parts running ended before the kill: {done:?}");
+            continue;
+        }
+        finished = Some((job, done));
+        break;
+    }
+    let (job, done) = finished.expect("a kill while a backfill's correction ran");
+    assert_eq!(done.parts.len(), 4, "{done:?}");
+    let report = done.drift.clone().expect("a report");
+    assert_eq!(report.events_read, (KEYS * PER_KEY) as u64, "{done:?}");
+    assert_eq!(
+        (report.tiles_changed, report.tiles_deferred),
+        (0, 0),
+        "{done:?}"
+    );
+    // The report is kept under the backfill's job id, for every replica.
+    let status = admin(addr_b)
+        .await
+        .get_materialization_status(GetMaterializationStatusRequest {
+            group: Some(taps.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let kept = status
+        .corrections
+        .iter()
+        .find(|c| c.job_id == job.id)
+        .unwrap_or_else(|| panic!("no report of {}: {status:?}", job.id));
+    assert_eq!(kept.events_read, report.events_read);
+    let counted =
+        scenario::taps_counted(channel(serving.addr).await, &project, KEYS, vec![token]).await;
+    assert_eq!(counted, scenario::taps_expected(KEYS, PER_KEY));
+    drop(a);
 }

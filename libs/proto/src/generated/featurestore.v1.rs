@@ -5439,10 +5439,12 @@ pub struct CorrectionPart {
     #[prost(string, tag = "7")]
     pub message: ::prost::alloc::string::String,
 }
-/// A scheduled tile correction of a group version, shared by the
-/// materialization replicas in parts like a bootstrap: the first replica to
-/// find the range due writes it (a transaction on its absence) at
-/// `<root>.correction-runs/<project>/<group>/<version>/<range end µs>`.
+/// A tile correction of a group version's time range, shared by the
+/// materialization replicas in parts like a bootstrap, at
+/// `<root>.correction-runs/<project>/<group>/<version>/<name>`: a scheduled
+/// one (named by its range end in µs, written by the first replica to find
+/// it due) or a `StartBackfill`'s (named `backfill-<id>`, written by the
+/// replica that took the call, which follows it to the end).
 #[allow(clippy::all)]
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CorrectionRun {
@@ -5471,6 +5473,13 @@ pub struct CorrectionRun {
     pub drift: ::core::option::Option<DriftReport>,
     #[prost(message, repeated, tag = "10")]
     pub parts: ::prost::alloc::vec::Vec<CorrectionPart>,
+    /// `scheduled` or `backfill`: its parts' jobs are `<kind>-part-…`.
+    #[prost(string, tag = "11")]
+    pub kind: ::prost::alloc::string::String,
+    /// The `StartBackfill` job it belongs to (the report it keeps is named
+    /// after it); empty for a scheduled one.
+    #[prost(string, tag = "12")]
+    pub job: ::prost::alloc::string::String,
 }
 /// What a correction of a group's aggregation tiles found: the tiles it
 /// recomputed from the offline table and compared with the online store,

@@ -154,7 +154,7 @@ class CorrectionPart(_message.Message):
     def __init__(self, index: _Optional[int] = ..., runner: _Optional[str] = ..., claimed_until_micros: _Optional[int] = ..., attempts: _Optional[int] = ..., done: _Optional[bool] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class CorrectionRun(_message.Message):
-    __slots__ = ("group", "start_time_micros", "end_time_micros", "state", "requested_micros", "finished_micros", "attempts", "message", "drift", "parts")
+    __slots__ = ("group", "start_time_micros", "end_time_micros", "state", "requested_micros", "finished_micros", "attempts", "message", "drift", "parts", "kind", "job")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     START_TIME_MICROS_FIELD_NUMBER: _ClassVar[int]
     END_TIME_MICROS_FIELD_NUMBER: _ClassVar[int]
@@ -165,6 +165,8 @@ class CorrectionRun(_message.Message):
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     DRIFT_FIELD_NUMBER: _ClassVar[int]
     PARTS_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
     group: _types_pb2.FeatureGroupRef
     start_time_micros: int
     end_time_micros: int
@@ -175,7 +177,9 @@ class CorrectionRun(_message.Message):
     message: str
     drift: DriftReport
     parts: _containers.RepeatedCompositeFieldContainer[CorrectionPart]
-    def __init__(self, group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., start_time_micros: _Optional[int] = ..., end_time_micros: _Optional[int] = ..., state: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., requested_micros: _Optional[int] = ..., finished_micros: _Optional[int] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[CorrectionPart, _Mapping]]] = ...) -> None: ...
+    kind: str
+    job: str
+    def __init__(self, group: _Optional[_Union[_types_pb2.FeatureGroupRef, _Mapping]] = ..., start_time_micros: _Optional[int] = ..., end_time_micros: _Optional[int] = ..., state: _Optional[_Union[_types_pb2.ResourceState, str]] = ..., requested_micros: _Optional[int] = ..., finished_micros: _Optional[int] = ..., attempts: _Optional[int] = ..., message: _Optional[str] = ..., drift: _Optional[_Union[DriftReport, _Mapping]] = ..., parts: _Optional[_Iterable[_Union[CorrectionPart, _Mapping]]] = ..., kind: _Optional[str] = ..., job: _Optional[str] = ...) -> None: ...
 
 class DriftReport(_message.Message):
     __slots__ = ("job_id", "start_time_micros", "end_time_micros", "events_read", "tiles_compared", "tiles_changed", "tiles_deferred", "max_abs_diff", "max_rel_diff", "lifetime_compared", "finished_micros", "started_micros")
