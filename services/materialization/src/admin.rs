@@ -453,6 +453,14 @@ impl AdminGrpc {
             return Err(format!("{key_prefix}{name} exists", key_prefix = prefix));
         };
         self.wake_runs();
+        // The tile phase shows from now on.
+        self.update(id, |job| {
+            job.drift = Some(DriftReport {
+                job_id: id.to_string(),
+                started_micros: now_micros(),
+                ..Default::default()
+            })
+        });
         let record = Record::<CorrectionRun>::new(store.as_ref(), key.clone());
         runs::run_parts(self, &record, &run, &featurestore_runtime::Shutdown::new()).await?;
         loop {
