@@ -116,6 +116,9 @@ pub(crate) fn db_error_of_prepare(e: &PrepareError) -> Option<(&DbError, &str)> 
     }
 }
 
+/// The least time a schema change (keyspace, table, column) is given.
+const DDL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl CassandraStore {
     /// Connects and creates the keyspace if needed.
     pub async fn connect(config: CassandraConfig) -> Result<Self> {
@@ -168,8 +171,12 @@ impl CassandraStore {
     }
 
     pub(crate) async fn ddl(&self, statement: &str) -> Result<()> {
+        // A schema change waits for the nodes to agree on it: far longer
+        // than the read timeout a serving replica is configured with.
+        let mut ddl = scylla::statement::unprepared::Statement::new(statement);
+        ddl.set_request_timeout(Some(self.config.request_timeout.max(DDL_TIMEOUT)));
         self.session
-            .query_unpaged(statement, ())
+            .query_unpaged(ddl, ())
             .await
             .map_err(|e| unavailable(format!("{statement}: {e}")))?;
         self.session

@@ -355,8 +355,8 @@ async fn two_replicas_share_the_parts_of_a_bootstrap() {
 async fn a_backfill_whose_replica_dies_is_finished_by_another() {
     use featurestore_catalog::Keyspace;
     use featurestore_proto::v1::{
-        CorrectionRun, FeatureGroupRef, GetMaterializationStatusRequest, ResourceState,
-        StartBackfillRequest,
+        CorrectionRun, FeatureGroupRef, GetBackfillJobRequest, GetMaterializationStatusRequest,
+        ResourceState, StartBackfillRequest,
         materialization_admin_service_client::MaterializationAdminServiceClient,
     };
     use prost::Message as _;
@@ -466,8 +466,16 @@ async fn a_backfill_whose_replica_dies_is_finished_by_another() {
                 if run.state() == ResourceState::Ready {
                     break None;
                 }
-            } else if started.elapsed() > Duration::from_secs(5) {
-                // Written and followed to its end (then dropped) unseen.
+            } else if on_a
+                .get_backfill_job(GetBackfillJobRequest { id: job.id.clone() })
+                .await
+                .unwrap()
+                .into_inner()
+                .state()
+                == ResourceState::Ready
+            {
+                // No record (yet, while rows are copied; or no more):
+                // written and followed to its end (then dropped) unseen.
                 break None;
             }
             assert!(started.elapsed() < Duration::from_secs(60), "{now:?}");
