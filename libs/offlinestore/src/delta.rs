@@ -277,15 +277,16 @@ impl DeltaStore {
         Ok(out)
     }
 
-    /// Calls `visit` with every row of the table at its latest version,
-    /// one file at a time: at most one file's columns are in memory. With
-    /// `features`, only those feature columns are read (the others are
-    /// null in the rows); keys, event time and source are always read.
-    pub async fn visit_rows(
+    /// Calls `visit` with every record batch of the table at its latest
+    /// version, one file at a time: at most one file's columns are in
+    /// memory. With `features`, only those feature columns are read; the
+    /// keys, event time, ingest time and source (partition, offset) always
+    /// are.
+    pub async fn visit_batches(
         &self,
         table: &OfflineTable,
         features: Option<&[&str]>,
-        mut visit: impl FnMut(OfflineRow),
+        mut visit: impl FnMut(&arrow_array::RecordBatch) -> Result<()>,
     ) -> Result<()> {
         let columns = features.map(|features| {
             let mut columns: Vec<&str> = table.keys.iter().map(|(n, _)| n.as_str()).collect();
@@ -298,13 +299,8 @@ impl DeltaStore {
             columns.extend(features);
             columns
         });
-        self.each_batch(table, columns.as_deref(), |batch| {
-            crate::arrow::rows(&batch, table)?
-                .into_iter()
-                .for_each(&mut visit);
-            Ok(())
-        })
-        .await
+        self.each_batch(table, columns.as_deref(), |batch| visit(&batch))
+            .await
     }
 
     /// How far `consumer` got in `topic`/`partition`: the next offset to

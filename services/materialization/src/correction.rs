@@ -37,12 +37,15 @@ use featurestore_aggregation::{
     drift::{Difference, difference},
     tile_value::corrected_version,
 };
-use featurestore_domain::{EntityKeyEncoder, aggregation::Aggregations, names::topic_name};
+use featurestore_domain::{aggregation::Aggregations, names::topic_name};
 use featurestore_offlinestore::{DeltaStore, OfflineStoreError, OfflineTable};
 use featurestore_onlinestore::{OnlineStore, TileKey, TileRange, TileTable, TileWrite};
 use featurestore_proto::v1::{DriftReport, FeatureGroup};
 
-use crate::tiles::{LIFETIME, TileEvent, fold_event, tiles_of};
+use crate::{
+    history,
+    tiles::{LIFETIME, TileEvent, fold_event, tiles_of},
+};
 
 /// Most keys read, compared and written together…
 const KEYS_PER_ROUND: usize = 500;
@@ -62,23 +65,6 @@ pub struct Correction<'a> {
     /// Most events of the table held in memory at once (keys are split
     /// into as many hash buckets as that takes, each a scan of the table).
     pub max_events: u64,
-}
-
-impl Correction<'_> {
-    /// The feature columns the aggregations read.
-    fn inputs(&self) -> Vec<&str> {
-        let mut inputs: Vec<&str> = self
-            .aggregations
-            .features
-            .iter()
-            .filter_map(|f| f.input)
-            .filter_map(|i| self.group.features.get(i))
-            .map(|f| f.name.as_str())
-            .collect();
-        inputs.sort_unstable();
-        inputs.dedup();
-        inputs
-    }
 }
 
 /// How hard a correction retries tiles the stream keeps ahead of Delta.
@@ -419,44 +405,15 @@ async fn events_of(
     if snapshot.values().all(|next| *next == 0) {
         return Ok((Vec::new(), 0));
     }
-    let table = OfflineTable::for_group(c.group);
-    let encoder = EntityKeyEncoder::new(&c.group.primary_key);
-    let mut events = Vec::new();
-    let mut outside = 0u64;
-    let mut failed = None;
-    c.offline
-        .visit_rows(&table, Some(&c.inputs()), |row| {
-            if row.offset >= snapshot.get(&row.partition).copied().unwrap_or(0) {
-                return;
-            }
-            let inside = (from..to).contains(&row.event_time_micros);
-            outside += u64::from(!inside);
-            if !inside && only.is_none() {
-                return;
-            }
-            let key = match encoder.encode(row.key_values.iter().map(|v| v.kind.as_ref())) {
-                Ok(key) => key,
-                Err(e) => {
-                    failed.get_or_insert_with(|| format!("{}: a row's key: {e}", table.label));
-                    return;
-                }
-            };
-            if !bucket.holds(&key) || only.is_some_and(|only| !only.contains_key(&key)) {
-                return;
-            }
-            events.push(TileEvent::new(
-                c.aggregations,
-                key,
-                (row.partition, row.offset),
-                row.event_time_micros,
-                &row.feature_values,
-            ));
-        })
-        .await
-        .map_err(|e| format!("{}: {e}", table.label))?;
-    if let Some(failed) = failed {
-        return Err(failed);
-    }
+    let key = |key: &[u8]| bucket.holds(key) && only.is_none_or(|only| only.contains_key(key));
+    let wanted = history::Wanted {
+        before: snapshot,
+        times: (from, to),
+        all_times: only.is_some(),
+        key: &key,
+    };
+    let (mut events, outside) =
+        history::events(c.offline, c.group, c.aggregations, &wanted).await?;
     events.sort_unstable_by(|a, b| (&a.entity_key, a.seq).cmp(&(&b.entity_key, b.seq)));
     Ok((events, outside))
 }
@@ -704,6 +661,7 @@ impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
 
 #[cfg(test)]
 mod tests {
+    use featurestore_domain::EntityKeyEncoder;
     use featurestore_offlinestore::OfflineRow;
     use featurestore_onlinestore::RedbOnlineStore;
     use featurestore_proto::v1::{Value, value::Kind};

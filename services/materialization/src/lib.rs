@@ -9,6 +9,7 @@ pub mod config;
 pub mod correction;
 pub mod drift_reports;
 pub mod held;
+pub mod history;
 pub mod metrics;
 pub mod parts;
 pub mod pipeline;
