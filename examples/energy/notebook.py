@@ -67,7 +67,15 @@ latest = fs.get_feature_vectors("consumption_model", households, after=daily_wri
 print(latest.to_pandas(statuses=True)[["household_id", "daily_readings__energy_sum",
                                        "daily_readings__energy_sum.status"]])
 
-usage = fs.get_feature_vectors("usage_now", households[:2], after=readings_written, max_wait=2.5)
+# Readings are folded into tiles before they are served: `after` waits for
+# them, at most the server's cap (2.5 s) per call, so a slow start is retried.
+for attempt in range(12):
+    try:
+        usage = fs.get_feature_vectors("usage_now", households[:2], after=readings_written, max_wait=2.5)
+        break
+    except featurestore.errors.DeadlineExceededError:
+        if attempt == 11:
+            raise
 print(usage.to_pandas().T)
 
 # %% [markdown]
