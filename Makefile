@@ -72,10 +72,11 @@ NO_BACKEND_CRATES := featurestore-standalone featurestore-registry featurestore-
   featurestore-metastore featurestore-eventlog featurestore-onlinestore
 
 .PHONY: lint
-lint: deps ## cargo clippy (warnings are errors) for every backend combination that ships; every k8s kustomization built and validated against the Kubernetes schemas (strict); ruff over the Python SDK
+lint: deps ## cargo clippy (warnings are errors) for every backend combination that ships; every k8s kustomization built and validated against the Kubernetes schemas (strict); alert rules and dashboard queries checked and the alerts unit-tested by promtool; ruff over the Python SDK
 	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	$(CARGO) clippy $(NO_BACKEND_CRATES:%=-p %) --no-default-features --lib --bins -- -D warnings
 	$(SCRIPTS)/k8s-check.sh
+	$(SCRIPTS)/monitoring-check.sh
 	$(FS_CACHE)/venv/bin/ruff format --check --quiet sdk/python
 	$(FS_CACHE)/venv/bin/ruff check --quiet sdk/python
 

@@ -104,6 +104,12 @@ struct Args {
     /// again (path `observed`).
     #[arg(long)]
     metrics: bool,
+    /// With `--metrics`: measure plain and observed this many times each,
+    /// alternating restarts over the same data (plain, observed, plain, …),
+    /// and compare their medians, so one noisy run on shared cores does not
+    /// decide the overhead.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -638,44 +644,47 @@ async fn main() -> anyhow::Result<()> {
     };
     if args.metrics {
         let data_dir = data_dir.as_deref().expect("checked above");
-        let (otlp, spans) = observed::otlp_receiver().await?;
-        let (process, ports, metrics_port, _config) =
-            observed::spawn_standalone_with_metrics(data_dir, "bench-serve-standalone", otlp)?;
-        let channel = featurestore_benches::channel(ports[2]).await;
-        let client = &OnlineServingServiceClient::new(channel);
-        // Serving answers once its catalog has loaded.
-        while client
-            .clone()
-            .get_feature_vectors(GetFeatureVectorsRequest {
-                project: project.to_string(),
-                selector: selector.clone(),
-                join_keys: vec!["customer_id".into()],
-                ..Default::default()
-            })
-            .await
-            .is_err()
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        for round in 0..args.rounds.max(1) {
+            if round > 0 {
+                let plain = Restarted::plain(data_dir, project, &selector).await;
+                measure(
+                    args.concurrency,
+                    args.warmup,
+                    plain.call(&args, 10, Keys::Uniform),
+                )
+                .await;
+                for &batch in &args.batch {
+                    let call = plain.call(&args, batch, args.keys);
+                    results.push(timed(&args, plain.pid(), path, batch, &load, call).await);
+                }
+            }
+            let (otlp, spans) = observed::otlp_receiver().await?;
+            let observed = Restarted::observed(data_dir, project, &selector, otlp).await?;
+            measure(
+                args.concurrency,
+                args.warmup,
+                observed.call(&args, 10, Keys::Uniform),
+            )
+            .await;
+            for &batch in &args.batch {
+                let call = observed.call(&args, batch, args.keys);
+                results.push(timed(&args, observed.pid(), "observed", batch, &load, call).await);
+            }
+            let scraped = featurestore_integration_tests::prometheus::scrape(
+                observed.metrics_port.expect("observed"),
+            );
+            // Spans leave in batches every few seconds.
+            let waited = std::time::Instant::now();
+            while spans.spans() == 0 && waited.elapsed() < std::time::Duration::from_secs(15) {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            println!(
+                "observed (round {}): {} series lines served at /metrics after the runs, {} spans received so far (traces started at the default ratio)",
+                round + 1,
+                scraped.lines().filter(|l| !l.starts_with('#')).count(),
+                spans.spans()
+            );
         }
-        let call = |batch, keys| {
-            service_call(client, project, &selector, args.entities, batch, keys, None)
-        };
-        measure(args.concurrency, args.warmup, call(10, Keys::Uniform)).await;
-        for &batch in &args.batch {
-            let call = call(batch, args.keys);
-            results.push(timed(&args, process.0.id(), "observed", batch, &load, call).await);
-        }
-        let scraped = featurestore_integration_tests::prometheus::scrape(metrics_port);
-        // Spans leave in batches every few seconds.
-        let waited = std::time::Instant::now();
-        while spans.spans() == 0 && waited.elapsed() < std::time::Duration::from_secs(15) {
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
-        println!(
-            "observed: {} series lines served at /metrics after the runs, {} spans received so far (traces started at the default ratio)",
-            scraped.lines().filter(|l| !l.starts_with('#')).count(),
-            spans.spans()
-        );
     }
     if args.secure {
         let data_dir = data_dir.clone().expect("checked above");
@@ -751,18 +760,29 @@ async fn main() -> anyhow::Result<()> {
         ("tls+token", "TLS + token + roles"),
         ("observed", "metrics + traces"),
     ] {
-        for variant in results.iter().filter(|s| s.path == path) {
-            if let Some(plain) = results
-                .iter()
-                .find(|s| s.path == "standalone" && s.batch == variant.batch)
-            {
-                println!(
-                    "batch {:>4}: {what} p99 {:+.2} ms, throughput {:+.1} % over plain",
-                    variant.batch,
-                    variant.p99_ms - plain.p99_ms,
-                    (variant.vectors_per_sec / plain.vectors_per_sec - 1.0) * 100.0
-                );
+        for &batch in &args.batch {
+            let of = |p: &str| -> Vec<&Stats> {
+                results
+                    .iter()
+                    .filter(|s| s.path == p && s.batch == batch)
+                    .collect()
+            };
+            let (variant, plain) = (of(path), of("standalone"));
+            if variant.is_empty() || plain.is_empty() {
+                continue;
             }
+            let p99 = |runs: &[&Stats]| median(runs.iter().map(|s| s.p99_ms).collect());
+            let rate = |runs: &[&Stats]| median(runs.iter().map(|s| s.vectors_per_sec).collect());
+            let over = if variant.len() > 1 {
+                format!("median of {} runs each", variant.len().min(plain.len()))
+            } else {
+                "one run each".to_string()
+            };
+            println!(
+                "batch {batch:>4}: {what} p99 {:+.2} ms, throughput {:+.1} % over plain ({over})",
+                p99(&variant) - p99(&plain),
+                (rate(&variant) / rate(&plain) - 1.0) * 100.0
+            );
         }
     }
     for pair in results.chunks(2).filter(|_| direct.is_some()) {
@@ -786,6 +806,117 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(&out, serde_json::to_string_pretty(&results)?)?;
     println!("wrote {}", out.display());
     Ok(())
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// Standalone restarted over the data directory the setup filled: plain,
+/// or with metrics served and traces exported (`--metrics`).
+struct Restarted {
+    process: Killed,
+    client: OnlineServingServiceClient<tonic::transport::Channel>,
+    project: String,
+    selector: Option<FeatureSelector>,
+    metrics_port: Option<u16>,
+    _config: Option<tempfile::TempDir>,
+}
+
+impl Restarted {
+    async fn plain(
+        data_dir: &std::path::Path,
+        project: &str,
+        selector: &Option<FeatureSelector>,
+    ) -> Self {
+        let (process, ports) =
+            featurestore_benches::spawn_standalone_with(data_dir, "bench-serve-standalone", None);
+        Self::ready(process, ports, project, selector, None, None).await
+    }
+
+    async fn observed(
+        data_dir: &std::path::Path,
+        project: &str,
+        selector: &Option<FeatureSelector>,
+        otlp: std::net::SocketAddr,
+    ) -> anyhow::Result<Self> {
+        let (process, ports, metrics_port, config) =
+            observed::spawn_standalone_with_metrics(data_dir, "bench-serve-standalone", otlp)?;
+        Ok(Self::ready(
+            process,
+            ports,
+            project,
+            selector,
+            Some(metrics_port),
+            Some(config),
+        )
+        .await)
+    }
+
+    /// Once serving answers (its catalog has loaded).
+    async fn ready(
+        process: Killed,
+        ports: [u16; 5],
+        project: &str,
+        selector: &Option<FeatureSelector>,
+        metrics_port: Option<u16>,
+        config: Option<tempfile::TempDir>,
+    ) -> Self {
+        let channel = featurestore_benches::channel(ports[2]).await;
+        let client = OnlineServingServiceClient::new(channel);
+        while client
+            .clone()
+            .get_feature_vectors(GetFeatureVectorsRequest {
+                project: project.to_string(),
+                selector: selector.clone(),
+                join_keys: vec!["customer_id".into()],
+                ..Default::default()
+            })
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Self {
+            process,
+            client,
+            project: project.to_string(),
+            selector: selector.clone(),
+            metrics_port,
+            _config: config,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+
+    fn call(
+        &self,
+        args: &Args,
+        batch: usize,
+        keys: Keys,
+    ) -> impl Fn(u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+    + Clone
+    + Send
+    + 'static {
+        service_call(
+            &self.client,
+            &self.project,
+            &self.selector,
+            args.entities,
+            batch,
+            keys,
+            None,
+        )
+    }
 }
 
 /// A request of `batch` random keys to the serving client, per worker `i`.
