@@ -163,7 +163,7 @@ impl Default for TelemetryConfig {
             log_level: "info".into(),
             log_format: LogFormat::Text,
             otlp_endpoint: String::new(),
-            trace_sample_ratio: 0.1,
+            trace_sample_ratio: 0.01,
             metrics_listen_addr: None,
         }
     }

@@ -63,50 +63,94 @@ pub fn install(addr: SocketAddr) -> Result<(), String> {
 const CODES: [&str; 17] = [
     "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
 ];
-const CANCELLED: &str = "1";
-const UNKNOWN: &str = "2";
+const CANCELLED: usize = 1;
+const UNKNOWN: usize = 2;
 
-fn code_label(value: Option<&http::HeaderValue>) -> &'static str {
+/// The code of a `grpc-status` value (UNKNOWN for none or a bad one).
+fn code_of(value: Option<&http::HeaderValue>) -> usize {
     value
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
-        .and_then(|code| CODES.get(code).copied())
+        .filter(|code| *code < CODES.len())
         .unwrap_or(UNKNOWN)
+}
+
+/// The call-duration series of one method, one per status code, each
+/// registered with the recorder on its first call: a call then costs no
+/// label allocation and no look-up in the recorder.
+struct MethodSeries {
+    service: String,
+    method: String,
+    by_code: [std::sync::OnceLock<::metrics::Histogram>; 17],
+}
+
+impl MethodSeries {
+    fn new(service: &str, method: &str) -> Self {
+        Self {
+            service: service.to_string(),
+            method: method.to_string(),
+            by_code: Default::default(),
+        }
+    }
+
+    fn histogram(&self, code: usize) -> &::metrics::Histogram {
+        self.by_code[code].get_or_init(|| {
+            ::metrics::histogram!(
+                RPC_SERVER_CALL_DURATION,
+                "rpc_system" => "grpc",
+                "rpc_service" => self.service.clone(),
+                "rpc_method" => self.method.clone(),
+                "rpc_grpc_status_code" => CODES[code],
+            )
+        })
+    }
+
+    /// The series of the method at `path`. Only paths this process answers
+    /// get their own (a client may send anything): any other shares
+    /// "unknown", so clients cannot grow the number of series or this map.
+    fn of(path: &str) -> std::sync::Arc<MethodSeries> {
+        use std::{
+            collections::HashMap,
+            sync::{Arc, LazyLock, RwLock},
+        };
+        static KNOWN: LazyLock<RwLock<HashMap<String, Arc<MethodSeries>>>> =
+            LazyLock::new(Default::default);
+        static UNKNOWN_PATH: LazyLock<Arc<MethodSeries>> =
+            LazyLock::new(|| Arc::new(MethodSeries::new("unknown", "unknown")));
+        if let Some(series) = KNOWN.read().expect("not poisoned").get(path) {
+            return series.clone();
+        }
+        let known = crate::authz::rules::action_of(path).is_some() || crate::auth::open_path(path);
+        match path.trim_start_matches('/').split_once('/') {
+            Some((service, method)) if known => KNOWN
+                .write()
+                .expect("not poisoned")
+                .entry(path.to_string())
+                .or_insert_with(|| Arc::new(MethodSeries::new(service, method)))
+                .clone(),
+            _ => UNKNOWN_PATH.clone(),
+        }
+    }
 }
 
 /// One call being timed.
 struct Call {
-    service: String,
-    method: String,
+    series: std::sync::Arc<MethodSeries>,
     start: Instant,
 }
 
 impl Call {
     fn new(path: &str) -> Self {
-        // Only paths this process answers become labels: any other (a
-        // client may send anything) is "unknown", so clients cannot grow
-        // the number of series.
-        let known = crate::authz::rules::action_of(path).is_some() || crate::auth::open_path(path);
-        let (service, method) = match path.trim_start_matches('/').split_once('/') {
-            Some((service, method)) if known => (service.to_string(), method.to_string()),
-            _ => ("unknown".to_string(), "unknown".to_string()),
-        };
         Self {
-            service,
-            method,
+            series: MethodSeries::of(path),
             start: Instant::now(),
         }
     }
 
-    fn record(self, code: &'static str) {
-        ::metrics::histogram!(
-            RPC_SERVER_CALL_DURATION,
-            "rpc_system" => "grpc",
-            "rpc_service" => self.service,
-            "rpc_method" => self.method,
-            "rpc_grpc_status_code" => code,
-        )
-        .record(self.start.elapsed().as_secs_f64());
+    fn record(self, code: usize) {
+        self.series
+            .histogram(code)
+            .record(self.start.elapsed().as_secs_f64());
     }
 }
 
@@ -175,7 +219,7 @@ where
                 // A status in the headers ends the call ("trailers only").
                 let call = match (call, response.headers().get("grpc-status")) {
                     (Some(call), Some(code)) => {
-                        call.record(code_label(Some(code)));
+                        call.record(code_of(Some(code)));
                         None
                     }
                     (call, _) => call,
@@ -186,7 +230,7 @@ where
                 if let Some(call) = call {
                     let code = error
                         .downcast_ref::<tonic::Status>()
-                        .map_or(UNKNOWN, |s| CODES[s.code() as usize]);
+                        .map_or(UNKNOWN, |s| s.code() as usize);
                     call.record(code);
                 }
                 Err(error)
@@ -227,7 +271,7 @@ impl<B: http_body::Body> http_body::Body for MeteredBody<B> {
                 if let Some(trailers) = frame.trailers_ref()
                     && let Some(call) = this.call.take()
                 {
-                    call.record(code_label(trailers.get("grpc-status")));
+                    call.record(code_of(trailers.get("grpc-status")));
                 }
             }
             // A body that fails or ends without a status.
@@ -255,19 +299,19 @@ mod tests {
 
     #[test]
     fn codes_come_from_the_status_header_and_unknown_paths_share_one_label() {
-        assert_eq!(code_label(Some(&http::HeaderValue::from_static("5"))), "5");
+        assert_eq!(code_of(Some(&http::HeaderValue::from_static("5"))), 5);
         assert_eq!(
-            code_label(Some(&http::HeaderValue::from_static("99"))),
+            code_of(Some(&http::HeaderValue::from_static("99"))),
             UNKNOWN
         );
-        assert_eq!(code_label(None), UNKNOWN);
+        assert_eq!(code_of(None), UNKNOWN);
         let call = Call::new("/featurestore.v1.OnlineServingService/GetFeatureVector");
         assert_eq!(
-            (call.service.as_str(), call.method.as_str()),
+            (call.series.service.as_str(), call.series.method.as_str()),
             ("featurestore.v1.OnlineServingService", "GetFeatureVector")
         );
         let call = Call::new("/grpc.health.v1.Health/Check");
-        assert_eq!(call.method, "Check");
+        assert_eq!(call.series.method, "Check");
         for path in [
             "/x.Y/Z",
             "/featurestore.v1.OnlineServingService/Nope",
@@ -276,7 +320,7 @@ mod tests {
         ] {
             let call = Call::new(path);
             assert_eq!(
-                (call.service.as_str(), call.method.as_str()),
+                (call.series.service.as_str(), call.series.method.as_str()),
                 ("unknown", "unknown"),
                 "{path}"
             );

@@ -158,14 +158,20 @@ pub fn grpc_request_span<B>(request: &http::Request<B>) -> tracing::Span {
     if EVERY.get().is_none() {
         return tracing::info_span!("grpc", rpc.method = %request.uri().path());
     }
-    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.extract(&HeaderExtractor(request.headers()))
+    // A caller without trace context (most inference clients) costs no
+    // context extraction.
+    let parent = request.headers().contains_key("traceparent").then(|| {
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&HeaderExtractor(request.headers()))
+        })
     });
-    let caller = parent.span().span_context().clone();
-    let traced = if caller.is_valid() {
-        caller.is_sampled()
-    } else {
-        starts_trace()
+    let caller = parent
+        .as_ref()
+        .map(|parent| parent.span().span_context().clone())
+        .filter(|caller| caller.is_valid());
+    let traced = match &caller {
+        Some(caller) => caller.is_sampled(),
+        None => starts_trace(),
     };
     if !traced {
         return tracing::debug_span!("grpc", rpc.method = %request.uri().path());
@@ -175,7 +181,9 @@ pub fn grpc_request_span<B>(request: &http::Request<B>) -> tracing::Span {
         rpc.method = %request.uri().path(),
         otel.kind = "server",
     );
-    let _ = span.set_parent(parent);
+    if let Some(parent) = parent {
+        let _ = span.set_parent(parent);
+    }
     span
 }
 

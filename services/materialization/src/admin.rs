@@ -354,6 +354,7 @@ impl AdminGrpc {
             group,
             aggregations,
             max_events: self.max_events,
+            grain_tiles: true,
         })
     }
 
@@ -390,8 +391,12 @@ impl AdminGrpc {
         aggregations: &Aggregations,
         (from, to): (i64, i64),
         part: Bucket,
+        grain_tiles: bool,
     ) -> Result<DriftReport, String> {
-        let correction = self.correction(group, aggregations).await?;
+        let correction = Correction {
+            grain_tiles,
+            ..self.correction(group, aggregations).await?
+        };
         let job_id = id.to_string();
         let started = now_micros();
         let mut report = correction::correct(
@@ -564,9 +569,12 @@ impl AdminGrpc {
         aggregations: &Aggregations,
         range: (i64, i64),
         part: Bucket,
+        grain_tiles: bool,
     ) -> Result<DriftReport, String> {
         let id = self.new_job(kind, group).id;
-        let result = self.correct(&id, group, aggregations, range, part).await;
+        let result = self
+            .correct(&id, group, aggregations, range, part, grain_tiles)
+            .await;
         self.update(&id, |job| match &result {
             Ok(_) => job.state = ResourceState::Ready as i32,
             Err(message) => {

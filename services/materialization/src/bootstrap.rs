@@ -11,7 +11,8 @@
 //! part a tile correction of the whole history for its keys
 //! (`crate::correction`, whose boundary is the log offset: events the
 //! offline table holds are folded from it, later ones are the stream's,
-//! none counted twice or missed). Once every part is done the record is
+//! none counted twice or missed) — of the lifetime tiles only when every
+//! aggregation added is a lifetime one. Once every part is done the record is
 //! READY with their reports summed. A part whose replica was killed runs
 //! again, and since a correction replaces tiles with what the offline
 //! table says, the result is the same. An aggregation added meanwhile
@@ -171,11 +172,24 @@ async fn run_due(
             .await?;
     }
     let doing = "computing the tiles of the whole history from the offline table";
+    // Lifetime aggregations live in the lifetime tiles alone: adding only
+    // those leaves every grain tile as it is.
+    let grain_tiles = stored
+        .aggregations
+        .iter()
+        .any(|name| aggregations.get(name).is_none_or(|f| f.window.is_some()));
     let aggregations = &aggregations;
     let work = |part| async move {
         offline_caught_up(admin, definition).await?;
         admin
-            .correct_as("bootstrap", definition, aggregations, HISTORY, part)
+            .correct_as(
+                "bootstrap",
+                definition,
+                aggregations,
+                HISTORY,
+                part,
+                grain_tiles,
+            )
             .await
     };
     let runner = admin.runner();

@@ -65,6 +65,11 @@ pub struct Correction<'a> {
     /// Most events of the table held in memory at once (keys are split
     /// into as many hash buckets as that takes, each a scan of the table).
     pub max_events: u64,
+    /// Whether the grain tiles are recomputed and compared. False only for
+    /// the bootstrap of lifetime aggregations, which live in the lifetime
+    /// tiles alone: the grain tiles of the whole history would be folded
+    /// and compared for nothing.
+    pub grain_tiles: bool,
 }
 
 /// How hard a correction retries tiles the stream keeps ahead of Delta.
@@ -324,9 +329,8 @@ async fn correct_bucket<E: Fn(&Tile) -> bool>(
             let tiles = fold_all(
                 c.aggregations,
                 &events[event_at..event_end],
-                from,
-                to,
-                lifetime,
+                (from, to),
+                (c.grain_tiles, lifetime),
                 expired,
             );
             round
@@ -419,14 +423,13 @@ async fn events_of(
 }
 
 /// Folds `events` (by key, in log order per key) into the tiles of their
-/// keys: grain tiles of events in `[from, to)` that have not expired, and
-/// the lifetime tiles when `lifetime`.
+/// keys: when `grain_tiles`, the grain tiles of events in `[from, to)` that
+/// have not expired; the lifetime tiles when `lifetime`.
 fn fold_all(
     aggregations: &Aggregations,
     events: &[TileEvent],
-    from: i64,
-    to: i64,
-    lifetime: bool,
+    (from, to): (i64, i64),
+    (grain_tiles, lifetime): (bool, bool),
     expired: &impl Fn(&Tile) -> bool,
 ) -> HashMap<Vec<u8>, KeyTiles> {
     let mut keys: HashMap<Vec<u8>, KeyTiles> = HashMap::new();
@@ -440,7 +443,7 @@ fn fold_all(
                 let wanted = if t == LIFETIME {
                     lifetime
                 } else {
-                    inside && !expired(&t)
+                    grain_tiles && inside && !expired(&t)
                 };
                 if wanted {
                     fold_event(aggregations, key.tiles.entry(t).or_default(), t, e);
@@ -476,7 +479,7 @@ impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
     ) -> Result<(), String> {
         let table = TileTable::for_group(self.c.group);
         let mut ranges: Vec<TileRange> = Vec::new();
-        if self.c.aggregations.has_windows() {
+        if self.c.aggregations.has_windows() && self.c.grain_tiles {
             ranges.extend(
                 self.c
                     .aggregations
@@ -684,6 +687,7 @@ mod tests {
         aggregations: Aggregations,
         key: Vec<u8>,
         max_events: u64,
+        grain_tiles: bool,
     }
 
     /// A group of rides per driver: a 1-hour count and a lifetime sum of
@@ -713,6 +717,7 @@ mod tests {
             aggregations,
             key,
             max_events: u64::MAX,
+            grain_tiles: true,
         }
     }
 
@@ -751,6 +756,7 @@ mod tests {
                 group: &self.group,
                 aggregations: &self.aggregations,
                 max_events: self.max_events,
+                grain_tiles: self.grain_tiles,
             }
         }
 
@@ -905,6 +911,42 @@ mod tests {
         assert_eq!(count(&s.tile(hour, DAY0).await.unwrap()), 2);
         s.stream(&rides(4, &[20])).await;
         assert_eq!(count(&s.tile(hour, DAY0).await.unwrap()), 3);
+    }
+
+    /// The bootstrap of lifetime aggregations recomputes the lifetime tiles
+    /// only: a wrong grain tile is neither compared nor touched (a
+    /// correction of the range fixes it), the lifetime tile is fixed.
+    #[tokio::test]
+    async fn a_lifetime_only_correction_leaves_grain_tiles_alone() {
+        let mut s = setup().await;
+        let rows = rides(0, &[1, 10, 70, 130]);
+        s.stream(&rows).await;
+        s.commit(&rows).await;
+        let hour = 60 * MIN;
+        let mut wrong_hour = s.tile(hour, DAY0).await.unwrap();
+        wrong_hour.fold([(0, Function::Count, None)], DAY0, (0, 100));
+        wrong_hour.account_up_to(0, 1);
+        s.put(hour, DAY0, &wrong_hour, streamed_version(1)).await;
+        s.put(0, 0, &TileValue::default(), streamed_version(3))
+            .await;
+        s.grain_tiles = false;
+        let fixed = s.correct(1).await;
+        assert_eq!(
+            (fixed.tiles_compared, fixed.tiles_changed, fixed.events_read),
+            (1, 1, 4),
+            "{fixed:?}"
+        );
+        assert!(fixed.lifetime_compared);
+        assert_eq!(s.tile(hour, DAY0).await.unwrap(), wrong_hour);
+        assert_eq!((fixed.max_abs_diff, fixed.max_rel_diff), (10.0, 1.0));
+        // The correction of the range finds it.
+        s.grain_tiles = true;
+        let fixed = s.correct(1).await;
+        assert_eq!(
+            (fixed.tiles_compared, fixed.tiles_changed),
+            (9, 1),
+            "{fixed:?}"
+        );
     }
 
     /// A table larger than the budget is read once per hash bucket of

@@ -148,7 +148,7 @@ pub async fn run_parts(
     let aggregations = &aggregations;
     let kind = format!("{}-part", run.kind);
     let kind = kind.as_str();
-    let work = |part| admin.correct_as(kind, definition, aggregations, range, part);
+    let work = |part| admin.correct_as(kind, definition, aggregations, range, part, true);
     let runner = admin.runner();
     if let Some(mut total) =
         parts::run(record, runner, run.requested_micros, &doing, work, shutdown).await?

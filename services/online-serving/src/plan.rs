@@ -52,6 +52,8 @@ pub struct Plan {
     /// Per group, the aggregations being bootstrapped when it was
     /// compiled (a claim renewed changes the record, not these).
     backfilling: Vec<Vec<String>>,
+    /// The view's metric series (when metrics are recorded).
+    metrics: crate::metrics::ViewMetrics,
 }
 
 /// The aggregations of each selected group whose bootstrap runs.
@@ -199,7 +201,15 @@ impl Plan {
             groups,
             backfilling: backfilling(&selections, catalog),
             selection: selections,
+            metrics: crate::metrics::ViewMetrics::new(crate::metrics::view_label(
+                project, selector,
+            )),
         })
+    }
+
+    /// The series its requests are recorded in.
+    pub fn metrics(&self) -> &crate::metrics::ViewMetrics {
+        &self.metrics
     }
 
     /// Maps a request's key names onto the plan's keys (position in the

@@ -121,15 +121,10 @@ impl Server {
         use tracing::Instrument;
         // Traced when the request is (its span is the parent).
         let traced = featurestore_runtime::telemetry::is_traced(&tracing::Span::current());
-        // The view's label only for those who read it.
-        let view = (traced || featurestore_runtime::metrics::enabled())
-            .then(|| selector.map(|s| crate::metrics::view_label(project, s)))
-            .flatten();
         if !traced {
-            return self
-                .read(project, selector, view, join_keys, rows, options)
-                .await;
+            return self.read(project, selector, join_keys, rows, options).await;
         }
+        let view = selector.map(|s| crate::metrics::view_label(project, s));
         let level = options.consistency.map_or("NONE", |c| {
             Level::try_from(c.level).map_or("UNSPECIFIED", |l| {
                 l.as_str_name().trim_start_matches("LEVEL_")
@@ -141,7 +136,7 @@ impl Server {
             featurestore.batch_size = rows.len(),
             featurestore.consistency = level,
         );
-        self.read(project, selector, view, join_keys, rows, options)
+        self.read(project, selector, join_keys, rows, options)
             .instrument(span)
             .await
     }
@@ -150,7 +145,6 @@ impl Server {
         &self,
         project: &str,
         selector: Option<&FeatureSelector>,
-        view: Option<String>,
         join_keys: &[String],
         rows: &[Row],
         options: ReadOptions<'_>,
@@ -326,10 +320,8 @@ impl Server {
         } else {
             Vec::new()
         };
-        if let Some(view) = view
-            && featurestore_runtime::metrics::enabled()
-        {
-            crate::metrics::record(view, &vectors, store_read);
+        if featurestore_runtime::metrics::enabled() {
+            plan.metrics().record(&vectors, store_read);
         }
         Ok(Answer {
             feature_names: plan.feature_names.clone(),
