@@ -143,7 +143,10 @@ struct Report {
     correction: CorrectionFigures,
     /// The previous day only.
     day_correction: CorrectionFigures,
+    /// A lifetime sum added in place (its lifetime tiles only).
     bootstrap: CorrectionFigures,
+    /// A 7-day max added in place (every grain tile of the history).
+    windowed_bootstrap: CorrectionFigures,
 }
 
 /// A tile correction of the whole history (`StartBackfill`; what also
@@ -705,9 +708,13 @@ impl CorrectionFigures {
     }
 }
 
-/// Adds a lifetime sum to the group in place and measures its bootstrap
+/// Adds `aggregation` to the group in place and measures its bootstrap
 /// until READY.
-async fn bootstrap(stack: &Stack, pid: u32) -> anyhow::Result<CorrectionFigures> {
+async fn bootstrap(
+    stack: &Stack,
+    pid: u32,
+    aggregation: Aggregation,
+) -> anyhow::Result<CorrectionFigures> {
     use featurestore_proto::v1::{GetMaterializationStatusRequest, UpdateFeatureGroupRequest};
     let group = FeatureGroupRef {
         project: stack.project.clone(),
@@ -723,12 +730,8 @@ async fn bootstrap(stack: &Stack, pid: u32) -> anyhow::Result<CorrectionFigures>
         })
         .await?
         .into_inner();
-    payments.aggregations.push(Aggregation {
-        name: "amount_sum_life".into(),
-        function: AggregationFunction::Sum as i32,
-        input: "amount".into(),
-        ..Default::default()
-    });
+    let name = aggregation.name.clone();
+    payments.aggregations.push(aggregation);
     let (cpu0, rss0) = (cpu_seconds(pid), rss_bytes(pid));
     registry
         .update_feature_group(UpdateFeatureGroupRequest {
@@ -747,7 +750,9 @@ async fn bootstrap(stack: &Stack, pid: u32) -> anyhow::Result<CorrectionFigures>
             .await?
             .into_inner();
         match status.bootstrap {
-            Some(b) if b.state() == ResourceState::Ready => break b,
+            Some(b) if b.state() == ResourceState::Ready && b.aggregations.contains(&name) => {
+                break b;
+            }
             _ => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     };
@@ -817,7 +822,21 @@ async fn main() -> anyhow::Result<()> {
     let correction = correct(&stack, history.0, history.1, cpu_pid).await?;
     let today = now.div_euclid(DAY) * DAY;
     let day_correction = correct(&stack, today - DAY, today, cpu_pid).await?;
-    let bootstrap = bootstrap(&stack, cpu_pid).await?;
+    let lifetime_sum = Aggregation {
+        name: "amount_sum_life".into(),
+        function: AggregationFunction::Sum as i32,
+        input: "amount".into(),
+        ..Default::default()
+    };
+    let windowed_max = Aggregation {
+        name: "amount_max_7d".into(),
+        function: AggregationFunction::Max as i32,
+        input: "amount".into(),
+        window_seconds: 7 * 86_400,
+        ..Default::default()
+    };
+    let bootstrap_figures = bootstrap(&stack, cpu_pid, lifetime_sum).await?;
+    let windowed_bootstrap = bootstrap(&stack, cpu_pid, windowed_max).await?;
 
     let report = Report {
         target: args.target,
@@ -848,7 +867,8 @@ async fn main() -> anyhow::Result<()> {
         offline_differs_from_duckdb: differs,
         correction,
         day_correction,
-        bootstrap,
+        bootstrap: bootstrap_figures,
+        windowed_bootstrap,
     };
     println!(
         "aggregations ({target:?}, {keys} cards x {per} events over {span} days, {f} features over 1h..90d)\n\
@@ -857,7 +877,8 @@ async fn main() -> anyhow::Result<()> {
          offline: {rows} entity rows in {os:.2} s = {ors:.0} rows/s; DuckDB (SQL, same rule) {ds:.2} s: {ratio:.2}x its time; results {agree}\n\
          correction of the whole history: {ce} events in {cs:.2} s, {cc:.2} CPU-s = {cepc:.0} events/CPU-s; {ct} tiles compared, {cx} changed; +{cm:.0} MB resident at peak\n\
          correction of the previous day: {de} events in {dsec:.2} s, {dc:.2} CPU-s = {depc:.0} events/CPU-s; {dt} tiles compared, {dx} changed; +{dm:.0} MB resident at peak\n\
-         bootstrap of an aggregation added in place: {be} events in {bs:.2} s, {bc:.2} CPU-s = {bepc:.0} events/CPU-s; {bt} tiles compared, {bx} changed; +{bm:.0} MB resident at peak",
+         bootstrap of a lifetime sum added in place: {be} events in {bs:.2} s, {bc:.2} CPU-s = {bepc:.0} events/CPU-s; {bt} tiles compared, {bx} changed; +{bm:.0} MB resident at peak\n\
+         bootstrap of a 7-day max added in place: {we} events in {ws:.2} s, {wc:.2} CPU-s = {wepc:.0} events/CPU-s; {wt} tiles compared, {wx} changed; +{wm:.0} MB resident at peak",
         target = args.target,
         keys = args.keys,
         per = args.events_per_key,
@@ -915,6 +936,13 @@ async fn main() -> anyhow::Result<()> {
         bt = report.bootstrap.tiles_compared,
         bx = report.bootstrap.tiles_changed,
         bm = report.bootstrap.added_rss_bytes as f64 / 1e6,
+        we = report.windowed_bootstrap.events_read,
+        ws = report.windowed_bootstrap.seconds,
+        wc = report.windowed_bootstrap.cpu_seconds,
+        wepc = report.windowed_bootstrap.events_per_cpu_second,
+        wt = report.windowed_bootstrap.tiles_compared,
+        wx = report.windowed_bootstrap.tiles_changed,
+        wm = report.windowed_bootstrap.added_rss_bytes as f64 / 1e6,
         agree = if report.offline_differs_from_duckdb.is_empty() {
             "identical".to_string()
         } else {
