@@ -693,6 +693,24 @@ async fn correct(stack: &Stack, from: i64, to: i64, pid: u32) -> anyhow::Result<
     ))
 }
 
+/// `N events in S s, C CPU-s = R events/CPU-s; T tiles compared, X
+/// changed; +M MB resident at peak`.
+impl std::fmt::Display for CorrectionFigures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} events in {:.2} s, {:.2} CPU-s = {:.0} events/CPU-s; {} tiles compared, {} changed; +{:.0} MB resident at peak",
+            self.events_read,
+            self.seconds,
+            self.cpu_seconds,
+            self.events_per_cpu_second,
+            self.tiles_compared,
+            self.tiles_changed,
+            self.added_rss_bytes as f64 / 1e6
+        )
+    }
+}
+
 impl CorrectionFigures {
     fn of(drift: &DriftReport, seconds: f64, cpu_seconds: f64, added_rss_bytes: u64) -> Self {
         Self {
@@ -875,10 +893,10 @@ async fn main() -> anyhow::Result<()> {
          materialization: {events} events in {fold:.1} s = {eps:.0} events/s; {cpu:.1} materializer CPU-s = {epc:.0} events/CPU-s{note}\n\
          serving, {c} in flight: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms ({sn} requests); 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms ({bn} requests){direct}\n\
          offline: {rows} entity rows in {os:.2} s = {ors:.0} rows/s; DuckDB (SQL, same rule) {ds:.2} s: {ratio:.2}x its time; results {agree}\n\
-         correction of the whole history: {ce} events in {cs:.2} s, {cc:.2} CPU-s = {cepc:.0} events/CPU-s; {ct} tiles compared, {cx} changed; +{cm:.0} MB resident at peak\n\
-         correction of the previous day: {de} events in {dsec:.2} s, {dc:.2} CPU-s = {depc:.0} events/CPU-s; {dt} tiles compared, {dx} changed; +{dm:.0} MB resident at peak\n\
-         bootstrap of a lifetime sum added in place: {be} events in {bs:.2} s, {bc:.2} CPU-s = {bepc:.0} events/CPU-s; {bt} tiles compared, {bx} changed; +{bm:.0} MB resident at peak\n\
-         bootstrap of a 7-day max added in place: {we} events in {ws:.2} s, {wc:.2} CPU-s = {wepc:.0} events/CPU-s; {wt} tiles compared, {wx} changed; +{wm:.0} MB resident at peak",
+         correction of the whole history: {correction}\n\
+         correction of the previous day: {day}\n\
+         bootstrap of a lifetime sum added in place: {bootstrap}\n\
+         bootstrap of a 7-day max added in place: {windowed}",
         target = args.target,
         keys = args.keys,
         per = args.events_per_key,
@@ -915,34 +933,10 @@ async fn main() -> anyhow::Result<()> {
         ors = report.offline_rows_per_second,
         ds = report.duckdb_seconds,
         ratio = report.offline_time_vs_duckdb,
-        ce = report.correction.events_read,
-        cs = report.correction.seconds,
-        cc = report.correction.cpu_seconds,
-        cepc = report.correction.events_per_cpu_second,
-        ct = report.correction.tiles_compared,
-        cx = report.correction.tiles_changed,
-        cm = report.correction.added_rss_bytes as f64 / 1e6,
-        de = report.day_correction.events_read,
-        dsec = report.day_correction.seconds,
-        dc = report.day_correction.cpu_seconds,
-        depc = report.day_correction.events_per_cpu_second,
-        dt = report.day_correction.tiles_compared,
-        dx = report.day_correction.tiles_changed,
-        dm = report.day_correction.added_rss_bytes as f64 / 1e6,
-        be = report.bootstrap.events_read,
-        bs = report.bootstrap.seconds,
-        bc = report.bootstrap.cpu_seconds,
-        bepc = report.bootstrap.events_per_cpu_second,
-        bt = report.bootstrap.tiles_compared,
-        bx = report.bootstrap.tiles_changed,
-        bm = report.bootstrap.added_rss_bytes as f64 / 1e6,
-        we = report.windowed_bootstrap.events_read,
-        ws = report.windowed_bootstrap.seconds,
-        wc = report.windowed_bootstrap.cpu_seconds,
-        wepc = report.windowed_bootstrap.events_per_cpu_second,
-        wt = report.windowed_bootstrap.tiles_compared,
-        wx = report.windowed_bootstrap.tiles_changed,
-        wm = report.windowed_bootstrap.added_rss_bytes as f64 / 1e6,
+        correction = report.correction,
+        day = report.day_correction,
+        bootstrap = report.bootstrap,
+        windowed = report.windowed_bootstrap,
         agree = if report.offline_differs_from_duckdb.is_empty() {
             "identical".to_string()
         } else {

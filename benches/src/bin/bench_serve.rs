@@ -647,29 +647,11 @@ async fn main() -> anyhow::Result<()> {
         for round in 0..args.rounds.max(1) {
             if round > 0 {
                 let plain = Restarted::plain(data_dir, project, &selector).await;
-                measure(
-                    args.concurrency,
-                    args.warmup,
-                    plain.call(&args, 10, Keys::Uniform),
-                )
-                .await;
-                for &batch in &args.batch {
-                    let call = plain.call(&args, batch, args.keys);
-                    results.push(timed(&args, plain.pid(), path, batch, &load, call).await);
-                }
+                results.extend(plain.runs(&args, path, &load).await);
             }
             let (otlp, spans) = observed::otlp_receiver().await?;
             let observed = Restarted::observed(data_dir, project, &selector, otlp).await?;
-            measure(
-                args.concurrency,
-                args.warmup,
-                observed.call(&args, 10, Keys::Uniform),
-            )
-            .await;
-            for &batch in &args.batch {
-                let call = observed.call(&args, batch, args.keys);
-                results.push(timed(&args, observed.pid(), "observed", batch, &load, call).await);
-            }
+            results.extend(observed.runs(&args, "observed", &load).await);
             let scraped = featurestore_integration_tests::prometheus::scrape(
                 observed.metrics_port.expect("observed"),
             );
@@ -773,10 +755,10 @@ async fn main() -> anyhow::Result<()> {
             }
             let p99 = |runs: &[&Stats]| median(runs.iter().map(|s| s.p99_ms).collect());
             let rate = |runs: &[&Stats]| median(runs.iter().map(|s| s.vectors_per_sec).collect());
-            let over = if variant.len() > 1 {
-                format!("median of {} runs each", variant.len().min(plain.len()))
-            } else {
-                "one run each".to_string()
+            let over = match (variant.len(), plain.len()) {
+                (1, 1) => "one run each".to_string(),
+                (v, p) if v == p => format!("median of {v} runs each"),
+                (v, p) => format!("median of {v} runs against {p}"),
             };
             println!(
                 "batch {batch:>4}: {what} p99 {:+.2} ms, throughput {:+.1} % over plain ({over})",
@@ -894,8 +876,20 @@ impl Restarted {
         }
     }
 
-    fn pid(&self) -> u32 {
-        self.process.0.id()
+    /// Warms it up, then one timed run per batch size, as rows `path`.
+    async fn runs(&self, args: &Args, path: &'static str, load: &str) -> Vec<Stats> {
+        measure(
+            args.concurrency,
+            args.warmup,
+            self.call(args, 10, Keys::Uniform),
+        )
+        .await;
+        let mut rows = Vec::new();
+        for &batch in &args.batch {
+            let call = self.call(args, batch, args.keys);
+            rows.push(timed(args, self.process.0.id(), path, batch, load, call).await);
+        }
+        rows
     }
 
     fn call(
