@@ -3,7 +3,7 @@
 //! writer, one commit per append, carrying the consumed positions.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     path::Path,
 };
 
@@ -373,9 +373,13 @@ impl DeltaStore {
                 .await?;
             done.insert(*partition, committed.unwrap_or(i64::MIN));
         }
+        // A record read twice before one commit (its partition revoked and
+        // assigned again in a consumer-group rebalance: the log delivers it
+        // again from the last committed offset) goes in once.
+        let mut seen: HashSet<(i32, i64)> = HashSet::with_capacity(rows.len());
         let fresh: Vec<OfflineRow> = rows
             .iter()
-            .filter(|r| r.offset >= done[&r.partition])
+            .filter(|r| r.offset >= done[&r.partition] && seen.insert((r.partition, r.offset)))
             .cloned()
             .collect();
         let skipped = rows.len() - fresh.len();

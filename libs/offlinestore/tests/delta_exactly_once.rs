@@ -134,6 +134,28 @@ async fn replays_never_append_twice() {
 }
 
 #[tokio::test]
+async fn a_record_delivered_twice_in_one_batch_is_appended_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DeltaStore::new(dir.path().to_str().unwrap()).unwrap();
+    let t = table(&[("amount", "float64"), ("embedding", "list<float32>")]);
+    store.ensure_table(&t).await.unwrap();
+    // A consumer-group rebalance gave partition 0 back before the commit:
+    // offsets 0..5 were delivered again after 0..8 of partition 0.
+    let rows: Vec<OfflineRow> = (0..8)
+        .map(|o| row(0, o))
+        .chain((0..3).map(|o| row(1, o)))
+        .chain((0..5).map(|o| row(0, o)))
+        .collect();
+    let outcome = store.append(&t, "mat", "topic", &rows).await.unwrap();
+    assert_eq!((outcome.appended, outcome.skipped), (11, 5));
+    let batches = read_all(&store, &t).await;
+    let mut want: Vec<i64> = (0..8).chain(0..3).collect();
+    want.sort();
+    assert_eq!(offsets(&batches), want, "each (partition, offset) once");
+    assert_eq!(store.row_count(&t).await.unwrap(), 11);
+}
+
+#[tokio::test]
 async fn values_round_trip_and_tables_gain_columns() {
     let dir = tempfile::tempdir().unwrap();
     let store = DeltaStore::new(dir.path().to_str().unwrap()).unwrap();

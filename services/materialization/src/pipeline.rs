@@ -484,7 +484,19 @@ impl Materializer {
             }
             applied.push((group_id(&group), reached));
         }
-        for (topic, group, rows, links) in queued {
+        for (topic, group, mut rows, links) in queued {
+            // Records already queued (delivered again after a rebalance gave
+            // their partition back) are queued once.
+            let queued_up_to: BTreeMap<i32, i64> = pending
+                .positions
+                .range((topic.clone(), i32::MIN)..=(topic.clone(), i32::MAX))
+                .map(|((_, partition), next)| (*partition, *next))
+                .collect();
+            rows.retain(|r| {
+                queued_up_to
+                    .get(&r.partition)
+                    .is_none_or(|next| r.offset >= *next)
+            });
             pending.rows += rows.len();
             let table = pending
                 .tables
