@@ -6,7 +6,7 @@ use std::time::Duration;
 use featurestore_integration_tests::{
     materialization::MaterializationSandbox,
     unique_name,
-    world::{event, ingest, offline_rows, wait_online, world},
+    world::{World, event, ingest, offline_rows, wait_online, world},
 };
 use featurestore_materialization::pipeline::{BatchOutcome, PendingOffline};
 
@@ -73,22 +73,7 @@ async fn a_materializer_that_dies_mid_stream_leaves_every_row_exactly_once() {
     assert_eq!(rows, want, "every acknowledged row exactly once in Delta");
     // Replaying the whole topic through the same consumer's sinks (as after
     // a crash between the Delta commit and the Kafka commit) changes nothing.
-    let log = featurestore_eventlog::KafkaLog::new(featurestore_eventlog::KafkaConfig {
-        bootstrap_servers: featurestore_integration_tests::ingestion::kafka_bootstrap(),
-        ..Default::default()
-    })
-    .unwrap();
-    use featurestore_eventlog::EventLog;
-    let topic = format!("fs.{}.orders.v1", w.project);
-    let mut sub = log
-        .subscribe(
-            &unique_name("replay"),
-            featurestore_eventlog::Topics::Named(vec![topic]),
-        )
-        .await
-        .unwrap();
-    let messages =
-        featurestore_eventlog::testsuite::read(&mut *sub, 250, Duration::from_secs(30)).await;
+    let messages = read_topic(&w, 250).await;
     let outcome = second.materializer.process(&messages).await.unwrap();
     assert_eq!(
         (outcome.offline_appended, outcome.offline_skipped),
@@ -108,22 +93,7 @@ async fn records_delivered_again_before_the_offline_commit_are_in_delta_once() {
     let w = world().await;
     let keys: Vec<i64> = (0..40).collect();
     ingest(&w, keys.iter().map(|k| event(*k, 1)).collect()).await;
-    let log = featurestore_eventlog::KafkaLog::new(featurestore_eventlog::KafkaConfig {
-        bootstrap_servers: featurestore_integration_tests::ingestion::kafka_bootstrap(),
-        ..Default::default()
-    })
-    .unwrap();
-    use featurestore_eventlog::EventLog;
-    let topic = format!("fs.{}.orders.v1", w.project);
-    let mut sub = log
-        .subscribe(
-            &unique_name("again"),
-            featurestore_eventlog::Topics::Named(vec![topic]),
-        )
-        .await
-        .unwrap();
-    let messages =
-        featurestore_eventlog::testsuite::read(&mut *sub, 40, Duration::from_secs(30)).await;
+    let messages = read_topic(&w, 40).await;
     // A materializer whose pipeline consumes another project's topics: only
     // its sinks are used here, driven by hand.
     let sinks = MaterializationSandbox::start(
@@ -259,4 +229,24 @@ async fn a_backfill_restores_the_online_store_from_delta() {
         "the newest event in the range wins"
     );
     materialization.stop().await.unwrap();
+}
+
+/// The first `count` records of the group's topic, read through a group of
+/// its own (nothing committed for the materializer's).
+async fn read_topic(w: &World, count: usize) -> Vec<featurestore_eventlog::Message> {
+    use featurestore_eventlog::EventLog;
+    let log = featurestore_eventlog::KafkaLog::new(featurestore_eventlog::KafkaConfig {
+        bootstrap_servers: featurestore_integration_tests::ingestion::kafka_bootstrap(),
+        ..Default::default()
+    })
+    .unwrap();
+    let topic = format!("fs.{}.orders.v1", w.project);
+    let mut sub = log
+        .subscribe(
+            &unique_name("read"),
+            featurestore_eventlog::Topics::Named(vec![topic]),
+        )
+        .await
+        .unwrap();
+    featurestore_eventlog::testsuite::read(&mut *sub, count, Duration::from_secs(30)).await
 }
