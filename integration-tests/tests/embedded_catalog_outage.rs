@@ -81,7 +81,11 @@ async fn embedded_backends_hold_rows_of_an_unresolvable_group_then_write_them_on
     ));
     let mut config = MaterializationConfig::default();
     config.batch.max_retry_delay = Duration::from_secs(1);
-    let parts = Parts { materializer, log };
+    let parts = Parts {
+        materializer,
+        log,
+        alone: true,
+    };
     let (materialization_addr, _materialization) = spawn_service(|l, down| async move {
         featurestore_materialization::serve(&config, parts, l, down).await
     })

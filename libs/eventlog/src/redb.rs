@@ -66,11 +66,22 @@ fn storage(e: impl std::fmt::Display) -> EventLogError {
 }
 
 impl RedbLog {
-    /// Opens (or creates) the log at `path`. A file that is not a valid
-    /// redb database is an error and left untouched.
+    /// The page cache an embedded event log is opened with by default (redb's
+    /// own default is 1 GiB): readers mostly read what was just appended.
+    pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
+    /// Opens (or creates) the log at `path` with a page cache of
+    /// [`Self::DEFAULT_CACHE_BYTES`]. A file that is not a valid redb database is
+    /// an error and left untouched.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with_cache(path, Self::DEFAULT_CACHE_BYTES)
+    }
+
+    /// The same, caching at most `cache_bytes` of pages read and written.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self> {
         let db = Database::builder()
             .set_check_integrity_on_open(true)
+            .set_cache_size(cache_bytes)
             .create(path)
             .map_err(|e| {
                 EventLogError::Internal(format!("cannot open event log {}: {e}", path.display()))

@@ -64,11 +64,24 @@ fn now_micros() -> i64 {
 }
 
 impl RedbOnlineStore {
-    /// Opens (or creates) the store at `path`. A file that is not a valid
-    /// redb database is an error and left untouched.
+    /// The page cache an embedded online store is opened with by default
+    /// (redb's own default): the tiles and rows serving reads stay in it.
+    pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
+
+    /// Opens (or creates) the store at `path` with a page cache of
+    /// [`Self::DEFAULT_CACHE_BYTES`]. A file that is not a valid redb database is
+    /// an error and left untouched.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with_cache(path, Self::DEFAULT_CACHE_BYTES)
+    }
+
+    /// The same, caching at most `cache_bytes` of pages read and written
+    /// (redb's cache; what the store adds to the process's memory beyond
+    /// the requests in flight).
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self> {
         let db = Database::builder()
             .set_check_integrity_on_open(true)
+            .set_cache_size(cache_bytes)
             .create(path)
             .map_err(|e| {
                 OnlineStoreError::Internal(format!(

@@ -51,6 +51,8 @@ pub struct AdminGrpc {
     runner: Arc<str>,
     /// Woken when this replica wrote a shared correction (`crate::runs`).
     runs_written: Arc<tokio::sync::Notify>,
+    /// Whether other replicas may share corrections (standalone: none).
+    shared: bool,
 }
 
 impl std::fmt::Debug for AdminGrpc {
@@ -74,6 +76,7 @@ impl AdminGrpc {
             max_events: crate::config::CorrectionSettings::default().max_events_in_memory,
             runner: runner.into(),
             runs_written: Arc::default(),
+            shared: true,
         }
     }
 
@@ -96,6 +99,14 @@ impl AdminGrpc {
     /// Corrections hold at most `max_events` events of the table in memory.
     pub fn with_memory_budget(mut self, max_events: u64) -> Self {
         self.max_events = max_events;
+        self
+    }
+
+    /// This replica is the only one (standalone): corrections are split
+    /// into parts only as the memory budget needs, each part being a scan
+    /// of the table.
+    pub fn alone(mut self, alone: bool) -> Self {
+        self.shared = !alone;
         self
     }
 
@@ -378,7 +389,7 @@ impl AdminGrpc {
         group: &FeatureGroup,
         aggregations: &Aggregations,
     ) -> Result<u32, String> {
-        Ok(correction::parts(&self.correction(group, aggregations).await?).await)
+        Ok(correction::parts(&self.correction(group, aggregations).await?, self.shared).await)
     }
 
     /// The tile correction of the keys of `part` of an aggregated group:

@@ -110,20 +110,24 @@ enum Verdict {
 /// unless the memory budget asks for more).
 const EVENTS_PER_SHARED_PART: u64 = 100_000;
 
-/// How many parts a correction shared by replicas is split into: as many
-/// as the memory budget needs, and one per `EVENTS_PER_SHARED_PART`
-/// events up to the number of partitions of the topic (the most
-/// replicas that consume it).
-pub async fn parts(c: &Correction<'_>) -> u32 {
+/// How many parts a correction is split into: as many as the memory
+/// budget needs, and when replicas share it (`shared`) one per
+/// `EVENTS_PER_SHARED_PART` events up to the number of partitions of the
+/// topic (the most replicas that consume it). Each part scans the table
+/// once, so a sole replica splits only as memory asks.
+pub async fn parts(c: &Correction<'_>, shared: bool) -> u32 {
     let rows = c
         .offline
         .row_count(&OfflineTable::for_group(c.group))
         .await
         .unwrap_or(0) as u64;
     let by_budget = rows.div_ceil(c.max_events.max(1));
-    let by_size = rows
-        .div_ceil(EVENTS_PER_SHARED_PART)
-        .min(c.partitions.max(1) as u64);
+    let by_size = if shared {
+        rows.div_ceil(EVENTS_PER_SHARED_PART)
+            .min(c.partitions.max(1) as u64)
+    } else {
+        1
+    };
     u32::try_from(by_budget.max(by_size).max(1)).unwrap_or(u32::MAX)
 }
 

@@ -32,6 +32,8 @@ pub use pipeline::Materializer;
 pub struct Parts {
     pub materializer: Arc<Materializer>,
     pub log: Arc<dyn EventLog>,
+    /// No other replica consumes the same topics (standalone).
+    pub alone: bool,
 }
 
 /// Connects to etcd, Kafka, Cassandra and the Delta root as configured.
@@ -73,7 +75,11 @@ pub async fn connect_with(
         offline,
         config.kafka.group_id.clone(),
     ));
-    Ok(Parts { materializer, log })
+    Ok(Parts {
+        materializer,
+        log,
+        alone: false,
+    })
 }
 
 /// Ensures tables on every catalog change (and every 30 s after failures).
@@ -106,7 +112,8 @@ pub async fn serve(
     let catalog = parts.materializer.catalog().clone();
     server.authorize_with(Arc::new(move |name: &str| catalog.project(name)));
     let admin = admin::AdminGrpc::new(parts.materializer.clone(), parts.log.clone())
-        .with_memory_budget(config.corrections.max_events_in_memory);
+        .with_memory_budget(config.corrections.max_events_in_memory)
+        .alone(parts.alone);
     tokio::spawn(crate::metrics::export_lag(
         admin.clone(),
         parts.materializer.catalog().clone(),

@@ -5,8 +5,10 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use featurestore_eventlog::RedbLog;
 use featurestore_materialization::config::CorrectionSettings;
 use featurestore_offline_query::config::QuerySettings;
+use featurestore_onlinestore::RedbOnlineStore;
 use featurestore_runtime::{
     AuthConfig, AuthzConfig, RateLimitConfig, ServerConfig, ServiceConfig, TelemetryConfig,
     TlsConfig, Validate,
@@ -36,6 +38,28 @@ pub struct StandaloneConfig {
     /// `[corrections]`: tile corrections of every aggregated group on a
     /// schedule, as materialization's. Off by default.
     pub corrections: CorrectionSettings,
+    /// `[storage]`: the embedded stores' page caches.
+    pub storage: StorageSettings,
+}
+
+/// How much memory the embedded stores may keep of their files.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// Page cache of the online store (`online.redb`), in MiB: pages read
+    /// and written stay cached up to it (serving's hot tiles and rows).
+    pub online_cache_mb: usize,
+    /// Page cache of the event log (`eventlog.redb`), in MiB.
+    pub event_log_cache_mb: usize,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            online_cache_mb: RedbOnlineStore::DEFAULT_CACHE_BYTES >> 20,
+            event_log_cache_mb: RedbLog::DEFAULT_CACHE_BYTES >> 20,
+        }
+    }
 }
 
 /// Where each service listens: the ports of the distributed services, so
@@ -101,6 +125,7 @@ impl Default for StandaloneConfig {
             rate_limit: RateLimitConfig::default(),
             authz: AuthzConfig::default(),
             corrections: CorrectionSettings::default(),
+            storage: StorageSettings::default(),
         }
     }
 }
@@ -152,6 +177,11 @@ impl Validate for StandaloneConfig {
         if self.query.memory_limit_mb == 0 || self.query.batch_size == 0 {
             return Err("query.memory_limit_mb and query.batch_size must be positive".into());
         }
+        if self.storage.online_cache_mb == 0 || self.storage.event_log_cache_mb == 0 {
+            return Err(
+                "storage.online_cache_mb and storage.event_log_cache_mb must be positive".into(),
+            );
+        }
         Ok(())
     }
 }
@@ -169,21 +199,28 @@ mod tests {
             featurestore_runtime::config::load(Some(&example), &HashMap::new(), "FS_STANDALONE_")
                 .unwrap();
         assert_eq!(config.listen, Listen::default());
+        assert_eq!(config.storage, StorageSettings::default());
+    }
+
+    /// The error of loading the defaults with one variable set.
+    fn refusal(name: &str, value: &str) -> String {
+        let env = HashMap::from([(format!("FS_STANDALONE_{name}"), value.to_string())]);
+        featurestore_runtime::config::load::<StandaloneConfig>(None, &env, "FS_STANDALONE_")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_store_without_a_page_cache_is_refused_naming_it() {
+        let error = refusal("STORAGE__ONLINE_CACHE_MB", "0");
+        assert!(error.contains("storage.online_cache_mb"), "{error}");
     }
 
     #[test]
     fn two_services_on_one_port_are_refused() {
-        let env = HashMap::from([(
-            "FS_STANDALONE_LISTEN__SERVING".to_string(),
-            "127.0.0.1:50051".to_string(),
-        )]);
-        let error =
-            featurestore_runtime::config::load::<StandaloneConfig>(None, &env, "FS_STANDALONE_")
-                .unwrap_err();
+        let error = refusal("LISTEN__SERVING", "127.0.0.1:50051");
         assert!(
-            error
-                .to_string()
-                .contains("listen.registry and listen.serving are both"),
+            error.contains("listen.registry and listen.serving are both"),
             "{error}"
         );
     }

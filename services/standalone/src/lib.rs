@@ -70,13 +70,16 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
             .with_context(|| format!("data directory {}", data_dir.path().display()))?,
     );
     let log: Arc<dyn EventLog> = Arc::new(
-        RedbLog::open(&data_dir.event_log())
-            .with_context(|| format!("data directory {}", data_dir.path().display()))?,
+        RedbLog::open_with_cache(
+            &data_dir.event_log(),
+            config.storage.event_log_cache_mb << 20,
+        )
+        .with_context(|| format!("data directory {}", data_dir.path().display()))?,
     );
     // Serving and the offline query ask the log where partitions end.
     let ends: Arc<dyn featurestore_eventlog::LogEnds> = log.clone();
     let online: Arc<dyn OnlineStore> = Arc::new(
-        RedbOnlineStore::open(&data_dir.online())
+        RedbOnlineStore::open_with_cache(&data_dir.online(), config.storage.online_cache_mb << 20)
             .with_context(|| format!("data directory {}", data_dir.path().display()))?,
     );
     let offline = Arc::new(DeltaStore::new(&data_dir.offline().to_string_lossy())?);
@@ -147,6 +150,7 @@ pub async fn start(config: &StandaloneConfig, shutdown: Shutdown) -> anyhow::Res
             materialization_config.kafka.group_id.clone(),
         )),
         log,
+        alone: true,
     };
     let down = shutdown.clone();
     services.spawn(async move {
