@@ -429,15 +429,8 @@ async fn events_of(
 /// by comparing keys: a table has few keys and many events each, and
 /// comparing their bytes was most of a lifetime bootstrap's CPU.
 fn by_key(events: Vec<TileEvent>) -> Vec<TileEvent> {
-    let mut ids: HashMap<&[u8], u32> = HashMap::new();
-    let of_event: Vec<u32> = events
-        .iter()
-        .map(|e| {
-            let next = ids.len() as u32;
-            *ids.entry(e.entity_key.as_slice()).or_insert(next)
-        })
-        .collect();
-    let mut keys: Vec<(&[u8], u32)> = ids.into_iter().collect();
+    let (keys, of_event) = crate::tiles::key_places(&events);
+    let mut keys: Vec<(&[u8], u32)> = keys.into_iter().zip(0..).collect();
     keys.sort_unstable();
     let mut rank = vec![0u32; keys.len()];
     for (at, (_, id)) in keys.iter().enumerate() {

@@ -99,6 +99,23 @@ pub fn fold_event(
     value.fold(features, e.time, e.seq)
 }
 
+/// Each event's entity key as a number, its place among the distinct keys
+/// in order of first appearance; with those keys (by place).
+pub(crate) fn key_places(events: &[TileEvent]) -> (Vec<&[u8]>, Vec<u32>) {
+    let mut places: HashMap<&[u8], u32> = HashMap::new();
+    let mut keys: Vec<&[u8]> = Vec::new();
+    let of_event = events
+        .iter()
+        .map(|e| {
+            *places.entry(e.entity_key.as_slice()).or_insert_with(|| {
+                keys.push(e.entity_key.as_slice());
+                (keys.len() - 1) as u32
+            })
+        })
+        .collect();
+    (keys, of_event)
+}
+
 /// Folds `events` into the tiles of `group` and writes the tiles they
 /// changed; returns once they are durable, with what was folded per
 /// partition (a key's tiles take events of one partition only).
@@ -112,14 +129,7 @@ pub async fn fold(
     // Each entity key once, by its place; then each tile once, by
     // (key place, grain, start): look-ups hash three integers instead of
     // comparing key bytes.
-    let mut places: HashMap<&[u8], u32> = HashMap::new();
-    let key_of: Vec<u32> = events
-        .iter()
-        .map(|e| {
-            let next = places.len() as u32;
-            *places.entry(e.entity_key.as_slice()).or_insert(next)
-        })
-        .collect();
+    let (_, key_of) = key_places(&events);
     let mut slots: HashMap<(u32, i64, i64), usize> = HashMap::new();
     let mut keys: Vec<TileKey> = Vec::new();
     // Per tile (in `keys` order): its value, whether it changed, the
