@@ -378,36 +378,41 @@ async fn two_group_views_and_ttl() {
         }],
         include_event_times: false,
     };
-    let started = Instant::now();
-    let fresh = loop {
-        let r = client
-            .get_feature_vectors(request("m_fresh"))
-            .await
-            .unwrap()
-            .into_inner();
-        if r.vectors[0]
-            .statuses
-            .iter()
-            .all(|s| *s == FeatureStatus::Present as i32)
-        {
-            break r;
+    // Each merchant's row is materialized on its own (their partitions may
+    // differ): each is read once none of its features is NOT_FOUND.
+    let mut served = async |merchant: &str| {
+        let started = Instant::now();
+        loop {
+            let r = client
+                .get_feature_vectors(request(merchant))
+                .await
+                .unwrap()
+                .into_inner();
+            if r.vectors[0]
+                .statuses
+                .iter()
+                .all(|s| *s != FeatureStatus::NotFound as i32)
+            {
+                break r;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{merchant} not materialized: {r:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "not materialized: {r:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    let fresh = served("m_fresh").await;
     assert_eq!(fresh.feature_names, ["orders__amount", "risk__score"]);
+    assert_eq!(
+        fresh.vectors[0].statuses,
+        [FeatureStatus::Present as i32, FeatureStatus::Present as i32]
+    );
     assert_eq!(
         fresh.vectors[0].values,
         vec![event(1, 1).values[2].clone(), v(Kind::Float32Value(0.25))]
     );
-    let old = client
-        .get_feature_vectors(request("m_old"))
-        .await
-        .unwrap()
-        .into_inner();
+    let old = served("m_old").await;
     assert_eq!(
         old.vectors[0].statuses,
         [
