@@ -8,6 +8,8 @@
 //! event: NOT_FOUND. Otherwise an empty window gives count and sum 0 and
 //! the other functions null (status NULL).
 
+use std::collections::HashMap;
+
 use featurestore_aggregation::{State, Tile, TileValue};
 use featurestore_domain::aggregation::{AggregatedFeature, output_value};
 use featurestore_onlinestore::{OnlineStoreError, StoredTile, TileRange};
@@ -71,11 +73,28 @@ pub fn windows(outputs: &[AggregateOutput], at: i64) -> (Vec<Vec<Tile>>, Vec<Til
     (tiles, ranges)
 }
 
+/// Per tile, the outputs whose window holds it (the same for every key of
+/// a request): a stored tile's states go straight to those.
+pub struct Readers(HashMap<Tile, Vec<usize>>);
+
+impl Readers {
+    /// From the tiles of each output ([`windows`]).
+    pub fn of(windows: &[Vec<Tile>]) -> Self {
+        let mut readers: HashMap<Tile, Vec<usize>> = HashMap::new();
+        for (output, tiles) in windows.iter().enumerate() {
+            for tile in tiles {
+                readers.entry(*tile).or_default().push(output);
+            }
+        }
+        Self(readers)
+    }
+}
+
 /// The values of `outputs` for one key from its stored tiles; `None` when
 /// the key never had an event (no lifetime tile).
 pub fn values(
     outputs: &[AggregateOutput],
-    windows: &[Vec<Tile>],
+    readers: &Readers,
     stored: &[StoredTile],
     label: &str,
 ) -> Result<KeyValues, ServingError> {
@@ -94,10 +113,13 @@ pub fn values(
         };
         // Each state the tile holds goes to the outputs of its feature
         // whose window holds the tile.
+        let Some(reading) = readers.0.get(&tile) else {
+            continue;
+        };
         TileValue::visit_states(&t.value, |at, state| {
-            for ((o, tiles), into) in outputs.iter().zip(windows).zip(&mut states) {
-                if o.feature.index == at && tiles.binary_search(&tile).is_ok() {
-                    into.merge(&state);
+            for &o in reading {
+                if outputs[o].feature.index == at {
+                    states[o].merge(&state);
                 }
             }
         })

@@ -96,6 +96,7 @@ impl Server {
             return Ok(Vec::new());
         }
         let (windows, ranges) = aggregates::windows(&group.aggregates, at);
+        let readers = aggregates::Readers::of(&windows);
         let stored = match self.online.scan_tiles(&group.tiles, keys, &ranges).await {
             // Nothing materialized yet: no key had an event.
             Err(OnlineStoreError::UnknownTable(_)) => return Ok(vec![None; keys.len()]),
@@ -103,7 +104,7 @@ impl Server {
         };
         stored
             .iter()
-            .map(|tiles| aggregates::values(&group.aggregates, &windows, tiles, &group.tiles.label))
+            .map(|tiles| aggregates::values(&group.aggregates, &readers, tiles, &group.tiles.label))
             .collect()
     }
 
