@@ -33,7 +33,7 @@ pub struct AggregateOutput {
     pub backfilling: bool,
 }
 
-/// The tiles each output reads at `at` (sorted), and the ranges that hold
+/// The tiles each output reads at `at`, and the ranges that hold
 /// them: per grain, the runs of adjacent or shared tiles (a long window's
 /// fine tiles at its two edges are two short ranges, not one that spans it).
 pub fn windows(outputs: &[AggregateOutput], at: i64) -> (Vec<Vec<Tile>>, Vec<TileRange>) {
@@ -41,15 +41,11 @@ pub fn windows(outputs: &[AggregateOutput], at: i64) -> (Vec<Vec<Tile>>, Vec<Til
         .iter()
         .map(|o| match o.feature.window {
             None => vec![LIFETIME],
-            Some(w) => {
-                let mut tiles = o
-                    .feature
-                    .grains
-                    .window(at, w)
-                    .expect("a validated window is a multiple of its grain");
-                tiles.sort_unstable();
-                tiles
-            }
+            Some(w) => o
+                .feature
+                .grains
+                .window(at, w)
+                .expect("a validated window is a multiple of its grain"),
         })
         .collect();
     let mut all: Vec<Tile> = tiles.iter().flatten().copied().collect();
