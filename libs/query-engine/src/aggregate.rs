@@ -37,12 +37,89 @@ fn internal(e: featurestore_domain::DomainError) -> QueryError {
     QueryError::Internal(e.to_string())
 }
 
+/// The aggregated features of one group to compute, and the input
+/// columns they read.
+pub(crate) struct AggregatePlan {
+    /// The input columns to read, each at the type its functions read it.
+    pub inputs: Vec<(String, DataType)>,
+    /// Per feature: its definition, its input's place in `inputs`, its
+    /// output column name and Arrow type.
+    pub features: Vec<(AggregatedFeature, Option<usize>, String, DataType)>,
+}
+
+impl AggregatePlan {
+    pub(crate) fn new(group: &FeatureGroup, features: Vec<AggregatedFeature>) -> Result<Self> {
+        let mut inputs: Vec<(String, DataType)> = Vec::new();
+        let mut planned = Vec::with_capacity(features.len());
+        for f in features {
+            let input = match f.input {
+                None => None,
+                Some(i) => {
+                    let read = (group.features[i].name.clone(), input_type(group, i, &f));
+                    Some(match inputs.iter().position(|r| *r == read) {
+                        Some(at) => at,
+                        None => {
+                            inputs.push(read);
+                            inputs.len() - 1
+                        }
+                    })
+                }
+            };
+            let column = featurestore_domain::feature_column(&group.name, &f.name);
+            let ty = data_type(&f)?;
+            planned.push((f, input, column, ty));
+        }
+        Ok(Self {
+            inputs,
+            features: planned,
+        })
+    }
+
+    /// Appends to `values` (one list per feature) the features of rows
+    /// `(time, its key's events)` whose key's inputs are `inputs` (`None`:
+    /// the key has no events).
+    pub(crate) fn values<'a>(
+        &self,
+        rows: &[(i64, Option<KeyRun<'a>>)],
+        inputs: &[InputColumn<'a>],
+        values: &mut [Vec<Option<Value>>],
+    ) {
+        for ((feature, input, ..), values) in self.features.iter().zip(values) {
+            let input = input.map(|c| &inputs[c]);
+            values.extend(rows.iter().map(|(at, run)| {
+                let (times, seq, first) = (*run)?;
+                let events = KeyEvents {
+                    times,
+                    seq,
+                    input,
+                    first,
+                };
+                value_at(feature, events, *at)
+            }));
+        }
+    }
+
+    /// The feature columns of [`values`](Self::values).
+    pub(crate) fn arrays(&self, values: &[Vec<Option<Value>>]) -> Result<Vec<ArrayRef>> {
+        self.features
+            .iter()
+            .zip(values)
+            .map(|((_, _, column, ty), values)| {
+                featurestore_domain::arrow::to_array(column, ty, values.iter().map(Option::as_ref))
+                    .map_err(internal)
+            })
+            .collect()
+    }
+}
+
+/// One key's events sorted by time and log position: their times, log
+/// positions, and the row of the first in the input columns.
+pub(crate) type KeyRun<'a> = (&'a [i64], &'a [(i32, i64)], usize);
+
 /// One group's events in memory, and the aggregated features to compute.
 pub(crate) struct AggregateIndex {
     index: GroupIndex,
-    /// Per feature: its definition, its input's column in the index, its
-    /// output column name and Arrow type.
-    features: Vec<(AggregatedFeature, Option<usize>, String, DataType)>,
+    plan: AggregatePlan,
 }
 
 impl std::fmt::Debug for AggregateIndex {
@@ -81,14 +158,14 @@ fn input_type(group: &FeatureGroup, input: usize, feature: &AggregatedFeature) -
 }
 
 /// An input column as [`input_type`] read it.
-enum InputColumn<'a> {
+pub(crate) enum InputColumn<'a> {
     Numbers(&'a Float64Array),
     Integers(&'a Int64Array),
     Strings(&'a StringArray),
 }
 
 impl<'a> InputColumn<'a> {
-    fn of(array: &'a ArrayRef) -> Self {
+    pub(crate) fn of(array: &'a ArrayRef) -> Self {
         match array.data_type() {
             DataType::Int64 => Self::Integers(array.as_primitive::<Int64Type>()),
             DataType::Utf8 => Self::Strings(array.as_string::<i32>()),
@@ -118,35 +195,13 @@ impl AggregateIndex {
         pool: &Arc<dyn MemoryPool>,
         limit_bytes: usize,
     ) -> Result<Option<Self>> {
-        let mut inputs: Vec<(String, DataType)> = Vec::new();
-        let mut planned = Vec::with_capacity(features.len());
-        for f in features {
-            let input = match f.input {
-                None => None,
-                Some(i) => {
-                    let read = (group.features[i].name.clone(), input_type(group, i, &f));
-                    Some(match inputs.iter().position(|r| *r == read) {
-                        Some(at) => at,
-                        None => {
-                            inputs.push(read);
-                            inputs.len() - 1
-                        }
-                    })
-                }
-            };
-            let column = featurestore_domain::feature_column(&group.name, &f.name);
-            let ty = data_type(&f)?;
-            planned.push((f, input, column, ty));
-        }
+        let plan = AggregatePlan::new(group, features)?;
         let Some(index) =
-            GroupIndex::build_with(rows, group, &inputs, true, pool, limit_bytes).await?
+            GroupIndex::build_with(rows, group, &plan.inputs, true, pool, limit_bytes).await?
         else {
             return Ok(None);
         };
-        Ok(Some(Self {
-            index,
-            features: planned,
-        }))
+        Ok(Some(Self { index, plan }))
     }
 
     pub(crate) fn memory(&self) -> usize {
@@ -163,46 +218,57 @@ impl AggregateIndex {
         let times = self.index.times();
         let seq = self.index.seq();
         let inputs: Vec<InputColumn> = self.index.features().iter().map(InputColumn::of).collect();
-        let mut columns = Vec::with_capacity(self.features.len());
-        for (feature, input, column, ty) in &self.features {
-            let values: Vec<Option<Value>> = runs
-                .iter()
-                .map(|(at, run)| {
-                    let (start, end) = (*run)?;
-                    let run = &times[start..end];
-                    // Events up to `at`; none: the key had no event yet.
-                    let upto = run.partition_point(|t| *t <= *at);
-                    if upto == 0 {
-                        return None;
-                    }
-                    let from = match feature.window {
-                        None => 0,
-                        Some(w) => {
-                            let (first, _) = feature
-                                .grains
-                                .span(*at, w)
-                                .expect("a validated window is a multiple of its grain");
-                            run.partition_point(|t| *t < first)
-                        }
-                    };
-                    let mut state = State::new(feature.function);
-                    for i in start + from..start + upto {
-                        state.fold(&Event {
-                            time: times[i],
-                            seq: seq[i],
-                            value: input.and_then(|c| inputs[c].at(i)),
-                        });
-                    }
-                    output_value(state.output(feature.function))
-                })
-                .collect();
-            columns.push(
-                featurestore_domain::arrow::to_array(column, ty, values.iter().map(Option::as_ref))
-                    .map_err(internal)?,
-            );
-        }
-        Ok(columns)
+        let rows: Vec<_> = runs
+            .iter()
+            .map(|(at, run)| {
+                let run = run.map(|(start, end)| (&times[start..end], &seq[start..end], start));
+                (*at, run)
+            })
+            .collect();
+        let mut values = vec![Vec::with_capacity(rows.len()); self.plan.features.len()];
+        self.plan.values(&rows, &inputs, &mut values);
+        self.plan.arrays(&values)
     }
+}
+
+/// One key's events for one feature: a [`KeyRun`] and the input column.
+#[derive(Clone, Copy)]
+struct KeyEvents<'a> {
+    times: &'a [i64],
+    seq: &'a [(i32, i64)],
+    input: Option<&'a InputColumn<'a>>,
+    first: usize,
+}
+
+/// `feature`'s value at `at` from one key's events (see the module docs
+/// for the window rule); `None` when the key had no event up to `at`.
+fn value_at(feature: &AggregatedFeature, events: KeyEvents, at: i64) -> Option<Value> {
+    let times = events.times;
+    // Events up to `at`; none: the key had no event yet.
+    let upto = times.partition_point(|t| *t <= at);
+    if upto == 0 {
+        return None;
+    }
+    let from = match feature.window {
+        None => 0,
+        Some(w) => {
+            let (first, _) = feature
+                .grains
+                .span(at, w)
+                .expect("a validated window is a multiple of its grain");
+            times.partition_point(|t| *t < first)
+        }
+    };
+    let mut state = State::new(feature.function);
+    let window = times[from..upto].iter().zip(&events.seq[from..upto]);
+    for (i, (time, seq)) in (from..).zip(window) {
+        state.fold(&Event {
+            time: *time,
+            seq: *seq,
+            value: events.input.and_then(|c| c.at(events.first + i)),
+        });
+    }
+    output_value(state.output(feature.function))
 }
 
 #[cfg(test)]
@@ -430,6 +496,62 @@ mod tests {
         )
     }
 
+    /// The same through the sorting path (`aggregate_merge`), with
+    /// `batch_size`-row batches: a key's events and entity rows span them.
+    async fn merged(
+        all: &[(i64, i64, Option<f64>)],
+        probes: &[(i64, i64)],
+        batch_size: usize,
+    ) -> Vec<ArrayRef> {
+        use datafusion::prelude::SessionConfig;
+        let g = group();
+        let features = Aggregations::of(&g).unwrap().features;
+        let plan = AggregatePlan::new(&g, features).unwrap();
+        let ctx = SessionContext::new_with_config(
+            SessionConfig::new()
+                .with_batch_size(batch_size)
+                .with_target_partitions(1),
+        );
+        let probes = entities(probes);
+        let row_ids = arrow_array::UInt64Array::from_iter_values(0..probes.num_rows() as u64);
+        let mut fields: Vec<Field> = probes
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new(
+            featurestore_pitjoin::ROW_ID,
+            DataType::UInt64,
+            false,
+        ));
+        let mut columns = probes.columns().to_vec();
+        columns.push(Arc::new(row_ids));
+        let probes = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let probes = ctx.read_batch(probes).unwrap();
+        let probes = crate::group::sorted_entities(probes, "event_timestamp", &g)
+            .await
+            .unwrap();
+        let rows = ctx.read_batch(events(all)).unwrap();
+        let rows = crate::group::sorted_features(rows, &g, &plan.inputs)
+            .await
+            .unwrap();
+        let stream = crate::aggregate_merge::join(&ctx, probes, rows, 1, plan).unwrap();
+        let batches: Vec<RecordBatch> = futures::TryStreamExt::try_collect(stream).await.unwrap();
+        let all = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
+        let row_ids = all
+            .column(0)
+            .as_primitive::<arrow_array::types::UInt64Type>();
+        assert!(
+            row_ids
+                .values()
+                .iter()
+                .copied()
+                .eq(0..all.num_rows() as u64)
+        );
+        all.columns()[2..].to_vec()
+    }
+
     fn check(
         all: &[(i64, i64, Option<f64>)],
         probes: &[(i64, i64)],
@@ -467,6 +589,13 @@ mod tests {
         ];
         let (features, columns) = computed(&all, &probes).await;
         check(&all, &probes, &features, &columns);
+        for batch_size in [1, 2, 8192] {
+            assert_eq!(
+                merged(&all, &probes, batch_size).await,
+                columns,
+                "{batch_size}"
+            );
+        }
         // Spelled out: at 12 min the 10-minute window starts at 15 − 10 =
         // 5 min (the grain edge), so it holds 2, 3 and 4.
         assert_eq!(cell(&columns[0], 0), Some(Output::Int(3)));
@@ -495,10 +624,13 @@ mod tests {
                 (1i64..5, prop_oneof![(0i64..200).prop_map(|m| m * MIN), 0i64..200 * MIN]),
                 1..20,
             ),
+            batch_size in 1usize..5,
         ) {
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
             let (features, columns) = runtime.block_on(computed(&all, &probes));
             check(&all, &probes, &features, &columns);
+            // The sorting path computes the same columns.
+            prop_assert_eq!(runtime.block_on(merged(&all, &probes, batch_size)), columns);
         }
     }
 }

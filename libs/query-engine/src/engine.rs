@@ -22,8 +22,8 @@ use url::Url;
 use featurestore_domain::aggregation::AggregatedFeature;
 
 use crate::{
-    EntitySource, QueryError, Result, aggregate, aggregate::AggregateIndex, entities, group,
-    index::GroupIndex, zip,
+    EntitySource, QueryError, Result, aggregate, aggregate::AggregateIndex, aggregate_merge,
+    entities, group, index::GroupIndex, zip,
 };
 
 /// Where a group's requested feature comes from: its `i`th plain feature
@@ -357,21 +357,11 @@ impl OfflineQuery {
             tables,
             ..
         } = self.prepare(source, timestamp_column, groups).await?;
-        let aggregating = tables.iter().any(|t| !t.aggregated.is_empty());
-        if self.config.in_memory_join || aggregating {
-            match self.index_groups(groups, &tables).await? {
-                Some(indexes) => {
-                    tracing::debug!(groups = groups.len(), "joining in memory");
-                    return in_memory_join(frame, schema, timestamp_column, indexes).await;
-                }
-                None if aggregating => {
-                    return Err(QueryError::ResourcesExhausted(format!(
-                        "aggregated features are computed from the event group's rows in memory, and they do not fit in half the query memory limit ({} bytes): raise it, or select fewer groups",
-                        self.config.memory_limit_bytes
-                    )));
-                }
-                None => {}
-            }
+        if self.config.in_memory_join
+            && let Some(indexes) = self.index_groups(groups, &tables).await?
+        {
+            tracing::debug!(groups = groups.len(), "joining in memory");
+            return in_memory_join(frame, schema, timestamp_column, indexes).await;
         }
         let spooled = entities::spool(frame, timestamp_column, &self.config.spill_dir).await?;
         tracing::debug!(
@@ -381,18 +371,48 @@ impl OfflineQuery {
         );
         let path = spooled.file.to_string_lossy().to_string();
         let mut results = Vec::with_capacity(groups.len());
-        for (read, TableRead { table, typed, .. }) in groups.iter().zip(tables) {
-            let entities = ctx.read_arrow(&path, Default::default()).await?;
-            let entities = group::sorted_entities(entities, timestamp_column, &read.group).await?;
-            let rows = ctx.read_table(table.table_provider().await?)?;
-            let features = group::sorted_features(rows, &read.group, &typed).await?;
-            results.push(group::join(
-                &ctx,
-                entities,
-                features,
-                &read.features,
-                read.group.ttl_seconds,
-            )?);
+        // The zipped columns: each group's plain features, then its
+        // aggregated ones; `order` puts them in the requested order.
+        let entity_width = spooled.schema.fields().len() - 1;
+        let mut order: Vec<usize> = (0..entity_width).collect();
+        for (read, t) in groups.iter().zip(tables) {
+            let TableRead {
+                table,
+                typed,
+                aggregated,
+                layout,
+            } = t;
+            let first = order.len();
+            let plain = typed.len();
+            order.extend(layout.iter().map(|slot| match slot {
+                Slot::Plain(i) => first + i,
+                Slot::Aggregated(i) => first + plain + i,
+            }));
+            if !typed.is_empty() {
+                let entities = ctx.read_arrow(&path, Default::default()).await?;
+                let entities =
+                    group::sorted_entities(entities, timestamp_column, &read.group).await?;
+                let rows = ctx.read_table(table.table_provider().await?)?;
+                let features = group::sorted_features(rows, &read.group, &typed).await?;
+                let names: Vec<String> = typed.into_iter().map(|(name, _)| name).collect();
+                results.push(group::join(
+                    &ctx,
+                    entities,
+                    features,
+                    &names,
+                    read.group.ttl_seconds,
+                )?);
+            }
+            if !aggregated.is_empty() {
+                let plan = aggregate::AggregatePlan::new(&read.group, aggregated)?;
+                let entities = ctx.read_arrow(&path, Default::default()).await?;
+                let entities =
+                    group::sorted_entities(entities, timestamp_column, &read.group).await?;
+                let rows = ctx.read_table(table.table_provider().await?)?;
+                let events = group::sorted_features(rows, &read.group, &plan.inputs).await?;
+                let keys = read.group.primary_key.len();
+                results.push(aggregate_merge::join(&ctx, entities, events, keys, plan)?);
+            }
         }
         let entity = ctx
             .read_arrow(&path, Default::default())
@@ -400,7 +420,7 @@ impl OfflineQuery {
             .execute_stream()
             .await?;
         let row_id = spooled.schema.fields().len() - 1;
-        let zipped = zip::zip(schema.clone(), entity, row_id, results);
+        let zipped = zip::zip(schema.clone(), entity, row_id, results, order);
         // The spooled file lives as long as the stream.
         let file = spooled.file;
         let stream = futures::StreamExt::map(zipped, move |batch| {

@@ -270,10 +270,15 @@ pub(crate) fn join(
         options,
     )?;
     let schema = featurestore_pitjoin::output_schema(&features.schema, feature_names)?;
-    let input = crate::oneshot::exec(Box::pin(RecordBatchStreamAdapter::new(
-        schema.clone(),
-        merged,
-    )))?;
+    by_row_id(ctx, Box::pin(RecordBatchStreamAdapter::new(schema, merged)))
+}
+
+/// `stream` (its first column `_row_id`) sorted by `_row_id`, spilling.
+pub(crate) fn by_row_id(
+    ctx: &SessionContext,
+    stream: SendableRecordBatchStream,
+) -> Result<SendableRecordBatchStream> {
+    let input = crate::oneshot::exec(stream)?;
     let ordering = LexOrdering::new(vec![PhysicalSortExpr::new_default(Arc::new(Column::new(
         ROW_ID, 0,
     )))])

@@ -15,6 +15,10 @@
 //! 3. each group's result is sorted back by `_row_id` (spilling too) and
 //!    zipped with the spooled entity rows.
 //!
+//! Aggregated features (`aggregate.rs`) follow the same two paths: a
+//! group's events held by key in memory when they fit, else sorted with the
+//! entity rows and merged one key at a time (`aggregate_merge.rs`).
+//!
 //! Output order: the entity rows in the order they were read (for inline
 //! Arrow data and a single Parquet file, their input order). Every entity row
 //! comes out exactly once, duplicates included. Feature columns are named
@@ -24,6 +28,7 @@
 //! fails with [`QueryError::ResourcesExhausted`]; nothing is returned half.
 
 mod aggregate;
+mod aggregate_merge;
 mod dataset;
 mod engine;
 mod entities;

@@ -50,13 +50,15 @@ impl Input {
 }
 
 /// `entity` yields the entity columns plus `_row_id` at `entity_row_id`;
-/// `groups` yield `(_row_id, _feature_time, features...)`. Output: the
-/// entity columns (without `_row_id`), then each group's features.
+/// `groups` yield `(_row_id, _feature_time, features...)`. Output column
+/// `i` is column `order[i]` of the entity columns (without `_row_id`)
+/// followed by each group's features.
 pub(crate) fn zip(
     schema: SchemaRef,
     entity: SendableRecordBatchStream,
     entity_row_id: usize,
     groups: Vec<SendableRecordBatchStream>,
+    order: Vec<usize>,
 ) -> impl Stream<Item = DfResult<RecordBatch>> + Send + 'static {
     let entity_width = entity.schema().fields().len();
     let mut inputs = vec![Input {
@@ -74,13 +76,15 @@ pub(crate) fn zip(
             take: (2..width).collect(),
         });
     }
+    let order: std::sync::Arc<[usize]> = order.into();
     futures::stream::unfold((inputs, false), move |(mut inputs, done)| {
         let schema = schema.clone();
+        let order = order.clone();
         async move {
             if done {
                 return None;
             }
-            match step(&schema, &mut inputs).await {
+            match step(&schema, &mut inputs, &order).await {
                 Ok(Some(batch)) => Some((Ok(batch), (inputs, false))),
                 Ok(None) => None,
                 Err(e) => Some((Err(e), (inputs, true))),
@@ -89,7 +93,11 @@ pub(crate) fn zip(
     })
 }
 
-async fn step(schema: &SchemaRef, inputs: &mut [Input]) -> DfResult<Option<RecordBatch>> {
+async fn step(
+    schema: &SchemaRef,
+    inputs: &mut [Input],
+    order: &[usize],
+) -> DfResult<Option<RecordBatch>> {
     let mut n = usize::MAX;
     let mut ended = 0;
     for input in inputs.iter_mut() {
@@ -121,5 +129,6 @@ async fn step(schema: &SchemaRef, inputs: &mut [Input]) -> DfResult<Option<Recor
         }
         columns.extend(input.take.iter().map(|i| slice.column(*i).clone()));
     }
+    let columns = order.iter().map(|i| columns[*i].clone()).collect();
     Ok(Some(RecordBatch::try_new(schema.clone(), columns)?))
 }

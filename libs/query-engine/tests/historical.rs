@@ -18,7 +18,9 @@ use featurestore_query_engine::{
 };
 use futures::TryStreamExt;
 
-const SECOND: i64 = 1_000_000;
+mod common;
+
+use common::{SECOND, entity_ipc, ipc};
 
 fn keyed(name: &str, key: &str, key_type: ScalarType, ttl_seconds: i64) -> FeatureGroup {
     let mut g = group(
@@ -65,42 +67,6 @@ async fn write(store: &DeltaStore, g: &FeatureGroup, rows: &[(Value, i64, i64, i
         })
         .collect();
     store.append(&table, "test", "topic", &rows).await.unwrap();
-}
-
-/// Entity rows as an Arrow IPC stream: `customer_id`, `event_timestamp`.
-fn entity_ipc(rows: &[(i64, i64)]) -> Vec<u8> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("customer_id", DataType::Int64, false),
-        Field::new(
-            "event_timestamp",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(
-                TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.1 * SECOND))
-                    .with_timezone("UTC"),
-            ),
-        ],
-    )
-    .unwrap();
-    ipc(&[batch])
-}
-
-fn ipc(batches: &[RecordBatch]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut writer =
-        arrow_ipc::writer::StreamWriter::try_new(&mut out, &batches[0].schema()).unwrap();
-    for b in batches {
-        writer.write(b).unwrap();
-    }
-    writer.finish().unwrap();
-    drop(writer);
-    out
 }
 
 struct Fixture {
