@@ -188,6 +188,12 @@ bench-aggregations-standalone: ## The standalone half of bench-aggregations (no 
 	$(CARGO) build --release -q -p featurestore-standalone -p featurestore-benches --bin standalone --bin bench_aggregations
 	$(CARGO_TARGET_DIR)/release/bench_aggregations --target standalone $(BENCH_ARGS)
 
+.PHONY: bench-offline-aggregations
+bench-offline-aggregations: ## Aggregated training data at scale (default 1M entity rows x 10M events): the query engine in process vs DuckDB, wall time and peak memory (bench-results/offline-aggregations.json)
+	$(SCRIPTS)/deps.sh build
+	$(CARGO) build --release -q -p featurestore-benches --bin bench_offline_aggregations
+	$(CARGO_TARGET_DIR)/release/bench_offline_aggregations $(BENCH_ARGS)
+
 .PHONY: bench-sdk
 bench-sdk: deps ## Python SDK: 100-vector calls (p50/p99) and a 1M-row historical read to pandas (wall, peak RSS), beside the same calls from Rust, against a release standalone (bench-results/sdk.json)
 	$(SCRIPTS)/deps.sh build

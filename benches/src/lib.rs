@@ -2,6 +2,7 @@
 //! share: the processes they start and the CPU those processes spend. The
 //! sandboxes they start services in come from the integration tests.
 
+pub mod aggregations;
 pub mod observed;
 pub mod secure;
 pub mod stack;
@@ -151,4 +152,20 @@ pub fn spawn_standalone_with(
         );
     }
     (Killed(command.spawn().expect("spawn standalone")), ports)
+}
+
+/// Peak resident memory of this process since the last
+/// [`reset_peak_rss`], in MB.
+pub fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+pub fn reset_peak_rss() {
+    // "5" resets the peak RSS (Linux >= 4.0).
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

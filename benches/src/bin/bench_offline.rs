@@ -19,6 +19,7 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use clap::Parser;
+use featurestore_benches::{peak_rss_mb, reset_peak_rss};
 use featurestore_domain::fixtures::group;
 use featurestore_offlinestore::{DeltaStore, OfflineRow, OfflineTable};
 use featurestore_proto::v1::{KeyColumn, ScalarType, Value, value::Kind};
@@ -74,21 +75,6 @@ fn next(state: &mut u64) -> u64 {
     *state ^= *state << 25;
     *state ^= *state >> 27;
     state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-}
-
-/// Peak resident memory of this process since the last reset, in MB.
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn reset_peak_rss() {
-    // "5" resets the peak RSS (Linux >= 4.0).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 async fn write_features(store: &DeltaStore, args: &Args) -> anyhow::Result<OfflineTable> {

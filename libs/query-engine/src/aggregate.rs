@@ -536,7 +536,7 @@ mod tests {
         let rows = crate::group::sorted_features(rows, &g, &plan.inputs)
             .await
             .unwrap();
-        let stream = crate::aggregate_merge::join(&ctx, probes, rows, 1, plan).unwrap();
+        let stream = crate::aggregate_merge::join(&ctx, probes, rows, 1, plan, 2).unwrap();
         let batches: Vec<RecordBatch> = futures::TryStreamExt::try_collect(stream).await.unwrap();
         let all = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
         let row_ids = all

@@ -41,6 +41,7 @@ pub(crate) fn join(
     events: Sorted,
     keys: usize,
     plan: AggregatePlan,
+    parallelism: usize,
 ) -> Result<SendableRecordBatchStream> {
     let column = |schema: &SchemaRef, name: &str| -> Result<usize> { Ok(schema.index_of(name)?) };
     let inputs = plan.inputs.len();
@@ -66,25 +67,95 @@ pub(crate) fn join(
             .map(|(_, _, name, ty)| Field::new(name, ty.clone(), true)),
     );
     let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let shared = Arc::new(Shared {
+        plan,
+        places,
+        schema: schema.clone(),
+    });
     let merge = Merge {
         entities: entities.stream,
         events: events.stream,
         head: None,
         events_ended: false,
         held: None,
-        plan,
-        places,
-        schema: schema.clone(),
+        shared: shared.clone(),
     };
-    let stream = futures::stream::unfold(Some(merge), |merge| async move {
+    // Reading both sides is sequential; computing a batch's values runs on
+    // blocking threads, several batches at a time, in order.
+    let work = futures::stream::unfold(Some(merge), |merge| async move {
         let mut merge = merge?;
-        match merge.next_batch().await {
-            Ok(Some(batch)) => Some((Ok(batch), Some(merge))),
+        match merge.next_work().await {
+            Ok(Some(work)) => Some((Ok(work), Some(merge))),
             Ok(None) => None,
-            Err(e) => Some((Err(DataFusionError::from(e)), None)),
+            Err(e) => Some((Err(e), None)),
         }
     });
+    let stream = work
+        .map(move |work| {
+            let shared = shared.clone();
+            async move {
+                let work = work?;
+                tokio::task::spawn_blocking(move || work.compute(&shared))
+                    .await
+                    .map_err(|e| QueryError::Internal(format!("aggregate task: {e}")))?
+            }
+        })
+        .buffered(parallelism)
+        .map(|batch| batch.map_err(DataFusionError::from));
     by_row_id(ctx, Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
+}
+
+/// What the computing threads read.
+struct Shared {
+    plan: AggregatePlan,
+    places: Places,
+    schema: SchemaRef,
+}
+
+/// A batch of sorted entity rows and, per run of rows of one key, that
+/// key's events (`None`: it has none).
+struct Work {
+    batch: RecordBatch,
+    runs: Vec<(usize, usize, Option<Arc<Held>>)>,
+}
+
+impl Work {
+    /// `(_row_id, _time, features...)` of the batch's rows.
+    fn compute(self, shared: &Shared) -> Result<RecordBatch> {
+        let Shared {
+            plan,
+            places,
+            schema,
+        } = shared;
+        let n = self.batch.num_rows();
+        let times = int64(self.batch.column(places.entity_time))?;
+        let mut values = vec![Vec::with_capacity(n); plan.features.len()];
+        for (start, end, held) in &self.runs {
+            match held {
+                // A key without events: nulls.
+                None => {
+                    for values in &mut values {
+                        values.extend(std::iter::repeat_n(None, end - start));
+                    }
+                }
+                Some(held) => {
+                    let run: KeyRun = (&held.times[..], &held.seq[..], 0);
+                    let rows: Vec<(i64, Option<KeyRun>)> = (*start..*end)
+                        .map(|i| (times.value(i), Some(run)))
+                        .collect();
+                    let inputs: Vec<InputColumn> = (0..plan.inputs.len())
+                        .map(|i| InputColumn::of(held.events.column(places.first_input + i)))
+                        .collect();
+                    plan.values(&rows, &inputs, &mut values);
+                }
+            }
+        }
+        let row_ids = arrow_cast::cast(self.batch.column(places.entity_row_id), &DataType::UInt64)?;
+        let row_ids: &UInt64Array = row_ids.as_primitive();
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(row_ids.clone()), Arc::new(times.clone())];
+        columns.extend(plan.arrays(&values)?);
+        Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    }
 }
 
 /// Column positions in the two sorted inputs.
@@ -115,10 +186,8 @@ struct Merge {
     events_ended: bool,
     /// The events of the key last read (the smallest key not below the
     /// entity rows' current one), `None` past the last key.
-    held: Option<Held>,
-    plan: AggregatePlan,
-    places: Places,
-    schema: SchemaRef,
+    held: Option<Arc<Held>>,
+    shared: Arc<Shared>,
 }
 
 fn binary(batch: &RecordBatch, column: usize) -> Result<&BinaryArray> {
@@ -135,8 +204,9 @@ fn int64(array: &ArrayRef) -> Result<&Int64Array> {
 }
 
 impl Merge {
-    /// The features of the next batch of entity rows, `None` after the last.
-    async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+    /// The next batch of entity rows with its keys' events, `None` after
+    /// the last.
+    async fn next_work(&mut self) -> Result<Option<Work>> {
         let batch = loop {
             match self.entities.next().await {
                 None => return Ok(None),
@@ -149,38 +219,18 @@ impl Merge {
             }
         };
         let n = batch.num_rows();
-        let keys = binary(&batch, self.places.entity_key)?;
-        let times = int64(batch.column(self.places.entity_time))?;
-        let mut values = vec![Vec::with_capacity(n); self.plan.features.len()];
+        let keys = binary(&batch, self.shared.places.entity_key)?;
+        let mut runs = Vec::new();
         let mut start = 0;
         while start < n {
             let key = keys.value(start);
             let end = (start + 1..n).find(|i| keys.value(*i) != key).unwrap_or(n);
             self.seek(key).await?;
-            match self.held.as_ref().filter(|h| h.key == key) {
-                // A key without events: nulls.
-                None => {
-                    for values in &mut values {
-                        values.extend(std::iter::repeat_n(None, end - start));
-                    }
-                }
-                Some(held) => {
-                    let run: KeyRun = (&held.times[..], &held.seq[..], 0);
-                    let rows: Vec<(i64, Option<KeyRun>)> =
-                        (start..end).map(|i| (times.value(i), Some(run))).collect();
-                    let inputs: Vec<InputColumn> = (0..self.plan.inputs.len())
-                        .map(|i| InputColumn::of(held.events.column(self.places.first_input + i)))
-                        .collect();
-                    self.plan.values(&rows, &inputs, &mut values);
-                }
-            }
+            let held = self.held.clone().filter(|h| h.key == key);
+            runs.push((start, end, held));
             start = end;
         }
-        let row_ids = arrow_cast::cast(batch.column(self.places.entity_row_id), &DataType::UInt64)?;
-        let row_ids: &UInt64Array = row_ids.as_primitive();
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(row_ids.clone()), Arc::new(times.clone())];
-        columns.extend(self.plan.arrays(&values)?);
-        Ok(Some(RecordBatch::try_new(self.schema.clone(), columns)?))
+        Ok(Some(Work { batch, runs }))
     }
 
     /// Reads events until the held key is `key` or past it.
@@ -227,7 +277,7 @@ impl Merge {
         let mut key: Option<Vec<u8>> = None;
         while self.fill().await? {
             let (batch, at) = self.head.as_mut().expect("filled");
-            let keys = binary(batch, self.places.event_key)?;
+            let keys = binary(batch, self.shared.places.event_key)?;
             let this = key.get_or_insert_with(|| keys.value(*at).to_vec());
             if keys.value(*at) != this.as_slice() {
                 break;
@@ -246,11 +296,14 @@ impl Merge {
             1 => parts.pop().expect("one part"),
             _ => arrow_select::concat::concat_batches(&parts[0].schema(), &parts)?,
         };
-        let times = int64(events.column(self.places.event_time))?
+        let times = int64(events.column(self.shared.places.event_time))?
             .values()
             .to_vec();
-        let partition = arrow_cast::cast(events.column(self.places.partition), &DataType::Int32)?;
-        let offset = arrow_cast::cast(events.column(self.places.offset), &DataType::Int64)?;
+        let partition = arrow_cast::cast(
+            events.column(self.shared.places.partition),
+            &DataType::Int32,
+        )?;
+        let offset = arrow_cast::cast(events.column(self.shared.places.offset), &DataType::Int64)?;
         let seq = partition
             .as_primitive::<Int32Type>()
             .values()
@@ -258,12 +311,12 @@ impl Merge {
             .zip(int64(&offset)?.values())
             .map(|(p, o)| (*p, *o))
             .collect();
-        self.held = Some(Held {
+        self.held = Some(Arc::new(Held {
             key,
             events,
             times,
             seq,
-        });
+        }));
         Ok(true)
     }
 }

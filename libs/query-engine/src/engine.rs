@@ -411,7 +411,14 @@ impl OfflineQuery {
                 let rows = ctx.read_table(table.table_provider().await?)?;
                 let events = group::sorted_features(rows, &read.group, &plan.inputs).await?;
                 let keys = read.group.primary_key.len();
-                results.push(aggregate_merge::join(&ctx, entities, events, keys, plan)?);
+                results.push(aggregate_merge::join(
+                    &ctx,
+                    entities,
+                    events,
+                    keys,
+                    plan,
+                    parallelism(),
+                )?);
             }
         }
         let entity = ctx
