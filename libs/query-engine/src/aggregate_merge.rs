@@ -1,13 +1,14 @@
 //! Aggregated features in training data when a group's events do not fit
 //! in memory: DataFusion sorts the entity rows and the events by
-//! `(keys, time)` (external sorts that spill), one pass over both holds one
-//! key's events at a time and computes each entity row's values as the
+//! `(keys, time)` (external sorts that spill), one pass over both reads one
+//! key's events at a time, each batch of entity rows is computed as the
 //! in-memory path does ([`AggregatePlan::values`]: same window rule, same
-//! folds, same bits), and the result is sorted back by `_row_id`.
+//! folds, same bits) on blocking threads, a few batches at once, and the
+//! result is sorted back by `_row_id`.
 //!
 //! Memory: the sorts' share of the query memory pool, plus the events of
-//! the key being read (not counted in the pool: a key with more events than
-//! memory is the one case this path does not bound).
+//! the keys of the batches being computed (not counted in the pool: a key
+//! with more events than memory is the one case this path does not bound).
 
 use std::sync::Arc;
 
