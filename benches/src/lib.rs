@@ -169,3 +169,17 @@ pub fn reset_peak_rss() {
     // "5" resets the peak RSS (Linux >= 4.0).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
+
+/// A temporary directory for a benchmark's data under the project cache
+/// (`$FS_CACHE`, default `~/.cache/featurestore`: /tmp may be small),
+/// removed when dropped.
+pub fn scratch_dir() -> anyhow::Result<tempfile::TempDir> {
+    let cache = std::env::var("FS_CACHE")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                .join(".cache/featurestore")
+        });
+    std::fs::create_dir_all(&cache)?;
+    Ok(tempfile::tempdir_in(&cache)?)
+}

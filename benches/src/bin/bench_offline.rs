@@ -175,13 +175,7 @@ fn checksums(batch: &RecordBatch, sums: &mut Checksums) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let cache = std::env::var("FS_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/featurestore")
-        });
-    std::fs::create_dir_all(&cache)?;
-    let dir = tempfile::tempdir_in(&cache)?;
+    let dir = featurestore_benches::scratch_dir()?;
     let store = Arc::new(DeltaStore::new(
         dir.path().join("offline").to_str().unwrap(),
     )?);

@@ -169,13 +169,7 @@ async fn run_ours(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let cache = std::env::var("FS_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/featurestore")
-        });
-    std::fs::create_dir_all(&cache)?;
-    let dir = tempfile::tempdir_in(&cache)?;
+    let dir = featurestore_benches::scratch_dir()?;
     let root = dir.path().join("offline");
     let store = Arc::new(DeltaStore::new(root.to_str().unwrap())?);
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_micros() as i64;

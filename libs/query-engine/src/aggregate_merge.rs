@@ -271,9 +271,6 @@ impl Merge {
     /// nothing held) when there are none left.
     async fn hold_next(&mut self) -> Result<bool> {
         self.held = None;
-        if !self.fill().await? {
-            return Ok(false);
-        }
         let mut parts = Vec::new();
         let mut key: Option<Vec<u8>> = None;
         while self.fill().await? {
@@ -292,7 +289,9 @@ impl Merge {
                 break;
             }
         }
-        let key = key.expect("a filled batch has a row");
+        let Some(key) = key else {
+            return Ok(false);
+        };
         let events = match parts.len() {
             1 => parts.pop().expect("one part"),
             _ => arrow_select::concat::concat_batches(&parts[0].schema(), &parts)?,
