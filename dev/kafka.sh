@@ -2,6 +2,8 @@
 # Apache Kafka (KRaft, single node) for tests, on 127.0.0.1 only, from Maven
 # Central artifacts (no Kafka distribution download needed).
 #   kafka.sh install|start|stop|restart|reset|status
+#   kafka.sh describe TOPIC [GROUP]   (ends, last stable offsets, open
+#     transactions, the group's members and commits: for a stuck consumer)
 # Ports: FS_KAFKA_PORT (default 9092) and the controller on the next one.
 source "$(dirname "$0")/common.sh"
 
@@ -64,6 +66,11 @@ start() {
 
 stop() { stop_process kafka "$PIDFILE"; }
 
+describe() {
+  java -Dlog4j2.configurationFile="$INFRA/log4j2.properties" -cp "$LIBS/*" \
+    "$INFRA/Describe.java" "$PORT" "$@"
+}
+
 case "${1:-}" in
   install) install ;;
   start) start ;;
@@ -71,5 +78,6 @@ case "${1:-}" in
   restart) stop; start ;;
   reset) stop; rm -rf "$DIR" ;;
   status) pid_alive "$PIDFILE" && listening ;;
-  *) echo "usage: $0 install|start|stop|restart|reset|status" >&2; exit 2 ;;
+  describe) shift; describe "$@" ;;
+  *) echo "usage: $0 install|start|stop|restart|reset|status|describe TOPIC [GROUP]" >&2; exit 2 ;;
 esac

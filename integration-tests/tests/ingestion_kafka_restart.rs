@@ -161,7 +161,11 @@ async fn requests_retried_with_their_key_across_a_kafka_restart_land_exactly_onc
                 .await
                 .unwrap()
                 .into_inner();
-            panic!("materialization never caught up: {status:?} {pipeline:?}");
+            let kafka = featurestore_test_servers::describe_kafka(
+                &format!("fs.{}.orders.v1", w.project),
+                &format!("mat_{}", w.project),
+            );
+            panic!("materialization never caught up: {status:?} {pipeline:?}\nkafka:\n{kafka}");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

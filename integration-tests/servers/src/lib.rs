@@ -141,6 +141,25 @@ fn ctl(server: &str, action: &str) {
     assert!(status.success(), "{server}.sh {action} failed");
 }
 
+/// What Kafka says about `topic` and consumer `group` (`dev/kafka.sh
+/// describe`: ends, last stable offsets, open transactions, the group's
+/// members and commits), for a test to print when a consumer is stuck.
+pub fn describe_kafka(topic: &str, group: &str) -> String {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dev/kafka.sh");
+    match Command::new("bash")
+        .arg(script)
+        .args(["describe", topic, group])
+        .output()
+    {
+        Ok(out) => format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => format!("kafka.sh describe did not run: {e}"),
+    }
+}
+
 /// Starts its server again when dropped (`start` is a no-op on a running
 /// server).
 pub struct StartOnDrop(&'static str);
