@@ -35,12 +35,28 @@ pub fn start<C: ServiceConfig>(
     file: Option<&Path>,
     adjust: impl FnOnce(&mut C),
 ) -> anyhow::Result<Started<C>> {
+    start_loaded(name, load(env_prefix, file, adjust)?)
+}
+
+/// Loads `C` (see the module docs) and lets `adjust` apply command-line
+/// overrides; needs no runtime, so a binary can size its runtime from it.
+pub fn load<C: ServiceConfig>(
+    env_prefix: &str,
+    file: Option<&Path>,
+    adjust: impl FnOnce(&mut C),
+) -> anyhow::Result<C> {
     let file_variable = format!("{env_prefix}CONFIG");
     let env = std::env::vars()
         .filter(|(k, _)| *k != file_variable)
         .collect();
     let mut config: C = config::load(file, &env, env_prefix)?;
     adjust(&mut config);
+    Ok(config)
+}
+
+/// Starts telemetry and signal handling for a [`load`]ed configuration.
+/// Must run inside the Tokio runtime.
+pub fn start_loaded<C: ServiceConfig>(name: &str, config: C) -> anyhow::Result<Started<C>> {
     let telemetry = telemetry::init(name, config.telemetry())?;
     crate::build_info::announce(name);
     Ok(Started {

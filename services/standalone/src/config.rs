@@ -40,6 +40,32 @@ pub struct StandaloneConfig {
     pub corrections: CorrectionSettings,
     /// `[storage]`: the embedded stores' page caches.
     pub storage: StorageSettings,
+    /// `[runtime]`: the process's threads.
+    pub runtime: RuntimeSettings,
+}
+
+/// The threads of the standalone process.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeSettings {
+    /// Most threads running blocking work at once: every read and write of
+    /// the embedded stores, file reads, the query engine's per-batch
+    /// computation. Each thread keeps allocator memory of its own (pages
+    /// one thread allocates and another frees are reused by the first
+    /// only), so resident memory under load grows with the threads in use:
+    /// Tokio's default of 512 let a 500k-event fold hold ~2 GB, 4 threads
+    /// ~1.4 GB, as fast (ARCHITECTURE.md, "Memory"). Default: twice the
+    /// cores, at least 4.
+    pub blocking_threads: usize,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            blocking_threads: (2 * cores).max(4),
+        }
+    }
 }
 
 /// How much memory the embedded stores may keep of their files.
@@ -126,6 +152,7 @@ impl Default for StandaloneConfig {
             authz: AuthzConfig::default(),
             corrections: CorrectionSettings::default(),
             storage: StorageSettings::default(),
+            runtime: RuntimeSettings::default(),
         }
     }
 }
@@ -177,6 +204,9 @@ impl Validate for StandaloneConfig {
         if self.query.memory_limit_mb == 0 || self.query.batch_size == 0 {
             return Err("query.memory_limit_mb and query.batch_size must be positive".into());
         }
+        if self.runtime.blocking_threads == 0 {
+            return Err("runtime.blocking_threads must be positive".into());
+        }
         if self.storage.online_cache_mb == 0 || self.storage.event_log_cache_mb == 0 {
             return Err(
                 "storage.online_cache_mb and storage.event_log_cache_mb must be positive".into(),
@@ -214,6 +244,13 @@ mod tests {
     fn a_store_without_a_page_cache_is_refused_naming_it() {
         let error = refusal("STORAGE__ONLINE_CACHE_MB", "0");
         assert!(error.contains("storage.online_cache_mb"), "{error}");
+    }
+
+    #[test]
+    fn no_blocking_threads_is_refused_naming_the_setting() {
+        let error = refusal("RUNTIME__BLOCKING_THREADS", "0");
+        assert!(error.contains("runtime.blocking_threads"), "{error}");
+        assert!(StandaloneConfig::default().runtime.blocking_threads >= 4);
     }
 
     #[test]

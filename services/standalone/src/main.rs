@@ -27,9 +27,8 @@ struct Args {
     data_dir: Option<PathBuf>,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    match run().await {
+fn main() -> std::process::ExitCode {
+    match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             // The whole chain, on one line, without a backtrace: start-up
@@ -40,19 +39,25 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run() -> anyhow::Result<()> {
+fn run() -> anyhow::Result<()> {
     let args = Args::parse();
-    let started = service::start::<StandaloneConfig>(
-        "standalone",
+    let config = service::load(
         "FS_STANDALONE_",
         args.config.as_deref(),
-        |config| {
+        |config: &mut StandaloneConfig| {
             if let Some(data_dir) = args.data_dir.clone() {
                 config.data_dir = data_dir;
             }
         },
     )?;
-    let standalone =
-        featurestore_standalone::start(&started.config, started.shutdown.clone()).await?;
-    standalone.wait().await
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(config.runtime.blocking_threads)
+        .build()?
+        .block_on(async {
+            let started = service::start_loaded("standalone", config)?;
+            let standalone =
+                featurestore_standalone::start(&started.config, started.shutdown.clone()).await?;
+            standalone.wait().await
+        })
 }
