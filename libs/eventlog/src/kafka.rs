@@ -376,6 +376,8 @@ impl EventLog for KafkaLog {
         Ok(Box::new(KafkaSubscription {
             consumer: Arc::new(consumer),
             delivered: HashMap::new(),
+            commit_timeout: self.config.admin_timeout,
+            committing: None,
         }))
     }
 }
@@ -409,6 +411,14 @@ struct KafkaSubscription {
     consumer: Arc<StreamConsumer>,
     /// The last offset delivered per partition.
     delivered: HashMap<(String, i32), Offset>,
+    /// Longest a commit is waited for.
+    commit_timeout: Duration,
+    /// A commit that outlived its wait and still runs: librdkafka's
+    /// synchronous commit has no timeout of its own and has been seen to
+    /// wait for a group coordinator long after a broker restart. Its caller
+    /// got an error and reads on; no other commit starts until it ends, so
+    /// blocked threads never pile up.
+    committing: Option<tokio::task::JoinHandle<std::result::Result<(), KafkaError>>>,
 }
 
 impl KafkaSubscription {
@@ -501,11 +511,29 @@ impl Subscription for KafkaSubscription {
             list.add_partition_offset(&p.topic, p.partition, KafkaOffset::Offset(offset))
                 .map_err(map_err)?;
         }
+        if self.committing.as_ref().is_some_and(|c| !c.is_finished()) {
+            return Err(EventLogError::Unavailable(
+                "an earlier offset commit is still waiting for kafka".into(),
+            ));
+        }
+        // A finished earlier commit is superseded by this one (positions
+        // only move forward).
+        self.committing = None;
         let consumer = self.consumer.clone();
-        tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
-            .await
-            .map_err(|e| EventLogError::Internal(e.to_string()))?
-            .map_err(map_err)
+        let mut commit =
+            tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync));
+        match tokio::time::timeout(self.commit_timeout, &mut commit).await {
+            Ok(done) => done
+                .map_err(|e| EventLogError::Internal(e.to_string()))?
+                .map_err(map_err),
+            Err(_) => {
+                self.committing = Some(commit);
+                Err(EventLogError::Unavailable(format!(
+                    "kafka did not answer the offset commit within {:?}",
+                    self.commit_timeout
+                )))
+            }
+        }
     }
 
     fn positions(&self) -> Vec<Position> {

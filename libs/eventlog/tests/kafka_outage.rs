@@ -1,6 +1,7 @@
 //! Kafka stops in the middle: appends fail with UNAVAILABLE within the
-//! append timeout (no hang, no false acknowledgement), work again once Kafka
-//! is back, and no acknowledged record is lost. Its own test binary, so
+//! append timeout (no hang, no false acknowledgement), an offset commit
+//! within the admin timeout, both work again once Kafka is back, and no
+//! acknowledged record is lost. Its own test binary, so
 //! stopping Kafka does not disturb other tests (cargo runs binaries one at a
 //! time).
 
@@ -44,8 +45,10 @@ fn record(i: usize) -> Record {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn appends_fail_fast_while_kafka_is_down_and_nothing_acknowledged_is_lost() {
     let append_timeout = Duration::from_secs(4);
+    let admin_timeout = Duration::from_secs(3);
     let log = KafkaLog::new(KafkaConfig {
         append_timeout,
+        admin_timeout,
         ..KafkaConfig::default()
     })
     .unwrap();
@@ -57,6 +60,14 @@ async fn appends_fail_fast_while_kafka_is_down_and_nothing_acknowledged_is_lost(
         .unwrap()
         .len();
 
+    // A member that has read the first records, to commit during the outage.
+    let group = unique("committer");
+    let mut committer = log
+        .subscribe(&group, Topics::Named(vec![topic.clone()]))
+        .await
+        .unwrap();
+    read(&mut *committer, acknowledged, Duration::from_secs(30)).await;
+
     let _guard = KafkaBack;
     kafka_ctl("stop");
     let started = Instant::now();
@@ -66,6 +77,17 @@ async fn appends_fail_fast_while_kafka_is_down_and_nothing_acknowledged_is_lost(
     assert!(
         took < append_timeout + Duration::from_secs(3),
         "answered in {took:?}"
+    );
+    // A commit answers too (librdkafka's own would wait for a coordinator).
+    let positions = committer.positions();
+    let started = Instant::now();
+    let err = committer.commit(&positions).await.unwrap_err();
+    let took = started.elapsed();
+    eprintln!("commit during the outage answered in {took:?}: {err}");
+    assert!(matches!(err, EventLogError::Unavailable(_)), "{err:?}");
+    assert!(
+        took < admin_timeout + Duration::from_secs(2),
+        "commit answered in {took:?}"
     );
 
     kafka_ctl("start");
@@ -85,6 +107,27 @@ async fn appends_fail_fast_while_kafka_is_down_and_nothing_acknowledged_is_lost(
             }
         }
     }
+
+    // The commit goes through once Kafka is back (the member reads on
+    // meanwhile, as the materializer does: one that stops polling cannot
+    // rejoin its group).
+    let started = Instant::now();
+    while let Err(e) = committer.commit(&positions).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the commit never went through: {e:?}"
+        );
+        committer
+            .next_batch(100, Duration::from_millis(500))
+            .await
+            .ok();
+    }
+    // Past the five records read (and their transaction marker, maybe).
+    let committed = log.committed_offsets(&group, &topic).await.unwrap();
+    assert!(
+        matches!(committed[..], [Some(o)] if o >= 5),
+        "{committed:?}"
+    );
 
     // Every acknowledged record is there, in order; the refused one may or
     // may not be (it was never acknowledged), nothing else is.

@@ -37,6 +37,9 @@ pub enum MaterializeError {
     Online(#[from] OnlineStoreError),
     #[error(transparent)]
     Offline(#[from] OfflineStoreError),
+    /// Committing the applied positions to the event log.
+    #[error("offset commit: {0}")]
+    Commit(#[from] featurestore_eventlog::EventLogError),
 }
 
 /// Per partition: the offset after the last record applied and the newest
@@ -738,6 +741,7 @@ pub async fn run(
                     commit_delays = backoff.build();
                 }
                 Err(e) => {
+                    materializer.record_failure(&MaterializeError::Commit(e.clone()));
                     let delay = commit_delays.next().unwrap_or(batch.max_retry_delay);
                     tracing::warn!(error = %e, ?delay, "offset commit failed; retrying while reading on");
                     commit_due = Instant::now() + delay;

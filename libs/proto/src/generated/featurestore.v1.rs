@@ -5571,7 +5571,8 @@ pub struct PipelineStatus {
     #[prost(string, tag = "5")]
     pub consumer: ::prost::alloc::string::String,
     /// Attempts of a batch that failed (a sink down) and were retried without
-    /// committing; the last one's error and when (µs since epoch).
+    /// committing, and offset commits that failed (retried while reading goes
+    /// on); the last one's error and when (µs since epoch).
     #[prost(uint64, tag = "6")]
     pub failed_attempts: u64,
     #[prost(string, tag = "7")]
