@@ -129,12 +129,16 @@ impl FaultTest {
     }
 }
 
-fn ctl(server: &str, action: &str) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// `dev/<server>.sh` of this checkout.
+fn script(server: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../dev")
-        .join(format!("{server}.sh"));
+        .join(format!("{server}.sh"))
+}
+
+fn ctl(server: &str, action: &str) {
     let status = Command::new("bash")
-        .arg(script)
+        .arg(script(server))
         .arg(action)
         .status()
         .unwrap_or_else(|e| panic!("run {server}.sh: {e}"));
@@ -145,9 +149,8 @@ fn ctl(server: &str, action: &str) {
 /// describe`: ends, last stable offsets, open transactions, the group's
 /// members and commits), for a test to print when a consumer is stuck.
 pub fn describe_kafka(topic: &str, group: &str) -> String {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dev/kafka.sh");
     match Command::new("bash")
-        .arg(script)
+        .arg(script("kafka"))
         .args(["describe", topic, group])
         .output()
     {

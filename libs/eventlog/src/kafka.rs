@@ -504,17 +504,17 @@ impl Subscription for KafkaSubscription {
         if positions.is_empty() {
             return Ok(());
         }
+        if self.committing.as_ref().is_some_and(|c| !c.is_finished()) {
+            return Err(EventLogError::Unavailable(
+                "an earlier offset commit is still waiting for kafka".into(),
+            ));
+        }
         let at = self.consumer.position().map_err(map_err)?;
         let mut list = TopicPartitionList::with_capacity(positions.len());
         for p in positions {
             let offset = self.commit_offset(p, &at);
             list.add_partition_offset(&p.topic, p.partition, KafkaOffset::Offset(offset))
                 .map_err(map_err)?;
-        }
-        if self.committing.as_ref().is_some_and(|c| !c.is_finished()) {
-            return Err(EventLogError::Unavailable(
-                "an earlier offset commit is still waiting for kafka".into(),
-            ));
         }
         // A finished earlier commit is superseded by this one (positions
         // only move forward).
