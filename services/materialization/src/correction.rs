@@ -49,8 +49,16 @@ use crate::{
 
 /// Most keys read, compared and written together…
 const KEYS_PER_ROUND: usize = 500;
-/// …and most events folded for them (at least one key's).
+/// …most events folded for them (at least one key's)…
 const EVENTS_PER_ROUND: usize = 200_000;
+/// …and most grain tiles those events can make (each event makes at most
+/// one per grain). A round holds its recomputed and stored tiles, their
+/// encodings and the write transaction's pages at once (about 3 KB per
+/// tile of eight features): rounds of this size keep that near 100 MB, and
+/// the memory of one round is reused by the next instead of the process
+/// growing by the whole history's tiles (faulting fresh pages in was a
+/// fifth of a windowed bootstrap's CPU).
+const TILES_PER_ROUND: usize = 32_768;
 
 /// What a correction works on.
 pub struct Correction<'a> {
@@ -310,10 +318,19 @@ async fn correct_bucket<E: Fn(&Tile) -> bool>(
             expired,
         };
         // A round's tiles (stored and recomputed) take far more memory than
-        // its events: a tenth of the budget.
+        // its events: a tenth of the budget, and no more than
+        // `TILES_PER_ROUND` grain tiles (without them, a round's tiles are
+        // its keys' lifetime tiles).
+        let grains = if c.grain_tiles && c.aggregations.has_windows() {
+            c.aggregations.grains.all().len()
+        } else {
+            0
+        };
         let events_per_round = usize::try_from(c.max_events / 10)
             .unwrap_or(usize::MAX)
-            .clamp(1, EVENTS_PER_ROUND);
+            .min(EVENTS_PER_ROUND)
+            .min(TILES_PER_ROUND.checked_div(grains).unwrap_or(usize::MAX))
+            .max(1);
         let (mut key_at, mut event_at) = (0, 0);
         while key_at < keys.len() {
             let (mut key_end, mut event_end) = (key_at, event_at);
