@@ -11,7 +11,9 @@
 //!    the answer, and per CPU-second of the materializer (standalone: the
 //!    whole process, ingestion included).
 //! 2. **Serving**: closed loop, `--concurrency` in flight, single-vector
-//!    then 100-vector requests of random cards: p50/p99.
+//!    then 100-vector requests of random cards: p50/p99. A request that
+//!    fails (e.g. the service's request timeout) counts with the time it
+//!    took, and the failures are reported (count and first error).
 //! 3. **Offline**: the same features point in time for `--entity-rows`
 //!    entity rows (random card, random time in the span) through
 //!    `GetHistoricalFeatures` and Flight: wall time and rows per second;
@@ -124,16 +126,21 @@ struct Report {
     materializer_cpu_seconds: f64,
     events_per_materializer_cpu_second: f64,
     single_requests: usize,
+    /// Requests that failed (counted in the latencies with the time they took).
+    single_failed: usize,
     single_p50_ms: f64,
     single_p99_ms: f64,
     batch_requests: usize,
+    batch_failed: usize,
     batch_p50_ms: f64,
     batch_p99_ms: f64,
     /// Distributed: the same tiles read straight from Cassandra.
     direct_single_p50_ms: Option<f64>,
     direct_single_p99_ms: Option<f64>,
+    direct_single_failed: Option<usize>,
     direct_batch_p50_ms: Option<f64>,
     direct_batch_p99_ms: Option<f64>,
+    direct_batch_failed: Option<usize>,
     entity_rows: i64,
     offline_seconds: f64,
     offline_rows_per_second: f64,
@@ -317,9 +324,46 @@ fn vectors_request(
     }
 }
 
+/// The latencies of a closed loop's calls, failed ones included.
+#[derive(Debug, Default)]
+struct Latencies {
+    /// Sorted.
+    all: Vec<Duration>,
+    failed: usize,
+    first_error: Option<String>,
+}
+
+impl Latencies {
+    fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    fn ms(&self, q: f64) -> f64 {
+        quantile_ms(&self.all, q)
+    }
+
+    /// `N requests`, and what failed.
+    fn requests(&self) -> String {
+        match &self.first_error {
+            Some(e) if self.failed > 0 => {
+                format!(
+                    "{} requests, {} failed, first: {e}",
+                    self.len(),
+                    self.failed
+                )
+            }
+            _ => format!("{} requests", self.len()),
+        }
+    }
+}
+
 /// Calls of `call` with `batch` random cards for `--seconds`,
-/// `--concurrency` in flight; the sorted latencies.
-async fn closed_loop<F, Fut>(args: &Args, batch: usize, call: F) -> anyhow::Result<Vec<Duration>>
+/// `--concurrency` in flight.
+async fn closed_loop<F, Fut>(args: &Args, batch: usize, call: F) -> anyhow::Result<Latencies>
 where
     F: Fn(Vec<i64>) -> Fut + Clone,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -329,7 +373,7 @@ where
         let (call, keys) = (call.clone(), args.keys);
         async move {
             let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ w as u64;
-            let mut latencies = Vec::new();
+            let mut latencies = Latencies::default();
             while Instant::now() < deadline {
                 let cards = (0..batch)
                     .map(|_| {
@@ -340,23 +384,32 @@ where
                     })
                     .collect();
                 let started = Instant::now();
-                call(cards).await?;
-                latencies.push(started.elapsed());
+                let answer = call(cards).await;
+                latencies.all.push(started.elapsed());
+                if let Err(e) = answer {
+                    latencies.failed += 1;
+                    latencies
+                        .first_error
+                        .get_or_insert_with(|| format!("{e:#}"));
+                }
             }
             anyhow::Ok(latencies)
         }
     });
-    let mut all: Vec<Duration> = futures::future::try_join_all(workers)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
-    all.sort();
-    Ok(all)
+    let mut total = Latencies::default();
+    for part in futures::future::try_join_all(workers).await? {
+        total.all.extend(part.all);
+        total.failed += part.failed;
+        if total.first_error.is_none() {
+            total.first_error = part.first_error;
+        }
+    }
+    total.all.sort();
+    Ok(total)
 }
 
 /// `GetFeatureVectors` of the view for `batch` random cards at a time.
-async fn serve(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Vec<Duration>> {
+async fn serve(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Latencies> {
     let client = OnlineServingServiceClient::new(stack.serving.clone());
     let project = stack.project.clone();
     closed_loop(args, batch, move |cards| {
@@ -373,7 +426,7 @@ async fn serve(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Vec<D
 /// The reference of distributed serving: the same tiles read straight from
 /// Cassandra with the store's driver calls (the ranges serving computes,
 /// `scan_tiles`; no service, no decoding or merging).
-async fn direct(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Vec<Duration>> {
+async fn direct(stack: &Stack, args: &Args, batch: usize) -> anyhow::Result<Latencies> {
     let group = stack
         .registry()
         .await
@@ -673,7 +726,7 @@ async fn main() -> anyhow::Result<()> {
             direct(&stack, &args, 100).await?,
         )
     } else {
-        (Vec::new(), Vec::new())
+        (Latencies::default(), Latencies::default())
     };
 
     let entities_file = dir.path().join("entities.parquet");
@@ -715,16 +768,19 @@ async fn main() -> anyhow::Result<()> {
         materializer_cpu_seconds: cpu,
         events_per_materializer_cpu_second: events as f64 / cpu,
         single_requests: single.len(),
-        single_p50_ms: quantile_ms(&single, 0.5),
-        single_p99_ms: quantile_ms(&single, 0.99),
+        single_failed: single.failed,
+        single_p50_ms: single.ms(0.5),
+        single_p99_ms: single.ms(0.99),
         batch_requests: batch.len(),
-        batch_p50_ms: quantile_ms(&batch, 0.5),
-        batch_p99_ms: quantile_ms(&batch, 0.99),
-        direct_single_p50_ms: (!direct_single.is_empty()).then(|| quantile_ms(&direct_single, 0.5)),
-        direct_single_p99_ms: (!direct_single.is_empty())
-            .then(|| quantile_ms(&direct_single, 0.99)),
-        direct_batch_p50_ms: (!direct_batch.is_empty()).then(|| quantile_ms(&direct_batch, 0.5)),
-        direct_batch_p99_ms: (!direct_batch.is_empty()).then(|| quantile_ms(&direct_batch, 0.99)),
+        batch_failed: batch.failed,
+        batch_p50_ms: batch.ms(0.5),
+        batch_p99_ms: batch.ms(0.99),
+        direct_single_p50_ms: (!direct_single.is_empty()).then(|| direct_single.ms(0.5)),
+        direct_single_p99_ms: (!direct_single.is_empty()).then(|| direct_single.ms(0.99)),
+        direct_single_failed: (!direct_single.is_empty()).then_some(direct_single.failed),
+        direct_batch_p50_ms: (!direct_batch.is_empty()).then(|| direct_batch.ms(0.5)),
+        direct_batch_p99_ms: (!direct_batch.is_empty()).then(|| direct_batch.ms(0.99)),
+        direct_batch_failed: (!direct_batch.is_empty()).then_some(direct_batch.failed),
         entity_rows: args.entity_rows,
         offline_seconds,
         offline_rows_per_second: args.entity_rows as f64 / offline_seconds,
@@ -739,7 +795,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "aggregations ({target:?}, {keys} cards x {per} events over {span} days, {f} features over 1h..90d)\n\
          materialization: {events} events in {fold:.1} s = {eps:.0} events/s; {cpu:.1} materializer CPU-s = {epc:.0} events/CPU-s{note}\n\
-         serving, {c} in flight: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms ({sn} requests); 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms ({bn} requests){direct}\n\
+         serving, {c} in flight: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms ({sn}); 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms ({bn}){direct}\n\
          offline: {rows} entity rows in {os:.2} s = {ors:.0} rows/s; DuckDB (SQL, same rule) {ds:.2} s: {ratio:.2}x its time; results {agree}\n\
          correction of the whole history: {correction}\n\
          correction of the previous day: {day}\n\
@@ -761,10 +817,10 @@ async fn main() -> anyhow::Result<()> {
         c = args.concurrency,
         s50 = report.single_p50_ms,
         s99 = report.single_p99_ms,
-        sn = report.single_requests,
+        sn = single.requests(),
         b50 = report.batch_p50_ms,
         b99 = report.batch_p99_ms,
-        bn = report.batch_requests,
+        bn = batch.requests(),
         direct = match (
             report.direct_single_p50_ms,
             report.direct_single_p99_ms,
@@ -772,7 +828,9 @@ async fn main() -> anyhow::Result<()> {
             report.direct_batch_p99_ms,
         ) {
             (Some(s50), Some(s99), Some(b50), Some(b99)) => format!(
-                "\n  the same tiles read straight from Cassandra: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms; 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms"
+                "\n  the same tiles read straight from Cassandra: 1 vector p50 {s50:.2} ms p99 {s99:.2} ms ({}); 100 vectors p50 {b50:.2} ms p99 {b99:.2} ms ({})",
+                direct_single.requests(),
+                direct_batch.requests(),
             ),
             _ => String::new(),
         },
