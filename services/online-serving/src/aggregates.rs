@@ -8,7 +8,10 @@
 //! event: NOT_FOUND. Otherwise an empty window gives count and sum 0 and
 //! the other functions null (status NULL).
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use featurestore_aggregation::{State, Tile, TileValue};
 use featurestore_domain::aggregation::{AggregatedFeature, output_value};
@@ -71,6 +74,7 @@ pub fn windows(outputs: &[AggregateOutput], at: i64) -> (Vec<Vec<Tile>>, Vec<Til
 
 /// Per tile, the outputs whose window holds it (the same for every key of
 /// a request): a stored tile's states go straight to those.
+#[derive(Debug)]
 pub struct Readers(HashMap<Tile, Vec<usize>>);
 
 impl Readers {
@@ -83,6 +87,61 @@ impl Readers {
             }
         }
         Self(readers)
+    }
+}
+
+/// What a read of `outputs` at a time asks the store for, and who reads
+/// each tile.
+#[derive(Debug)]
+pub struct Reading {
+    /// Per output, the finest tile holding the time (`None`: lifetime):
+    /// a window's tiles depend on the time through it alone.
+    at: Vec<Option<i64>>,
+    pub ranges: Vec<TileRange>,
+    pub readers: Readers,
+}
+
+impl Reading {
+    pub fn of(outputs: &[AggregateOutput], at: i64) -> Self {
+        let (windows, ranges) = windows(outputs, at);
+        Self {
+            at: outputs.iter().map(|o| finest_tile(o, at)).collect(),
+            ranges,
+            readers: Readers::of(&windows),
+        }
+    }
+
+    fn holds(&self, outputs: &[AggregateOutput], at: i64) -> bool {
+        self.at.len() == outputs.len()
+            && outputs
+                .iter()
+                .zip(&self.at)
+                .all(|(o, t)| finest_tile(o, at) == *t)
+    }
+}
+
+fn finest_tile(output: &AggregateOutput, at: i64) -> Option<i64> {
+    let finest = output.feature.grains.finest();
+    output.feature.window.map(|_| at.div_euclid(finest))
+}
+
+/// The last [`Reading`] of a plan's outputs, kept with the plan: requests
+/// in the same finest tile (5 minutes, say) share it instead of each
+/// computing a few hundred tiles and their readers.
+#[derive(Debug, Default)]
+pub struct Readings(Mutex<Option<Arc<Reading>>>);
+
+impl Readings {
+    pub fn at(&self, outputs: &[AggregateOutput], at: i64) -> Arc<Reading> {
+        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match last.as_ref() {
+            Some(reading) if reading.holds(outputs, at) => reading.clone(),
+            _ => {
+                let reading = Arc::new(Reading::of(outputs, at));
+                *last = Some(reading.clone());
+                reading
+            }
+        }
     }
 }
 
@@ -176,5 +235,25 @@ mod tests {
             assert!(r.grain == 0 || tiles <= 90, "{r:?}: {tiles} tiles");
         }
         assert!(ranges.len() <= 8, "{ranges:?}");
+    }
+
+    #[test]
+    fn a_kept_reading_serves_its_finest_tile_and_no_other() {
+        let outputs = [output(Some(90 * DAY)), output(Some(60 * MIN)), output(None)];
+        let readings = Readings::default();
+        let tile_start = 1_790_000_100_000_000 / (5 * MIN) * (5 * MIN);
+        let first = readings.at(&outputs, tile_start);
+        // Later in the same 5-minute tile: the same reading.
+        let same = readings.at(&outputs, tile_start + 5 * MIN - 1);
+        assert!(Arc::ptr_eq(&first, &same));
+        // The next tile: a new one, equal to one computed afresh.
+        let next = readings.at(&outputs, tile_start + 5 * MIN);
+        assert!(!Arc::ptr_eq(&first, &next));
+        let fresh = Reading::of(&outputs, tile_start + 5 * MIN);
+        assert_eq!(next.ranges, fresh.ranges);
+        assert_eq!(next.readers.0, fresh.readers.0);
+        assert_ne!(first.ranges, next.ranges);
+        // Other outputs (another plan's) never take a kept reading.
+        assert!(!next.holds(&outputs[..2], tile_start + 5 * MIN));
     }
 }

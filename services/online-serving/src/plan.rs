@@ -14,7 +14,10 @@ use featurestore_domain::{EntityKeyEncoder, FeatureGroupId};
 use featurestore_onlinestore::{OnlineTable, TileTable};
 use featurestore_proto::v1::{FeatureSelector, KeyColumn, Value, feature_selector::Selector};
 
-use crate::{aggregates::AggregateOutput, error::ServingError};
+use crate::{
+    aggregates::{AggregateOutput, Readings},
+    error::ServingError,
+};
 
 /// One group's part of a plan.
 #[derive(Debug)]
@@ -31,6 +34,8 @@ pub struct GroupPlan {
     /// The selected aggregated features, read from `tiles`.
     pub aggregates: Vec<AggregateOutput>,
     pub tiles: TileTable,
+    /// What reading `aggregates` asked the store for last.
+    pub readings: Readings,
 }
 
 impl GroupPlan {
@@ -193,6 +198,7 @@ impl Plan {
                 table,
                 aggregates,
                 tiles: TileTable::for_group(group),
+                readings: Readings::default(),
             });
         }
         Ok(Plan {

@@ -95,16 +95,26 @@ impl Server {
         if group.aggregates.is_empty() {
             return Ok(Vec::new());
         }
-        let (windows, ranges) = aggregates::windows(&group.aggregates, at);
-        let readers = aggregates::Readers::of(&windows);
-        let stored = match self.online.scan_tiles(&group.tiles, keys, &ranges).await {
+        let reading = group.readings.at(&group.aggregates, at);
+        let stored = match self
+            .online
+            .scan_tiles(&group.tiles, keys, &reading.ranges)
+            .await
+        {
             // Nothing materialized yet: no key had an event.
             Err(OnlineStoreError::UnknownTable(_)) => return Ok(vec![None; keys.len()]),
             other => other?,
         };
         stored
             .iter()
-            .map(|tiles| aggregates::values(&group.aggregates, &readers, tiles, &group.tiles.label))
+            .map(|tiles| {
+                aggregates::values(
+                    &group.aggregates,
+                    &reading.readers,
+                    tiles,
+                    &group.tiles.label,
+                )
+            })
             .collect()
     }
 
