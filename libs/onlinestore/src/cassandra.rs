@@ -465,7 +465,16 @@ impl OnlineStore for CassandraStore {
     }
 
     async fn put_tiles(&self, table: &TileTable, tiles: &[TileWrite]) -> Result<()> {
-        self.put_tile_values(table, tiles).await
+        self.put_tile_values(table, tiles, None).await
+    }
+
+    async fn put_tiles_by(
+        &self,
+        table: &TileTable,
+        tiles: &[TileWrite],
+        deadline: std::time::Instant,
+    ) -> Result<()> {
+        self.put_tile_values(table, tiles, Some(deadline)).await
     }
 
     async fn scan_tiles(

@@ -4,7 +4,7 @@
 //! partition, clustered by grain and start, so a window of one grain is one
 //! range read. Tiles are written whole with `USING TTL` (0 = never).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use futures::{StreamExt, TryStreamExt, stream};
 use scylla::{
@@ -203,10 +203,14 @@ impl CassandraStore {
     /// One unlogged batch per entity key (a single partition: applied as
     /// one mutation), in chunks of at most [`TILES_PER_READ`] tiles and
     /// [`BATCH_BYTES`] of tile values.
+    /// Writes `tiles`, one unlogged batch per run of a key's tiles; with a
+    /// `deadline`, a batch not sent by then is not sent (the driver may
+    /// still retry one sent before it, within its request timeout).
     pub(crate) async fn put_tile_values(
         &self,
         table: &TileTable,
         tiles: &[TileWrite],
+        deadline: Option<Instant>,
     ) -> Result<()> {
         if tiles.is_empty() {
             return Ok(());
@@ -242,6 +246,13 @@ impl CassandraStore {
                     })
                     .collect();
                 async move {
+                    if deadline.is_some_and(|d| Instant::now() > d) {
+                        return Err(OnlineStoreError::Late(format!(
+                            "{}: {} tiles not written",
+                            table.label,
+                            values.len()
+                        )));
+                    }
                     self.session()
                         .batch(&batch, values)
                         .await

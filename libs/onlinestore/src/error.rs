@@ -12,6 +12,10 @@ pub enum OnlineStoreError {
     Invalid(String),
     #[error("online store error: {0}")]
     Internal(String),
+    /// Writes not sent by their deadline (`OnlineStore::put_tiles_by`):
+    /// those not sent are not written.
+    #[error("online store write past its deadline: {0}")]
+    Late(String),
 }
 
 impl ServiceError for OnlineStoreError {
@@ -21,6 +25,7 @@ impl ServiceError for OnlineStoreError {
             OnlineStoreError::Unavailable(_) => ErrorCode::Unavailable,
             OnlineStoreError::Invalid(_) => ErrorCode::InvalidArgument,
             OnlineStoreError::Internal(_) => ErrorCode::Internal,
+            OnlineStoreError::Late(_) => ErrorCode::Unavailable,
         }
     }
 }

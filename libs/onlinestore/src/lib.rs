@@ -171,6 +171,19 @@ pub trait OnlineStore: Send + Sync + 'static {
     /// written atomically (a reader sees the old value or the new one).
     async fn put_tiles(&self, table: &TileTable, tiles: &[TileWrite]) -> Result<()>;
 
+    /// [`put_tiles`](Self::put_tiles), except that nothing is sent to the
+    /// store after `deadline`: the tiles not sent by then are not written
+    /// and the call returns [`OnlineStoreError::Late`] (those sent before
+    /// are written). A stream fold writes what it read by a deadline, so a
+    /// correction knows how long after its own write any write from an
+    /// older read can still land.
+    async fn put_tiles_by(
+        &self,
+        table: &TileTable,
+        tiles: &[TileWrite],
+        deadline: std::time::Instant,
+    ) -> Result<()>;
+
     /// For each of `keys`, its stored tiles in `ranges`, ordered by grain
     /// and start.
     async fn scan_tiles(

@@ -354,7 +354,20 @@ impl OnlineStore for RedbOnlineStore {
         let inner = self.inner.clone();
         let table = table.clone();
         let tiles = tiles.to_vec();
-        blocking(move || redb_tiles::put(&inner.db, &table, &tiles, now_micros())).await
+        blocking(move || redb_tiles::put(&inner.db, &table, &tiles, now_micros(), None)).await
+    }
+
+    async fn put_tiles_by(
+        &self,
+        table: &TileTable,
+        tiles: &[TileWrite],
+        deadline: std::time::Instant,
+    ) -> Result<()> {
+        let inner = self.inner.clone();
+        let table = table.clone();
+        let tiles = tiles.to_vec();
+        blocking(move || redb_tiles::put(&inner.db, &table, &tiles, now_micros(), Some(deadline)))
+            .await
     }
 
     async fn scan_tiles(

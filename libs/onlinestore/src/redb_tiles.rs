@@ -6,6 +6,8 @@
 //! beside it in `tile_versions/<name>` under the same key, compared in the
 //! write transaction.
 
+use std::time::Instant;
+
 use ::redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, TableError};
 
 use crate::{OnlineStoreError, Result, StoredTile, TileKey, TileRange, TileTable, TileWrite};
@@ -99,7 +101,15 @@ pub(crate) fn get(
         .collect()
 }
 
-pub(crate) fn put(db: &Database, table: &TileTable, tiles: &[TileWrite], now: i64) -> Result<()> {
+/// Writes `tiles` in one transaction, committed only before `deadline`
+/// (the transaction is the "send": after it, nothing is written).
+pub(crate) fn put(
+    db: &Database,
+    table: &TileTable,
+    tiles: &[TileWrite],
+    now: i64,
+    deadline: Option<Instant>,
+) -> Result<()> {
     let write = db.begin_write().map_err(storage)?;
     {
         let mut stored = write
@@ -137,6 +147,14 @@ pub(crate) fn put(db: &Database, table: &TileTable, tiles: &[TileWrite], now: i6
                 .insert(key.as_slice(), tile.version)
                 .map_err(storage)?;
         }
+    }
+    if deadline.is_some_and(|d| Instant::now() > d) {
+        write.abort().map_err(storage)?;
+        return Err(OnlineStoreError::Late(format!(
+            "{}: {} tiles not written",
+            table.label,
+            tiles.len()
+        )));
     }
     write.commit().map_err(storage)
 }

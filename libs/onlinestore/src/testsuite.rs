@@ -34,7 +34,8 @@ macro_rules! onlinestore_conformance_tests {
             tiles_round_trip_and_ranges_read_one_keys_grain,
             hundreds_of_large_tiles_of_interleaved_keys_round_trip,
             tiles_expire_after_their_ttl_and_unknown_tables_are_unknown,
-            a_tile_write_never_replaces_a_higher_version
+            a_tile_write_never_replaces_a_higher_version,
+            tile_writes_past_their_deadline_are_not_written
         );
     };
     (@cases $make:path; $($case:ident),*) => {
@@ -409,6 +410,34 @@ pub async fn a_tile_write_never_replaces_a_higher_version(store: &dyn OnlineStor
     assert_eq!(
         get(vec![at(&a)]).await,
         vec![Some(b"folded to 70".to_vec())]
+    );
+}
+
+/// A write with a deadline: written before it; past it, refused as late
+/// and nothing written (what a correction's read-back relies on).
+pub async fn tile_writes_past_their_deadline_are_not_written(store: &dyn OnlineStore) {
+    let t = tile_table();
+    store.ensure_tiles(&t).await.unwrap();
+    let a = key(1);
+    let at = TileKey {
+        entity_key: a.clone(),
+        grain: 10,
+        start: 0,
+    };
+    let soon = std::time::Instant::now() + Duration::from_secs(60);
+    store
+        .put_tiles_by(&t, &[versioned(&a, 10, 0, b"in time", 0, 5)], soon)
+        .await
+        .unwrap();
+    let past = std::time::Instant::now();
+    let late = store
+        .put_tiles_by(&t, &[versioned(&a, 10, 0, b"too late", 0, 7)], past)
+        .await
+        .unwrap_err();
+    assert!(matches!(late, OnlineStoreError::Late(_)), "{late:?}");
+    assert_eq!(
+        store.get_tiles(&t, &[at]).await.unwrap(),
+        vec![Some(b"in time".to_vec())]
     );
 }
 

@@ -366,6 +366,7 @@ impl AdminGrpc {
             aggregations,
             max_events: self.max_events,
             grain_tiles: true,
+            settle: crate::tiles::STREAM_WRITES_LAND_WITHIN,
         })
     }
 

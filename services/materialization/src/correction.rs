@@ -14,9 +14,12 @@
 //! `corrected_version(O_p − 1)`: above any fold of those events by the
 //! stream, below the stream's fold of any later event. A stream write that
 //! read the old tile and lands after the correction therefore wins — no
-//! event is lost — and the correction sees it when it reads back what it
-//! wrote and retries that tile in the next pass. Tiles still left after the
-//! last pass are reported as deferred, never silently skipped.
+//! event is lost, but the correction is undone. A stream fold sends its
+//! writes within a deadline of its read (`tiles::FOLD_DEADLINE`), so every
+//! such write has landed `tiles::STREAM_WRITES_LAND_WITHIN` after the
+//! correction's: the correction reads its tiles back no sooner, and
+//! retries a tile it finds replaced in the next pass. Tiles still left
+//! after the last pass are reported as deferred, never silently skipped.
 //!
 //! The range is widened to whole tiles of the coarsest grain, so every
 //! grain tile in it is recomputed whole. Lifetime tiles are compared only
@@ -28,9 +31,12 @@
 //! not have in the range at all is not visited.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     time::Duration,
 };
+
+use tokio::time::Instant;
+use xxhash_rust::xxh3::xxh3_64;
 
 use featurestore_aggregation::{
     Function, Tile, TileValue,
@@ -78,6 +84,10 @@ pub struct Correction<'a> {
     /// tiles alone: the grain tiles of the whole history would be folded
     /// and compared for nothing.
     pub grain_tiles: bool,
+    /// How long after replacing a tile the correction reads it back:
+    /// [`crate::tiles::STREAM_WRITES_LAND_WITHIN`] (less only in tests that control the
+    /// stream).
+    pub settle: Duration,
 }
 
 /// How hard a correction retries tiles the stream keeps ahead of Delta.
@@ -239,8 +249,7 @@ impl Bucket {
     pub const ALL: Bucket = Bucket { index: 0, of: 1 };
 
     fn holds(&self, key: &[u8]) -> bool {
-        self.of <= 1
-            || xxhash_rust::xxh3::xxh3_64(key) % u64::from(self.of) == u64::from(self.index)
+        self.of <= 1 || xxh3_64(key) % u64::from(self.of) == u64::from(self.index)
     }
 
     /// The `index`th of `n` buckets that split this one: keys whose hash is
@@ -308,6 +317,7 @@ async fn correct_bucket<E: Fn(&Tile) -> bool>(
         keys.sort();
         keys.dedup();
         let mut later: HashMap<Vec<u8>, HashSet<Tile>> = HashMap::new();
+        let mut written = VecDeque::new();
         let round = Round {
             c,
             snapshot,
@@ -361,11 +371,15 @@ async fn correct_bucket<E: Fn(&Tile) -> bool>(
                     left.as_ref(),
                     drift,
                     &mut later,
+                    &mut written,
                 )
                 .await?;
+            read_back(c, &mut written, false, drift, &mut later).await?;
             report(drift);
             (key_at, event_at) = (key_end, event_end);
         }
+        read_back(c, &mut written, true, drift, &mut later).await?;
+        report(drift);
         if later.is_empty() {
             return Ok(());
         }
@@ -396,6 +410,69 @@ async fn snapshot(c: &Correction<'_>) -> Result<BTreeMap<i32, i64>, String> {
     Ok((0..c.partitions)
         .map(|p| (p, offsets.get(p as usize).copied().flatten().unwrap_or(0)))
         .collect())
+}
+
+/// The tiles a round replaced, to read back once every stream write of a
+/// fold that read them before has landed.
+struct Written {
+    due: Instant,
+    keys: Vec<TileKey>,
+    /// The xxh3 of each value written.
+    values: Vec<u64>,
+    differences: Vec<Difference>,
+}
+
+/// Most replaced tiles waiting to be read back: past it, a round waits for
+/// the oldest (about 100 bytes each).
+const WRITTEN_TILES_WAITING: usize = 4 * TILES_PER_ROUND;
+
+/// Reads back the rounds of `written` that are due (`all`: every one,
+/// waiting until it is due; also the oldest while too many wait). A tile
+/// read back as written is changed; one a stream write replaced since
+/// (it folded an event into the old tile: its version is higher) is left
+/// for the next pass, which sees that event in a newer snapshot.
+async fn read_back(
+    c: &Correction<'_>,
+    written: &mut VecDeque<Written>,
+    all: bool,
+    drift: &mut DriftReport,
+    later: &mut HashMap<Vec<u8>, HashSet<Tile>>,
+) -> Result<(), String> {
+    let table = TileTable::for_group(c.group);
+    loop {
+        let waiting: usize = written.iter().map(|w| w.keys.len()).sum();
+        let Some(oldest) = written.front() else {
+            return Ok(());
+        };
+        if !(all || waiting > WRITTEN_TILES_WAITING || oldest.due <= Instant::now()) {
+            return Ok(());
+        }
+        tokio::time::sleep_until(oldest.due).await;
+        let Written {
+            keys,
+            values,
+            differences,
+            ..
+        } = written.pop_front().expect("the oldest");
+        let back = c
+            .online
+            .get_tiles(&table, &keys)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (((key, value), back), d) in keys.into_iter().zip(values).zip(back).zip(differences) {
+            if back.is_some_and(|b| xxh3_64(&b) == value) {
+                drift.tiles_changed += 1;
+                drift.max_abs_diff = drift.max_abs_diff.max(d.abs);
+                drift.max_rel_diff = drift.max_rel_diff.max(d.rel);
+            } else {
+                drift.tiles_compared -= 1;
+                later.entry(key.entity_key).or_default().insert(Tile {
+                    grain: key.grain,
+                    start: key.start,
+                });
+            }
+        }
+    }
 }
 
 /// A newer snapshot than `old`, or `old` once `wait` has passed.
@@ -511,9 +588,10 @@ struct Round<'a, 'c, E> {
 }
 
 impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
-    /// Compares the stored tiles of `chunk` with the recomputed ones,
-    /// replaces those that differ and reads them back; counts into `drift`
-    /// and leaves in `later` what the next pass must look at again.
+    /// Compares the stored tiles of `chunk` with the recomputed ones and
+    /// replaces those that differ, to be read back later (`written`);
+    /// counts into `drift` and leaves in `later` what the next pass must
+    /// look at again.
     async fn run(
         &self,
         chunk: &[Vec<u8>],
@@ -521,6 +599,7 @@ impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
         only: Option<&HashMap<Vec<u8>, HashSet<Tile>>>,
         drift: &mut DriftReport,
         later: &mut HashMap<Vec<u8>, HashSet<Tile>>,
+        written: &mut VecDeque<Written>,
     ) -> Result<(), String> {
         let table = TileTable::for_group(self.c.group);
         let mut ranges: Vec<TileRange> = Vec::new();
@@ -617,31 +696,12 @@ impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
             .put_tiles(&table, &writes)
             .await
             .map_err(|e| e.to_string())?;
-        // A stream write that read the old tile may have landed after ours
-        // (its version is higher): that tile is looked at again.
-        let keys: Vec<TileKey> = writes.iter().map(|w| w.key.clone()).collect();
-        let back = self
-            .c
-            .online
-            .get_tiles(&table, &keys)
-            .await
-            .map_err(|e| e.to_string())?;
-        for ((write, back), d) in writes.iter().zip(back).zip(differences) {
-            if back.as_deref() == Some(write.value.as_slice()) {
-                drift.tiles_changed += 1;
-                drift.max_abs_diff = drift.max_abs_diff.max(d.abs);
-                drift.max_rel_diff = drift.max_rel_diff.max(d.rel);
-            } else {
-                drift.tiles_compared -= 1;
-                later
-                    .entry(write.key.entity_key.clone())
-                    .or_default()
-                    .insert(Tile {
-                        grain: write.key.grain,
-                        start: write.key.start,
-                    });
-            }
-        }
+        written.push_back(Written {
+            due: Instant::now() + self.c.settle,
+            keys: writes.iter().map(|w| w.key.clone()).collect(),
+            values: writes.iter().map(|w| xxh3_64(&w.value)).collect(),
+            differences,
+        });
         Ok(())
     }
 
@@ -717,7 +777,7 @@ mod tests {
     use featurestore_aggregation::tile_value::streamed_version;
 
     use super::*;
-    use crate::tiles::fold;
+    use crate::{gated_store::GatedStore, tiles::fold};
 
     const MIN: i64 = 60_000_000;
     /// The events' day (midnight UTC, late 2026).
@@ -726,20 +786,26 @@ mod tests {
 
     struct Setup {
         _dir: tempfile::TempDir,
-        online: RedbOnlineStore,
+        online: GatedStore,
         offline: DeltaStore,
         group: FeatureGroup,
         aggregations: Aggregations,
         key: Vec<u8>,
         max_events: u64,
         grain_tiles: bool,
+        settle: Duration,
+        /// How long a pass waits for the table to move.
+        wait: Duration,
     }
 
     /// A group of rides per driver: a 1-hour count and a lifetime sum of
     /// fares, on an embedded online store and a local Delta table.
     async fn setup() -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let online = RedbOnlineStore::open(&dir.path().join("o.redb")).unwrap();
+        let online = GatedStore::new(
+            RedbOnlineStore::open(&dir.path().join("o.redb")).unwrap(),
+            false,
+        );
         let offline = DeltaStore::new(dir.path().join("delta").to_str().unwrap()).unwrap();
         let group = crate::tiles::tests::group();
         let aggregations = Aggregations::of(&group).unwrap();
@@ -763,6 +829,10 @@ mod tests {
             key,
             max_events: u64::MAX,
             grain_tiles: true,
+            // No stream runs beside these corrections unless a test
+            // runs one (and sets how long its writes take to land).
+            settle: Duration::ZERO,
+            wait: Duration::from_millis(10),
         }
     }
 
@@ -802,6 +872,7 @@ mod tests {
                 aggregations: &self.aggregations,
                 max_events: self.max_events,
                 grain_tiles: self.grain_tiles,
+                settle: self.settle,
             }
         }
 
@@ -845,7 +916,7 @@ mod tests {
         async fn correct_part(&self, passes: usize, part: Bucket) -> DriftReport {
             let retries = Retries {
                 passes,
-                wait: Duration::from_millis(10),
+                wait: self.wait,
             };
             correct(
                 &self.correction(),
@@ -872,6 +943,21 @@ mod tests {
                 .unwrap()
                 .remove(0)
                 .map(|b| TileValue::decode(&b).unwrap())
+        }
+
+        /// Rides at 1 and 10 minutes streamed and committed, then the hour
+        /// tile at 0 overwritten as the stream would with one ride too many
+        /// (returned).
+        async fn two_rides_and_a_corrupt_hour(&self) -> TileValue {
+            let rows = rides(0, &[1, 10]);
+            self.stream(&rows).await;
+            self.commit(&rows).await;
+            let hour = 60 * MIN;
+            let mut wrong = self.tile(hour, DAY0).await.unwrap();
+            wrong.fold([(0, Function::Count, None)], DAY0, (0, 50));
+            wrong.account_up_to(0, 1);
+            self.put(hour, DAY0, &wrong, streamed_version(1)).await;
+            wrong
         }
 
         async fn put(&self, grain: i64, start: i64, value: &TileValue, version: i64) {
@@ -1114,15 +1200,9 @@ mod tests {
     #[tokio::test]
     async fn a_stream_write_after_the_correction_keeps_its_event() {
         let s = setup().await;
-        let rows = rides(0, &[1, 10]);
-        s.stream(&rows).await;
-        s.commit(&rows).await;
         let hour = 60 * MIN;
         // A corrupt tile, replaced by the correction…
-        let mut wrong = s.tile(hour, DAY0).await.unwrap();
-        wrong.fold([(0, Function::Count, None)], DAY0, (0, 50));
-        wrong.account_up_to(0, 1);
-        s.put(hour, DAY0, &wrong, streamed_version(1)).await;
+        let wrong = s.two_rides_and_a_corrupt_hour().await;
         let fixed = s.correct(1).await;
         assert_eq!(fixed.tiles_changed, 1, "{fixed:?}");
         // …and a deposed stream write of the old fold, late: ignored.
@@ -1131,5 +1211,46 @@ mod tests {
         // The stream's next event folds on top of the corrected tile.
         s.stream(&rides(2, &[30])).await;
         assert_eq!(count(&s.tile(hour, DAY0).await.unwrap()), 3);
+    }
+
+    /// The race a loaded machine runs: the stream reads a corrupt tile, the
+    /// correction replaces it, and the stream's write of the corrupt tile
+    /// with a new event lands after (its version is higher). The correction
+    /// reads back only once such writes have landed, finds the tile
+    /// replaced, and corrects it again with the new event: the tile ends
+    /// true, not corrupt.
+    #[tokio::test]
+    async fn a_correction_undone_by_a_racing_stream_write_is_done_again() {
+        let mut s = setup().await;
+        let hour = 60 * MIN;
+        s.two_rides_and_a_corrupt_hour().await;
+        s.online.fold_writes = Some(tokio::sync::Semaphore::new(0));
+        s.settle = Duration::from_millis(500);
+        s.wait = Duration::from_secs(30);
+        let (mut reads, mut corrections) =
+            (s.online.reads.subscribe(), s.online.corrections.subscribe());
+        let late = rides(2, &[30]);
+        let stream = async {
+            // Reads the corrupt hour tile, writes when let through.
+            s.stream(&late).await;
+            s.commit(&late).await;
+        };
+        let correction = async {
+            reads.changed().await.unwrap();
+            s.correct(3).await
+        };
+        let release = async {
+            corrections.changed().await.unwrap();
+            // The stream's write lands a moment after the correction's.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            s.online.fold_writes.as_ref().unwrap().add_permits(1);
+        };
+        let ((), fixed, ()) = tokio::join!(stream, correction, release);
+        assert_eq!(count(&s.tile(hour, DAY0).await.unwrap()), 3, "{fixed:?}");
+        assert_eq!(
+            (fixed.tiles_changed, fixed.tiles_deferred),
+            (1, 0),
+            "{fixed:?}"
+        );
     }
 }

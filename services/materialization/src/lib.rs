@@ -8,6 +8,8 @@ pub mod bootstrap;
 pub mod config;
 pub mod correction;
 pub mod drift_reports;
+#[cfg(test)]
+mod gated_store;
 pub mod held;
 pub mod history;
 pub mod metrics;

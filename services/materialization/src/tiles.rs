@@ -11,7 +11,10 @@
 //! which the online store compares, so a materializer deposed by a
 //! rebalance whose fold lands late cannot replace the new owner's tile.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use hashbrown::HashMap;
 
@@ -19,6 +22,18 @@ use featurestore_aggregation::{Input, Tile, TileValue, tile_value::streamed_vers
 use featurestore_domain::aggregation::{Aggregations, input_value};
 use featurestore_onlinestore::{OnlineStore, OnlineStoreError, TileKey, TileTable, TileWrite};
 use featurestore_proto::v1::{FeatureGroup, Value};
+
+/// A fold sends its writes within this long of reading the tiles they
+/// replace, or reads them again (`OnlineStore::put_tiles_by`)…
+pub const FOLD_DEADLINE: Duration = Duration::from_secs(2);
+/// …at most this many times before its batch fails (and is retried).
+const FOLD_ATTEMPTS: u32 = 3;
+/// How long after a tile write any stream write of a fold that read the
+/// tile before it has landed: the fold deadline, and time for a write sent
+/// just before it to be applied (Cassandra drops a mutation that waited
+/// past its 2-second write timeout). A correction reads its writes back no
+/// sooner (`correction`).
+pub const STREAM_WRITES_LAND_WITHIN: Duration = Duration::from_secs(5);
 
 /// The lifetime tile: grain 0, start 0.
 pub const LIFETIME: Tile = Tile { grain: 0, start: 0 };
@@ -132,9 +147,6 @@ pub async fn fold(
     let (_, key_of) = key_places(&events);
     let mut slots: HashMap<(u32, i64, i64), usize> = HashMap::new();
     let mut keys: Vec<TileKey> = Vec::new();
-    // Per tile (in `keys` order): its value, whether it changed, the
-    // partition of its events.
-    let mut tiles: Vec<(TileValue, bool, i32)> = Vec::new();
     // Per event, per tile it belongs to: the tile's place.
     let mut event_tiles: Vec<usize> = Vec::new();
     for (e, &key) in events.iter().zip(&key_of) {
@@ -145,26 +157,58 @@ pub async fn fold(
                     grain: t.grain,
                     start: t.start,
                 });
-                tiles.push((TileValue::default(), false, e.seq.0));
-                tiles.len() - 1
+                keys.len() - 1
             });
             event_tiles.push(at);
         }
     }
     let table = TileTable::for_group(group);
-    let stored = online.get_tiles(&table, &keys).await?;
-    for (tile, value) in tiles.iter_mut().zip(stored) {
-        if let Some(bytes) = value {
-            tile.0 = TileValue::decode(&bytes)
-                .map_err(|e| OnlineStoreError::Internal(format!("{}: {e}", table.label)))?;
+    let mut attempt = 1;
+    loop {
+        let deadline = Instant::now() + FOLD_DEADLINE;
+        let stored = online.get_tiles(&table, &keys).await?;
+        let (folded, writes) =
+            fold_into(aggregations, &table, &events, &keys, &event_tiles, stored)?;
+        match online.put_tiles_by(&table, &writes, deadline).await {
+            Ok(()) => return Ok(folded),
+            // Read too long ago: read again (a correction may have written
+            // since), a few times before the batch fails.
+            Err(OnlineStoreError::Late(_)) if attempt < FOLD_ATTEMPTS => attempt += 1,
+            Err(e) => return Err(e),
         }
     }
+}
+
+/// The fold of `events` into the `stored` values of `keys` (`event_tiles`:
+/// per event, per tile it belongs to, the tile's place): what was folded
+/// per partition and the writes of the tiles that changed.
+fn fold_into(
+    aggregations: &Aggregations,
+    table: &TileTable,
+    events: &[TileEvent],
+    keys: &[TileKey],
+    event_tiles: &[usize],
+    stored: Vec<Option<Vec<u8>>>,
+) -> Result<(BTreeMap<i32, Folded>, Vec<TileWrite>), OnlineStoreError> {
+    // Per tile (in `keys` order): its value, whether it changed.
+    let mut tiles: Vec<(TileValue, bool)> = Vec::with_capacity(keys.len());
+    for value in stored {
+        let value = match value {
+            Some(bytes) => TileValue::decode(&bytes)
+                .map_err(|e| OnlineStoreError::Internal(format!("{}: {e}", table.label)))?,
+            None => TileValue::default(),
+        };
+        tiles.push((value, false));
+    }
     let mut folded: BTreeMap<i32, Folded> = BTreeMap::new();
-    let mut places = event_tiles.into_iter();
-    for e in &events {
+    // Each tile's partition: that of its key's events.
+    let mut partitions = vec![0; keys.len()];
+    let mut places = event_tiles.iter();
+    for e in events {
         let mut any = false;
-        for (t, at) in tiles_of(aggregations, e.time).zip(&mut places) {
-            let (value, changed, _) = &mut tiles[at];
+        for (t, &at) in tiles_of(aggregations, e.time).zip(&mut places) {
+            let (value, changed) = &mut tiles[at];
+            partitions[at] = e.seq.0;
             if fold_event(aggregations, value, t, e) {
                 *changed = true;
                 any = true;
@@ -176,10 +220,11 @@ pub async fn fold(
     }
     let ttl = aggregations.tile_ttl_seconds();
     let writes: Vec<TileWrite> = keys
-        .into_iter()
+        .iter()
         .zip(tiles)
-        .filter(|(_, (_, changed, _))| *changed)
-        .map(|(key, (value, _, partition))| {
+        .zip(partitions)
+        .filter(|((_, (_, changed)), _)| *changed)
+        .map(|((key, (value, _)), partition)| {
             folded.entry(partition).or_default().tiles_written += 1;
             TileWrite {
                 ttl_seconds: if key.grain == LIFETIME.grain { 0 } else { ttl },
@@ -187,13 +232,12 @@ pub async fn fold(
                 // key's events come from one partition, so a tile folded
                 // further holds every event an earlier fold of it held.
                 version: streamed_version(value.offset(partition).unwrap_or_default()),
-                key,
+                key: key.clone(),
                 value: value.encode(),
             }
         })
         .collect();
-    online.put_tiles(&table, &writes).await?;
-    Ok(folded)
+    Ok((folded, writes))
 }
 
 #[cfg(test)]
@@ -345,5 +389,59 @@ pub(crate) mod tests {
         let stored = TileValue::decode(stored[0].as_ref().unwrap()).unwrap();
         assert_eq!(stored.events(), 5, "the newer fold stays");
         assert_eq!(stored.offset(0), Some(5));
+    }
+
+    /// A fold whose read is older than the fold deadline when it would
+    /// write reads again: a correction written meanwhile is folded into,
+    /// not overwritten by the fold of the older read.
+    #[tokio::test]
+    async fn a_fold_that_read_too_long_ago_reads_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = RedbOnlineStore::open(&dir.path().join("o.redb")).unwrap();
+        let store = crate::gated_store::GatedStore::new(inner, false);
+        let g = group();
+        let a = Aggregations::of(&g).unwrap();
+        let table = TileTable::for_group(&g);
+        store.ensure_tiles(&table).await.unwrap();
+        fold(&store, &g, &a, vec![event(&a, 1, 10 * MIN, 1.0)])
+            .await
+            .unwrap();
+        let lifetime = TileKey {
+            entity_key: b"k".to_vec(),
+            grain: 0,
+            start: 0,
+        };
+        // What a correction finds the lifetime tile should hold: offsets
+        // 0 and 1 (the stream missed the first).
+        let mut corrected = TileValue::default();
+        for e in [event(&a, 0, 5 * MIN, 10.0), event(&a, 1, 10 * MIN, 1.0)] {
+            fold_event(&a, &mut corrected, LIFETIME, &e);
+        }
+        corrected.account_up_to(0, 1);
+        *store.slow_read.lock().unwrap() = Some(FOLD_DEADLINE + Duration::from_millis(200));
+        let mut reads = store.reads.subscribe();
+        let correction = async {
+            reads.changed().await.unwrap();
+            store
+                .put_tiles(
+                    &table,
+                    &[TileWrite {
+                        key: lifetime.clone(),
+                        value: corrected.encode(),
+                        ttl_seconds: 0,
+                        version: featurestore_aggregation::tile_value::corrected_version(1),
+                    }],
+                )
+                .await
+                .unwrap();
+        };
+        let streamed = fold(&store, &g, &a, vec![event(&a, 2, 20 * MIN, 100.0)]);
+        let ((), streamed) = tokio::join!(correction, streamed);
+        assert_eq!(streamed.unwrap()[&0].events, 1);
+        let stored = store.get_tiles(&table, &[lifetime]).await.unwrap();
+        let stored = TileValue::decode(stored[0].as_ref().unwrap()).unwrap();
+        let mut sum = State::new(Function::Sum);
+        stored.merge_into(1, &mut sum);
+        assert_eq!(sum.output(Function::Sum), Output::Float(111.0));
     }
 }
