@@ -416,15 +416,49 @@ async fn snapshot(c: &Correction<'_>) -> Result<BTreeMap<i32, i64>, String> {
 /// fold that read them before has landed.
 struct Written {
     due: Instant,
-    keys: Vec<TileKey>,
-    /// The xxh3 of each value written.
-    values: Vec<u64>,
-    differences: Vec<Difference>,
+    /// Per entity key, its tiles written.
+    keys: Vec<(Vec<u8>, Vec<WrittenTile>)>,
+    tiles: usize,
 }
 
-/// Most replaced tiles waiting to be read back: past it, a round waits for
-/// the oldest (about 100 bytes each).
-const WRITTEN_TILES_WAITING: usize = 4 * TILES_PER_ROUND;
+/// One tile written: 40 bytes while it waits (its key is its key's).
+struct WrittenTile {
+    tile: Tile,
+    /// The xxh3 of the value written.
+    value: u64,
+    difference: Difference,
+}
+
+impl Written {
+    /// The round's `writes` (runs of a key's tiles) and the difference
+    /// each replaced.
+    fn of(due: Instant, writes: &[TileWrite], differences: &[Difference]) -> Self {
+        let mut keys: Vec<(Vec<u8>, Vec<WrittenTile>)> = Vec::new();
+        for (w, d) in writes.iter().zip(differences) {
+            if keys.last().is_none_or(|(k, _)| k != &w.key.entity_key) {
+                keys.push((w.key.entity_key.clone(), Vec::new()));
+            }
+            keys.last_mut().expect("pushed").1.push(WrittenTile {
+                tile: Tile {
+                    grain: w.key.grain,
+                    start: w.key.start,
+                },
+                value: xxh3_64(&w.value),
+                difference: *d,
+            });
+        }
+        Self {
+            due,
+            keys,
+            tiles: writes.len(),
+        }
+    }
+}
+
+/// Most replaced tiles waiting to be read back (20 MB of them): past it, a
+/// round waits for the oldest. Enough for several seconds of a bootstrap's
+/// writes, so that the wait rarely slows one down.
+const WRITTEN_TILES_WAITING: usize = 16 * TILES_PER_ROUND;
 
 /// Reads back the rounds of `written` that are due (`all`: every one,
 /// waiting until it is due; also the oldest while too many wait). A tile
@@ -440,7 +474,7 @@ async fn read_back(
 ) -> Result<(), String> {
     let table = TileTable::for_group(c.group);
     loop {
-        let waiting: usize = written.iter().map(|w| w.keys.len()).sum();
+        let waiting: usize = written.iter().map(|w| w.tiles).sum();
         let Some(oldest) = written.front() else {
             return Ok(());
         };
@@ -448,28 +482,33 @@ async fn read_back(
             return Ok(());
         }
         tokio::time::sleep_until(oldest.due).await;
-        let Written {
-            keys,
-            values,
-            differences,
-            ..
-        } = written.pop_front().expect("the oldest");
+        let Written { keys, .. } = written.pop_front().expect("the oldest");
+        let tile_keys: Vec<TileKey> = keys
+            .iter()
+            .flat_map(|(key, tiles)| {
+                tiles.iter().map(|t| TileKey {
+                    entity_key: key.clone(),
+                    grain: t.tile.grain,
+                    start: t.tile.start,
+                })
+            })
+            .collect();
         let back = c
             .online
-            .get_tiles(&table, &keys)
+            .get_tiles(&table, &tile_keys)
             .await
             .map_err(|e| e.to_string())?;
-        for (((key, value), back), d) in keys.into_iter().zip(values).zip(back).zip(differences) {
-            if back.is_some_and(|b| xxh3_64(&b) == value) {
-                drift.tiles_changed += 1;
-                drift.max_abs_diff = drift.max_abs_diff.max(d.abs);
-                drift.max_rel_diff = drift.max_rel_diff.max(d.rel);
-            } else {
-                drift.tiles_compared -= 1;
-                later.entry(key.entity_key).or_default().insert(Tile {
-                    grain: key.grain,
-                    start: key.start,
-                });
+        let mut back = back.into_iter();
+        for (key, tiles) in keys {
+            for (t, back) in tiles.into_iter().zip(&mut back) {
+                if back.is_some_and(|b| xxh3_64(&b) == t.value) {
+                    drift.tiles_changed += 1;
+                    drift.max_abs_diff = drift.max_abs_diff.max(t.difference.abs);
+                    drift.max_rel_diff = drift.max_rel_diff.max(t.difference.rel);
+                } else {
+                    drift.tiles_compared -= 1;
+                    later.entry(key.clone()).or_default().insert(t.tile);
+                }
             }
         }
     }
@@ -696,12 +735,11 @@ impl<E: Fn(&Tile) -> bool> Round<'_, '_, E> {
             .put_tiles(&table, &writes)
             .await
             .map_err(|e| e.to_string())?;
-        written.push_back(Written {
-            due: Instant::now() + self.c.settle,
-            keys: writes.iter().map(|w| w.key.clone()).collect(),
-            values: writes.iter().map(|w| xxh3_64(&w.value)).collect(),
-            differences,
-        });
+        written.push_back(Written::of(
+            Instant::now() + self.c.settle,
+            &writes,
+            &differences,
+        ));
         Ok(())
     }
 

@@ -173,7 +173,10 @@ pub async fn fold(
             Ok(()) => return Ok(folded),
             // Read too long ago: read again (a correction may have written
             // since), a few times before the batch fails.
-            Err(OnlineStoreError::Late(_)) if attempt < FOLD_ATTEMPTS => attempt += 1,
+            Err(OnlineStoreError::Late(e)) if attempt < FOLD_ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "tiles read over {FOLD_DEADLINE:?} ago; reading them again");
+                attempt += 1;
+            }
             Err(e) => return Err(e),
         }
     }
