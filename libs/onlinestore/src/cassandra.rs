@@ -464,17 +464,13 @@ impl OnlineStore for CassandraStore {
         self.get_tile_values(table, keys).await
     }
 
-    async fn put_tiles(&self, table: &TileTable, tiles: &[TileWrite]) -> Result<()> {
-        self.put_tile_values(table, tiles, None).await
-    }
-
     async fn put_tiles_by(
         &self,
         table: &TileTable,
         tiles: &[TileWrite],
-        deadline: std::time::Instant,
+        deadline: Option<std::time::Instant>,
     ) -> Result<()> {
-        self.put_tile_values(table, tiles, Some(deadline)).await
+        self.put_tile_values(table, tiles, deadline).await
     }
 
     async fn scan_tiles(

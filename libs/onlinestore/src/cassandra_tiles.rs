@@ -202,10 +202,9 @@ impl CassandraStore {
 
     /// One unlogged batch per entity key (a single partition: applied as
     /// one mutation), in chunks of at most [`TILES_PER_READ`] tiles and
-    /// [`BATCH_BYTES`] of tile values.
-    /// Writes `tiles`, one unlogged batch per run of a key's tiles; with a
-    /// `deadline`, a batch not sent by then is not sent (the driver may
-    /// still retry one sent before it, within its request timeout).
+    /// [`BATCH_BYTES`] of tile values. With a `deadline`, a batch not sent
+    /// by then is not sent (the driver may still retry one sent before it,
+    /// within its request timeout).
     pub(crate) async fn put_tile_values(
         &self,
         table: &TileTable,

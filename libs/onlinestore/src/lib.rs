@@ -169,19 +169,21 @@ pub trait OnlineStore: Send + Sync + 'static {
 
     /// Writes every tile whole; returns once all are durable. Each tile is
     /// written atomically (a reader sees the old value or the new one).
-    async fn put_tiles(&self, table: &TileTable, tiles: &[TileWrite]) -> Result<()>;
+    async fn put_tiles(&self, table: &TileTable, tiles: &[TileWrite]) -> Result<()> {
+        self.put_tiles_by(table, tiles, None).await
+    }
 
-    /// [`put_tiles`](Self::put_tiles), except that nothing is sent to the
-    /// store after `deadline`: the tiles not sent by then are not written
-    /// and the call returns [`OnlineStoreError::Late`] (those sent before
-    /// are written). A stream fold writes what it read by a deadline, so a
-    /// correction knows how long after its own write any write from an
-    /// older read can still land.
+    /// [`put_tiles`](Self::put_tiles), except that with a `deadline`
+    /// nothing is sent to the store after it: the tiles not sent by then
+    /// are not written and the call returns [`OnlineStoreError::Late`]
+    /// (those sent before are written). A stream fold writes what it read
+    /// by a deadline, so a correction knows how long after its own write
+    /// any write from an older read can still land.
     async fn put_tiles_by(
         &self,
         table: &TileTable,
         tiles: &[TileWrite],
-        deadline: std::time::Instant,
+        deadline: Option<std::time::Instant>,
     ) -> Result<()>;
 
     /// For each of `keys`, its stored tiles in `ranges`, ordered by grain

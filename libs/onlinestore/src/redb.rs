@@ -350,24 +350,16 @@ impl OnlineStore for RedbOnlineStore {
         blocking(move || redb_tiles::get(&inner.db, &table, &keys, now_micros())).await
     }
 
-    async fn put_tiles(&self, table: &TileTable, tiles: &[TileWrite]) -> Result<()> {
-        let inner = self.inner.clone();
-        let table = table.clone();
-        let tiles = tiles.to_vec();
-        blocking(move || redb_tiles::put(&inner.db, &table, &tiles, now_micros(), None)).await
-    }
-
     async fn put_tiles_by(
         &self,
         table: &TileTable,
         tiles: &[TileWrite],
-        deadline: std::time::Instant,
+        deadline: Option<std::time::Instant>,
     ) -> Result<()> {
         let inner = self.inner.clone();
         let table = table.clone();
         let tiles = tiles.to_vec();
-        blocking(move || redb_tiles::put(&inner.db, &table, &tiles, now_micros(), Some(deadline)))
-            .await
+        blocking(move || redb_tiles::put(&inner.db, &table, &tiles, now_micros(), deadline)).await
     }
 
     async fn scan_tiles(

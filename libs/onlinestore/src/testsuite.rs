@@ -426,12 +426,12 @@ pub async fn tile_writes_past_their_deadline_are_not_written(store: &dyn OnlineS
     };
     let soon = std::time::Instant::now() + Duration::from_secs(60);
     store
-        .put_tiles_by(&t, &[versioned(&a, 10, 0, b"in time", 0, 5)], soon)
+        .put_tiles_by(&t, &[versioned(&a, 10, 0, b"in time", 0, 5)], Some(soon))
         .await
         .unwrap();
     let past = std::time::Instant::now();
     let late = store
-        .put_tiles_by(&t, &[versioned(&a, 10, 0, b"too late", 0, 7)], past)
+        .put_tiles_by(&t, &[versioned(&a, 10, 0, b"too late", 0, 7)], Some(past))
         .await
         .unwrap_err();
     assert!(matches!(late, OnlineStoreError::Late(_)), "{late:?}");

@@ -15,12 +15,12 @@ pub(crate) struct GatedStore {
     pub inner: RedbOnlineStore,
     /// Counts `get_tiles` calls that have read (before a slow read's wait).
     pub reads: watch::Sender<u64>,
-    /// Counts `put_tiles` calls done (not `put_tiles_by`: a correction's
-    /// writes, not a fold's).
+    /// Counts writes without a deadline done (a correction's, not a
+    /// fold's).
     pub corrections: watch::Sender<u64>,
     /// How long the next `get_tiles` takes after reading (once).
     pub slow_read: Mutex<Option<Duration>>,
-    /// When set, each `put_tiles_by` (a fold's write) waits for a permit.
+    /// When set, each write with a deadline (a fold's) waits for a permit.
     pub fold_writes: Option<Semaphore>,
 }
 
@@ -64,18 +64,17 @@ impl OnlineStore for GatedStore {
         Ok(tiles)
     }
 
-    async fn put_tiles(&self, table: &TileTable, tiles: &[TileWrite]) -> Result<()> {
-        self.inner.put_tiles(table, tiles).await?;
-        self.corrections.send_modify(|n| *n += 1);
-        Ok(())
-    }
-
     async fn put_tiles_by(
         &self,
         table: &TileTable,
         tiles: &[TileWrite],
-        deadline: std::time::Instant,
+        deadline: Option<std::time::Instant>,
     ) -> Result<()> {
+        if deadline.is_none() {
+            self.inner.put_tiles_by(table, tiles, None).await?;
+            self.corrections.send_modify(|n| *n += 1);
+            return Ok(());
+        }
         if let Some(gate) = &self.fold_writes {
             gate.acquire().await.unwrap().forget();
         }

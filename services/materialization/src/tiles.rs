@@ -169,7 +169,7 @@ pub async fn fold(
         let stored = online.get_tiles(&table, &keys).await?;
         let (folded, writes) =
             fold_into(aggregations, &table, &events, &keys, &event_tiles, stored)?;
-        match online.put_tiles_by(&table, &writes, deadline).await {
+        match online.put_tiles_by(&table, &writes, Some(deadline)).await {
             Ok(()) => return Ok(folded),
             // Read too long ago: read again (a correction may have written
             // since), a few times before the batch fails.
