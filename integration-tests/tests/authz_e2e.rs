@@ -66,17 +66,21 @@ async fn roles_set_through_one_replica_are_enforced_by_the_other() {
         .unwrap();
 
     // The reader reads through the other replica (once its catalog has the
-    // project) but may not change the catalog.
+    // project) but may not change the catalog. Each replica's roles come
+    // from its catalog's watch, the creating replica's too: both are
+    // waited for.
     let get = || GetProjectRequest { name: name.clone() };
-    let mut attempts = 0;
-    while two_client
-        .get_project(as_caller("rita", &[], get()))
-        .await
-        .is_err()
-    {
-        attempts += 1;
-        assert!(attempts < 200, "replica two never saw the reader's role");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for client in [&mut two_client, &mut one_client] {
+        let mut attempts = 0;
+        while client
+            .get_project(as_caller("rita", &[], get()))
+            .await
+            .is_err()
+        {
+            attempts += 1;
+            assert!(attempts < 200, "a replica never saw the reader's role");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
     let card = || CreateEntityRequest {
         entity: Some(entity(&name, "card", &[("card_id", ScalarType::Int64)])),
